@@ -1,0 +1,49 @@
+# The two commands: `make run` and `make test`. Everything else here serves them.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+export FLASK_APP := marketplace.app:create_app
+
+.PHONY: run test install services runtime lint test-sqlite test-postgres bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml sdk/pyproject.toml
+	$(BIN)/pip install -q -e '.[test]' -e ./sdk
+	touch $@
+
+install: $(VENV)/.installed
+
+## make run: the platform on SQLite with its demo data, at http://$(HOST):$(PORT)/
+run: install
+	$(BIN)/govmarket db upgrade heads
+	$(BIN)/govmarket demo seed
+	$(BIN)/govmarket run --host $(HOST) --port $(PORT) --with-threads
+
+services:
+	./scripts/ensure-services.sh
+
+lint: install
+	$(BIN)/ruff check .
+
+test-sqlite: install
+	TEST_DATABASE=sqlite $(BIN)/pytest -q -p no:cacheprovider
+
+# Tests that do not touch the database ran already in the SQLite pass; conftest deselects them here.
+test-postgres: install
+	TEST_DATABASE=postgres TEST_DB_ONLY=1 $(BIN)/pytest -q -p no:cacheprovider
+
+## make test: installs and starts what the tests need, then the whole suite on SQLite and on PostgreSQL
+test: install services lint
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgres
+
+bench: install services
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -1,0 +1,91 @@
+"""Configuration from the environment, with documented defaults.
+
+Every setting can be overridden by an environment variable of the same name
+(``GOVMARKET_`` prefix, except the conventional ``DATABASE_URL`` and ``REDIS_URL``).
+``docs/operations.md`` lists them; ``load_config`` is the one place they are read.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+# name -> (default, parser, description). The description feeds docs/operations.md.
+SETTINGS: dict[str, tuple[Any, Any, str]] = {
+    "SECRET_KEY": (None, str, "Signs sessions and CSRF tokens. Required in production; a random one per process otherwise."),
+    "ENV": ("development", str, "'development' (embedded default) or 'production' (refuses insecure defaults)."),
+    "DATABASE_URL": (None, str, "SQLAlchemy URL; default SQLite file govmarket.db in the instance folder."),
+    "REDIS_URL": ("redis://127.0.0.1:6379/0", str, "Redis for RQ queues and rate limits when QUEUE_MODE=rq."),
+    "QUEUE_MODE": ("inline", str, "'inline' runs jobs in-process (embedded default); 'rq' enqueues on Redis for workers."),
+    "RATELIMIT_STORAGE_URI": ("memory://", str, "Flask-Limiter storage; use the Redis URL when running several web processes."),
+    "LOGIN_RATE_LIMIT": ("10 per minute", str, "Failed-login limit per client address and per account."),
+    "INSTANCE_PATH": (None, str, "Folder for the SQLite file and stored bundles; default ./instance."),
+    "BUNDLE_STORE": (None, str, "Folder where uploaded bundles are stored by sha256; default INSTANCE_PATH/bundles."),
+    "MAX_BUNDLE_BYTES": (50 * 1024 * 1024, int, "Largest accepted bundle upload, in bytes."),
+    "SANDBOX_BACKEND": ("bwrap", str, "Isolation backend for certification and serving: 'bwrap' or 'docker'."),
+    "RUNTIME_ROOTFS": (None, str, "Runtime rootfs folder for the bwrap backend; default INSTANCE_PATH/runtime/rootfs."),
+    "APPS_DOMAIN": ("apps.localhost:5000", str, "Host suffix apps are served on: <slug>.<APPS_DOMAIN>."),
+    "OAUTH2_TOKEN_EXPIRES_IN": (3600, int, "Lifetime of client-credentials access tokens, seconds."),
+    "DEFAULT_LOCALE": ("zh_CN", str, "Default language of the web pages."),
+    "PAGE_SIZE": (20, int, "Default page size of lists."),
+}
+
+
+def _parse_bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read every setting from the environment and return a Flask config mapping."""
+    overrides = dict(overrides or {})
+    cfg: dict[str, Any] = {}
+    for name, (default, parse, _doc) in SETTINGS.items():
+        env_name = name if name in {"DATABASE_URL", "REDIS_URL"} else f"GOVMARKET_{name}"
+        raw = os.environ.get(env_name)
+        cfg[name] = parse(raw) if raw not in (None, "") else default
+    cfg.update(overrides)
+
+    instance = Path(cfg["INSTANCE_PATH"] or instance_path)
+    cfg["INSTANCE_PATH"] = str(instance)
+    cfg["BUNDLE_STORE"] = cfg["BUNDLE_STORE"] or str(instance / "bundles")
+    cfg["RUNTIME_ROOTFS"] = cfg["RUNTIME_ROOTFS"] or str(instance / "runtime" / "rootfs")
+    if not cfg["DATABASE_URL"]:
+        cfg["DATABASE_URL"] = f"sqlite:///{instance / 'govmarket.db'}"
+    cfg["SQLALCHEMY_DATABASE_URI"] = _normalise_db_url(cfg["DATABASE_URL"])
+
+    if not cfg["SECRET_KEY"]:
+        if cfg["ENV"] == "production":
+            raise RuntimeError("GOVMARKET_SECRET_KEY must be set when GOVMARKET_ENV=production")
+        cfg["SECRET_KEY"] = secrets.token_hex(32)
+    if cfg["ENV"] == "production" and cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        raise RuntimeError("production needs DATABASE_URL pointing at PostgreSQL, not SQLite")
+
+    cfg["MAX_CONTENT_LENGTH"] = None  # uploads are streamed and capped by the intake, not by Flask
+    cfg["SESSION_COOKIE_HTTPONLY"] = True
+    cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
+    cfg["SESSION_COOKIE_SECURE"] = cfg["ENV"] == "production"
+    cfg["RATELIMIT_STORAGE_URI"] = cfg["RATELIMIT_STORAGE_URI"]
+    cfg["BABEL_DEFAULT_LOCALE"] = cfg["DEFAULT_LOCALE"]
+    return cfg
+
+
+def _normalise_db_url(url: str) -> str:
+    # psycopg 3 is the driver we ship; accept the common short forms.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def settings_table() -> str:
+    """The settings as a Markdown table, for docs/operations.md."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, (default, _parse, doc) in SETTINGS.items():
+        env_name = name if name in {"DATABASE_URL", "REDIS_URL"} else f"GOVMARKET_{name}"
+        rows.append(f"| `{env_name}` | `{default}` | {doc} |")
+    return "\n".join(rows)
+
+
+__all__ = ["SETTINGS", "load_config", "settings_table", "_parse_bool"]

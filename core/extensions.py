@@ -1,0 +1,43 @@
+"""Flask extensions, created unbound here and initialised by ``marketplace.app.create_app``."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+
+# Stable constraint names so Alembic migrations are reproducible on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+db = SQLAlchemy(metadata=sa.MetaData(naming_convention=NAMING_CONVENTION))
+migrate = Migrate(compare_type=True, render_as_batch=True)
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    # Foreign keys are off by default in SQLite; WAL lets readers and the writer coexist.
+    # Transactions are emitted by SQLAlchemy (see _sqlite_begin) so SAVEPOINT works.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+@sa.event.listens_for(sa.engine.Engine, "begin")
+def _sqlite_begin(conn):
+    if conn.dialect.name == "sqlite":
+        # IMMEDIATE takes the write lock up front: two writers queue instead of failing mid-transaction.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

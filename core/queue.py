@@ -1,0 +1,103 @@
+"""Background jobs behind one small interface.
+
+``rq``: jobs go to Redis and run in ``govmarket worker`` processes (production).
+``inline``: jobs run in this process on a background thread per queue (the embedded default).
+``sync``: jobs run immediately in the caller, after its commit (tests of job logic).
+
+Jobs are plain functions that take ids; a job id makes an enqueue idempotent: a job whose id
+is already queued or running is not enqueued again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+from flask import Flask, current_app
+
+log = logging.getLogger(__name__)
+
+
+class JobQueue(Protocol):
+    def enqueue(self, queue: str, func: Callable, *args: Any, job_id: str, timeout: int, **kwargs: Any) -> str: ...
+
+
+class RQJobQueue:
+    def __init__(self, redis_url: str):
+        from redis import Redis
+
+        self.redis = Redis.from_url(redis_url)
+
+    def queue(self, name: str):
+        from rq import Queue
+
+        return Queue(name, connection=self.redis)
+
+    def enqueue(self, queue, func, *args, job_id, timeout, **kwargs):
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job
+
+        try:
+            existing = Job.fetch(job_id, connection=self.redis)
+            if existing.get_status(refresh=True) in {"queued", "started", "deferred", "scheduled"}:
+                return job_id
+        except NoSuchJobError:
+            pass
+        self.queue(queue).enqueue(
+            func, *args, job_id=job_id, job_timeout=timeout, result_ttl=86400, failure_ttl=7 * 86400, **kwargs
+        )
+        return job_id
+
+
+class InlineJobQueue:
+    """Runs jobs in-process. ``synchronous`` runs them in the caller's thread."""
+
+    def __init__(self, app: Flask, synchronous: bool = False):
+        self.app = app
+        self.synchronous = synchronous
+        self._executors: dict[str, ThreadPoolExecutor] = {}
+        self._inflight: set[str] = set()
+        self._lock = threading.Lock()
+
+    def enqueue(self, queue, func, *args, job_id, timeout, **kwargs):
+        with self._lock:
+            if job_id in self._inflight:
+                return job_id
+            self._inflight.add(job_id)
+        if self.synchronous:
+            self._run(job_id, func, args, kwargs)
+            return job_id
+        with self._lock:
+            executor = self._executors.setdefault(
+                queue, ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"queue-{queue}")
+            )
+        executor.submit(self._run, job_id, func, args, kwargs)
+        return job_id
+
+    def _run(self, job_id, func, args, kwargs):
+        try:
+            with self.app.app_context():
+                func(*args, **kwargs)
+        except Exception:  # a job's failure is its own to record; the queue must go on
+            log.exception("job %s failed", job_id)
+        finally:
+            with self._lock:
+                self._inflight.discard(job_id)
+
+
+def init_app(app: Flask) -> None:
+    mode = app.config["QUEUE_MODE"]
+    if mode == "rq":
+        app.extensions["job_queue"] = RQJobQueue(app.config["REDIS_URL"])
+    elif mode in {"inline", "sync"}:
+        app.extensions["job_queue"] = InlineJobQueue(app, synchronous=mode == "sync")
+    else:
+        raise RuntimeError(f"GOVMARKET_QUEUE_MODE must be 'inline', 'sync' or 'rq', got {mode!r}")
+
+
+def enqueue(queue: str, func: Callable, *args: Any, job_id: str, timeout: int, **kwargs: Any) -> str:
+    """Enqueue ``func(*args)`` on ``queue``; call only after the transaction it depends on has committed."""
+    return current_app.extensions["job_queue"].enqueue(queue, func, *args, job_id=job_id, timeout=timeout, **kwargs)

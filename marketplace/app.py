@@ -1,0 +1,126 @@
+"""The composition root: ``create_app`` wires every package together, and nothing else does."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+from core import queue
+from core.config import load_config
+from core.errors import DomainError
+from core.extensions import csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+API_PREFIX = "/api"
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(ROOT / "instance"), instance_relative_config=False)
+    app.config.update(load_config(app.instance_path, config))
+    Path(app.config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
+    Path(app.config["BUNDLE_STORE"]).mkdir(parents=True, exist_ok=True)
+
+    app.config.update(
+        API_TITLE="Open Government App Market",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=API_PREFIX,
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        # Served from the platform's own static folder: the UI must work without outside networks.
+        OPENAPI_SWAGGER_UI_URL="/static/swagger-ui/",
+    )
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    queue.init_app(app)
+
+    api = Api(app, spec_kwargs={"components": {"securitySchemes": {
+        "oauth2": {"type": "oauth2", "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {}}}}
+    }}})
+    app.extensions["govmarket_api"] = api
+
+    from marketplace import components
+
+    components.register(app, api)
+    _register_error_handlers(app)
+    return app
+
+
+def _wants_json() -> bool:
+    return request.path.startswith(API_PREFIX) or request.path.startswith("/oauth/") or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def _problem(status: int, title: str, detail: str, code: str, errors: dict | None = None):
+    body: dict[str, Any] = {"type": f"about:blank#{code}", "title": title, "status": status, "detail": detail,
+                            "code": code}
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):
+        db.session.rollback()
+        if _wants_json():
+            problem = exc.to_problem()
+            return _problem(exc.status, problem["title"], exc.message, exc.code, exc.errors or None)
+        return render_template("error.html", status=exc.status, title=exc.title, detail=exc.message,
+                               errors=exc.errors), exc.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        db.session.rollback()
+        detail = exc.description or exc.name
+        errors = None
+        # flask-smorest / webargs put field messages in exc.data["messages"].
+        data = getattr(exc, "data", None) or {}
+        if isinstance(data, dict) and "messages" in data:
+            errors = data["messages"]
+            detail = "The request has invalid fields: " + _summarise(errors)
+        if _wants_json():
+            return _problem(exc.code or 500, exc.name, detail, exc.name.lower().replace(" ", "_"), errors)
+        return render_template("error.html", status=exc.code, title=exc.name, detail=detail, errors=errors), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        db.session.rollback()
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if _wants_json():
+            return _problem(500, "Internal Server Error", "Something went wrong on our side; it has been logged.",
+                            "internal_error")
+        return render_template("error.html", status=500, title="Internal Server Error",
+                               detail="Something went wrong on our side; it has been logged."), 500
+
+
+def _summarise(errors: Any, prefix: str = "") -> str:
+    parts: list[str] = []
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            name = f"{prefix}.{key}" if prefix and key not in {"json", "query", "form", "files"} else (
+                prefix if key in {"json", "query", "form", "files"} else str(key))
+            parts.append(_summarise(value, name))
+    elif isinstance(errors, list):
+        msgs = [m for m in errors if isinstance(m, str)]
+        nested = [m for m in errors if not isinstance(m, str)]
+        if msgs:
+            parts.append(f"{prefix or 'body'}: {' '.join(msgs)}")
+        parts.extend(_summarise(n, prefix) for n in nested)
+    else:
+        parts.append(f"{prefix or 'body'}: {errors}")
+    return "; ".join(p for p in parts if p)

@@ -1,0 +1,130 @@
+"""Shared fixtures.
+
+The database under test is chosen by ``TEST_DATABASE``: ``sqlite`` (default) or ``postgres``.
+Its schema is built by the Alembic migrations once per run; each test then runs inside a
+transaction that is rolled back, so tests see a clean database and may still call commit().
+Tests that need real commits across connections use ``fresh_database_url``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.services import require_postgres
+
+TEST_DATABASE = os.environ.get("TEST_DATABASE", "sqlite")
+
+
+def _create_database(tmp_path_factory, name: str) -> tuple[str, callable]:
+    """A new empty database; returns its URL and a function that drops it."""
+    if TEST_DATABASE == "postgres":
+        admin_url = require_postgres()
+        engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        db_name = f"govmarket_test_{name}_{uuid.uuid4().hex[:8]}"
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{db_name}"')
+        url = admin_url.rsplit("/", 1)[0] + "/" + db_name
+
+        def drop():
+            with engine.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+            engine.dispose()
+
+        return url, drop
+    path = Path(tmp_path_factory.mktemp(f"db-{name}")) / "govmarket.db"
+    return f"sqlite:///{path}", lambda: None
+
+
+def make_app(database_url: str, tmp_path: Path, **overrides):
+    from marketplace.app import create_app
+
+    config = {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret",
+        "INSTANCE_PATH": str(tmp_path),
+        "QUEUE_MODE": "sync",
+        "WTF_CSRF_ENABLED": True,
+        "TESTING": True,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        **overrides,
+    }
+    return create_app(config)
+
+
+def upgrade(app) -> None:
+    import flask_migrate
+
+    with app.app_context():
+        flask_migrate.upgrade(revision="heads")
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    url, drop = _create_database(tmp_path_factory, "main")
+    application = make_app(url, tmp_path_factory.mktemp("instance"))
+    upgrade(application)
+    yield application
+    with application.app_context():
+        from core.extensions import db
+
+        db.engine.dispose()
+    drop()
+
+
+@pytest.fixture
+def fresh_database_url(tmp_path_factory):
+    """A separate, migrated-to-nothing database for tests that need real commits."""
+    url, drop = _create_database(tmp_path_factory, "fresh")
+    yield url
+    drop()
+
+
+@pytest.fixture(autouse=True)
+def _rollback(request):
+    """Run each test that uses the app inside an outer transaction that is rolled back."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    application = request.getfixturevalue("app")
+    from core.extensions import db
+
+    with application.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        original = db.session
+        db.session = db._make_scoped_session({"bind": connection, "join_transaction_mode": "create_savepoint"})
+        try:
+            yield
+        finally:
+            db.session.remove()
+            db.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def app_ctx(app):
+    with app.app_context():
+        yield
+
+
+def pytest_collection_modifyitems(config, items):
+    # The PostgreSQL pass re-runs only what touches the database; the rest ran in the SQLite pass.
+    if os.environ.get("TEST_DB_ONLY") != "1":
+        return
+    db_fixtures = {"app", "fresh_database_url"}
+    keep = [item for item in items if db_fixtures & set(getattr(item, "fixturenames", ()))]
+    deselected = [item for item in items if item not in keep]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = keep
