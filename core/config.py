@@ -14,7 +14,7 @@ from typing import Any
 
 # name -> (default, parser, description). The description feeds docs/operations.md.
 SETTINGS: dict[str, tuple[Any, Any, str]] = {
-    "SECRET_KEY": (None, str, "Signs sessions and CSRF tokens. Required in production; a random one per process otherwise."),
+    "SECRET_KEY": (None, str, "Signs sessions and CSRF tokens; required in production (random per process otherwise)."),
     "ENV": ("development", str, "'development' (embedded default) or 'production' (refuses insecure defaults)."),
     "DATABASE_URL": (None, str, "SQLAlchemy URL; default SQLite file govmarket.db in the instance folder."),
     "REDIS_URL": ("redis://127.0.0.1:6379/0", str, "Redis for RQ queues and rate limits when QUEUE_MODE=rq."),
@@ -88,4 +88,4 @@ def settings_table() -> str:
     return "\n".join(rows)
 
 
-__all__ = ["SETTINGS", "load_config", "settings_table", "_parse_bool"]
+__all__ = ["SETTINGS", "_parse_bool", "load_config", "settings_table"]

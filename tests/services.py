@@ -75,4 +75,4 @@ def require_chromium() -> str:
 
 
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)  # noqa: S603
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
