@@ -19,13 +19,17 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml sdk/pyproject.toml
 install: $(VENV)/.installed
 
 ## make run: the platform on SQLite with its demo data, at http://$(HOST):$(PORT)/
-run: install
+run: install runtime
 	$(BIN)/govmarket db upgrade heads
 	$(BIN)/govmarket demo seed
 	$(BIN)/govmarket run --host $(HOST) --port $(PORT) --with-threads
 
 services:
 	./scripts/ensure-services.sh
+
+## make runtime: the sandbox rootfs (cached in ~/.cache/govmarket, built once) and its Docker image
+runtime: install services
+	$(BIN)/govmarket sandbox build-runtime
 
 lint: install
 	$(BIN)/ruff check .
@@ -38,7 +42,7 @@ test-postgres: install
 	TEST_DATABASE=postgres TEST_DB_ONLY=1 $(BIN)/pytest -q -p no:cacheprovider
 
 ## make test: installs and starts what the tests need, then the whole suite on SQLite and on PostgreSQL
-test: install services lint
+test: install services runtime lint
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 

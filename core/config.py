@@ -25,7 +25,8 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "BUNDLE_STORE": (None, str, "Folder where uploaded bundles are stored by sha256; default INSTANCE_PATH/bundles."),
     "MAX_BUNDLE_BYTES": (50 * 1024 * 1024, int, "Largest accepted bundle upload, in bytes."),
     "SANDBOX_BACKEND": ("bwrap", str, "Isolation backend for certification and serving: 'bwrap' or 'docker'."),
-    "RUNTIME_ROOTFS": (None, str, "Runtime rootfs folder for the bwrap backend; default INSTANCE_PATH/runtime/rootfs."),
+    "RUNTIME_ROOTFS": (None, str, "Sandbox runtime rootfs (built by `govmarket sandbox build-runtime`); default ~/.cache/govmarket/runtime/rootfs."),
+    "SANDBOX_RUNS": (None, str, "Folder for per-run sandbox directories (sockets, bundle, deps); default /run/govmarket-sandbox as root."),
     "APPS_DOMAIN": ("apps.localhost:5000", str, "Host suffix apps are served on: <slug>.<APPS_DOMAIN>."),
     "OAUTH2_TOKEN_EXPIRES_IN": (3600, int, "Lifetime of client-credentials access tokens, seconds."),
     "DEFAULT_LOCALE": ("zh_CN", str, "Default language of the web pages."),
@@ -50,7 +51,7 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
     instance = Path(cfg["INSTANCE_PATH"] or instance_path)
     cfg["INSTANCE_PATH"] = str(instance)
     cfg["BUNDLE_STORE"] = cfg["BUNDLE_STORE"] or str(instance / "bundles")
-    cfg["RUNTIME_ROOTFS"] = cfg["RUNTIME_ROOTFS"] or str(instance / "runtime" / "rootfs")
+    cfg["RUNTIME_ROOTFS"] = cfg["RUNTIME_ROOTFS"] or str(Path.home() / ".cache" / "govmarket" / "runtime" / "rootfs")
     if not cfg["DATABASE_URL"]:
         cfg["DATABASE_URL"] = f"sqlite:///{instance / 'govmarket.db'}"
     cfg["SQLALCHEMY_DATABASE_URI"] = _normalise_db_url(cfg["DATABASE_URL"])
