@@ -1,0 +1,596 @@
+"""Billing use cases: one function per use case, taking the acting user (None = the platform itself).
+
+Each checks its authz rule first, validates, changes state, writes the audit event in the same
+transaction and commits once. Nothing here imports flask.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from numbers import Integral
+
+import sqlalchemy as sa
+
+from core import audit
+from core.errors import Conflict, NotFound, ValidationError
+from core.extensions import db
+from core.money import Money
+from core.time import utcnow
+
+from billing import authz, formula, ledger, settlement
+from billing.calendar import GRACE_PERIOD, quarter_code_of, quarter_span
+from billing.models import (
+    Account,
+    JournalEntry,
+    Quarter,
+    SettlementLine,
+    SettlementRun,
+    UsageEvent,
+    insert_ignoring_duplicates,
+)
+from billing.source import settlement_source
+
+Progress = Callable[[str, dict], None]
+CLOCK_SKEW = timedelta(minutes=5)  # an event may not claim to have happened later than this after receipt
+MAX_BATCH = 5000
+
+
+def _label(actor) -> str:
+    return actor.label if actor is not None else audit.SYSTEM_LABEL
+
+
+def _noop(step: str, detail: dict) -> None:
+    return None
+
+
+# --- quarters ------------------------------------------------------------------------------------------
+
+def _quarter(code: str, *, lock: str | None = None) -> Quarter:
+    """The quarter's row, created on first use; ``lock`` 'update' or 'share' locks it until commit."""
+    span = quarter_span(code)
+    query = sa.select(Quarter).where(Quarter.code == code)
+    if lock:
+        query = query.with_for_update(read=lock == "share")
+    found = db.session.scalar(query)
+    if found is None:
+        db.session.execute(insert_ignoring_duplicates(Quarter.__table__, ["code"]).values(
+            code=code, starts_at=span.starts_at, ends_at=span.ends_at, grace_ends_at=span.ends_at + GRACE_PERIOD,
+            created_at=utcnow()))
+        found = db.session.scalar(query)
+    return found
+
+
+@dataclass(frozen=True)
+class QuarterView:
+    code: str
+    status: str
+    starts_at: datetime
+    ends_at: datetime
+    grace_ends_at: datetime
+    settled_at: datetime | None
+    closed_at: datetime | None
+    runs_posted: int
+
+
+def _quarter_view(q: Quarter, now: datetime) -> QuarterView:
+    runs = db.session.scalar(sa.select(sa.func.count()).select_from(SettlementRun)
+                             .where(SettlementRun.quarter_code == q.code)) or 0
+    return QuarterView(q.code, q.status(now), q.starts_at, q.ends_at, q.grace_ends_at, q.settled_at, q.closed_at,
+                       runs)
+
+
+def quarters_list(actor, *, now: datetime | None = None) -> list[QuarterView]:
+    """Every quarter billing knows, newest first. Finance and auditors."""
+    authz.quarters_list(actor)
+    now = now or utcnow()
+    return [_quarter_view(q, now) for q in db.session.scalars(sa.select(Quarter).order_by(Quarter.starts_at.desc()))]
+
+
+def quarter_get(actor, code: str, *, now: datetime | None = None) -> QuarterView:
+    """One quarter's status (a quarter nobody has used yet reads as open with nothing posted)."""
+    authz.quarters_list(actor)
+    now = now or utcnow()
+    q = db.session.scalar(sa.select(Quarter).where(Quarter.code == code))
+    if q is None:
+        span = quarter_span(code)
+        q = Quarter(code=code, starts_at=span.starts_at, ends_at=span.ends_at,
+                    grace_ends_at=span.ends_at + GRACE_PERIOD)
+    return _quarter_view(q, now)
+
+
+def quarter_close(actor, code: str, *, now: datetime | None = None) -> QuarterView:
+    """Freeze a settled quarter: from now on the database refuses any change to it. Finance only.
+    Raises Conflict unless the quarter is settled."""
+    authz.quarter_close(actor)
+    now = now or utcnow()
+    q = _quarter(code, lock="update")
+    if q.closed_at:
+        raise Conflict(f"quarter {code} is already closed (since {q.closed_at:%Y-%m-%d})")
+    if not q.settled_at:
+        raise Conflict(f"quarter {code} is {q.status(now)}, not settled; post its settlement first "
+                       f"(govmarket billing settle --quarter {code} --post)")
+    q.closed_at = now
+    audit.record(actor, "billing.quarter_closed", "quarter", code)
+    db.session.commit()
+    return _quarter_view(q, now)
+
+
+# --- metering ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class UsageResult:
+    index: int
+    idempotency_key: str | None
+    status: str  # accepted | duplicate | rejected
+    reason: str | None = None
+    settle_quarter: str | None = None
+    late: bool = False
+
+
+_FIELDS = ("idempotency_key", "order_id", "app_id", "vendor_id", "transaction_ref", "occurred_at")
+
+
+def _usage_problem(record: Mapping, now: datetime) -> str | None:
+    if not isinstance(record, Mapping):
+        return f"a usage record is an object with {', '.join(_FIELDS)}"
+    missing = [f for f in _FIELDS if record.get(f) in (None, "")]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    for name in ("order_id", "app_id", "vendor_id"):
+        value = record[name]
+        if isinstance(value, bool) or not isinstance(value, Integral) or value <= 0:
+            return f"{name} must be a positive integer id, got {type(value).__name__} {value!r}"
+    for name in ("idempotency_key", "transaction_ref"):
+        value = record[name]
+        if not isinstance(value, str) or not value.strip() or len(value) > 128:
+            return f"{name} must be a non-empty string of at most 128 characters"
+    occurred = record["occurred_at"]
+    if not isinstance(occurred, datetime) or occurred.tzinfo is None:
+        return "occurred_at must be a timezone-aware date-time, e.g. 2026-08-01T10:00:00+08:00"
+    if occurred > now + CLOCK_SKEW:
+        return f"occurred_at {occurred.isoformat()} is in the future (received {now.isoformat()})"
+    return None
+
+
+def usage_record_batch(actor, records: Sequence[Mapping], *, now: datetime | None = None) -> list[UsageResult]:
+    """Record completed transactions for payment, answering per record: accepted, duplicate (the same key
+    was recorded before: counted once) or rejected with the reason.
+
+    An event counts in the quarter it happened in while that quarter is open or in its grace period and
+    its order is not yet settled; otherwise it is paid as a late adjustment in the quarter it was received.
+    The platform and admins only (vendors never report their own usage). Raises ValidationError for an
+    empty or oversized batch, ServiceUnavailable without a settlement source.
+    """
+    authz.usage_record(actor)
+    if not records:
+        raise ValidationError("the batch is empty; send at least one usage record")
+    if len(records) > MAX_BATCH:
+        raise ValidationError(f"a batch holds at most {MAX_BATCH} records, got {len(records)}; split it")
+    now = (now or utcnow()).astimezone(UTC)
+    results: dict[int, UsageResult] = {}
+    valid: list[tuple[int, Mapping]] = []
+    first_by_key: dict[str, int] = {}
+    for i, record in enumerate(records):
+        problem = _usage_problem(record, now)
+        key = record.get("idempotency_key") if isinstance(record, Mapping) else None
+        if problem:
+            results[i] = UsageResult(i, key if isinstance(key, str) else None, "rejected", problem)
+        elif key in first_by_key:
+            results[i] = UsageResult(i, key, "duplicate", f"repeats record {first_by_key[key]} of this batch")
+        else:
+            first_by_key[key] = i
+            valid.append((i, record))
+
+    facts = settlement_source().apps(sorted({r["app_id"] for _, r in valid})) if valid else {}
+    checked: list[tuple[int, Mapping]] = []
+    for i, r in valid:
+        app = facts.get(r["app_id"])
+        if app is None:
+            results[i] = UsageResult(i, r["idempotency_key"], "rejected", f"app {r['app_id']} does not exist")
+        elif app.order_id != r["order_id"] or app.vendor_id != r["vendor_id"]:
+            results[i] = UsageResult(i, r["idempotency_key"], "rejected",
+                                     f"app {app.app_id} belongs to order {app.order_id} and vendor {app.vendor_id}, "
+                                     f"not order {r['order_id']} / vendor {r['vendor_id']}")
+        else:
+            checked.append((i, r))
+
+    # Lock the quarters the events fall in against a concurrent posting, so each event's quarter is decided
+    # against a settled/unsettled state that cannot change until this batch commits.
+    received_code = quarter_code_of(now)
+    occurred_codes = {quarter_code_of(r["occurred_at"]) for _, r in checked}
+    quarters = {code: _quarter(code, lock="share") for code in sorted(occurred_codes | {received_code})}
+    posted = {(run.quarter_code, run.order_id) for run in db.session.execute(
+        sa.select(SettlementRun.quarter_code, SettlementRun.order_id)
+        .where(SettlementRun.quarter_code.in_(sorted(occurred_codes)), SettlementRun.order_id.is_not(None)))}
+    if quarters[received_code].closed_at:
+        raise Conflict(f"quarter {received_code} is closed; usage cannot be recorded into it")
+
+    rows = []
+    row_index: dict[str, tuple[int, str, bool]] = {}
+    for i, r in checked:
+        code = quarter_code_of(r["occurred_at"])
+        q = quarters[code]
+        late = bool(q.settled_at or q.closed_at or now > q.grace_ends_at or (code, r["order_id"]) in posted)
+        settle_code = received_code if late else code
+        rows.append({"idempotency_key": r["idempotency_key"], "order_id": r["order_id"], "app_id": r["app_id"],
+                     "vendor_id": r["vendor_id"], "transaction_ref": r["transaction_ref"],
+                     "occurred_at": r["occurred_at"], "received_at": now, "quarter_code": code,
+                     "settle_quarter_code": settle_code, "is_late": late})
+        row_index[r["idempotency_key"]] = (i, settle_code, late)
+
+    inserted: set[str] = set()
+    if rows:
+        table = UsageEvent.__table__
+        stmt = insert_ignoring_duplicates(table, ["idempotency_key"]).returning(table.c.idempotency_key)
+        inserted = {row[0] for row in db.session.execute(stmt, rows)}
+    duplicates = [r for r in rows if r["idempotency_key"] not in inserted]
+    existing = {}
+    if duplicates:
+        existing = {e.idempotency_key: e for e in db.session.scalars(
+            sa.select(UsageEvent).where(UsageEvent.idempotency_key.in_([r["idempotency_key"] for r in duplicates])))}
+    for r in rows:
+        i, settle_code, late = row_index[r["idempotency_key"]]
+        if r["idempotency_key"] in inserted:
+            results[i] = UsageResult(i, r["idempotency_key"], "accepted", None, settle_code, late)
+            continue
+        old = existing.get(r["idempotency_key"])
+        same = old is not None and (old.order_id, old.app_id, old.vendor_id, old.transaction_ref) == (
+            r["order_id"], r["app_id"], r["vendor_id"], r["transaction_ref"]) and old.occurred_at == r["occurred_at"]
+        if same:
+            results[i] = UsageResult(i, r["idempotency_key"], "duplicate", "already recorded; counted once",
+                                     old.settle_quarter_code, old.is_late)
+        else:
+            results[i] = UsageResult(i, r["idempotency_key"], "rejected",
+                                     "this idempotency key was already used for a different transaction")
+    counts = defaultdict(int)
+    for result in results.values():
+        counts[result.status] += 1
+    audit.record(actor, "billing.usage_recorded", "usage_batch", rows[0]["idempotency_key"] if rows else "-",
+                 {"records": len(records), **counts})
+    db.session.commit()
+    return [results[i] for i in range(len(records))]
+
+
+def usage_record(actor, *, idempotency_key: str, order_id: int, app_id: int, vendor_id: int, transaction_ref: str,
+                 occurred_at: datetime, now: datetime | None = None) -> UsageResult:
+    """Record one completed transaction (see ``usage_record_batch``); a retry with the same key is a
+    duplicate counted once. Raises ValidationError when the record is rejected."""
+    result = usage_record_batch(actor, [{
+        "idempotency_key": idempotency_key, "order_id": order_id, "app_id": app_id, "vendor_id": vendor_id,
+        "transaction_ref": transaction_ref, "occurred_at": occurred_at}], now=now)[0]
+    if result.status == "rejected":
+        raise ValidationError(f"usage {idempotency_key!r} rejected: {result.reason}")
+    return result
+
+
+def usage_flag(actor, idempotency_keys: Sequence[str], reason: str, *, now: datetime | None = None) -> int:
+    """Exclude manipulated usage from payment. Finance only. Raises Conflict for events already paid
+    (reverse the settlement entry instead), NotFound for unknown keys, ValidationError without a reason."""
+    authz.usage_flag(actor)
+    if not reason or not reason.strip():
+        raise ValidationError("say why the usage is flagged (the reason is kept with the events)")
+    events = list(db.session.scalars(sa.select(UsageEvent).where(UsageEvent.idempotency_key.in_(list(idempotency_keys)))))
+    unknown = set(idempotency_keys) - {e.idempotency_key for e in events}
+    if unknown:
+        raise NotFound(f"no usage events with keys {sorted(unknown)[:5]}")
+    paid = set(db.session.execute(sa.select(SettlementRun.quarter_code, SettlementRun.order_id)).all())
+    settled = [e.idempotency_key for e in events if (e.settle_quarter_code, e.order_id) in paid]
+    if settled:
+        raise Conflict(f"usage {settled[:5]} was already paid in a posted settlement; reverse that entry instead")
+    now = now or utcnow()
+    for e in events:
+        if e.flagged_at is None:
+            e.flagged_at, e.flag_reason = now, reason.strip()
+    audit.record(actor, "billing.usage_flagged", "usage_batch", events[0].idempotency_key if events else "-",
+                 {"keys": list(idempotency_keys)[:100], "count": len(events), "reason": reason})
+    db.session.commit()
+    return len(events)
+
+
+# --- settlement ----------------------------------------------------------------------------------------
+
+def settlement_preview(actor, quarter_code: str, *, order_ids: Sequence[int] | None = None) -> settlement.QuarterPreview:
+    """What settling the quarter would pay, order by order, and the awards. Changes nothing. Finance only."""
+    authz.settlement_preview(actor)
+    span = quarter_span(quarter_code)
+    return settlement.compute(settlement.gather(span, list(order_ids) if order_ids is not None else None))
+
+
+def _require_settleable(q: Quarter, now: datetime) -> None:
+    if q.closed_at:
+        raise Conflict(f"quarter {q.code} is closed; nothing in it changes")
+    if now < q.ends_at:
+        raise Conflict(f"quarter {q.code} is still open until {q.ends_at.isoformat()}; settle it after it ends")
+
+
+def _existing_run(code: str, scope: str) -> SettlementRun | None:
+    return db.session.scalar(sa.select(SettlementRun).where(SettlementRun.quarter_code == code,
+                                                            SettlementRun.scope == scope))
+
+
+def _post_order(actor, code: str, order_id: int, now: datetime, progress: Progress) -> tuple[SettlementRun, bool]:
+    q = _quarter(code, lock="update")  # one poster at a time per quarter; usage batches wait
+    _require_settleable(q, now)
+    scope = f"order:{order_id}"
+    existing = _existing_run(code, scope)
+    if existing:
+        db.session.rollback()
+        return existing, False
+    inputs = settlement.gather(quarter_span(code), [order_id])
+    if order_id not in inputs.orders:
+        raise NotFound(f"order {order_id} has no price schedule in effect for {code}")
+    snapshot = settlement.order_snapshot(inputs, order_id)
+    result = settlement.settle_order_snapshot(snapshot)
+    terms = inputs.orders[order_id]
+    progress("computed", {"order_id": order_id, "total_fen": result.total, "apps": len(result.lines)})
+    run = SettlementRun(
+        quarter_code=code, scope=scope, order_id=order_id, department_id=terms.department_id, currency=terms.currency,
+        budget_fen=result.budget, demand_fen=str(result.demand), total_fen=result.total, capped=result.capped,
+        formula_version=formula.FORMULA_VERSION, rounding_rules=dict(formula.ROUNDING_RULES), snapshot=snapshot,
+        snapshot_sha256=settlement.canonical_sha256(snapshot), posted_at=now, posted_by=_label(actor))
+    db.session.add(run)
+    db.session.flush()
+    db.session.add_all(
+        SettlementLine(run_id=run.id, app_id=line.app_id, vendor_id=line.vendor_id, order_id=order_id,
+                       completed=line.completed, late=line.late, ratings=line.ratings, stars_sum=line.stars_sum,
+                       bayesian_rating=str(line.bayesian_rating), multiplier=str(line.multiplier),
+                       amount_fen=line.amount, currency=terms.currency)
+        for line in result.lines)
+    progress("lines_written", {"order_id": order_id})
+    name = terms.title or f"order {order_id}"
+    budget_account = ledger.account("department_budget", terms.currency, order_id=order_id,
+                                    department_id=terms.department_id, name=f"Budget of {name}")
+    if result.budget:
+        treasury = ledger.account(ledger.TREASURY, terms.currency, name="Treasury")
+        ledger.entry_append(quarter_code=code, kind="appropriation", memo=f"{code} budget of {name}",
+                            postings=[ledger.PostingSpec(budget_account, result.budget),
+                                      ledger.PostingSpec(treasury, -result.budget)],
+                            created_by=_label(actor), settlement_run_id=run.id, now=now)
+    paid = [line for line in result.lines if line.amount]
+    if paid:
+        postings = [ledger.PostingSpec(budget_account, -result.total, memo="usage payments")]
+        for line in paid:
+            vendor = ledger.account("vendor_payable", terms.currency, vendor_id=line.vendor_id,
+                                    name=f"Payable to vendor {line.vendor_id}")
+            postings.append(ledger.PostingSpec(vendor, line.amount, app_id=line.app_id,
+                                               memo=f"app {line.app_id}: {line.completed + line.late} transactions"))
+        ledger.entry_append(quarter_code=code, kind="settlement", memo=f"{code} usage payments of {name}",
+                            postings=postings, created_by=_label(actor), settlement_run_id=run.id, now=now)
+    progress("entries_written", {"order_id": order_id})
+    audit.record(actor, "billing.settlement_posted", "settlement_run", run.id,
+                 {"quarter": code, "order_id": order_id, "total_fen": result.total,
+                  "snapshot_sha256": run.snapshot_sha256}, department_id=terms.department_id)
+    db.session.commit()
+    return run, True
+
+
+def _post_awards(actor, code: str, now: datetime, progress: Progress) -> tuple[SettlementRun, bool]:
+    q = _quarter(code, lock="update")
+    _require_settleable(q, now)
+    existing = _existing_run(code, "awards")
+    if existing:
+        db.session.rollback()
+        return existing, False
+    preview = settlement.compute(settlement.gather(quarter_span(code)))
+    snapshot = preview.awards_snapshot
+    awards = settlement.rank_awards_snapshot(snapshot)
+    total = sum(a.prize.minor for a in awards)
+    currency = snapshot["currency"]
+    run = SettlementRun(
+        quarter_code=code, scope="awards", currency=currency, total_fen=total, capped=False,
+        formula_version=formula.FORMULA_VERSION, rounding_rules=dict(formula.ROUNDING_RULES), snapshot=snapshot,
+        snapshot_sha256=settlement.canonical_sha256(snapshot), posted_at=now, posted_by=_label(actor))
+    db.session.add(run)
+    db.session.flush()
+    db.session.add_all(
+        SettlementLine(run_id=run.id, app_id=a.candidate.app_id, vendor_id=a.candidate.vendor_id,
+                       order_id=a.candidate.order_id, completed=a.candidate.completed, late=0,
+                       ratings=a.candidate.ratings, stars_sum=0, bayesian_rating=str(a.candidate.bayesian_rating),
+                       multiplier="1", award_rank=a.rank, award_score=str(a.score), amount_fen=a.prize.minor,
+                       currency=currency)
+        for a in awards)
+    progress("awards_ranked", {"winners": [a.candidate.app_id for a in awards]})
+    if awards:
+        treasury = ledger.account(ledger.TREASURY, currency, name="Treasury")
+        pool = ledger.account(ledger.AWARD_POOL, currency, name="Award pool")
+        ledger.entry_append(quarter_code=code, kind="award_funding", memo=f"{code} award pool",
+                            postings=[ledger.PostingSpec(pool, total), ledger.PostingSpec(treasury, -total)],
+                            created_by=_label(actor), settlement_run_id=run.id, now=now)
+        postings = [ledger.PostingSpec(pool, -total, memo="awards")]
+        for a in awards:
+            vendor = ledger.account("vendor_payable", currency, vendor_id=a.candidate.vendor_id,
+                                    name=f"Payable to vendor {a.candidate.vendor_id}")
+            postings.append(ledger.PostingSpec(vendor, a.prize.minor, app_id=a.candidate.app_id,
+                                               memo=f"award rank {a.rank}"))
+        ledger.entry_append(quarter_code=code, kind="award", memo=f"{code} top-three awards", postings=postings,
+                            created_by=_label(actor), settlement_run_id=run.id, now=now)
+    progress("entries_written", {"scope": "awards"})
+    audit.record(actor, "billing.awards_posted", "settlement_run", run.id,
+                 {"quarter": code, "winners": [a.candidate.app_id for a in awards], "total_fen": total})
+    db.session.commit()
+    return run, True
+
+
+@dataclass(frozen=True)
+class PostOutcome:
+    quarter_code: str
+    posted: list[int]  # run ids posted by this call
+    already_posted: list[int]  # run ids that existed before (idempotent repeat)
+    settled: bool
+
+
+def settlement_post(actor, quarter_code: str, *, order_ids: Sequence[int] | None = None,
+                    now: datetime | None = None, progress: Progress | None = None) -> PostOutcome:
+    """Post the quarter's settlement: each order atomically and at most once (a repeat returns the run
+    already posted), then the awards; when every order and the awards are posted the quarter is settled.
+    Finance or the platform's scheduled job. Raises Conflict for an open or closed quarter."""
+    authz.settlement_post(actor)
+    now = now or utcnow()
+    progress = progress or _noop
+    span = quarter_span(quarter_code)
+    all_orders = sorted(o.order_id for o in settlement_source().orders(span))
+    targets = all_orders if order_ids is None else sorted(set(order_ids))
+    posted, before = [], []
+    for n, order_id in enumerate(targets, start=1):
+        progress("order", {"order_id": order_id, "n": n, "of": len(targets)})
+        run, new = _post_order(actor, quarter_code, order_id, now, progress)
+        (posted if new else before).append(run.id)
+    settled = False
+    if order_ids is None:
+        progress("awards", {})
+        run, new = _post_awards(actor, quarter_code, now, progress)
+        (posted if new else before).append(run.id)
+        q = _quarter(quarter_code, lock="update")
+        done = {s for (s,) in db.session.execute(sa.select(SettlementRun.scope)
+                                                 .where(SettlementRun.quarter_code == quarter_code))}
+        if not q.settled_at and {f"order:{o}" for o in all_orders} | {"awards"} <= done:
+            q.settled_at = now
+            audit.record(actor, "billing.quarter_settled", "quarter", quarter_code, {"runs": sorted(done)})
+        settled = q.settled_at is not None
+        db.session.commit()
+    return PostOutcome(quarter_code, posted, before, settled)
+
+
+def settlement_runs(actor, quarter_code: str) -> list[SettlementRun]:
+    authz.settlement_run_get(actor)
+    return list(db.session.scalars(sa.select(SettlementRun).where(SettlementRun.quarter_code == quarter_code)
+                                   .order_by(SettlementRun.id)))
+
+
+def settlement_run_get(actor, run_id: int) -> SettlementRun:
+    authz.settlement_run_get(actor)
+    run = db.session.get(SettlementRun, run_id)
+    if run is None:
+        raise NotFound(f"settlement run {run_id} does not exist")
+    return run
+
+
+@dataclass(frozen=True)
+class RecomputeResult:
+    run_id: int
+    snapshot_intact: bool
+    figures_match: bool
+    differences: list[str]
+
+
+def settlement_recompute(actor, run_id: int) -> RecomputeResult:
+    """Recompute a posted run from its stored snapshot and compare with what was posted. Finance, auditors."""
+    run = settlement_run_get(actor, run_id)
+    intact = settlement.canonical_sha256(run.snapshot) == run.snapshot_sha256
+    posted = {line.app_id: (line.amount_fen, line.award_rank) for line in run.lines}
+    if run.scope == "awards":
+        fresh = {a.candidate.app_id: (a.prize.minor, a.rank) for a in settlement.rank_awards_snapshot(run.snapshot)}
+    else:
+        fresh = {line.app_id: (line.amount, None) for line in settlement.settle_order_snapshot(run.snapshot).lines}
+    differences = [f"app {app}: posted {posted.get(app)}, recomputed {fresh.get(app)}"
+                   for app in sorted(set(posted) | set(fresh)) if posted.get(app) != fresh.get(app)]
+    if not intact:
+        differences.insert(0, "the stored snapshot does not match its sha256: it was changed after posting")
+    return RecomputeResult(run.id, intact, not differences, differences)
+
+
+# --- ledger --------------------------------------------------------------------------------------------
+
+def ledger_verify(actor, progress: Callable[[int], None] | None = None) -> ledger.VerifyReport:
+    """Check the whole hash chain, entry balance and the chain head. Finance and auditors."""
+    authz.ledger_verify(actor)
+    return ledger.verify(progress)
+
+
+def ledger_entries(actor, *, quarter_code: str | None = None, page: int = 1, page_size: int = 50) -> list[JournalEntry]:
+    authz.ledger_read(actor)
+    query = sa.select(JournalEntry).order_by(JournalEntry.seq.desc())
+    if quarter_code:
+        query = query.where(JournalEntry.quarter_code == quarter_code)
+    return list(db.session.scalars(query.limit(page_size).offset((page - 1) * page_size)))
+
+
+def ledger_entry_get(actor, entry_id: int) -> JournalEntry:
+    authz.ledger_read(actor)
+    entry = db.session.get(JournalEntry, entry_id)
+    if entry is None:
+        raise NotFound(f"journal entry {entry_id} does not exist")
+    return entry
+
+
+def ledger_trial_balance(actor, quarter_code: str | None = None) -> list[ledger.BalanceRow]:
+    authz.ledger_read(actor)
+    return ledger.trial_balance(quarter_code)
+
+
+def ledger_accounts(actor) -> list[Account]:
+    authz.ledger_read(actor)
+    return list(db.session.scalars(sa.select(Account).order_by(Account.code)))
+
+
+def ledger_account_statement(actor, account_id: int, quarter_code: str | None = None):
+    authz.ledger_read(actor)
+    acct = db.session.get(Account, account_id)
+    if acct is None:
+        raise NotFound(f"ledger account {account_id} does not exist")
+    return acct, ledger.account_statement(account_id, quarter_code)
+
+
+def ledger_reverse(actor, entry_id: int, reason: str, *, now: datetime | None = None) -> JournalEntry:
+    """Correct a posted entry by appending its exact opposite, linked to it with the reason; booked in the
+    current quarter (a closed quarter never changes). Finance only. Raises Conflict for an entry already
+    reversed or itself a reversal, ValidationError without a reason."""
+    authz.ledger_reverse(actor)
+    if not reason or not reason.strip():
+        raise ValidationError("a reversal needs a reason (it is kept with the entry)")
+    now = now or utcnow()
+    original = db.session.get(JournalEntry, entry_id)
+    if original is None:
+        raise NotFound(f"journal entry {entry_id} does not exist")
+    if original.kind == "reversal":
+        raise Conflict(f"entry #{original.seq} is itself a reversal; post a new entry instead")
+    already = db.session.scalar(sa.select(JournalEntry).where(JournalEntry.reverses_entry_id == entry_id))
+    if already:
+        raise Conflict(f"entry #{original.seq} was already reversed by entry #{already.seq}")
+    code = quarter_code_of(now)
+    q = _quarter(code, lock="update")
+    if q.closed_at:
+        raise Conflict(f"quarter {code} is closed")
+    postings = [ledger.PostingSpec(p.account, -p.amount, app_id=p.app_id, memo=f"reverses line {p.line_no}")
+                for p in original.postings]
+    entry = ledger.entry_append(quarter_code=code, kind="reversal", memo=f"reversal of entry #{original.seq}",
+                                postings=postings, created_by=_label(actor), reverses_entry_id=original.id,
+                                reason=reason.strip(), now=now)
+    audit.record(actor, "billing.entry_reversed", "journal_entry", original.id,
+                 {"reversal_entry_id": entry.id, "reason": reason.strip()})
+    db.session.commit()
+    return entry
+
+
+# --- statements ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VendorStatement:
+    vendor_id: int
+    quarter_code: str | None
+    currency: str
+    lines: list  # settlement lines (usage payments and awards)
+    ledger_lines: list[ledger.StatementLine]
+    balance: Money
+
+
+def vendor_statement(actor, vendor_id: int, quarter_code: str | None = None) -> VendorStatement:
+    """A vendor's payments: settlement lines per app and its payable account. The vendor's own members,
+    finance and auditors. Raises Forbidden for another vendor's statement."""
+    authz.vendor_statement(actor, vendor_id)
+    query = (sa.select(SettlementLine).join(SettlementRun).where(SettlementLine.vendor_id == vendor_id)
+             .order_by(SettlementRun.quarter_code, SettlementLine.id))
+    if quarter_code:
+        query = query.where(SettlementRun.quarter_code == quarter_code)
+    lines = list(db.session.scalars(query))
+    accounts = list(db.session.scalars(sa.select(Account).where(Account.kind == "vendor_payable",
+                                                               Account.vendor_id == vendor_id)))
+    ledger_lines: list[ledger.StatementLine] = []
+    currency = accounts[0].currency if accounts else "CNY"
+    for acct in accounts:
+        ledger_lines.extend(ledger.account_statement(acct.id, quarter_code))
+    balance = Money(sum(line.amount for line in ledger_lines), currency)
+    return VendorStatement(vendor_id, quarter_code, currency, lines, ledger_lines, balance)
