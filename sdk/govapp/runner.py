@@ -1,0 +1,211 @@
+"""The local test runner behind `govapp test`.
+
+It does locally what the platform's sandbox harness does: start the simulated department service
+(`python -m mockdata serve`, from the platform's `mockdata` package) on a unix socket with the order's
+dataset and scopes, start the app with `python -m govapp.serve` on another socket, sign each case's
+identity as a JWT with a throw-away key whose JWKS the app is given, run every case (resetting the
+department's records before each) and judge it with `govapp.suite.evaluate_case`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from joserfc import jwt
+from joserfc.jwk import ECKey
+
+from govapp.suite import Case, CaseResult, HttpResponse, Suite, SuiteRun, evaluate_case
+
+__all__ = ["LocalRun", "RunnerError", "TokenSigner", "run_suite_locally"]
+
+LOCAL_ISSUER = "https://govapp-test.local"
+
+
+class RunnerError(RuntimeError):
+    """The local run could not start (service or app failed); the message says which and shows its output."""
+
+
+class TokenSigner:
+    """Signs identity tokens the way the platform's gateway does, with a key made for this run."""
+
+    def __init__(self, issuer: str = LOCAL_ISSUER, lifetime_s: int = 300):
+        self.issuer = issuer
+        self.lifetime_s = lifetime_s
+        self.key = ECKey.generate_key("P-256", parameters={"kid": "govapp-test", "use": "sig", "alg": "ES256"})
+
+    def jwks(self) -> dict:
+        return {"keys": [self.key.as_dict(private=False)]}
+
+    def sign(self, claims: Mapping) -> str:
+        now = int(time.time())
+        payload = {"iss": self.issuer, "iat": now, "nbf": now, "exp": now + self.lifetime_s, **claims}
+        return jwt.encode({"alg": "ES256", "kid": "govapp-test", "typ": "JWT"}, payload, self.key)
+
+
+def _uds_client(socket_path: str, timeout: float) -> httpx.Client:
+    return httpx.Client(transport=httpx.HTTPTransport(uds=socket_path), base_url="http://app.local", timeout=timeout)
+
+
+class _Process:
+    """A child process whose output is collected (capped) for error messages."""
+
+    def __init__(self, name: str, args: Sequence[str], *, env: Mapping[str, str], cwd: str | None = None):
+        self.name = name
+        self.output: list[str] = []
+        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter with fixed arguments
+            list(args), env=dict(env), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+        )
+        self.first_line: str | None = None
+        self._first = threading.Event()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if self.first_line is None and line.lstrip().startswith("{"):
+                self.first_line = line
+                self._first.set()
+            if len(self.output) < 400:
+                self.output.append(line.rstrip("\n"))
+        self._first.set()
+
+    def wait_first_json_line(self, timeout: float) -> dict:
+        self._first.wait(timeout)
+        if self.first_line is None:
+            raise RunnerError(f"{self.name} did not start within {timeout:.0f} s:\n{self.tail()}")
+        return json.loads(self.first_line)
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join("    " + line for line in self.output[-lines:]) or "    (no output)"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@dataclass
+class LocalRun:
+    """Everything a finished local run produced."""
+
+    run: SuiteRun
+    app_output: list[str] = field(default_factory=list)
+
+
+def _wait_for_health(socket_path: str, process: _Process, deadline_s: float) -> None:
+    end = time.monotonic() + deadline_s
+    with _uds_client(socket_path, timeout=2) as client:
+        while time.monotonic() < end:
+            if process.proc.poll() is not None:
+                raise RunnerError(f"the app exited with status {process.proc.returncode} before it was ready:\n{process.tail()}")
+            if os.path.exists(socket_path):
+                with contextlib.suppress(httpx.HTTPError):
+                    if client.get("/health").status_code == 200:
+                        return
+            time.sleep(0.05)
+    raise RunnerError(f"the app did not answer GET /health within {deadline_s:.0f} s:\n{process.tail()}")
+
+
+@contextlib.contextmanager
+def department_service(workdir: Path, dataset: Mapping, scopes: Sequence[str], python: str = sys.executable,
+                       start_timeout: float = 60) -> Iterator[tuple[str, httpx.Client]]:
+    """Run `python -m mockdata serve`; yields (its socket path, a client for its control socket)."""
+    sock, control = str(workdir / "dept.sock"), str(workdir / "dept-control.sock")
+    args = [python, "-m", "mockdata", "serve", "--socket", sock, "--control-socket", control,
+            "--spec", str(dataset["spec"]), "--seed", str(dataset["seed"]), "--scopes", ",".join(sorted(scopes))]
+    if dataset.get("size"):
+        args += ["--size", str(dataset["size"])]
+    process = _Process("the simulated department service (python -m mockdata serve)", args, env=os.environ)
+    try:
+        ready = process.wait_first_json_line(start_timeout)
+        if not ready.get("ready"):
+            raise RunnerError(f"the department service reported {ready}:\n{process.tail()}")
+        with _uds_client(control, timeout=30) as client:
+            yield sock, client
+    finally:
+        process.stop()
+
+
+def run_suite_locally(
+    app_dir: Path,
+    entrypoint: str,
+    suite: Suite,
+    *,
+    scopes: Sequence[str],
+    contract: Mapping | None = None,
+    cases: Callable[[Suite], list[Case]] | None = None,
+    python: str = sys.executable,
+    request_timeout: float = 10.0,
+    on_result: Callable[[CaseResult], None] | None = None,
+) -> LocalRun:
+    """Start the department service and the app, run the suite's cases, return the judged run."""
+    with tempfile.TemporaryDirectory(prefix="govapp-test-") as tmp:
+        workdir = Path(tmp)
+        with department_service(workdir, suite.dataset, scopes, python=python) as (dept_socket, control):
+            scenarios = control.get("/scenarios").raise_for_status().json()
+            resolved = suite.resolve(scenarios)
+            signer = TokenSigner()
+            jwks_path = workdir / "jwks.json"
+            jwks_path.write_text(json.dumps(signer.jwks()), encoding="utf-8")
+            app_socket = str(workdir / "app.sock")
+            env = {**os.environ, "GOVAPP_ENTRYPOINT": entrypoint, "GOVAPP_SOCKET": app_socket,
+                   "GOVAPP_DEPT_SOCKET": dept_socket, "GOVAPP_JWKS": str(jwks_path), "GOVAPP_ISSUER": signer.issuer,
+                   "GOVAPP_ACCESS_LOG": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+            env.pop("GOVAPP_PORT", None)
+            app = _Process("the app (python -m govapp.serve)", [python, "-m", "govapp.serve"], env=env, cwd=str(app_dir))
+            try:
+                _wait_for_health(app_socket, app, deadline_s=30)
+                results = []
+                chosen = cases(resolved) if cases else resolved.all_cases(contract)
+                with _uds_client(app_socket, timeout=request_timeout) as client:
+                    for case in chosen:
+                        result = run_case(case, client, control, signer, contract)
+                        results.append(result)
+                        if on_result:
+                            on_result(result)
+                return LocalRun(SuiteRun(resolved, results), app.output)
+            finally:
+                app.stop()
+
+
+def run_case(case: Case, client: httpx.Client, control: httpx.Client, signer: TokenSigner,
+             contract: Mapping | None) -> CaseResult:
+    """Reset the department's records, send the case's requests, judge the last response."""
+    control.post("/reset").raise_for_status()
+    response: HttpResponse | None = None
+    for request in case.requests():
+        headers = dict(request.headers)
+        if case.identity is not None:
+            headers["Authorization"] = f"Bearer {signer.sign(case.identity)}"
+        if request.content_type():
+            headers.setdefault("Content-Type", request.content_type())
+        started = time.perf_counter()
+        try:
+            reply = client.request(request.method, request.target(), content=request.body_bytes(), headers=headers)
+        except httpx.TimeoutException:
+            elapsed = (time.perf_counter() - started) * 1000
+            result = CaseResult(case.id, case.category, case.visibility, False, None, elapsed, verdict="timeout")
+            return result
+        except httpx.HTTPError as exc:
+            elapsed = (time.perf_counter() - started) * 1000
+            return CaseResult(case.id, case.category, case.visibility, False, None, elapsed, verdict=f"no answer ({exc})")
+        elapsed = (time.perf_counter() - started) * 1000
+        response = HttpResponse(reply.status_code, dict(reply.headers), reply.content, elapsed)
+    calls = control.get("/calls").raise_for_status().json().get("calls", [])
+    assert response is not None
+    return evaluate_case(case, response, calls, contract)
