@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml sdk/pyproject.toml
-	$(BIN)/pip install -q -e '.[test]' -e './sdk[cli]'
+	$(BIN)/pip install -q --config-settings editable_mode=compat -e '.[test]' -e './sdk[cli]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -7,12 +7,27 @@ Flask-Login session for web pages) at app creation; packages below it only call 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Protocol
 
 from flask import current_app, g
 
 from core.errors import Forbidden, Unauthenticated
+
+
+@dataclass(frozen=True)
+class SystemActor:
+    """The platform itself acting: CLI commands run by operators, scheduled jobs, the demo seeder."""
+
+    label: str = "system"
+    id: None = None
+    role: str = "admin"
+    department_id: None = None
+    vendor_id: None = None
+
+
+SYSTEM = SystemActor()
 
 
 class ActorResolver(Protocol):

@@ -41,3 +41,16 @@ def _sqlite_begin(conn):
     if conn.dialect.name == "sqlite":
         # IMMEDIATE takes the write lock up front: two writers queue instead of failing mid-transaction.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _client_address():
+    from flask_limiter.util import get_remote_address
+
+    return get_remote_address()
+
+
+# Rate limits (failed logins, uploads). Storage comes from RATELIMIT_STORAGE_URI: Redis when several
+# web processes run, so every process sees the same counters.
+from flask_limiter import Limiter  # noqa: E402
+
+limiter = Limiter(key_func=_client_address, default_limits=[])

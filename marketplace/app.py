@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
+from flask_babel import Babel
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from core import queue
 from core.config import load_config
 from core.errors import DomainError
-from core.extensions import csrf, db, login_manager, migrate
+from core.extensions import csrf, db, limiter, login_manager, migrate
+from marketplace.accounts import passwords
 
 ROOT = Path(__file__).resolve().parent.parent
 API_PREFIX = "/api"
@@ -41,8 +43,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
     csrf.init_app(app)
+    limiter.init_app(app)
+    Babel(app, locale_selector=_select_locale)
     queue.init_app(app)
+    passwords.configure(app.config.get("PASSWORD_HASH_PROFILE", "RFC_9106_LOW_MEMORY"))
 
     api = Api(app, spec_kwargs={"components": {"securitySchemes": {
         "oauth2": {"type": "oauth2", "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {}}}}
@@ -52,8 +58,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from marketplace import components
 
     components.register(app, api)
+    for name, blueprint in app.blueprints.items():
+        # The REST API authenticates with bearer tokens, never cookies, so CSRF does not apply to it.
+        if name.endswith("_api") or name == "api-docs":
+            csrf.exempt(blueprint)
     _register_error_handlers(app)
     return app
+
+
+LOCALES = ("zh_CN", "en")
+
+
+def _select_locale() -> str:
+    """?lang= (remembered in a cookie by the pages), then the browser's preference, then Chinese."""
+    chosen = request.args.get("lang") or request.cookies.get("lang")
+    if chosen in LOCALES:
+        return chosen
+    return request.accept_languages.best_match(LOCALES) or LOCALES[0]
 
 
 def _wants_json() -> bool:

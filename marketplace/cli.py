@@ -16,3 +16,14 @@ cli = FlaskGroup(create_app=_create, help="Open Government App Market platform c
 
 def main() -> None:
     cli()
+
+
+def _commands():
+    from marketplace.accounts.cli import users_cli
+    from marketplace.catalogue.cli import departments_cli
+    from marketplace.vendors.cli import vendors_cli
+
+    return [users_cli, departments_cli, vendors_cli]
+
+
+marketplace_commands = _commands()

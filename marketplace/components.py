@@ -11,3 +11,31 @@ from flask_smorest import Api
 
 def register(app: Flask, api: Api) -> None:
     import core.audit  # noqa: F401  (the audit table belongs to every deployment)
+    from billing import init_app as init_billing
+    init_billing(app, api)  # billing: tables, API, finance pages, CLI
+    # The marketplace: OAuth server and actor resolver first, then its APIs, pages and commands.
+    from marketplace.accounts import api as accounts_api
+    from marketplace.accounts import models as _accounts  # noqa: F401
+    from marketplace.accounts import oauth
+    from marketplace.accounts import views as accounts_views
+    from marketplace.audit import api as audit_api
+    from marketplace.catalogue import api as catalogue_api
+    from marketplace.catalogue import models as _catalogue  # noqa: F401
+    from marketplace.cli import marketplace_commands
+    from marketplace.demo.cli import demo_cli
+    from marketplace.home import views as home_views
+    from marketplace.orders import api as orders_api
+    from marketplace.orders import models as _orders  # noqa: F401
+    from marketplace.vendors import api as vendors_api
+    from marketplace.vendors import models as _vendors  # noqa: F401
+
+    oauth.init_app(app)
+    for blueprint in (accounts_api.blp, catalogue_api.blp, orders_api.blp, vendors_api.blp, audit_api.blp):
+        api.register_blueprint(blueprint)
+    for blueprint in (accounts_views.bp, home_views.bp):
+        app.register_blueprint(blueprint)
+    for command in marketplace_commands:
+        app.cli.add_command(command)
+    app.cli.add_command(demo_cli)
+    from sandbox.cli import sandbox_cli
+    app.cli.add_command(sandbox_cli)

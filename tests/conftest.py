@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import scoped_session, sessionmaker
 
 from tests.services import require_postgres
 
@@ -51,6 +52,7 @@ def make_app(database_url: str, tmp_path: Path, **overrides):
         "WTF_CSRF_ENABLED": True,
         "TESTING": True,
         "RATELIMIT_STORAGE_URI": "memory://",
+        "PASSWORD_HASH_PROFILE": "CHEAPEST",
         **overrides,
     }
     return create_app(config)
@@ -97,7 +99,8 @@ def _rollback(request):
         connection = db.engine.connect()
         outer = connection.begin()
         original = db.session
-        db.session = db._make_scoped_session({"bind": connection, "join_transaction_mode": "create_savepoint"})
+        # A plain SQLAlchemy session: Flask-SQLAlchemy's own would pick the engine and ignore the bind.
+        db.session = scoped_session(sessionmaker(bind=connection, join_transaction_mode="create_savepoint"))
         try:
             yield
         finally:

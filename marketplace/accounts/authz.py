@@ -1,0 +1,27 @@
+"""Authorization rules for account use cases; each has the name of its service function."""
+
+from __future__ import annotations
+
+from core.auth import require_role
+from core.roles import Role
+
+
+def user_create(actor) -> None:
+    require_role(actor, Role.ADMIN, action="create users")
+
+
+def user_list(actor) -> None:
+    require_role(actor, Role.ADMIN, action="list users")
+
+
+def client_create(actor) -> None:
+    require_role(actor, Role.DEPARTMENT_STAFF, Role.VENDOR_MEMBER, Role.FINANCE, Role.AUDITOR, Role.ADMIN,
+                 action="create API clients")
+
+
+def client_revoke(actor, client) -> None:
+    client_create(actor)
+    if client.user_id != actor.id and str(actor.role) != Role.ADMIN:
+        from core.errors import NotFound
+
+        raise NotFound(f"API client {client.client_id} does not exist")

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import sqlalchemy as sa
+from authlib.integrations.sqla_oauth2 import OAuth2ClientMixin, OAuth2TokenMixin
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.extensions import db
+from core.roles import Role
+from core.time import UTCDateTime, utcnow
+
+ROLE_VALUES = tuple(r.value for r in Role)
+
+
+class User(UserMixin, db.Model):
+    """A person with one role, tied to their department or vendor where the role needs one."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True, nullable=False)
+    display_name: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.String(32), nullable=False, index=True)
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("departments.id"), index=True)
+    vendor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("vendors.id"), index=True)
+    # Citizens are real-name accounts: the resident ID number ties them to one identity across all apps.
+    resident_id: Mapped[str | None] = mapped_column(sa.String(18), unique=True)
+    active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    department = relationship("Department")
+    vendor = relationship("Vendor", back_populates="members")
+
+    __table_args__ = (
+        sa.CheckConstraint(f"role IN ({', '.join(repr(r) for r in ROLE_VALUES)})", name="role_known"),
+        sa.CheckConstraint("(role = 'department_staff') = (department_id IS NOT NULL)", name="staff_has_department"),
+        sa.CheckConstraint("(role = 'vendor_member') = (vendor_id IS NOT NULL)", name="member_has_vendor"),
+    )
+
+    # Flask-Login
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        return self.active
+
+    @property
+    def label(self) -> str:
+        return f"{self.display_name} <{self.email}>"
+
+
+class OAuth2Client(db.Model, OAuth2ClientMixin):
+    """An API client (e.g. a vendor's CI) acting for one user with a subset of that user's scopes.
+
+    ``client_secret`` holds an Argon2 hash; the plain secret is shown once, at creation.
+    """
+
+    __tablename__ = "oauth2_clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user: Mapped[User] = relationship()
+
+    @property
+    def name(self) -> str:
+        return self.client_metadata.get("client_name", "")
+
+    @property
+    def scopes(self) -> list[str]:
+        return self.client_metadata.get("scope", "").split()
+
+    def get_allowed_scope(self, scope) -> str:
+        # RFC 6749 §3.3: a request without scope gets the client's whole (pre-registered) scope.
+        if not scope:
+            return " ".join(self.scopes)
+        return super().get_allowed_scope(scope)
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        from marketplace.accounts.passwords import verify_secret
+
+        return self.revoked_at is None and verify_secret(self.client_secret, client_secret)
+
+    def check_endpoint_auth_method(self, method, endpoint):
+        return method in {"client_secret_basic", "client_secret_post"}
+
+
+class OAuth2Token(db.Model, OAuth2TokenMixin):
+    __tablename__ = "oauth2_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    user: Mapped[User] = relationship()
+
+    def is_expired(self) -> bool:
+        return self.issued_at + self.expires_in < time.time()

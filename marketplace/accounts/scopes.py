@@ -1,0 +1,30 @@
+"""OAuth 2 scopes of the REST API and which roles may hold them."""
+
+from __future__ import annotations
+
+from core.roles import Role
+
+SCOPES: dict[str, str] = {
+    "orders:read": "Read orders, their contracts and public suites",
+    "orders:write": "Create, edit and move orders through their lifecycle; manage suites; answer questions",
+    "questions:write": "Ask clarification questions on orders",
+    "apps:read": "Read apps and versions",
+    "apps:write": "Create apps and upload versions",
+    "versions:review": "Approve, reject and publish certified versions",
+    "vendors:write": "Register vendors",
+    "catalogue:write": "Manage departments and service items",
+    "users:write": "Create users",
+    "audit:read": "Browse the audit log",
+    "billing:read": "Read ledger, settlements and reports",
+    "billing:write": "Run settlements",
+    "usage:write": "Report usage events",
+}
+
+ROLE_SCOPES: dict[str, frozenset[str]] = {
+    Role.CITIZEN: frozenset(),
+    Role.DEPARTMENT_STAFF: frozenset({"orders:read", "orders:write", "apps:read", "versions:review"}),
+    Role.VENDOR_MEMBER: frozenset({"orders:read", "questions:write", "apps:read", "apps:write"}),
+    Role.FINANCE: frozenset({"orders:read", "apps:read", "billing:read", "billing:write", "usage:write"}),
+    Role.AUDITOR: frozenset({"orders:read", "apps:read", "audit:read", "billing:read"}),
+    Role.ADMIN: frozenset(SCOPES),
+}

@@ -1,0 +1,1 @@
+"""Browsing the audit log (the table itself lives in core.audit)."""

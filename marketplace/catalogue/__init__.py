@@ -1,0 +1,1 @@
+"""The catalogue: departments as stores, service items as products with their guide."""

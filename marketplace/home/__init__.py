@@ -1,0 +1,1 @@
+"""The start page and the navigation every role sees first."""

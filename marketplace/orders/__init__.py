@@ -1,0 +1,1 @@
+"""Requirement orders: contract, price schedule, acceptance suites, clarification questions."""

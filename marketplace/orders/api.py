@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from flask import request
+from flask_smorest import Blueprint
+
+from core.errors import ValidationError
+from marketplace.apidoc import secured
+from marketplace.orders import services
+from marketplace.orders.schemas import (
+    AnswerCreate,
+    OrderCreate,
+    OrderOut,
+    OrderQuery,
+    OrderUpdate,
+    QuestionCreate,
+    QuestionOut,
+    SuiteOut,
+    SuiteQuery,
+)
+from marketplace.schemas import page_headers
+
+blp = Blueprint("orders_api", __name__, url_prefix="/api/orders", description="Requirement orders")
+
+
+@blp.get("")
+@blp.arguments(OrderQuery, location="query")
+@blp.response(200, OrderOut(many=True))
+@secured(blp, "orders:read")
+def order_list(actor, args):
+    """Orders you may see, newest first; filter by status, department and search text."""
+    page = services.order_list(actor, **args)
+    return page.items, page_headers(page)
+
+
+@blp.post("")
+@blp.arguments(OrderCreate)
+@blp.response(201, OrderOut)
+@secured(blp, "orders:write")
+def order_create(actor, args):
+    """Create a draft order for one of your department's service items."""
+    return services.order_create(actor, **args)
+
+
+@blp.get("/<int:order_id>")
+@blp.response(200, OrderOut)
+@secured(blp, "orders:read")
+def order_get(actor, order_id):
+    return services.order_get(actor, order_id)
+
+
+@blp.patch("/<int:order_id>")
+@blp.arguments(OrderUpdate)
+@blp.response(200, OrderOut)
+@secured(blp, "orders:write")
+def order_update(actor, args, order_id):
+    """Change the fields editable in the order's status; send expected_revision to guard against lost updates."""
+    expected = args.pop("expected_revision", None)
+    return services.order_update(actor, order_id, args, expected_revision=expected)
+
+
+@blp.post("/<int:order_id>/publish")
+@blp.response(200, OrderOut)
+@secured(blp, "orders:write")
+def order_publish(actor, order_id):
+    return services.order_publish(actor, order_id)
+
+
+@blp.post("/<int:order_id>/close")
+@blp.response(200, OrderOut)
+@secured(blp, "orders:write")
+def order_close(actor, order_id):
+    return services.order_close(actor, order_id)
+
+
+@blp.post("/<int:order_id>/archive")
+@blp.response(200, OrderOut)
+@secured(blp, "orders:write")
+def order_archive(actor, order_id):
+    return services.order_archive(actor, order_id)
+
+
+@blp.get("/<int:order_id>/suite")
+@blp.arguments(SuiteQuery, location="query")
+@blp.response(200, SuiteOut)
+@secured(blp, "orders:read")
+def suite_get(actor, args, order_id):
+    """The acceptance suite; vendors get public cases and hidden-case counts only."""
+    return services.suite_get(actor, order_id, args["version"])
+
+
+@blp.post("/<int:order_id>/suite")
+@blp.response(201, SuiteOut)
+@secured(blp, "orders:write")
+def suite_add(actor, order_id):
+    """Add a new suite version (body: the suite document as JSON)."""
+    document = request.get_json(silent=True)
+    if document is None:
+        raise ValidationError("send the suite document as a JSON object (Content-Type: application/json)")
+    suite = services.suite_add(actor, order_id, document)
+    return services.suite_get(actor, order_id, suite.version)
+
+
+@blp.get("/<int:order_id>/questions")
+@blp.response(200, QuestionOut(many=True))
+@secured(blp, "orders:read")
+def question_list(actor, order_id):
+    """Clarification questions and the department's answers (askers are anonymous)."""
+    return services.question_list(actor, order_id)
+
+
+@blp.post("/<int:order_id>/questions")
+@blp.arguments(QuestionCreate)
+@blp.response(201, QuestionOut)
+@secured(blp, "questions:write")
+def question_ask(actor, args, order_id):
+    return services.question_ask(actor, order_id, args["text"])
+
+
+@blp.put("/questions/<int:question_id>/answer")
+@blp.arguments(AnswerCreate)
+@blp.response(200, QuestionOut)
+@secured(blp, "orders:write")
+def question_answer(actor, args, question_id):
+    return services.question_answer(actor, question_id, args["answer"])

@@ -1,0 +1,1 @@
+"""Vendors, their members, their apps and the uploaded app versions."""

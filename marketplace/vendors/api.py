@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from flask import current_app, request
+from flask_smorest import Blueprint
+
+from core.storage import FileBlobStore
+from marketplace.apidoc import secured
+from marketplace.schemas import PageQuery, page_headers
+from marketplace.vendors import services
+from marketplace.vendors.schemas import (
+    AppCreate,
+    AppOut,
+    AppQuery,
+    VendorCreate,
+    VendorOut,
+    VersionOut,
+    VersionUploadQuery,
+)
+
+blp = Blueprint("vendors_api", __name__, url_prefix="/api", description="Vendors, apps and app versions")
+
+
+def _version_out(row):
+    return {**{c: getattr(row, c) for c in VersionOut().fields if c != "status"},
+            "status": services.version_status(row)}
+
+
+@blp.get("/vendors")
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, VendorOut(many=True))
+@secured(blp, "apps:read")
+def vendor_list(actor, args):
+    page = services.vendor_list(actor, **args)
+    return page.items, page_headers(page)
+
+
+@blp.post("/vendors")
+@blp.arguments(VendorCreate)
+@blp.response(201, VendorOut)
+@secured(blp, "vendors:write")
+def vendor_create(actor, args):
+    """Register a vendor (admins); the unified social credit code is checked."""
+    return services.vendor_create(actor, **args)
+
+
+@blp.get("/vendors/<int:vendor_id>")
+@blp.response(200, VendorOut)
+@secured(blp, "apps:read")
+def vendor_get(actor, vendor_id):
+    return services.vendor_get(actor, vendor_id)
+
+
+@blp.get("/apps")
+@blp.arguments(AppQuery, location="query")
+@blp.response(200, AppOut(many=True))
+@secured(blp, "apps:read")
+def app_list(actor, args):
+    """Your vendor's apps; for department staff the apps competing for your orders."""
+    page = services.app_list(actor, **args)
+    return page.items, page_headers(page)
+
+
+@blp.post("/apps")
+@blp.arguments(AppCreate)
+@blp.response(201, AppOut)
+@secured(blp, "apps:write")
+def app_create(actor, args):
+    """Enter a new app for an open order."""
+    return services.app_create(actor, **args)
+
+
+@blp.get("/apps/<int:app_id>")
+@blp.response(200, AppOut)
+@secured(blp, "apps:read")
+def app_get(actor, app_id):
+    return services.app_get(actor, app_id)
+
+
+@blp.get("/apps/<int:app_id>/versions")
+@blp.response(200, VersionOut(many=True))
+@secured(blp, "apps:read")
+def version_list(actor, app_id):
+    return [_version_out(v) for v in services.app_get(actor, app_id).versions]
+
+
+@blp.post("/apps/<int:app_id>/versions")
+@blp.arguments(VersionUploadQuery, location="query")
+@blp.response(201, VersionOut)
+@blp.doc(requestBody={"required": True, "content": {"application/gzip": {"schema": {"type": "string",
+                                                                                   "format": "binary"}}}})
+@secured(blp, "apps:write")
+def version_upload(actor, args, app_id):
+    """Upload a bundle (.tar.gz from `govapp package`) as the raw request body. It is streamed to storage
+    with a size cap and its sha256 computed on the way."""
+    store = FileBlobStore(current_app.config["BUNDLE_STORE"])
+    row = services.version_upload(actor, app_id, version=args["version"], stream=request.stream, store=store,
+                                  max_bytes=current_app.config["MAX_BUNDLE_BYTES"])
+    return _version_out(row)
+
+
+@blp.get("/versions/<int:version_id>")
+@blp.response(200, VersionOut)
+@secured(blp, "apps:read")
+def version_get(actor, version_id):
+    return _version_out(services.version_get(actor, version_id))
