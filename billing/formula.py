@@ -206,10 +206,12 @@ class Award:
 
 
 def award_score(rating: Fraction, completed: int) -> Decimal:
-    """bayesian_rating × ln(1 + completed), to AWARD_SCORE_PRECISION significant digits."""
-    ctx = Context(prec=AWARD_SCORE_PRECISION, rounding=ROUND_HALF_EVEN)
-    ln = ctx.ln(Decimal(1 + completed))
-    return ctx.multiply(ctx.divide(Decimal(rating.numerator), Decimal(rating.denominator)), ln)
+    """bayesian_rating × ln(1 + completed), computed with 10 guard digits and rounded to
+    AWARD_SCORE_PRECISION significant digits, so mathematically equal scores compare equal."""
+    work = Context(prec=AWARD_SCORE_PRECISION + 10, rounding=ROUND_HALF_EVEN)
+    ln = work.ln(Decimal(1 + completed))
+    score = work.multiply(work.divide(Decimal(rating.numerator), Decimal(rating.denominator)), ln)
+    return Context(prec=AWARD_SCORE_PRECISION, rounding=ROUND_HALF_EVEN).plus(score)
 
 
 def award_eligible(candidate: AwardCandidate) -> bool:
