@@ -1,0 +1,3 @@
+from mockdata.cli import cli
+
+cli(prog_name="python -m mockdata")

@@ -1,0 +1,142 @@
+"""``python -m mockdata …`` (and ``govmarket mockdata …``): generate datasets, print scenarios, serve the department.
+
+A plain click group, so it runs without the platform; the platform mounts the same group.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import click
+
+from mockdata.generator import scenarios_for
+from mockdata.output import FORMATS, write_dataset
+from mockdata.service import DEFAULT_SIZE, SCOPES, DepartmentService
+from mockdata.specs import all_specs, get_spec
+
+
+def _spec(ctx: click.Context, param: click.Parameter, value: str):
+    try:
+        return get_spec(value)
+    except KeyError as exc:
+        raise click.BadParameter(exc.args[0]) from None
+
+
+def _scopes(ctx: click.Context, param: click.Parameter, value: str) -> frozenset[str]:
+    scopes = frozenset(s.strip() for s in value.split(",") if s.strip())
+    unknown = scopes - set(SCOPES)
+    if unknown:
+        raise click.BadParameter(f"unknown scopes {', '.join(sorted(unknown))}; known: {', '.join(SCOPES)}")
+    return scopes
+
+
+def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from None
+
+
+spec_option = click.option("--spec", "spec", default="citizens-v1", show_default=True, callback=_spec,
+                           help="Dataset spec name (see `specs`).")
+seed_option = click.option("--seed", type=int, default=42, show_default=True, help="Seed: same seed, same bytes.")
+
+
+@click.group(help="Deterministic mock data and the simulated department services.")
+def cli() -> None:
+    pass
+
+
+@cli.command("specs", help="List the dataset specs.")
+def specs_command() -> None:
+    click.echo(json.dumps([spec.describe() for spec in all_specs()], ensure_ascii=False, indent=2))
+
+
+@cli.command(help="Generate a dataset into DIR, streaming (JSONL per entity, or one SQLite file).")
+@spec_option
+@seed_option
+@click.option("--size", type=int, default=DEFAULT_SIZE, show_default=True, help="Number of persons.")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output directory.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
+@click.option("--workers", type=int, default=None,
+              help="Worker processes (default: the cores available, 1 for small sizes); never changes the bytes.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def generate(spec, seed: int, size: int, out: Path, fmt: str, workers: int | None, quiet: bool) -> None:
+    try:
+        spec.check_size(size)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--size") from None
+    if workers is None:
+        workers = 1 if size <= 2 * spec.chunk_size else min(len(os.sched_getaffinity(0)), 8)
+    started = time.perf_counter()
+    with click.progressbar(length=size, label=f"{spec.name} seed {seed}", file=sys.stderr,
+                           hidden=quiet, show_pos=True) as bar:
+        path = write_dataset(spec, seed, size, out, fmt, workers=workers, progress=bar.update)
+    elapsed = time.perf_counter() - started
+    click.echo(json.dumps({"output": str(path), "spec": spec.name, "seed": seed, "size": size, "format": fmt,
+                           "seconds": round(elapsed, 2), "persons_per_second": round(size / elapsed)}))
+
+
+@cli.command(help="Print the named scenarios of a dataset as JSON.")
+@spec_option
+@seed_option
+@click.option("--size", type=int, default=DEFAULT_SIZE, show_default=True,
+              help="Number of persons (scenarios are the same for every size the spec allows).")
+def scenarios(spec, seed: int, size: int) -> None:
+    try:
+        spec.check_size(size)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--size") from None
+    click.echo(json.dumps(scenarios_for(spec, seed), ensure_ascii=False, indent=2))
+
+
+@cli.command(help="Serve the simulated department service on a unix socket or a loopback port until SIGTERM.")
+@click.option("--socket", "socket_path", type=click.Path(dir_okay=False, path_type=Path), help="Unix socket to listen on.")
+@click.option("--port", type=int, help="TCP port on 127.0.0.1 instead (0 picks a free one).")
+@click.option("--control-socket", type=click.Path(dir_okay=False, path_type=Path),
+              help="Separate unix socket for GET /calls, GET /scenarios, POST /reset.")
+@click.option("--control-port", type=int, help="Separate TCP port on 127.0.0.1 for the control API.")
+@click.option("--scopes", default="", callback=_scopes, help=f"Comma-separated granted scopes: {', '.join(SCOPES)}.")
+@spec_option
+@seed_option
+@click.option("--size", type=int, default=DEFAULT_SIZE, show_default=True, help="Persons in the in-memory dataset.")
+@click.option("--dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Serve this SQLite dataset file instead of generating one in memory.")
+@click.option("--today", callback=_day, help="The department's date for decisions (default: the dataset's as_of).")
+def serve(socket_path, port, control_socket, control_port, scopes, spec, seed, size, dataset, today) -> None:
+    from mockdata.server import start_service
+
+    if (socket_path is None) == (port is None):
+        raise click.UsageError("give exactly one of --socket and --port")
+    if dataset is not None:
+        service = DepartmentService.from_sqlite(dataset, scopes, today=today)
+    else:
+        try:
+            spec.check_size(size)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--size") from None
+        service = DepartmentService.from_spec(spec.name, seed, size, scopes, today=today)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    server = start_service(service, socket_path=socket_path, port=port, control_socket_path=control_socket,
+                           control_port=control_port)
+    click.echo(json.dumps({"ready": True, "address": server.address, "control_address": server.control_address,
+                           "socket": str(socket_path) if socket_path else None,
+                           "control_socket": str(control_socket) if control_socket else None,
+                           "dataset": service.store.info, "scopes": sorted(scopes)}, ensure_ascii=False))
+    sys.stdout.flush()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()

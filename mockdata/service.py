@@ -1,0 +1,347 @@
+"""The simulated department service: a WSGI app answering the department APIs from a dataset.
+
+It is configured with the order's granted scopes, refuses anything else with 403 (recorded as a
+violation), records every call for the test harness, decides applications by the rules in
+``mockdata.rules`` and remembers the cases it decided. Shapes are documented in docs/mockdata.md; apps,
+the SDK's test runner and the platform's sandbox all depend on them, so change them only with a new
+documented version.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from mockdata import rules
+from mockdata.identifiers import credit_code_is_valid, resident_id_is_valid
+from mockdata.rules import DatasetStore, InvalidApplication
+from mockdata.store import MemoryStore, SqliteStore
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SIZE = 2_000
+SCOPES = ("person.read", "licence.read", "business.read", "application.submit", "application.read")
+
+
+@dataclass(frozen=True)
+class Item:
+    code: str
+    name: str
+    case_prefix: str
+    validate: Callable[[Any], dict]
+    decide: Callable[[DatasetStore, dict, date], list[dict]]
+
+
+ITEMS = {
+    "food-licence": Item("food-licence", "食品经营许可证核发", "SP", rules.validate_food_application,
+                         rules.decide_food_licence),
+    "social-security-card": Item("social-security-card", "社保卡申领", "SB", rules.validate_ssc_application,
+                                 rules.decide_social_security_card),
+}
+
+_URLS = Map([
+    Rule("/health", endpoint="health", methods=["GET"]),
+    Rule("/persons/<resident_id>", endpoint="person", methods=["GET"]),
+    Rule("/persons/<resident_id>/licences", endpoint="person_licences", methods=["GET"]),
+    Rule("/businesses/<credit_code>", endpoint="business", methods=["GET"]),
+    Rule("/businesses/<credit_code>/licences", endpoint="business_licences", methods=["GET"]),
+    Rule("/applications/<item_code>", endpoint="submit", methods=["POST"]),
+    Rule("/applications/<case_number>", endpoint="case", methods=["GET"]),
+], strict_slashes=False)
+
+_ENDPOINT_SCOPES = {"person": "person.read", "person_licences": "licence.read", "business": "business.read",
+                    "business_licences": "licence.read", "submit": "application.submit", "case": "application.read"}
+
+_CONTROL_URLS = Map([
+    Rule("/health", endpoint="health", methods=["GET"]),
+    Rule("/calls", endpoint="calls", methods=["GET"]),
+    Rule("/scenarios", endpoint="scenarios", methods=["GET"]),
+    Rule("/reset", endpoint="reset", methods=["POST"]),
+])
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False), status=status, content_type="application/json; charset=utf-8")
+
+
+class _Refusal(Exception):
+    def __init__(self, status: int, body: dict) -> None:
+        super().__init__(body.get("detail", ""))
+        self.status = status
+        self.body = body
+
+
+def _error(status: int, code: str, detail: str, **extra: Any) -> _Refusal:
+    return _Refusal(status, {"error": code, "detail": detail, **extra})
+
+
+class DepartmentService:
+    """One simulated department service over one dataset, for one order's granted scopes."""
+
+    def __init__(self, store: DatasetStore, scopes: Iterable[str], *, today: date | None = None) -> None:
+        self.store = store
+        self.scopes = frozenset(scopes)
+        unknown = self.scopes - set(SCOPES)
+        if unknown:
+            raise ValueError(f"unknown department API scopes {sorted(unknown)}; known: {', '.join(SCOPES)}")
+        self.today = today or date.fromisoformat(store.info["as_of"])
+        self._lock = threading.Lock()
+        self._calls: list[dict] = []
+        self._cases: dict[str, dict] = {}
+        self._accepted: dict[tuple[str, str, str], str] = {}
+        self._rejections: dict[tuple[str, str, str], int] = {}
+        self._listeners: list[Callable[[dict], None]] = []
+
+    @classmethod
+    def from_spec(cls, spec: str, seed: int, size: int = DEFAULT_SIZE, scopes: Iterable[str] = (), *,
+                  today: date | None = None) -> DepartmentService:
+        """A service over the dataset (spec, seed, size), generated and indexed in memory."""
+        return cls(MemoryStore(spec, seed, size), scopes, today=today)
+
+    @classmethod
+    def from_sqlite(cls, path: str | Path, scopes: Iterable[str] = (), *, today: date | None = None) -> DepartmentService:
+        """A service over a dataset file written by ``python -m mockdata generate --format sqlite``."""
+        return cls(SqliteStore(path), scopes, today=today)
+
+    # ---- what the harness inspects -------------------------------------------------------------
+
+    @property
+    def scenarios(self) -> dict:
+        return self.store.scenarios
+
+    @property
+    def calls(self) -> list[dict]:
+        with self._lock:
+            return copy.deepcopy(self._calls)
+
+    @property
+    def violations(self) -> list[dict]:
+        return [call for call in self.calls if call["violation"]]
+
+    @property
+    def cases(self) -> dict[str, dict]:
+        with self._lock:
+            return copy.deepcopy(self._cases)
+
+    def reset(self) -> None:
+        """Forget every call, violation and case (between test cases or runs)."""
+        with self._lock:
+            self._calls.clear()
+            self._cases.clear()
+            self._accepted.clear()
+            self._rejections.clear()
+
+    def on_decision(self, callback: Callable[[dict], None]) -> None:
+        """Call ``callback(case)`` after every new decision and every completion (not for duplicates)."""
+        self._listeners.append(callback)
+
+    def complete(self, case_number: str) -> dict:
+        """Mark an accepted case completed (办结) — the department finished it — and tell the listeners."""
+        with self._lock:
+            case = self._cases.get(case_number)
+            if case is None or case["status"] != "accepted":
+                state = "unknown" if case is None else case["status"]
+                raise ValueError(f"case {case_number} is {state}; only accepted cases can be completed")
+            case["status"] = "completed"
+            snapshot = copy.deepcopy(case)
+        self._notify(snapshot)
+        return snapshot
+
+    def _notify(self, case: dict) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(copy.deepcopy(case))
+            except Exception:
+                log.exception("on_decision listener failed for case %s", case["case_number"])
+
+    # ---- WSGI ----------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        request = Request(environ)
+        record = {"seq": 0, "time": datetime.now(UTC).isoformat().replace("+00:00", "Z"), "method": request.method,
+                  "path": request.path, "query": request.args.to_dict(), "json": None, "status": 0, "scope": None,
+                  "violation": False, "duplicate": False, "case_number": None}
+        try:
+            status, body, decided = self._dispatch(request, record)
+        except _Refusal as refusal:
+            status, body, decided = refusal.status, refusal.body, None
+        record["status"] = status
+        with self._lock:
+            record["seq"] = len(self._calls) + 1
+            self._calls.append(record)
+        if decided is not None:
+            self._notify(decided)
+        return json_response(body, status)(environ, start_response)
+
+    def _dispatch(self, request: Request, record: dict) -> tuple[int, Any, dict | None]:
+        body_is_json = True
+        if request.method == "POST":
+            data = request.get_data(cache=True)
+            if data:
+                try:
+                    record["json"] = json.loads(data)
+                except ValueError:
+                    body_is_json = False
+        adapter = _URLS.bind_to_environ(request.environ)
+        try:
+            endpoint, args = adapter.match()
+        except NotFound:
+            raise _error(404, "not_found", f"no department API at {request.path}; see docs/mockdata.md") from None
+        except MethodNotAllowed as exc:
+            raise _error(405, "method_not_allowed", f"{request.method} is not allowed on {request.path}; "
+                                                     f"use {', '.join(sorted(exc.valid_methods or ()))}") from None
+        scope = _ENDPOINT_SCOPES.get(endpoint)
+        record["scope"] = scope
+        if scope is not None and scope not in self.scopes:
+            record["violation"] = True
+            raise _error(403, "scope_denied", f"the order does not grant {scope}; granted: "
+                                               f"{', '.join(sorted(self.scopes)) or 'none'}", scope=scope)
+        if endpoint == "submit":
+            if not body_is_json:
+                raise _error(422, "invalid_request", "the body is not JSON; send a JSON object",
+                             problems={"body": "not JSON"})
+            return self._submit(args["item_code"], record)
+        return 200, getattr(self, f"_get_{endpoint}")(request=request, **args), None
+
+    # ---- reads ---------------------------------------------------------------------------------
+
+    def _get_health(self, request: Request) -> dict:
+        return {"status": "ok", "dataset": self.store.info, "today": self.today.isoformat(), "scopes": sorted(self.scopes)}
+
+    def _person_or_404(self, resident_id: str) -> dict:
+        if not resident_id_is_valid(resident_id):
+            raise _error(422, "invalid_identifier", f"{resident_id!r} is not a resident ID number (17 digits and a "
+                                                     "check character, GB 11643)", resident_id=resident_id)
+        person = self.store.person(resident_id)
+        if person is None:
+            raise _error(404, "not_found", f"no person with resident ID {resident_id}", resident_id=resident_id)
+        return person
+
+    def _business_or_404(self, credit_code: str) -> dict:
+        if not credit_code_is_valid(credit_code):
+            raise _error(422, "invalid_identifier", f"{credit_code!r} is not a unified social credit code (18 "
+                                                     "characters with a GB 32100 check character)", credit_code=credit_code)
+        business = self.store.business(credit_code)
+        if business is None:
+            raise _error(404, "not_found", f"no business with credit code {credit_code}", credit_code=credit_code)
+        return business
+
+    @staticmethod
+    def _filter(licences: list[dict], request: Request) -> list[dict]:
+        kind, status = request.args.get("type"), request.args.get("status")
+        return [lic for lic in licences if (not kind or lic["type"] == kind) and (not status or lic["status"] == status)]
+
+    def _get_person(self, request: Request, resident_id: str) -> dict:
+        return self._person_or_404(resident_id)
+
+    def _get_person_licences(self, request: Request, resident_id: str) -> list[dict]:
+        self._person_or_404(resident_id)
+        return self._filter(self.store.licences_of(resident_id), request)
+
+    def _get_business(self, request: Request, credit_code: str) -> dict:
+        return self._business_or_404(credit_code)
+
+    def _get_business_licences(self, request: Request, credit_code: str) -> list[dict]:
+        self._business_or_404(credit_code)
+        return self._filter(self.store.licences_of(credit_code), request)
+
+    def _get_case(self, request: Request, case_number: str) -> dict:
+        with self._lock:
+            case = self._cases.get(case_number)
+            if case is None:
+                raise _error(404, "not_found", f"no case {case_number}; case numbers come from POST /applications/...",
+                             case_number=case_number)
+            return {k: v for k, v in case.items() if k != "application"}
+
+    # ---- applications --------------------------------------------------------------------------
+
+    def _case_number(self, item: Item, key: tuple[str, str, str], rejection: int = 0) -> str:
+        info = self.store.info
+        digest = hashlib.sha256(f"{info['spec']}/{info['seed']}/{'/'.join(key)}".encode()).hexdigest()[:8].upper()
+        number = f"{item.case_prefix}-{self.today:%Y%m%d}-{digest}"
+        return f"{number}-R{rejection}" if rejection else number
+
+    def _submit(self, item_code: str, record: dict) -> tuple[int, dict, dict | None]:
+        item = ITEMS.get(item_code)
+        if item is None:
+            raise _error(404, "unknown_item", f"no service item {item_code!r}; items: {', '.join(ITEMS)}",
+                         item_code=item_code)
+        try:
+            application = item.validate(record["json"])
+        except InvalidApplication as exc:
+            raise _error(422, "invalid_request", f"the application cannot be decided: {exc}", problems=exc.problems) from None
+        key = (item.code, application["applicant_resident_id"], application.get("credit_code") or "")
+        reasons = item.decide(self.store, application, self.today)
+        with self._lock:
+            existing = self._accepted.get(key)
+            if existing is not None:
+                case = self._cases[existing]
+                case["submissions"] += 1
+                record.update(duplicate=True, case_number=existing)
+                return 200, self._decision(case, duplicate=True), None
+            if reasons:
+                self._rejections[key] = self._rejections.get(key, 0) + 1
+                number = self._case_number(item, key, self._rejections[key])
+            else:
+                number = self._case_number(item, key)
+                self._accepted[key] = number
+            missing = next((r["materials"] for r in reasons if r["code"] == "materials_missing"), [])
+            case = {
+                "case_number": number, "item_code": item.code, "item_name": item.name,
+                "status": "rejected" if reasons else "accepted", "decision": "rejected" if reasons else "accepted",
+                "reasons": reasons, "missing_materials": missing,
+                "applicant_resident_id": application["applicant_resident_id"],
+                "credit_code": application.get("credit_code"),
+                "guardian_resident_id": application.get("guardian_resident_id"),
+                "submitted_at": record["time"], "decided_on": self.today.isoformat(), "submissions": 1,
+                "application": application,
+            }
+            self._cases[number] = case
+            record["case_number"] = number
+            snapshot = copy.deepcopy(case)
+        return (200 if reasons else 201), self._decision(case, duplicate=False), snapshot
+
+    @staticmethod
+    def _decision(case: dict, *, duplicate: bool) -> dict:
+        return {"case_number": case["case_number"], "item_code": case["item_code"], "decision": case["decision"],
+                "reasons": case["reasons"], "missing_materials": case["missing_materials"], "duplicate": duplicate,
+                "decided_on": case["decided_on"]}
+
+    # ---- control (for the harness; never on the socket the app reaches) --------------------------
+
+    def control_app(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        """WSGI app for the harness: ``GET /calls``, ``GET /scenarios``, ``POST /reset``, ``GET /health``."""
+        request = Request(environ)
+        adapter = _CONTROL_URLS.bind_to_environ(environ)
+        try:
+            endpoint, _ = adapter.match()
+        except NotFound:
+            response = json_response({"error": "not_found", "detail": "control paths: GET /calls, GET /scenarios, "
+                                                                      "POST /reset, GET /health"}, 404)
+            return response(environ, start_response)
+        except MethodNotAllowed:
+            return json_response({"error": "method_not_allowed", "detail": request.method}, 405)(environ, start_response)
+        if endpoint == "reset":
+            self.reset()
+            return Response(status=204)(environ, start_response)
+        if endpoint == "calls":
+            calls = self.calls
+            cases = [{k: v for k, v in case.items()} for case in self.cases.values()]
+            body: Any = {"calls": calls, "violations": [c for c in calls if c["violation"]], "cases": cases}
+        elif endpoint == "scenarios":
+            body = self.scenarios
+        else:
+            body = {"status": "ok", "calls": len(self._calls)}
+        return json_response(body)(environ, start_response)
