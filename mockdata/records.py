@@ -28,7 +28,7 @@ ENTITY_TYPE_NAMES = {"limited_company": "有限责任公司", "individual_busine
 
 _ORG_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # the credit-code alphabet; org bodies must fit inside it
 _ORG_SPACE = 31 ** 6
-_ORG_MULTIPLIER = 387_420_489  # 3^18  # coprime with 31, so n -> n*k mod 31^6 is a bijection: unique org codes
+_ORG_MULTIPLIER = 387_420_489  # 3^18, coprime with 31: n -> (n*k + c) mod 31^6 is a bijection, so org codes are unique
 _BUSINESSES_PER_CHUNK = 100_000
 _INDUSTRY_CUM = [sum(i[1] for i in v.INDUSTRIES[: k + 1]) for k in range(len(v.INDUSTRIES))]
 _HOUSEHOLD_SIZE_CUM = (25, 55, 80, 95, 100)  # 1..5 persons

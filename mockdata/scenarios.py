@@ -8,6 +8,8 @@ spoil it (a random business, a social-security card).
 
 from __future__ import annotations
 
+from datetime import date
+
 from mockdata.identifiers import make_credit_code
 from mockdata.records import RecordFactory, org_body
 from mockdata.rules import FOOD_MATERIALS, SSC_MATERIALS, SSC_MINOR_MATERIALS
@@ -59,7 +61,8 @@ def build_cast(f: RecordFactory) -> dict[str, dict]:
         licence = f.licence("business_licence", business["credit_code"], "business", business,
                             f._authority(business["region_code"], "市场监督管理局"), licence_state,
                             None if licence_state == "valid" else 20, {},
-                            revocation_reasons=("未依法报送年度报告，被吊销营业执照",))
+                            revocation_reasons=("未依法报送年度报告，被吊销营业执照",),
+                            valid_from=date.fromisoformat(business["established_on"]))
         return business, licence
 
     scenarios: dict[str, dict] = {}
