@@ -39,3 +39,5 @@ def register(app: Flask, api: Api) -> None:
     app.cli.add_command(demo_cli)
     from sandbox.cli import sandbox_cli
     app.cli.add_command(sandbox_cli)
+    from mockdata.cli import cli as mockdata_cli
+    app.cli.add_command(mockdata_cli, "mockdata")
