@@ -15,11 +15,11 @@ import uuid
 from datetime import UTC, date, datetime
 
 from flask import Flask, jsonify, request
-
 from govapp.department import DepartmentClient, DepartmentError
 from govapp.identity import IdentityError, identity_from_environ
 
 app = Flask(__name__)
+app.json.ensure_ascii = False  # Chinese as text, not \u escapes
 
 ITEM = "food-licence"
 HOT_FOOD = "热食类食品制售"
@@ -54,7 +54,8 @@ def refused(exc: Refusal):
 
 @app.errorhandler(IdentityError)
 def unauthenticated(exc: IdentityError):
-    return jsonify({"error": "unauthenticated", "detail": f"请通过平台打开本应用 (open the app through the platform): {exc}"}), 401
+    detail = f"请通过平台打开本应用 (open the app through the platform): {exc}"
+    return jsonify({"error": "unauthenticated", "detail": detail}), 401
 
 
 @app.errorhandler(DepartmentError)
@@ -137,8 +138,9 @@ def check_rules(client: DepartmentClient, resident_id: str, form: dict) -> tuple
                 licence.get("valid_until") and date.fromisoformat(licence["valid_until"]) < date.today()):
             reasons.append(reason("business_licence_expired", f"营业执照已于 {licence.get('valid_until')} 到期"))
     if HOT_FOOD in form["business_categories"] and form["premises_area_m2"] < MIN_HOT_FOOD_AREA_M2:
+        area = form["premises_area_m2"]
         reasons.append(reason("premises_too_small_for_hot_food",
-                              f"经营场所面积 {form['premises_area_m2']} m² 小于 {MIN_HOT_FOOD_AREA_M2} m²，不能经营热食类食品制售"))
+                              f"经营场所面积 {area} m² 小于 {MIN_HOT_FOOD_AREA_M2} m²，不能经营热食类食品制售"))
     missing = [{"code": m, "name": MATERIALS[m]} for m in MATERIALS if m not in form["materials"]]
     if missing:
         reasons.append(reason("materials_missing", "缺少材料：" + "、".join(m["name"] for m in missing)))
@@ -154,7 +156,8 @@ def _lock_for(fingerprint: str) -> threading.Lock:
 def create_application():
     citizen = applicant()
     form = parse(request.get_json(silent=True))
-    fingerprint = hashlib.sha256(json.dumps([citizen.resident_id, form], sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    canonical = json.dumps([citizen.resident_id, form], sort_keys=True, ensure_ascii=False)
+    fingerprint = hashlib.sha256(canonical.encode()).hexdigest()
     with _lock_for(fingerprint):
         existing = _by_request.get(fingerprint)
         if existing:  # the citizen pressed submit again: answer with the case we already have

@@ -489,6 +489,10 @@ def describe_status(expected: Any) -> str:
 
 def _excerpt(body: bytes, limit: int = 400) -> str:
     text = body.decode("utf-8", errors="replace")
+    try:  # JSON is shown with its Chinese readable, not as \u escapes
+        text = json.dumps(json.loads(text), ensure_ascii=False)
+    except ValueError:
+        pass
     return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
 
 
