@@ -1,0 +1,197 @@
+"""Bad input gets a 4xx with a message naming the problem, and the database is unchanged."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import pytest
+import sqlalchemy as sa
+
+from core.extensions import db
+
+
+def _counts():
+    from core.audit import AuditEvent
+    from marketplace.orders.models import AcceptanceSuite, Order
+    from marketplace.vendors.models import AppVersion, Vendor
+
+    return {m.__name__: db.session.scalar(sa.select(sa.func.count()).select_from(m))
+            for m in (Order, AcceptanceSuite, Vendor, AppVersion, AuditEvent)}
+
+
+@pytest.fixture
+def unchanged(world):
+    before = _counts()
+    yield
+    db.session.rollback()
+    assert _counts() == before, "a refused request must write nothing"
+
+
+def _order_body(world, **overrides):
+    from tests.marketplace.conftest import contract_doc
+
+    body = {"service_item_id": world.ids["item_a"], "slug": "fresh-order", "title": "Fresh",
+            "contract": contract_doc(), "fee_per_transaction_fen": 200, "quarterly_budget_fen": 10000}
+    body.update(overrides)
+    return body
+
+
+def test_malformed_json(world, unchanged):
+    response = world.call("staff_a", "POST", "/api/orders", data=b'{"slug": "x",', content_type="application/json")
+    assert response.status_code in (400, 422)
+    assert "json" in response.json["detail"].lower()
+
+
+@pytest.mark.parametrize("field,value", [("fee_per_transaction_fen", "200"), ("fee_per_transaction_fen", 2.5),
+                                         ("quarterly_budget_fen", None), ("service_item_id", "one"),
+                                         ("dept_scopes", "person.read")])
+def test_wrong_types_name_the_field(world, unchanged, field, value):
+    response = world.call("staff_a", "POST", "/api/orders", json=_order_body(world, **{field: value}))
+    assert response.status_code == 422
+    assert field in response.json["detail"]
+    assert field in str(response.json["errors"])
+
+
+def test_unknown_fields_are_refused(world, unchanged):
+    response = world.call("staff_a", "POST", "/api/orders", json=_order_body(world, budget_yuan=100))
+    assert response.status_code == 422
+    assert "budget_yuan" in response.json["detail"]
+
+
+def test_invalid_openapi_contract_names_the_location(world, unchanged):
+    bad = {"openapi": "3.0.3", "info": {"title": "x"}, "paths": {"/a": {"get": {"responses": "nope"}}}}
+    response = world.call("staff_a", "POST", "/api/orders", json=_order_body(world, contract=bad))
+    assert response.status_code == 422
+    assert "contract" in response.json["detail"]
+    assert "info" in response.json["detail"] or "paths" in response.json["detail"]
+
+
+def test_contract_that_is_not_openapi(world, unchanged):
+    response = world.call("staff_a", "POST", "/api/orders", json=_order_body(world, contract={"swagger": "2.0"}))
+    assert response.status_code == 422
+    assert "openapi: 3.x" in response.json["detail"]
+
+
+def test_unknown_scope(world, unchanged):
+    response = world.call("staff_a", "POST", "/api/orders", json=_order_body(world, dept_scopes=["tax.write"]))
+    assert response.status_code == 422
+    assert "tax.write" in response.json["detail"]
+
+
+def test_bad_multiplier_table(world, unchanged):
+    response = world.call("staff_a", "POST", "/api/orders",
+                          json=_order_body(world, rating_multipliers=[[10, 5000], [30, 8000]]))
+    assert response.status_code == 422
+    assert "5.0" in response.json["detail"] or "50" in response.json["detail"]
+
+
+def test_invalid_credit_code(world, unchanged):
+    response = world.call("admin", "POST", "/api/vendors", json={"name": "Bad", "credit_code": "91310000MA1FL00010"})
+    assert response.status_code == 422
+    assert "check character" in response.json["detail"]
+
+
+def test_invalid_suite_names_the_case(world, unchanged):
+    from tests.marketplace.conftest import suite_doc
+
+    suite = suite_doc()
+    suite["cases"][0]["visibility"] = "secret"
+    response = world.call("staff_a", "POST", f"/api/orders/{world.ids['order_a']}/suite", json=suite)
+    assert response.status_code == 422
+    assert "cases[0].visibility" in response.json["detail"]
+
+
+def test_forbidden_transition(world, unchanged):
+    response = world.call("staff_a", "POST", f"/api/orders/{world.ids['draft_a']}/close")
+    assert response.status_code == 409
+    assert "draft" in response.json["detail"] and "close" in response.json["detail"]
+    again = world.call("staff_a", "POST", f"/api/orders/{world.ids['order_a']}/publish")
+    assert again.status_code == 409
+
+
+def test_fields_locked_once_open(world, unchanged):
+    response = world.call("staff_a", "PATCH", f"/api/orders/{world.ids['order_a']}",
+                          json={"fee_per_transaction_fen": 999})
+    assert response.status_code == 409
+    assert "fee_per_transaction_fen" in response.json["detail"]
+
+
+def test_stale_revision_is_a_conflict(world):
+    draft = world.ids["draft_a"]
+    current = world.call("staff_a", "GET", f"/api/orders/{draft}").json["revision"]
+    first = world.call("staff_a", "PATCH", f"/api/orders/{draft}", json={"title": "One", "expected_revision": current})
+    assert first.status_code == 200
+    second = world.call("staff_a", "PATCH", f"/api/orders/{draft}", json={"title": "Two", "expected_revision": current})
+    assert second.status_code == 409
+    assert "reload" in second.json["detail"]
+    assert world.call("staff_a", "GET", f"/api/orders/{draft}").json["title"] == "One"
+
+
+def test_oversize_upload_is_refused_and_leaves_nothing(world, app, unchanged):
+    limit = app.config["MAX_BUNDLE_BYTES"]
+    store = app.config["BUNDLE_STORE"]
+    files_before = sorted(os.walk(store))
+    response = world.call("vendor_a", "POST", f"/api/apps/{world.ids['app_a']}/versions?version=9.9.9",
+                          data=io.BytesIO(b"\0" * (limit + 1)), content_type="application/gzip")
+    assert response.status_code == 413
+    assert str(limit) in response.json["detail"]
+    assert sorted(os.walk(store)) == files_before, "no partial file may stay behind"
+
+
+def test_empty_upload(world, unchanged):
+    response = world.call("vendor_a", "POST", f"/api/apps/{world.ids['app_a']}/versions?version=1.0.0",
+                          data=b"", content_type="application/gzip")
+    assert response.status_code == 422
+    assert "empty" in response.json["detail"]
+
+
+def test_double_upload_of_a_version_label(world):
+    path = f"/api/apps/{world.ids['app_a']}/versions?version=1.0.0"
+    first = world.call("vendor_a", "POST", path, data=b"bundle-one", content_type="application/gzip")
+    assert first.status_code == 201
+    assert len(first.json["bundle_sha256"]) == 64
+    second = world.call("vendor_a", "POST", path, data=b"bundle-two", content_type="application/gzip")
+    assert second.status_code == 409
+    assert "bump the version" in second.json["detail"]
+
+
+def test_upload_is_stored_by_hash(world, app):
+    import hashlib
+
+    body = b"some bundle bytes" * 1000
+    response = world.call("vendor_a", "POST", f"/api/apps/{world.ids['app_a']}/versions?version=2.0.0",
+                          data=io.BytesIO(body), content_type="application/gzip")
+    sha = hashlib.sha256(body).hexdigest()
+    assert response.json["bundle_sha256"] == sha
+    assert response.json["bundle_size"] == len(body)
+    with open(os.path.join(app.config["BUNDLE_STORE"], sha[:2], sha), "rb") as stored:
+        assert stored.read() == body
+
+
+def test_missing_token_and_bad_token(world):
+    assert world.client.get("/api/orders").status_code == 401
+    response = world.client.get("/api/orders", headers={"Authorization": "Bearer not-a-token"})
+    assert response.status_code == 401
+    assert "invalid" in response.json["detail"]
+
+
+def test_wrong_client_secret(world):
+    response = world.client.post("/oauth/token", data={"grant_type": "client_credentials", "client_id": "nope",
+                                                       "client_secret": "nope"})
+    assert response.status_code in (400, 401)
+    assert response.json["error"] == "invalid_client"
+
+
+def test_revoked_client_tokens_stop_working(world):
+    listing = world.call("vendor_a", "GET", "/api/clients").json
+    assert world.call("vendor_a", "DELETE", f"/api/clients/{listing[0]['client_id']}").status_code == 204
+    assert world.call("vendor_a", "GET", "/api/orders").status_code == 401
+
+
+def test_audit_records_actor_object_action(world):
+    world.call("staff_a", "PATCH", f"/api/orders/{world.ids['draft_a']}", json={"title": "Audited"})
+    events = world.call("auditor", "GET", "/api/audit?action=order.update").json
+    assert events[0]["object_id"] == str(world.ids["draft_a"])
+    assert events[0]["actor_id"] == world.ids["staff_a"]
+    assert events[0]["payload"]["changed"] == ["title"]
