@@ -133,6 +133,17 @@ def sdk_source() -> str:
                       "set GOVAPP_SDK_WHEEL to the govapp_sdk-*.whl you installed the SDK from")
 
 
+def _can_build_in_place() -> bool:
+    """True if this environment can build the SDK's wheel without fetching build tools (faster, offline)."""
+    try:
+        version = metadata.version("setuptools")
+    except metadata.PackageNotFoundError:
+        return False
+    major, minor = (int(x) for x in re.findall(r"\d+", version)[:2])
+    has_bdist_wheel = (major, minor) >= (70, 1) or importlib.util.find_spec("wheel") is not None
+    return (major, minor) >= (68, 0) and has_bdist_wheel
+
+
 def _platform_tags(arch: str) -> list[str]:
     # Debian's glibc is recent; accept every manylinux wheel down to manylinux2014.
     tags = [f"manylinux_2_{minor}_{arch}" for minor in range(39, 16, -1)]
@@ -155,7 +166,7 @@ def build_wheels(app_dir: Path, manifest: Manifest, dest: Path, *, arch: str = "
     if source.endswith(".whl"):
         sdk_wheel = Path(source)
     else:
-        isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
+        isolation = ["--no-build-isolation"] if _can_build_in_place() else []
         _pip(["wheel", "--no-deps", *isolation, "--wheel-dir", str(sdk_dir), source], env)
         sdk_wheel = next(sdk_dir.glob("*.whl"))
     requirements = []
