@@ -23,6 +23,7 @@ def register(app: Flask, api: Api) -> None:
     from marketplace.catalogue import models as _catalogue  # noqa: F401
     from marketplace.cli import marketplace_commands
     from marketplace.demo.cli import demo_cli
+    from marketplace import health
     from marketplace.home import views as home_views
     from marketplace.orders import api as orders_api
     from marketplace.orders import models as _orders  # noqa: F401
@@ -32,7 +33,12 @@ def register(app: Flask, api: Api) -> None:
     oauth.init_app(app)
     for blueprint in (accounts_api.blp, catalogue_api.blp, orders_api.blp, vendors_api.blp, audit_api.blp):
         api.register_blueprint(blueprint)
-    for blueprint in (accounts_views.bp, home_views.bp):
+    from marketplace.audit import views as audit_views
+    from marketplace.catalogue import views as catalogue_views
+    from marketplace.orders import views as orders_views
+    from marketplace.vendors import views as vendors_views
+    for blueprint in (health.bp, accounts_views.bp, home_views.bp, catalogue_views.bp, orders_views.bp,
+                      vendors_views.bp, audit_views.bp):
         app.register_blueprint(blueprint)
     for command in marketplace_commands:
         app.cli.add_command(command)
