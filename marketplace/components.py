@@ -14,6 +14,7 @@ def register(app: Flask, api: Api) -> None:
     from billing import init_app as init_billing
     init_billing(app, api)  # billing: tables, API, finance pages, CLI
     # The marketplace: OAuth server and actor resolver first, then its APIs, pages and commands.
+    from marketplace import health
     from marketplace.accounts import api as accounts_api
     from marketplace.accounts import models as _accounts  # noqa: F401
     from marketplace.accounts import oauth
@@ -23,7 +24,6 @@ def register(app: Flask, api: Api) -> None:
     from marketplace.catalogue import models as _catalogue  # noqa: F401
     from marketplace.cli import marketplace_commands
     from marketplace.demo.cli import demo_cli
-    from marketplace import health
     from marketplace.home import views as home_views
     from marketplace.orders import api as orders_api
     from marketplace.orders import models as _orders  # noqa: F401
