@@ -1,84 +1,89 @@
 """Who may do what in billing: one rule per use case, named like the service function it guards.
 
-``actor is None`` is the platform itself (scheduled jobs, the operator's CLI): allowed everything
-except reading a vendor's data on a vendor's behalf, which needs no special case.
-Finance settles; auditors read the ledger and reports; a vendor sees only its own statement.
+The platform itself (``core.auth.SYSTEM``, or ``None``: scheduled jobs, the operator's CLI, the
+demo seeder) may do everything. Finance settles; auditors read the ledger and reports; a vendor sees
+only its own statement.
 """
 
 from __future__ import annotations
 
-from core.auth import require_role
+from core.auth import SystemActor, require_role
 from core.errors import Forbidden
 from core.roles import Role
+
+
+def platform(actor) -> bool:
+    return actor is None or isinstance(actor, SystemActor)
+
 
 FINANCE = (Role.FINANCE,)
 READERS = (Role.FINANCE, Role.AUDITOR)
 
 
 def usage_record(actor) -> None:
-    # Usage is reported by the platform (transaction completion) or its operators' automation; never by
-    # the vendors who are paid on it.
-    if actor is not None:
-        require_role(actor, Role.ADMIN, action="report usage")
+    # Usage is reported by the platform (transaction completion), its operators' automation or finance
+    # (reconciliations); never by the vendors who are paid on it.
+    if not platform(actor):
+        require_role(actor, Role.ADMIN, Role.FINANCE, action="report usage")
 
 
 def usage_flag(actor) -> None:
-    if actor is not None:
+    if not platform(actor):
         require_role(actor, *FINANCE, action="flag usage events")
 
 
 def settlement_preview(actor) -> None:
-    if actor is not None:
+    if not platform(actor):
         require_role(actor, *FINANCE, action="preview a settlement")
 
 
 def settlement_post(actor) -> None:
-    if actor is not None:
+    if not platform(actor):
         require_role(actor, *FINANCE, action="post a settlement")
 
 
 def quarter_close(actor) -> None:
-    if actor is not None:
+    if not platform(actor):
         require_role(actor, *FINANCE, action="close a quarter")
 
 
 def quarters_list(actor) -> None:
-    if actor is not None:
+    if not platform(actor):
         require_role(actor, *READERS, action="see the financial quarters")
 
 
 def settlement_run_get(actor) -> None:
-    if actor is not None:
+    if not platform(actor):
         require_role(actor, *READERS, action="see settlement runs")
 
 
 def ledger_verify(actor) -> None:
-    if actor is not None:
+    if not platform(actor):
         require_role(actor, *READERS, action="verify the ledger")
 
 
 def ledger_read(actor) -> None:
-    if actor is not None:
+    if not platform(actor):
         require_role(actor, *READERS, action="read the ledger")
 
 
 def ledger_reverse(actor) -> None:
-    if actor is not None:
+    if not platform(actor):
         require_role(actor, *FINANCE, action="reverse a journal entry")
 
 
 def finance_report(actor) -> None:
-    if actor is not None:
+    if not platform(actor):
         require_role(actor, *READERS, action="see the finance report")
 
 
 def payout_file(actor) -> None:
-    if actor is not None:
+    if not platform(actor):
         require_role(actor, *READERS, action="download the payout file")
 
 
 def vendor_statement(actor, vendor_id: int) -> None:
-    if actor is None:
+    if platform(actor):
         return
     if str(actor.role) in {str(r) for r in READERS}:
         return

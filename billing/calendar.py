@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
-from core.errors import ValidationError
-
 from billing.source import QuarterSpan
+from core.errors import ValidationError
 
 CHINA = timezone(timedelta(hours=8), "CST")
 GRACE_PERIOD = timedelta(days=10)  # late usage received this long after quarter end still counts

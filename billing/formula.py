@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from fractions import Fraction
-
-from core.errors import ValidationError
-from core.money import Money
+from itertools import pairwise
 
 from billing.source import MultiplierPoint, OrderTerms, RatingStats
+from core.errors import ValidationError
+from core.money import Money
 
 FORMULA_VERSION = "govmarket-settlement-1"
 PRIOR_WEIGHT = 20  # C: how many "virtual" ratings at the prior mean every app starts with
@@ -77,7 +77,7 @@ def rating_multiplier(rating: Fraction, table: Sequence[MultiplierPoint]) -> Fra
     points = list(table)
     if rating <= points[0].stars:
         return Fraction(points[0].multiplier_bp, BP)
-    for low, high in zip(points, points[1:], strict=False):
+    for low, high in pairwise(points):
         if rating <= high.stars:
             share = (rating - low.stars) / (high.stars - low.stars)
             return (low.multiplier_bp + share * (high.multiplier_bp - low.multiplier_bp)) / BP

@@ -17,10 +17,9 @@ from numbers import Integral
 
 import sqlalchemy as sa
 
+from billing.models import GENESIS_HASH, Account, JournalEntry, LedgerHead, Posting, insert_ignoring_duplicates
 from core.errors import ValidationError
 from core.extensions import db
-
-from billing.models import GENESIS_HASH, Account, JournalEntry, LedgerHead, Posting, insert_ignoring_duplicates
 
 TREASURY = "treasury"
 AWARD_POOL = "award_pool"

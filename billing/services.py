@@ -14,13 +14,7 @@ from numbers import Integral
 
 import sqlalchemy as sa
 
-from core import audit
-from core.errors import Conflict, NotFound, ValidationError
-from core.extensions import db
-from core.money import Money
-from core.time import utcnow
-
-from billing import authz, formula, ledger, settlement
+from billing import authz, formula, ledger, reports, settlement
 from billing.calendar import GRACE_PERIOD, quarter_code_of, quarter_span
 from billing.models import (
     Account,
@@ -32,6 +26,12 @@ from billing.models import (
     insert_ignoring_duplicates,
 )
 from billing.source import settlement_source
+from core import audit
+from core.auth import SYSTEM
+from core.errors import Conflict, NotFound, ValidationError
+from core.extensions import db
+from core.money import Money
+from core.time import utcnow
 
 Progress = Callable[[str, dict], None]
 CLOCK_SKEW = timedelta(minutes=5)  # an event may not claim to have happened later than this after receipt
@@ -39,7 +39,7 @@ MAX_BATCH = 5000
 
 
 def _label(actor) -> str:
-    return actor.label if actor is not None else audit.SYSTEM_LABEL
+    return actor.label if actor is not None else SYSTEM.label
 
 
 def _noop(step: str, detail: dict) -> None:
@@ -130,6 +130,14 @@ class UsageResult:
     late: bool = False
 
 
+@dataclass(frozen=True)
+class InvalidRecord:
+    """A record the caller's parser already refused (e.g. the API's schema), answered as rejected."""
+
+    idempotency_key: str | None
+    reason: str
+
+
 _FIELDS = ("idempotency_key", "order_id", "app_id", "vendor_id", "transaction_ref", "occurred_at")
 
 
@@ -174,6 +182,9 @@ def usage_record_batch(actor, records: Sequence[Mapping], *, now: datetime | Non
     valid: list[tuple[int, Mapping]] = []
     first_by_key: dict[str, int] = {}
     for i, record in enumerate(records):
+        if isinstance(record, InvalidRecord):
+            results[i] = UsageResult(i, record.idempotency_key, "rejected", record.reason)
+            continue
         problem = _usage_problem(record, now)
         key = record.get("idempotency_key") if isinstance(record, Mapping) else None
         if problem:
@@ -594,3 +605,31 @@ def vendor_statement(actor, vendor_id: int, quarter_code: str | None = None) -> 
         ledger_lines.extend(ledger.account_statement(acct.id, quarter_code))
     balance = Money(sum(line.amount for line in ledger_lines), currency)
     return VendorStatement(vendor_id, quarter_code, currency, lines, ledger_lines, balance)
+
+
+# --- reports -------------------------------------------------------------------------------------------
+
+def finance_report(actor, quarter_code: str) -> reports.FinanceReport:
+    """The quarter's finance report from its posted runs (by department, order, vendor, app; awards).
+    Finance and auditors."""
+    authz.finance_report(actor)
+    quarter_span(quarter_code)
+    return reports.build_finance_report(quarter_code)
+
+
+def payout_file(actor, quarter_code: str) -> tuple[list[reports.PayoutRow], str]:
+    """What to pay each vendor for the quarter, from the ledger, as rows and as CSV. Finance and auditors."""
+    authz.payout_file(actor)
+    quarter_span(quarter_code)
+    rows = reports.payout_rows(quarter_code)
+    return rows, reports.payout_csv(quarter_code, rows)
+
+
+def transparency_report(actor, quarter_code: str) -> reports.FinanceReport | None:
+    """Public figures per app (usage, ratings, payouts, awards) once the quarter is settled; None before."""
+    authz.transparency_report(actor)
+    quarter_span(quarter_code)
+    q = db.session.scalar(sa.select(Quarter).where(Quarter.code == quarter_code))
+    if q is None or q.settled_at is None:
+        return None
+    return reports.build_finance_report(quarter_code)

@@ -16,12 +16,11 @@ from fractions import Fraction
 
 import sqlalchemy as sa
 
-from core.extensions import db
-from core.money import CURRENCY, Money
-
 from billing import formula
 from billing.models import UsageEvent
 from billing.source import AppFacts, MultiplierPoint, OrderTerms, QuarterSpan, RatingStats, settlement_source
+from core.extensions import db
+from core.money import CURRENCY, Money
 
 
 @dataclass

@@ -1,0 +1,258 @@
+"""Billing REST API (flask-smorest): parse → one service call → serialize.
+
+Scopes: ``usage:write`` to report usage; ``billing:read`` to read quarters, runs, the ledger and
+reports; ``billing:write`` to post settlements, close quarters and reverse entries. The service layer
+then checks the role (only finance previews and posts; auditors read). The transparency figures are public.
+"""
+
+from __future__ import annotations
+
+from flask import Response
+from flask_smorest import Blueprint
+from marshmallow import ValidationError as SchemaError
+
+from billing import reports, services
+from billing.schemas import (
+    AccountOut,
+    AccountStatementOut,
+    BalanceOut,
+    EntryOut,
+    EntryQuery,
+    PayoutRowOut,
+    PostIn,
+    PostOut,
+    PreviewOut,
+    QuarterOut,
+    QuarterQuery,
+    RecomputeOut,
+    ReversalIn,
+    RunDetailOut,
+    RunOut,
+    TransparencyOut,
+    UsageBatchIn,
+    UsageBatchOut,
+    UsageRecordIn,
+    VendorStatementOut,
+    VerifyOut,
+)
+from core.auth import require_api
+
+blp = Blueprint("billing_api", __name__, url_prefix="/api", description="Usage metering, ledger, settlement, reports")
+
+
+def secured(*scopes: str):
+    def decorate(fn):
+        return blp.doc(security=[{"oauth2": list(scopes)}])(require_api(*scopes)(fn))
+
+    return decorate
+
+
+def _reason(messages) -> str:
+    if isinstance(messages, dict):
+        return "; ".join(f"{field}: {_reason(msg)}" for field, msg in sorted(messages.items()))
+    if isinstance(messages, list):
+        return " ".join(_reason(m) for m in messages)
+    return str(messages)
+
+
+@blp.post("/usage/batch")
+@blp.arguments(UsageBatchIn)
+@blp.response(200, UsageBatchOut)
+@secured("usage:write")
+def usage_batch(actor, args):
+    """Report completed transactions; each record is answered: accepted, duplicate (counted once) or rejected."""
+    records = []
+    for raw in args["records"]:
+        try:
+            records.append(UsageRecordIn().load(raw))
+        except SchemaError as exc:
+            key = raw.get("idempotency_key")
+            records.append(services.InvalidRecord(key if isinstance(key, str) else None, _reason(exc.messages)))
+    results = services.usage_record_batch(actor, records)
+    counts = {status: sum(1 for r in results if r.status == status) for status in ("accepted", "duplicate", "rejected")}
+    return {**counts, "results": results}
+
+
+@blp.get("/billing/quarters")
+@blp.response(200, QuarterOut(many=True))
+@secured("billing:read")
+def quarter_list(actor):
+    return services.quarters_list(actor)
+
+
+@blp.get("/billing/quarters/<code>")
+@blp.response(200, QuarterOut)
+@secured("billing:read")
+def quarter_get(actor, code):
+    return services.quarter_get(actor, code)
+
+
+def preview_doc(preview) -> dict:
+    return {
+        "quarter_code": preview.span.code,
+        "total_fen": preview.total_fen,
+        "unpriced_usage": {str(k): v for k, v in preview.inputs.unpriced_usage.items()},
+        "orders": [{
+            "order_id": o.order_id, "department_id": o.department_id, "currency": o.currency,
+            "prior_mean": str(o.prior_mean), "demand": str(o.demand), "budget": o.budget, "total": o.total,
+            "capped": o.capped,
+            "lines": [{**line.__dict__, "bayesian_rating": str(line.bayesian_rating),
+                       "multiplier": str(line.multiplier), "exact_amount": str(line.exact_amount)}
+                      for line in o.lines],
+        } for o in preview.orders.values()],
+        "awards": [{"rank": a.rank, "app_id": a.candidate.app_id, "vendor_id": a.candidate.vendor_id,
+                    "order_id": a.candidate.order_id, "score": str(a.score), "prize_fen": a.prize.minor}
+                   for a in preview.awards],
+    }
+
+
+@blp.get("/billing/quarters/<code>/preview")
+@blp.response(200, PreviewOut)
+@secured("billing:read")
+def settlement_preview(actor, code):
+    """What settling the quarter would pay. Changes nothing. Finance only."""
+    return preview_doc(services.settlement_preview(actor, code))
+
+
+@blp.post("/billing/quarters/<code>/settlement")
+@blp.arguments(PostIn)
+@blp.response(200, PostOut)
+@secured("billing:write")
+def settlement_post(actor, args, code):
+    """Post the quarter's settlement (each order at most once; repeating returns what was posted). Finance only."""
+    return services.settlement_post(actor, code, order_ids=args.get("order_ids"))
+
+
+@blp.post("/billing/quarters/<code>/close")
+@blp.response(200, QuarterOut)
+@secured("billing:write")
+def quarter_close(actor, code):
+    return services.quarter_close(actor, code)
+
+
+@blp.get("/billing/quarters/<code>/runs")
+@blp.response(200, RunOut(many=True))
+@secured("billing:read")
+def settlement_runs(actor, code):
+    return services.settlement_runs(actor, code)
+
+
+@blp.get("/billing/runs/<int:run_id>")
+@blp.response(200, RunDetailOut)
+@secured("billing:read")
+def settlement_run_get(actor, run_id):
+    return services.settlement_run_get(actor, run_id)
+
+
+@blp.get("/billing/runs/<int:run_id>/recompute")
+@blp.response(200, RecomputeOut)
+@secured("billing:read")
+def settlement_recompute(actor, run_id):
+    """Recompute the run from its stored snapshot and compare with the posted figures."""
+    return services.settlement_recompute(actor, run_id)
+
+
+@blp.get("/billing/ledger/verify")
+@blp.response(200, VerifyOut)
+@secured("billing:read")
+def ledger_verify(actor):
+    """Walk the hash chain; lists every altered, removed or inserted row."""
+    return services.ledger_verify(actor).as_dict()
+
+
+@blp.get("/billing/ledger/entries")
+@blp.arguments(EntryQuery, location="query")
+@blp.response(200, EntryOut(many=True))
+@secured("billing:read")
+def ledger_entries(actor, args):
+    return services.ledger_entries(actor, quarter_code=args["quarter"], page=args["page"], page_size=args["page_size"])
+
+
+@blp.get("/billing/ledger/entries/<int:entry_id>")
+@blp.response(200, EntryOut)
+@secured("billing:read")
+def ledger_entry_get(actor, entry_id):
+    return services.ledger_entry_get(actor, entry_id)
+
+
+@blp.post("/billing/ledger/entries/<int:entry_id>/reversal")
+@blp.arguments(ReversalIn)
+@blp.response(201, EntryOut)
+@secured("billing:write")
+def ledger_reverse(actor, args, entry_id):
+    """Append the exact opposite of an entry, linked to it with the reason. Finance only."""
+    return services.ledger_reverse(actor, entry_id, args["reason"])
+
+
+@blp.get("/billing/ledger/trial-balance")
+@blp.arguments(QuarterQuery, location="query")
+@blp.response(200, BalanceOut(many=True))
+@secured("billing:read")
+def ledger_trial_balance(actor, args):
+    return services.ledger_trial_balance(actor, args["quarter"])
+
+
+@blp.get("/billing/ledger/accounts")
+@blp.response(200, AccountOut(many=True))
+@secured("billing:read")
+def ledger_accounts(actor):
+    return services.ledger_accounts(actor)
+
+
+@blp.get("/billing/ledger/accounts/<int:account_id>/statement")
+@blp.arguments(QuarterQuery, location="query")
+@blp.response(200, AccountStatementOut)
+@secured("billing:read")
+def ledger_account_statement(actor, args, account_id):
+    account, lines = services.ledger_account_statement(actor, account_id, args["quarter"])
+    return {"account": account, "lines": lines}
+
+
+@blp.get("/billing/vendors/<int:vendor_id>/statement")
+@blp.arguments(QuarterQuery, location="query")
+@blp.response(200, VendorStatementOut)
+@secured("apps:read")
+def vendor_statement(actor, args, vendor_id):
+    """A vendor's payments. Vendor members see only their own vendor; finance and auditors any."""
+    return services.vendor_statement(actor, vendor_id, args["quarter"])
+
+
+@blp.get("/billing/quarters/<code>/payouts")
+@blp.response(200, PayoutRowOut(many=True))
+@secured("billing:read")
+def payout_rows(actor, code):
+    return services.payout_file(actor, code)[0]
+
+
+@blp.route("/billing/quarters/<code>/payouts.csv")
+@secured("billing:read")
+def payout_csv(actor, code):
+    _rows, text = services.payout_file(actor, code)
+    return Response(text, mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename=payouts-{code}.csv"})
+
+
+@blp.route("/billing/quarters/<code>/report.csv")
+@secured("billing:read")
+def finance_report_csv(actor, code):
+    report = services.finance_report(actor, code)
+    return Response(reports.finance_report_csv(report), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename=finance-report-{code}.csv"})
+
+
+@blp.route("/billing/quarters/<code>/report.pdf")
+@secured("billing:read")
+def finance_report_pdf(actor, code):
+    report = services.finance_report(actor, code)
+    return Response(reports.finance_report_pdf(report), mimetype="application/pdf",
+                    headers={"Content-Disposition": f"attachment; filename=finance-report-{code}.pdf"})
+
+
+@blp.get("/billing/transparency/<code>")
+@blp.response(200, TransparencyOut)
+def transparency(code):
+    """Public: usage, ratings and payouts per app of a settled quarter (empty before it is settled)."""
+    report = services.transparency_report(None, code)
+    if report is None:
+        return {"quarter_code": code, "currency": "CNY", "published": False, "apps": []}
+    return {"quarter_code": code, "currency": report.currency, "published": True, "apps": report.apps}

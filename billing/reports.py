@@ -1,0 +1,313 @@
+"""Finance reports built from posted settlement runs and the ledger: the quarterly finance report (by
+department, order, vendor and app, with awards and charts) as data, CSV, SVG charts and PDF; the payout
+file; the public transparency figures. Amounts are integer fen throughout; ratings are shown rounded
+(half-even, 4 decimals) for reading only — the exact values are in the runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
+from pathlib import Path
+
+import sqlalchemy as sa
+from markupsafe import Markup, escape
+
+from billing.models import Account, JournalEntry, LedgerHead, Posting, SettlementLine, SettlementRun
+from billing.source import EXTENSION_KEY
+from core.extensions import db
+from core.money import Money
+
+CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+CJK_FONT_SC_INDEX = 2  # Simplified Chinese face in the Noto CJK collection
+
+
+def rating_text(exact: str | Fraction, places: int = 4) -> str:
+    value = Fraction(exact)
+    quantum = Decimal(1).scaleb(-places)
+    return str((Decimal(value.numerator) / Decimal(value.denominator)).quantize(quantum, rounding=ROUND_HALF_EVEN))
+
+
+def yuan(fen: int, currency: str = "CNY") -> str:
+    return Money(int(fen), currency).format()
+
+
+@dataclass
+class AppRow:
+    app_id: int
+    app_name: str
+    vendor_id: int
+    vendor_name: str
+    order_id: int
+    order_title: str
+    department_id: int
+    department_name: str
+    completed: int = 0
+    late: int = 0
+    ratings: int = 0
+    bayesian_rating: str = ""
+    multiplier: str = ""
+    paid_fen: int = 0
+    award_rank: int | None = None
+    award_fen: int = 0
+
+    @property
+    def total_fen(self) -> int:
+        return self.paid_fen + self.award_fen
+
+
+@dataclass
+class Group:
+    key: int
+    name: str
+    completed: int = 0
+    paid_fen: int = 0
+    award_fen: int = 0
+    budget_fen: int = 0
+    capped: bool = False
+    apps: int = 0
+
+    @property
+    def total_fen(self) -> int:
+        return self.paid_fen + self.award_fen
+
+
+@dataclass
+class FinanceReport:
+    quarter_code: str
+    currency: str
+    apps: list[AppRow] = field(default_factory=list)
+    departments: list[Group] = field(default_factory=list)
+    orders: list[Group] = field(default_factory=list)
+    vendors: list[Group] = field(default_factory=list)
+    awards: list[AppRow] = field(default_factory=list)
+    runs: list[dict] = field(default_factory=list)
+    ledger_head: tuple[int, str] = (0, "")
+
+    @property
+    def paid_fen(self) -> int:
+        return sum(a.paid_fen for a in self.apps)
+
+    @property
+    def award_fen(self) -> int:
+        return sum(a.award_fen for a in self.apps)
+
+    @property
+    def total_fen(self) -> int:
+        return self.paid_fen + self.award_fen
+
+
+def _names(app_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """App and vendor names from the marketplace when it is plugged in; ids otherwise."""
+    from flask import current_app
+
+    source = current_app.extensions.get(EXTENSION_KEY)
+    if source is None or not app_ids:
+        return {}
+    return {a: (f.name, f.vendor_name) for a, f in source.apps(app_ids).items()}
+
+
+def build_finance_report(quarter_code: str) -> FinanceReport:
+    runs = list(db.session.scalars(sa.select(SettlementRun).where(SettlementRun.quarter_code == quarter_code)
+                                   .order_by(SettlementRun.id)))
+    currency = runs[0].currency if runs else "CNY"
+    report = FinanceReport(quarter_code, currency)
+    rows: dict[int, AppRow] = {}
+    orders: dict[int, Group] = {}
+    order_meta: dict[int, tuple[str, int, str]] = {}
+    for run in runs:
+        if run.order_id is not None:
+            terms = run.snapshot["order"]
+            order_meta[run.order_id] = (terms.get("title") or f"Order {run.order_id}", terms["department_id"],
+                                        terms.get("department_name") or f"Department {terms['department_id']}")
+            orders[run.order_id] = Group(run.order_id, order_meta[run.order_id][0], budget_fen=run.budget_fen or 0,
+                                         capped=run.capped)
+        report.runs.append({"id": run.id, "scope": run.scope, "total_fen": run.total_fen,
+                            "snapshot_sha256": run.snapshot_sha256, "posted_at": run.posted_at})
+    lines = list(db.session.scalars(sa.select(SettlementLine).join(SettlementRun)
+                                    .where(SettlementRun.quarter_code == quarter_code).order_by(SettlementLine.id)))
+    names = _names(sorted({line.app_id for line in lines}))
+    for line in lines:
+        title, dept_id, dept_name = order_meta.get(line.order_id, (f"Order {line.order_id}", 0, ""))
+        app_name, vendor_name = names.get(line.app_id, (f"App {line.app_id}", f"Vendor {line.vendor_id}"))
+        row = rows.setdefault(line.app_id, AppRow(line.app_id, app_name, line.vendor_id, vendor_name, line.order_id,
+                                                  title, dept_id, dept_name))
+        if line.award_rank is None:
+            row.completed, row.late, row.ratings = line.completed, line.late, line.ratings
+            row.bayesian_rating, row.multiplier = rating_text(line.bayesian_rating), rating_text(line.multiplier)
+            row.paid_fen += line.amount_fen
+        else:
+            row.award_rank, row.award_fen = line.award_rank, line.amount_fen
+    report.apps = sorted(rows.values(), key=lambda r: (r.order_id, -r.total_fen, r.app_id))
+    report.awards = sorted((r for r in rows.values() if r.award_rank), key=lambda r: r.award_rank)
+    departments: dict[int, Group] = {}
+    vendors: dict[int, Group] = {}
+    for r in report.apps:
+        for groups, key, name in ((departments, r.department_id, r.department_name), (vendors, r.vendor_id, r.vendor_name)):
+            g = groups.setdefault(key, Group(key, name))
+            g.completed += r.completed + r.late
+            g.paid_fen += r.paid_fen
+            g.award_fen += r.award_fen
+            g.apps += 1
+        if r.order_id in orders:
+            o = orders[r.order_id]
+            o.completed += r.completed + r.late
+            o.paid_fen += r.paid_fen
+            o.award_fen += r.award_fen
+            o.apps += 1
+    for order_id, (_title, dept_id, _dept_name) in order_meta.items():
+        if dept_id in departments:
+            departments[dept_id].budget_fen += orders[order_id].budget_fen
+    report.departments = sorted(departments.values(), key=lambda g: g.key)
+    report.orders = sorted(orders.values(), key=lambda g: g.key)
+    report.vendors = sorted(vendors.values(), key=lambda g: (-g.total_fen, g.key))
+    head = db.session.get(LedgerHead, 1)
+    report.ledger_head = (head.seq, head.hash) if head else (0, "")
+    return report
+
+
+# --- CSV -----------------------------------------------------------------------------------------------
+
+APP_COLUMNS = ["quarter", "department_id", "department", "order_id", "order", "vendor_id", "vendor", "app_id", "app",
+               "completed", "late", "ratings", "bayesian_rating", "multiplier", "paid_fen", "award_rank", "award_fen",
+               "total_fen", "currency"]
+
+
+def finance_report_csv(report: FinanceReport) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(APP_COLUMNS)
+    for r in report.apps:
+        writer.writerow([report.quarter_code, r.department_id, r.department_name, r.order_id, r.order_title,
+                         r.vendor_id, r.vendor_name, r.app_id, r.app_name, r.completed, r.late, r.ratings,
+                         r.bayesian_rating, r.multiplier, r.paid_fen, r.award_rank or "", r.award_fen, r.total_fen,
+                         report.currency])
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class PayoutRow:
+    vendor_id: int
+    account_code: str
+    amount_fen: int
+    currency: str
+    entries: str
+
+
+def payout_rows(quarter_code: str) -> list[PayoutRow]:
+    """What each vendor is owed from the quarter's entries (usage, awards and reversals booked in it)."""
+    p, a, e = Posting.__table__, Account.__table__, JournalEntry.__table__
+    seqs = sa.func.min(e.c.seq), sa.func.max(e.c.seq)
+    query = (sa.select(a.c.vendor_id, a.c.code, sa.func.sum(p.c.amount), a.c.currency, *seqs)
+             .join(p, p.c.account_id == a.c.id).join(e, e.c.id == p.c.entry_id)
+             .where(a.c.kind == "vendor_payable", e.c.quarter_code == quarter_code)
+             .group_by(a.c.vendor_id, a.c.code, a.c.currency).order_by(a.c.vendor_id))
+    return [PayoutRow(v, code, int(total), cur, f"#{lo}–#{hi}") for v, code, total, cur, lo, hi in db.session.execute(query)]
+
+
+def payout_csv(quarter_code: str, rows: list[PayoutRow]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["reference", "vendor_id", "payable_account", "amount_fen", "amount_yuan", "currency", "entries"])
+    for r in rows:
+        writer.writerow([f"GOVMARKET-{quarter_code}-V{r.vendor_id}", r.vendor_id, r.account_code, r.amount_fen,
+                         yuan(r.amount_fen, r.currency).replace(",", ""), r.currency, r.entries])
+    return out.getvalue()
+
+
+# --- charts --------------------------------------------------------------------------------------------
+
+def bar_chart_svg(title: str, items: list[tuple[str, int]], currency: str = "CNY", width: int = 640) -> Markup:
+    """A horizontal bar chart of amounts in fen, as inline SVG (no scripts, no external resources)."""
+    bar_h, gap, label_w, top = 22, 6, 200, 28
+    height = top + len(items) * (bar_h + gap) + 10
+    peak = max((v for _, v in items), default=0) or 1
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" aria-label="{escape(title)}" class="chart">',
+             f'<title>{escape(title)}</title>',
+             f'<text x="0" y="18" font-size="14" font-weight="bold">{escape(title)}</text>']
+    span = width - label_w - 120
+    for i, (label, value) in enumerate(items):
+        y = top + i * (bar_h + gap)
+        w = max(1, value * span // peak) if value else 0
+        parts.append(f'<text x="{label_w - 6}" y="{y + 15}" font-size="12" text-anchor="end">{escape(label[:28])}</text>')
+        parts.append(f'<rect x="{label_w}" y="{y}" width="{w}" height="{bar_h}" fill="#2b6cb0"/>')
+        parts.append(f'<text x="{label_w + w + 6}" y="{y + 15}" font-size="12">{escape(yuan(value, currency))}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704  (every text in it went through escape())
+
+
+def report_charts(report: FinanceReport) -> dict[str, Markup]:
+    return {
+        "vendors": bar_chart_svg("Paid per vendor (usage + awards), yuan",
+                                 [(v.name, v.total_fen) for v in report.vendors][:15], report.currency),
+        "orders": bar_chart_svg("Paid per order against its budget, yuan",
+                                [(o.name, o.paid_fen) for o in report.orders][:15], report.currency),
+    }
+
+
+# --- PDF -----------------------------------------------------------------------------------------------
+
+def finance_report_pdf(report: FinanceReport) -> bytes:
+    """The finance report as PDF (fpdf2, Noto CJK embedded so Chinese names print)."""
+    from fpdf import FPDF
+
+    pdf = FPDF(orientation="L", unit="mm", format="A4")
+    pdf.set_auto_page_break(auto=True, margin=12)
+    if CJK_FONT.exists():
+        pdf.add_font("cjk", "", str(CJK_FONT), collection_font_number=CJK_FONT_SC_INDEX)
+        font = "cjk"
+    else:  # without the CJK font (fonts-noto-cjk) Latin text still prints
+        font = "helvetica"
+    pdf.add_page()
+    pdf.set_font(font, size=16)
+    pdf.cell(0, 10, f"Finance report {report.quarter_code} / 结算报告", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(font, size=9)
+    pdf.cell(0, 6, f"Total {yuan(report.total_fen)} {report.currency}: usage {yuan(report.paid_fen)}, awards "
+                   f"{yuan(report.award_fen)}. Ledger head #{report.ledger_head[0]} {report.ledger_head[1][:16]}…",
+             new_x="LMARGIN", new_y="NEXT")
+
+    def table(title: str, header: list[str], rows: list[list], widths: list[int]) -> None:
+        pdf.ln(2)
+        pdf.set_font(font, size=11)
+        pdf.cell(0, 7, title, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(font, size=8)
+        for cells, fill in [(header, True)] + [(r, False) for r in rows]:
+            pdf.set_fill_color(225, 232, 240)
+            for text, w in zip(cells, widths, strict=True):
+                pdf.cell(w, 6, str(text)[: max(4, w // 2)], border=1, fill=fill)
+            pdf.ln(6)
+
+    table("By department", ["department", "apps", "transactions", "budget", "paid", "awards"],
+          [[d.name, d.apps, d.completed, yuan(d.budget_fen), yuan(d.paid_fen), yuan(d.award_fen)]
+           for d in report.departments], [80, 20, 30, 40, 40, 40])
+    table("By order", ["order", "apps", "transactions", "budget", "paid", "capped"],
+          [[o.name, o.apps, o.completed, yuan(o.budget_fen), yuan(o.paid_fen), "yes" if o.capped else "no"]
+           for o in report.orders], [90, 20, 30, 40, 40, 20])
+    table("By vendor", ["vendor", "apps", "transactions", "usage", "awards", "total"],
+          [[v.name, v.apps, v.completed, yuan(v.paid_fen), yuan(v.award_fen), yuan(v.total_fen)]
+           for v in report.vendors], [80, 20, 30, 40, 40, 40])
+    table("By app", ["app", "vendor", "order", "done", "late", "ratings", "rating", "mult.", "paid", "award"],
+          [[a.app_name, a.vendor_name, a.order_title, a.completed, a.late, a.ratings, a.bayesian_rating, a.multiplier,
+            yuan(a.paid_fen), yuan(a.award_fen)] for a in report.apps], [45, 40, 50, 18, 14, 18, 20, 18, 26, 24])
+    table("Awards", ["rank", "app", "vendor", "prize"],
+          [[a.award_rank, a.app_name, a.vendor_name, yuan(a.award_fen)] for a in report.awards], [20, 80, 80, 40])
+
+    pdf.add_page()
+    pdf.set_font(font, size=11)
+    pdf.cell(0, 7, "Paid per vendor (usage + awards)", new_x="LMARGIN", new_y="NEXT")
+    peak = max((v.total_fen for v in report.vendors), default=0) or 1
+    pdf.set_font(font, size=8)
+    for v in report.vendors[:20]:
+        y = pdf.get_y()
+        pdf.cell(60, 6, v.name[:30])
+        pdf.set_fill_color(43, 108, 176)
+        width = max(1, 150 * v.total_fen // peak) if v.total_fen else 0  # whole millimetres
+        if width:
+            pdf.rect(pdf.l_margin + 60, y + 1, width, 4, style="F")
+        pdf.set_x(pdf.l_margin + 60 + 155)
+        pdf.cell(40, 6, yuan(v.total_fen), new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())

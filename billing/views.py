@@ -1,0 +1,147 @@
+"""Finance web pages (finance and auditor roles), vendor statements and the public transparency page.
+
+Each view parses, calls one service function and renders; the services check who may see what.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+
+from billing import reports, services
+from billing.calendar import quarter_code_of
+from core.auth import web_actor
+from core.errors import ValidationError
+from core.time import utcnow
+
+bp = Blueprint("billing", __name__, template_folder="templates")
+
+
+def _yuan(fen, currency="CNY") -> str:
+    return reports.yuan(fen, currency)
+
+
+@bp.app_template_filter("fen")
+def fen_filter(value, currency="CNY") -> str:
+    return _yuan(value or 0, currency)
+
+
+@bp.app_template_filter("exact_rating")
+def rating_filter(value) -> str:
+    return reports.rating_text(value) if value not in (None, "") else ""
+
+
+@bp.get("/finance/")
+def finance_home():
+    actor = web_actor()
+    return render_template("billing/finance_home.html", actor=actor, quarters=services.quarters_list(actor),
+                           current=quarter_code_of(utcnow()))
+
+
+@bp.get("/finance/quarters/<code>")
+def quarter_page(code):
+    actor = web_actor()
+    quarter = services.quarter_get(actor, code)
+    return render_template("billing/quarter.html", actor=actor, quarter=quarter,
+                           runs=services.settlement_runs(actor, code))
+
+
+@bp.get("/finance/quarters/<code>/preview")
+def preview_page(code):
+    actor = web_actor()
+    return render_template("billing/preview.html", actor=actor, preview=services.settlement_preview(actor, code),
+                           code=code)
+
+
+@bp.post("/finance/quarters/<code>/settlement")
+def settlement_post(code):
+    actor = web_actor()
+    outcome = services.settlement_post(actor, code)
+    flash(f"{code}: {len(outcome.posted)} run(s) posted, {len(outcome.already_posted)} already posted"
+          + ("; the quarter is settled" if outcome.settled else ""), "success")
+    return redirect(url_for("billing.quarter_page", code=code))
+
+
+@bp.post("/finance/quarters/<code>/close")
+def quarter_close(code):
+    actor = web_actor()
+    services.quarter_close(actor, code)
+    flash(f"{code} is closed: nothing in it can change any more", "success")
+    return redirect(url_for("billing.quarter_page", code=code))
+
+
+@bp.get("/finance/runs/<int:run_id>")
+def run_page(run_id):
+    actor = web_actor()
+    return render_template("billing/run.html", actor=actor, run=services.settlement_run_get(actor, run_id),
+                           check=services.settlement_recompute(actor, run_id))
+
+
+@bp.get("/finance/quarters/<code>/report")
+def report_page(code):
+    actor = web_actor()
+    report = services.finance_report(actor, code)
+    return render_template("billing/report.html", actor=actor, report=report, charts=reports.report_charts(report))
+
+
+@bp.get("/finance/quarters/<code>/report.csv")
+def report_csv(code):
+    report = services.finance_report(web_actor(), code)
+    return Response(reports.finance_report_csv(report), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename=finance-report-{code}.csv"})
+
+
+@bp.get("/finance/quarters/<code>/report.pdf")
+def report_pdf(code):
+    report = services.finance_report(web_actor(), code)
+    return Response(reports.finance_report_pdf(report), mimetype="application/pdf",
+                    headers={"Content-Disposition": f"attachment; filename=finance-report-{code}.pdf"})
+
+
+@bp.get("/finance/quarters/<code>/payouts.csv")
+def payouts_csv(code):
+    _rows, text = services.payout_file(web_actor(), code)
+    return Response(text, mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename=payouts-{code}.csv"})
+
+
+@bp.get("/finance/ledger")
+def ledger_page():
+    actor = web_actor()
+    quarter = request.args.get("quarter") or None
+    return render_template("billing/ledger.html", actor=actor, quarter=quarter,
+                           verify=services.ledger_verify(actor),
+                           balances=services.ledger_trial_balance(actor, quarter),
+                           entries=services.ledger_entries(actor, quarter_code=quarter, page_size=100))
+
+
+@bp.get("/finance/ledger/accounts/<int:account_id>")
+def account_page(account_id):
+    actor = web_actor()
+    account, lines = services.ledger_account_statement(actor, account_id, request.args.get("quarter") or None)
+    return render_template("billing/account.html", actor=actor, account=account, lines=lines)
+
+
+@bp.post("/finance/ledger/entries/<int:entry_id>/reversal")
+def entry_reverse(entry_id):
+    actor = web_actor()
+    reason = request.form.get("reason", "")
+    if len(reason) > 500:
+        raise ValidationError("the reason may hold at most 500 characters")
+    entry = services.ledger_reverse(actor, entry_id, reason)
+    flash(f"entry reversed by entry #{entry.seq}", "success")
+    return redirect(url_for("billing.ledger_page"))
+
+
+@bp.get("/finance/vendors/<int:vendor_id>/statement")
+def vendor_statement_page(vendor_id):
+    actor = web_actor()
+    statement = services.vendor_statement(actor, vendor_id, request.args.get("quarter") or None)
+    return render_template("billing/vendor_statement.html", actor=actor, statement=statement)
+
+
+@bp.get("/transparency/<code>")
+def transparency_page(code):
+    report = services.transparency_report(web_actor(required=False), code)
+    return render_template("billing/transparency.html", code=code, report=report,
+                           chart=reports.bar_chart_svg(f"Payouts per app {code}, yuan",
+                                                       [(a.app_name, a.total_fen) for a in report.apps][:20])
+                           if report else None)
