@@ -88,12 +88,13 @@ class ServiceServer:
 
 
 def start_service(service: DepartmentService, *, socket_path: str | Path | None = None, port: int | None = None,
-                  control_socket_path: str | Path | None = None, control_port: int | None = None) -> ServiceServer:
+                  control_socket_path: str | Path | None = None, control_port: int | None = None,
+                  host: str = "127.0.0.1") -> ServiceServer:
     """Serve ``service`` (and optionally its control app) in background threads; call ``.stop()`` when done."""
-    servers = [listen(service, socket_path=socket_path, port=port)]
+    servers = [listen(service, socket_path=socket_path, port=port, host=host)]
     if control_socket_path is not None or control_port is not None:
         try:
-            servers.append(listen(service.control_app, socket_path=control_socket_path, port=control_port,
+            servers.append(listen(service.control_app, socket_path=control_socket_path, port=control_port, host=host,
                                   socket_mode=0o600))
         except BaseException:
             servers[0].server_close()
