@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from govapp.suite import (
     Case,
     HttpResponse,
@@ -30,12 +29,14 @@ CONTRACT = {
                 "operationId": "createApplication",
                 "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Input"}}}},
                 "responses": {
-                    "201": {"description": "ok", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/App"}}}},
+                    "201": {"description": "ok",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/App"}}}},
                     "422": {"$ref": "#/components/responses/Problem"},
                 },
             }
         },
-        "/applications/{id}": {"get": {"responses": {"200": {"description": "ok"}, "404": {"$ref": "#/components/responses/Problem"}}}},
+        "/applications/{id}": {"get": {"responses": {"200": {"description": "ok"},
+                                                      "404": {"$ref": "#/components/responses/Problem"}}}},
     },
     "components": {
         "responses": {"Problem": {"description": "p", "content": {"application/json": {"schema": {
@@ -93,7 +94,8 @@ def test_validation_names_each_bad_field():
 
 
 def test_duplicate_case_ids_and_json_with_body_are_refused():
-    c = {"id": "a", "category": "x", "request": {"method": "POST", "path": "/", "json": {}, "body": "x"}, "expect": {"status": 200}}
+    c = {"id": "a", "category": "x", "request": {"method": "POST", "path": "/", "json": {}, "body": "x"},
+         "expect": {"status": 200}}
     with pytest.raises(SuiteError) as err:
         load_suite(suite_doc(c, dict(c, request={"method": "GET", "path": "/"})))
     assert "cases[1].id: 'a' is used by an earlier case" in str(err.value)
@@ -230,7 +232,8 @@ def test_expected_submissions_count_and_body():
 
 
 def test_scope_violations_fail_the_case():
-    result = evaluate_case(case(), response(), [{"method": "GET", "path": "/persons/1", "scope": "person.read", "violation": True}])
+    call = {"method": "GET", "path": "/persons/1", "scope": "person.read", "violation": True}
+    result = evaluate_case(case(), response(), [call])
     assert not result.passed
     assert result.violations and "person.read" in result.diff()
 

@@ -1,0 +1,115 @@
+"""`govapp init`, `test` and `package` from an empty folder, as docs/vendors.md tells a vendor (real subprocesses).
+
+The bundle is then installed offline from its own wheels into a fresh virtualenv and served with
+`python -m govapp.serve`, the way the platform's sandbox runs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import time
+import tomllib
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SUITE = ROOT / "examples" / "suites" / "food-licence.yaml"
+CONTRACT = ROOT / "examples" / "contracts" / "food-licence.openapi.yaml"
+
+
+def govapp(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "govapp.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600, check=False)
+
+
+@pytest.mark.slow
+def test_init_test_package_from_an_empty_folder(tmp_path):
+    folder = tmp_path / "my-food-app"
+    folder.mkdir()
+
+    init = govapp("init", ".", "--order", "food-licence", "--suite", str(SUITE), "--contract", str(CONTRACT), cwd=folder)
+    assert init.returncode == 0, init.stderr
+    for name in ("govapp.toml", "app.py", "static/index.html", "requirements.txt", "suite.yaml", "contract.openapi.yaml"):
+        assert (folder / name).is_file(), name
+    manifest = tomllib.loads((folder / "govapp.toml").read_text())
+    assert manifest["name"] == "my-food-app" and manifest["order"] == "food-licence"
+    assert "application.submit" in manifest["scopes"]
+    starter = (folder / "suite.yaml").read_text()
+    assert "visibility: hidden" not in starter and "hidden_counts" in starter
+
+    # A second init into the same (now non-empty) folder is refused.
+    again = govapp("init", ".", "--order", "food-licence", "--contract", str(CONTRACT), cwd=folder)
+    assert again.returncode == 1 and "not empty" in again.stderr
+
+    # The fresh app answers 401 without identity but nothing else yet: test fails with readable diffs.
+    first = govapp("test", cwd=folder)
+    assert first.returncode == 1
+    assert "✗ apply-accepted [happy-path]" in first.stdout
+    assert "status: expected 201, got 501" in first.stdout
+    assert "✗ no-identity" not in first.stdout
+    assert "the platform also runs hidden cases" in first.stdout
+
+    # Write the app (here: the good sample vendor's module) and test again: everything public passes.
+    (folder / "app.py").write_text((ROOT / "examples" / "food-shiantong" / "shiantong.py").read_text())
+    second = govapp("test", cwd=folder)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "PASSED" in second.stdout
+
+    package = govapp("package", cwd=folder)
+    assert package.returncode == 0, package.stderr
+    bundle = folder / "dist" / "my-food-app-0.1.0.tar.gz"
+    with tarfile.open(bundle) as tar:
+        names = tar.getnames()
+        members = tar.getmembers()
+    assert {"govapp.toml", "app.py", "static/index.html", "suite.yaml"} <= set(names)
+    wheels = {n.split("/")[1].split("-")[0].lower() for n in names if n.startswith("wheels/")}
+    assert {"govapp_sdk", "flask", "werkzeug", "joserfc", "cryptography"} <= wheels
+    assert not any(n.startswith(("dist", "__pycache__")) for n in names)
+    assert names == sorted(names)
+    assert {(m.uid, m.gid, m.mtime) for m in members} == {(0, 0, 315532800)}
+
+    # Reproducible: packaging again gives the same bytes.
+    digest = hashlib.sha256(bundle.read_bytes()).hexdigest()
+    other = tmp_path / "again.tar.gz"
+    assert govapp("package", "--out", str(other), cwd=folder).returncode == 0
+    assert hashlib.sha256(other.read_bytes()).hexdigest() == digest
+
+    # The bundle alone is enough: offline install from wheels/, then serve on a unix socket.
+    unpacked = tmp_path / "unpacked"
+    with tarfile.open(bundle) as tar:
+        tar.extractall(unpacked, filter="data")
+    venv = tmp_path / "runtime"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    wheel_files = sorted(str(p) for p in (unpacked / "wheels").glob("*.whl"))
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-index", "--find-links",
+                    str(unpacked / "wheels"), *wheel_files], check=True, timeout=300, capture_output=True)
+    sock = tmp_path / "app.sock"
+    env = {"PATH": os.environ["PATH"], "GOVAPP_ENTRYPOINT": manifest["entrypoint"], "GOVAPP_SOCKET": str(sock),
+           "GOVAPP_JWKS": str(tmp_path / "jwks.json"), "GOVAPP_ISSUER": "https://issuer.test"}
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": []}))
+    proc = subprocess.Popen([str(venv / "bin" / "python"), "-m", "govapp.serve"], cwd=unpacked, env=env,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), base_url="http://app") as client:
+            deadline = time.monotonic() + 30
+            while not sock.exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert client.get("/health").json()["status"] == "ok"
+            assert "食品经营许可证" in client.get("/").text
+            assert client.post("/applications", json={}).status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_test_without_a_manifest_says_what_to_do(tmp_path):
+    result = govapp("test", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "govapp.toml is missing" in result.stderr
