@@ -1,15 +1,18 @@
-"""Web login and logout."""
+"""Web login and logout, and the API clients page (vendors need a client for `govapp login`)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 
-from core.errors import Unauthenticated
+from core.auth import web_actor
+from core.errors import Unauthenticated, ValidationError
 from core.extensions import limiter, login_manager
 from marketplace.accounts import services
-from marketplace.accounts.forms import LoginForm, LogoutForm
+from marketplace.accounts.forms import ClientForm, LoginForm, LogoutForm, RevokeForm
+from marketplace.accounts.scopes import ROLE_SCOPES, SCOPES
+from marketplace.home.forms import show_service_errors
 
 bp = Blueprint("accounts", __name__)
 
@@ -58,3 +61,51 @@ def logout():
         logout_user()
         flash(_("You are logged out."), "info")
     return redirect(url_for("home.index"))
+
+
+# --- API clients: vendors' CI and `govapp login` authenticate with these -----------------------------
+
+
+def _client_form(actor) -> ClientForm:
+    form = ClientForm()
+    form.scopes.choices = [(scope, f"{scope} — {SCOPES[scope]}") for scope in sorted(ROLE_SCOPES[actor.role])]
+    return form
+
+
+def _render_clients(actor, form, *, created=None, secret=None, status=200):
+    response = make_response(render_template(
+        "accounts/clients.html", clients=services.client_list(actor), form=form, created=created, secret=secret,
+        revoke_form=RevokeForm(), token_url=url_for("oauth.issue_token", _external=True)), status)
+    # The page may show a secret once: never keep it in a cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/account/clients")
+def client_list():
+    actor = web_actor()
+    return _render_clients(actor, _client_form(actor))
+
+
+@bp.post("/account/clients")
+def client_create():
+    actor = web_actor()
+    form = _client_form(actor)
+    if form.validate_on_submit():
+        try:
+            client, secret = services.client_create(actor, name=form.name.data, scopes=form.scopes.data)
+        except ValidationError as exc:
+            show_service_errors(form, exc.errors, exc.message)
+            return _render_clients(actor, form, status=422)
+        return _render_clients(actor, _client_form(actor), created=client, secret=secret, status=201)
+    return _render_clients(actor, form, status=422)
+
+
+@bp.post("/account/clients/<client_id>/revoke")
+def client_revoke(client_id: str):
+    actor = web_actor()
+    if not RevokeForm().validate_on_submit():
+        raise ValidationError("the form expired; reload the page and press Revoke again")
+    client = services.client_revoke(actor, client_id)
+    flash(_("API client %(name)s revoked; its tokens no longer work.", name=client.name), "success")
+    return redirect(url_for("accounts.client_list"))

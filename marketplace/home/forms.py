@@ -110,18 +110,17 @@ def show_service_errors(form: FlaskForm, errors: Mapping[str, Any], message: str
                         fields: Mapping[str, str] | None = None) -> None:
     """Put a service's ``errors`` (keyed by its argument names) next to the form's fields.
 
-    ``fields`` maps a service key (or its prefix before the first '.') to a form field name; keys that match
-    no field, and the overall ``message``, go to ``form.form_errors`` shown above the form.
+    ``fields`` maps a service key (or its prefix before the first '.') to a form field name. The overall
+    ``message`` goes to ``form.form_errors``, the summary above the form, with any key that matches no field.
     """
     fields = fields or {}
-    placed = False
+    form.form_errors.insert(0, message)
     for key, detail in (errors or {}).items():
         name = fields.get(key) or fields.get(key.split(".")[0]) or key
         text = "; ".join(map(str, detail)) if isinstance(detail, (list, tuple)) else str(detail)
+        if " " not in text.strip():
+            text = message  # a bare code such as "invalid": the message says what to do
         if name in form._fields:
             add_error(form[name], text)
-            placed = True
-        else:
+        elif text != message:
             form.form_errors.append(f"{key}: {text}")
-    if not placed or not errors:
-        form.form_errors.insert(0, message)

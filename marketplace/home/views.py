@@ -1,14 +1,50 @@
-"""The start page."""
+"""The start page and the site shell every page shares: navigation by role, the language switch (remembered
+in a cookie), display filters for money and time, and the Swagger UI assets served from the installed
+``swagger-ui-bundle`` package so /api/docs works without outside networks."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import json
+from datetime import datetime
+from decimal import Decimal
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from flask import Blueprint, current_app, render_template, request, send_from_directory
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from swagger_ui_bundle import swagger_ui_path
 
 from core.auth import web_actor
+from core.money import Money
+from core.roles import Role
+from marketplace.app import LOCALES
 from marketplace.catalogue import services as catalogue
 from marketplace.orders import services as orders
 
 bp = Blueprint("home", __name__)
+
+LANG_COOKIE = "lang"
+LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
+# Times are stored in UTC and shown in the platform's local time.
+DISPLAY_TIMEZONE = "Asia/Shanghai"
+
+ROLE_LABELS = {
+    Role.CITIZEN: _l("Citizen"),
+    Role.DEPARTMENT_STAFF: _l("Department staff"),
+    Role.VENDOR_MEMBER: _l("Vendor member"),
+    Role.FINANCE: _l("Finance"),
+    Role.AUDITOR: _l("Auditor"),
+    Role.ADMIN: _l("Administrator"),
+}
+STATUS_LABELS = {
+    "draft": _l("Draft"), "open": _l("Open"), "closed": _l("Closed"), "archived": _l("Archived"),
+    "uploaded": _l("Uploaded"), "queued": _l("Queued"), "testing": _l("Testing"), "certified": _l("Certified"),
+    "failed": _l("Failed"), "error": _l("Error"), "approved": _l("Approved"), "rejected": _l("Rejected"),
+    "published": _l("Published"), "superseded": _l("Superseded"), "suspended": _l("Suspended"),
+    "withdrawn": _l("Withdrawn"), "revoked": _l("Revoked"), "active": _l("Active"),
+}
 
 
 @bp.get("/")
@@ -17,3 +53,93 @@ def index():
     return render_template("home/index.html", actor=actor,
                            departments=catalogue.department_list(page_size=50).items,
                            open_orders=orders.order_list(actor, status="open", page_size=10).items)
+
+
+@bp.get("/static/swagger-ui/<path:filename>")
+def swagger_ui_asset(filename: str):
+    """The Swagger UI files flask-smorest's /api/docs page loads (OPENAPI_SWAGGER_UI_URL)."""
+    return send_from_directory(swagger_ui_path, filename, max_age=24 * 3600)
+
+
+@bp.after_app_request
+def remember_language(response):
+    chosen = request.args.get("lang")
+    if chosen in LOCALES and request.cookies.get(LANG_COOKIE) != chosen:
+        response.set_cookie(LANG_COOKIE, chosen, max_age=LANG_COOKIE_MAX_AGE, samesite="Lax", httponly=True,
+                            secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
+    return response
+
+
+def _locale_code() -> str:
+    """The chosen catalogue: "zh_CN" or "en"."""
+    locale = get_locale()
+    return "en" if locale is not None and locale.language == "en" else "zh_CN"
+
+
+def _language_url(code: str) -> str:
+    args = request.args.to_dict(flat=False)
+    args["lang"] = [code]
+    return request.path + "?" + urlencode(args, doseq=True)
+
+
+def _has_endpoint(name: str) -> bool:
+    return name in current_app.view_functions
+
+
+@bp.app_context_processor
+def site_shell():
+    locale = _locale_code()
+    other = "en" if locale.startswith("zh") else "zh_CN"
+    return {
+        "current_actor": web_actor(required=False),
+        "html_lang": "en" if locale == "en" else "zh-CN",
+        "is_english": locale == "en",
+        "other_language": {"code": other, "url": _language_url(other),
+                           "label": "English" if other == "en" else "中文", "lang": other.replace("_", "-")},
+        "role_labels": ROLE_LABELS,
+        "status_labels": STATUS_LABELS,
+        "has_endpoint": _has_endpoint,
+    }
+
+
+@bp.app_template_filter("yuan")
+def yuan(fen: int | None) -> str:
+    """An integer of fen as yuan: 123456 → ¥1,234.56."""
+    if fen is None:
+        return "—"
+    return "¥" + Money(int(fen)).format()
+
+
+@bp.app_template_filter("stars")
+def stars(tenths: int) -> str:
+    """A rating in tenths of a star as 4.5★."""
+    return f"{Decimal(int(tenths)) / 10:.1f}★"
+
+
+@bp.app_template_filter("multiplier")
+def multiplier(basis_points: int) -> str:
+    """A multiplier in basis points as ×1.20 (exact: Decimal, never float)."""
+    return f"×{Decimal(int(basis_points)) / 10000:.2f}"
+
+
+@bp.app_template_filter("when")
+def when(moment: datetime | None) -> str:
+    if moment is None:
+        return "—"
+    local = moment.astimezone(ZoneInfo(DISPLAY_TIMEZONE))
+    return format_datetime(local, "medium", locale=_locale_code())
+
+
+@bp.app_template_filter("localized")
+def localized(obj, attribute: str = "name") -> str:
+    """The English name (``<attribute>_en``) on English pages when there is one, else the Chinese name."""
+    if _locale_code() == "en":
+        english = getattr(obj, f"{attribute}_en", "")
+        if english:
+            return english
+    return getattr(obj, attribute)
+
+
+@bp.app_template_filter("pretty_json")
+def pretty_json(value) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=str)
