@@ -25,10 +25,15 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "BUNDLE_STORE": (None, str, "Folder where uploaded bundles are stored by sha256; default INSTANCE_PATH/bundles."),
     "MAX_BUNDLE_BYTES": (50 * 1024 * 1024, int, "Largest accepted bundle upload, in bytes."),
     "SANDBOX_BACKEND": ("bwrap", str, "Isolation backend for certification and serving: 'bwrap' or 'docker'."),
-    "RUNTIME_ROOTFS": (None, str, "Sandbox runtime rootfs (built by `govmarket sandbox build-runtime`); default ~/.cache/govmarket/runtime/rootfs."),
-    "SANDBOX_RUNS": (None, str, "Folder for per-run sandbox directories (sockets, bundle, deps); default /run/govmarket-sandbox as root."),
+    "RUNTIME_ROOTFS": (None, str, "Sandbox runtime rootfs (built by `govmarket sandbox build-runtime`); "
+                                  "default ~/.cache/govmarket/runtime/rootfs."),
+    "SANDBOX_RUNS": (None, str, "Folder for per-run sandbox directories (sockets, bundle, deps); "
+                                "default /run/govmarket-sandbox as root."),
     "APPS_DOMAIN": ("apps.localhost:5000", str, "Host suffix apps are served on: <slug>.<APPS_DOMAIN>."),
     "OAUTH2_TOKEN_EXPIRES_IN": (3600, int, "Lifetime of client-credentials access tokens, seconds."),
+    "METRICS_TOKEN": ("", str, "If set, /metrics requires 'Authorization: Bearer <token>'."),
+    "LOG_FORMAT": ("text", str, "'json' for one JSON object per line (production) or 'text'."),
+    "LOG_LEVEL": ("INFO", str, "Root log level."),
     "DEFAULT_LOCALE": ("zh_CN", str, "Default language of the web pages."),
     "PAGE_SIZE": (20, int, "Default page size of lists."),
 }

@@ -78,12 +78,16 @@ class InlineJobQueue:
         return job_id
 
     def _run(self, job_id, func, args, kwargs):
+        from core import logs
+
+        token = logs.job_id.set(job_id)
         try:
             with self.app.app_context():
                 func(*args, **kwargs)
         except Exception:  # a job's failure is its own to record; the queue must go on
             log.exception("job %s failed", job_id)
         finally:
+            logs.job_id.reset(token)
             with self._lock:
                 self._inflight.discard(job_id)
 

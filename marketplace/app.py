@@ -11,7 +11,7 @@ from flask_babel import Babel
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
-from core import queue
+from core import logs, queue
 from core.config import load_config
 from core.errors import DomainError
 from core.extensions import csrf, db, limiter, login_manager, migrate
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(ROOT / "instance"), instance_relative_config=False)
     app.config.update(load_config(app.instance_path, config))
+    if not app.testing and not app.config.get("TESTING"):
+        logs.configure(app.config["LOG_LEVEL"], json_output=app.config["LOG_FORMAT"] == "json")
     Path(app.config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
     Path(app.config["BUNDLE_STORE"]).mkdir(parents=True, exist_ok=True)
 

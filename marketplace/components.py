@@ -14,7 +14,7 @@ def register(app: Flask, api: Api) -> None:
     from billing import init_app as init_billing
     init_billing(app, api)  # billing: tables, API, finance pages, CLI
     # The marketplace: OAuth server and actor resolver first, then its APIs, pages and commands.
-    from marketplace import health
+    from marketplace import health, observability
     from marketplace.accounts import api as accounts_api
     from marketplace.accounts import models as _accounts  # noqa: F401
     from marketplace.accounts import oauth
@@ -31,6 +31,7 @@ def register(app: Flask, api: Api) -> None:
     from marketplace.vendors import models as _vendors  # noqa: F401
 
     oauth.init_app(app)
+    observability.init_app(app)
     for blueprint in (accounts_api.blp, catalogue_api.blp, orders_api.blp, vendors_api.blp, audit_api.blp):
         api.register_blueprint(blueprint)
     from marketplace.audit import views as audit_views
