@@ -30,6 +30,12 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "SANDBOX_RUNS": (None, str, "Folder for per-run sandbox directories (sockets, bundle, deps); "
                                 "default /run/govmarket-sandbox as root."),
     "APPS_DOMAIN": ("apps.localhost:5000", str, "Host suffix apps are served on: <slug>.<APPS_DOMAIN>."),
+    "SERVING_IDLE_SECONDS": (300, int, "A served app with no request for this long is stopped; the next request starts it again."),
+    "SERVING_DATASET": ("citizens-v1:42:2000", str, "spec:seed:size of the mock dataset the department service answers served apps from."),
+    "GATEWAY_REQUEST_BYTES": (10 * 1024 * 1024, int, "Largest request body the app gateway passes to an app, in bytes."),
+    "GATEWAY_RESPONSE_BYTES": (50 * 1024 * 1024, int, "Largest response body the app gateway passes back from an app, in bytes."),
+    "GATEWAY_TIMEOUT_SECONDS": (30, int, "How long the app gateway waits for an app to start answering (and between chunks)."),
+    "GATEWAY_SESSION_SECONDS": (8 * 3600, int, "Lifetime of a citizen's gateway session on an app's origin, seconds."),
     "OAUTH2_TOKEN_EXPIRES_IN": (3600, int, "Lifetime of client-credentials access tokens, seconds."),
     "METRICS_TOKEN": ("", str, "If set, /metrics requires 'Authorization: Bearer <token>'."),
     "LOG_FORMAT": ("text", str, "'json' for one JSON object per line (production) or 'text'."),
