@@ -77,13 +77,54 @@ class BwrapSandbox:
             return
         self._stopped = True
         if self.proc.poll() is None:
-            self.proc.kill()
+            # Kill the sandbox from the inside out: bwrap's own process (our child) reaps its namespace's init and
+            # exits, so no zombie is left to a host init that may not reap.
+            _kill_members(self.cgroups, spare=self.proc.pid)
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(3)
         _kill_and_remove(self.cgroups)
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        _reap_orphans()
         self._output.join()
+
+
+def _become_subreaper() -> None:
+    # bwrap's namespace init can outlive bwrap's own process for a moment; as a subreaper the worker inherits it
+    # and reaps it (_reap_orphans) instead of leaving a zombie to a host init that may never reap.
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def _reap_orphans() -> None:
+    """Reap zombies of the sandbox uid that were re-parented to this worker."""
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            if fields[0] == "Z" and int(fields[1]) == me and os.stat(f"/proc/{entry}").st_uid == SANDBOX_UID:
+                os.waitpid(int(entry), os.WNOHANG)
+        except (OSError, ChildProcessError, IndexError, ValueError):
+            continue
+
+
+def _kill_members(cgroups: dict[str, Path], spare: int) -> None:
+    try:
+        pids = [int(p) for p in (cgroups["pids"] / "cgroup.procs").read_text().split()]
+    except OSError:
+        return
+    for pid in pids:
+        if pid != spare:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def _kill_and_remove(cgroups: dict[str, Path]) -> None:
@@ -122,6 +163,7 @@ class BwrapBackend:
         self.bwrap = shutil.which("bwrap") or "/usr/bin/bwrap"
         self.setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
         self.unshare = shutil.which("unshare") or "/usr/bin/unshare"
+        _become_subreaper()
 
     def image_hash(self) -> str:
         return self.image.hash

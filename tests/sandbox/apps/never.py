@@ -1,0 +1,5 @@
+"""Never becomes ready: importing the module blocks forever."""
+import time
+
+while True:
+    time.sleep(1)
