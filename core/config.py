@@ -41,6 +41,14 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "LOG_FORMAT": ("text", str, "'json' for one JSON object per line (production) or 'text'."),
     "LOG_LEVEL": ("INFO", str, "Root log level."),
     "DEFAULT_LOCALE": ("zh_CN", str, "Default language of the web pages."),
+    # Citizen identity (marketplace/identity, docs/identity.md).
+    "ISSUER": ("http://localhost:5000", str, "Public base URL of the platform: `iss` of identity tokens and its OIDC provider."),
+    "PERSONA_LOGIN": (False, lambda raw: _parse_bool(raw), "Mock-persona citizen login outside development (never production)."),
+    "OIDC_ISSUER": (None, str, "Upstream OpenID Connect provider (issuer URL) for citizen login in production."),
+    "OIDC_CLIENT_ID": (None, str, "The platform's client id at the upstream OpenID Connect provider."),
+    "OIDC_CLIENT_SECRET": (None, str, "The platform's client secret at the upstream OpenID Connect provider."),
+    "OIDC_PROVIDER": (False, lambda raw: _parse_bool(raw), "Also be an OpenID Connect provider for this instance's citizens."),
+    "SIGNING_KEY_GRACE_HOURS": (24, int, "Hours a rotated-out signing key stays in the JWKS, so its tokens still verify."),
     "PAGE_SIZE": (20, int, "Default page size of lists."),
 }
 
