@@ -44,6 +44,9 @@ def register(app: Flask, api: Api) -> None:
     for command in marketplace_commands:
         app.cli.add_command(command)
     app.cli.add_command(demo_cli)
+    from marketplace.citizen import register as register_citizen
+    register_citizen(app, api)  # citizens: life events, search, transactions, ratings, complaints, analytics
+    from sandbox import models as _sandbox  # noqa: F401
     from sandbox.cli import sandbox_cli
     app.cli.add_command(sandbox_cli)
     from mockdata.cli import cli as mockdata_cli

@@ -1,0 +1,89 @@
+"""The marketplace's implementation of billing's ``SettlementSource``: orders' price terms, app facts and
+rating statistics read from the marketplace tables. Plugged in by ``marketplace.citizen.register``."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from fractions import Fraction
+
+import sqlalchemy as sa
+
+from billing.source import AppFacts, MultiplierPoint, OrderTerms, QuarterSpan, RatingStats
+from core.extensions import db
+from core.money import Money
+from marketplace.catalogue.models import Department
+from marketplace.orders.models import Order
+from marketplace.ratings.models import Rating
+from marketplace.vendors.models import App, AppVersion, Vendor
+
+
+def multiplier_points(table: Sequence[Sequence[int]]) -> tuple[MultiplierPoint, ...]:
+    """An order's ``rating_multipliers`` ([[stars×10, basis points], …]) as billing's exact points."""
+    return tuple(MultiplierPoint(Fraction(int(tenths), 10), int(bp)) for tenths, bp in sorted(table))
+
+
+def order_terms(order: Order, department_name: str = "") -> OrderTerms:
+    return OrderTerms(order.id, order.department_id, Money(order.fee_per_transaction_fen, order.currency),
+                      Money(order.quarterly_budget_fen, order.currency), multiplier_points(order.rating_multipliers),
+                      order.award_eligible, order.title, department_name)
+
+
+def certified_at_by_app(app_ids: Collection[int]) -> dict[int, object]:
+    """When each app was first certified. A version is approved by its department only after it passed
+    certification, so the first approval dates the certification badge."""
+    if not app_ids:
+        return {}
+    rows = db.session.execute(sa.select(AppVersion.app_id, sa.func.min(AppVersion.approved_at))
+                              .where(AppVersion.app_id.in_(list(app_ids)), AppVersion.approved_at.is_not(None))
+                              .group_by(AppVersion.app_id))
+    return {app_id: moment for app_id, moment in rows}
+
+
+def counted_ratings():
+    """The condition a rating must meet to count for display and pay: not hidden, not awaiting review."""
+    return sa.and_(Rating.hidden_at.is_(None), Rating.under_review.is_(False))
+
+
+class MarketplaceSettlementSource:
+    """Deterministic for a quarter once the ratings of the quarter can no longer be edited (7 days after)."""
+
+    def orders(self, span: QuarterSpan) -> Sequence[OrderTerms]:
+        """Orders published before the quarter ended and not archived before it began."""
+        rows = db.session.execute(
+            sa.select(Order, Department.name).join(Department, Order.department_id == Department.id)
+            .where(Order.published_at.is_not(None), Order.published_at < span.ends_at,
+                   sa.or_(Order.archived_at.is_(None), Order.archived_at >= span.starts_at))
+            .order_by(Order.id))
+        return [order_terms(order, dept_name) for order, dept_name in rows]
+
+    def _facts(self, query) -> list[AppFacts]:
+        rows = db.session.execute(query.add_columns(Vendor.name).join(Vendor, App.vendor_id == Vendor.id)
+                                  .order_by(App.id)).all()
+        certified = certified_at_by_app([app.id for app, _ in rows])
+        return [AppFacts(app.id, app.vendor_id, app.order_id, certified.get(app.id), app.name, vendor_name)
+                for app, vendor_name in rows]
+
+    def apps(self, app_ids: Collection[int]) -> Mapping[int, AppFacts]:
+        if not app_ids:
+            return {}
+        return {f.app_id: f for f in self._facts(sa.select(App).where(App.id.in_(list(app_ids))))}
+
+    def apps_of_orders(self, order_ids: Collection[int]) -> Sequence[AppFacts]:
+        if not order_ids:
+            return []
+        published = sa.select(AppVersion.id).where(AppVersion.app_id == App.id, AppVersion.published_at.is_not(None))
+        return self._facts(sa.select(App).where(App.order_id.in_(list(order_ids)), published.exists()))
+
+    def rating_stats(self, span: QuarterSpan, app_ids: Collection[int]) -> Mapping[int, RatingStats]:
+        if not app_ids:
+            return {}
+        rows = db.session.execute(
+            sa.select(Rating.app_id, Rating.stars, sa.func.count())
+            .where(Rating.app_id.in_(list(app_ids)), Rating.created_at >= span.starts_at,
+                   Rating.created_at < span.ends_at, counted_ratings())
+            .group_by(Rating.app_id, Rating.stars))
+        distribution: dict[int, list[int]] = {}
+        for app_id, stars, count in rows:
+            distribution.setdefault(app_id, [0, 0, 0, 0, 0])[stars - 1] += int(count)
+        return {app_id: RatingStats(app_id, sum(d), sum((i + 1) * c for i, c in enumerate(d)), tuple(d))
+                for app_id, d in sorted(distribution.items())}

@@ -1,0 +1,24 @@
+"""The citizen side of the market: life events and search, transactions, ratings, complaints, department
+analytics, and the marketplace's SettlementSource for billing.
+
+``register`` is the one call ``marketplace.components`` makes for all of it.
+"""
+
+from __future__ import annotations
+
+
+def register(app, api) -> None:
+    """Tables, REST APIs, web pages, and billing's settlement source."""
+    from billing.source import set_settlement_source
+    from marketplace.billing_source import MarketplaceSettlementSource
+    from marketplace.catalogue import models as _catalogue  # noqa: F401  (life events)
+    from marketplace.complaints import models as _complaints  # noqa: F401
+    from marketplace.ratings import models as _ratings  # noqa: F401
+    from marketplace.transactions import models as _transactions  # noqa: F401
+
+    set_settlement_source(app, MarketplaceSettlementSource())
+    _register_web(app, api)
+
+
+def _register_web(app, api) -> None:
+    pass
