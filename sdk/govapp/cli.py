@@ -248,7 +248,7 @@ def register(folder: Path, display_name: str | None, slug: str | None, summary: 
     with platform_client() as client:
         try:
             order = client.get_order(manifest.order)
-            app = client.create_app(order_id=order.get("id", manifest.order), name=display_name or manifest.name,
+            app = client.create_app(order_id=order["id"], name=display_name or manifest.name,
                                     slug=slug or manifest.name.lower(), summary=summary)
         except PlatformError as exc:
             fail(f"cannot register the app: {exc}")

@@ -169,16 +169,68 @@ class PlatformClient:
         """Every order matching, across pages."""
         yield from self._iterate("/api/orders", {"status": status, "q": q, "page_size": page_size})
 
-    def get_order(self, order_id: int | str) -> Order:
-        """GET /api/orders/{id}: contract (OpenAPI), dept_scopes, citizen_scopes, price schedule, suite version."""
-        return self._json("GET", f"/api/orders/{order_id}")
+    def get_order(self, order: int | str) -> Order:
+        """GET /api/orders/{id}: contract (OpenAPI), dept_scopes, citizen_scopes, price schedule, suite version.
 
-    def get_suite(self, order_id: int | str) -> dict:
-        """GET /api/orders/{id}/suite: the current suite document (vendors: public cases + hidden counts)."""
-        body = self._json("GET", f"/api/orders/{order_id}/suite")
-        if isinstance(body, dict) and "cases" not in body and isinstance(body.get("suite"), dict):
-            return body["suite"]  # wrapped as {"version": ..., "suite": {...}}
+        `order` is the numeric id or the order's slug (looked up among the orders you can see).
+        """
+        return self._json("GET", f"/api/orders/{self.order_id(order)}")
+
+    def order_id(self, order: int | str) -> int:
+        """The numeric id of an order given by id or slug."""
+        if isinstance(order, int) or str(order).isdigit():
+            return int(order)
+        for status in ("open", None):
+            for candidate in self.iter_orders(status=status, q=str(order)):
+                if candidate.get("slug") == order:
+                    return int(candidate["id"])
+        raise PlatformError(404, "Not Found", f"no order with slug {order!r} is visible to you; `govapp orders` lists them")
+
+    def get_suite(self, order: int | str, version: int | None = None) -> dict:
+        """GET /api/orders/{id}/suite: the suite document (vendors: public cases + hidden counts)."""
+        body = self._json("GET", f"/api/orders/{self.order_id(order)}/suite", params={"version": version} if version else None)
+        if isinstance(body, dict) and "cases" not in body:
+            for key in ("document", "suite"):  # {order_id, version, sha256, complete, document}
+                if isinstance(body.get(key), dict):
+                    return body[key]
         return body
+
+    def create_order(self, **fields: Any) -> Order:
+        """POST /api/orders (department staff): service_item_id, slug, title, contract, fees, budget, scopes …"""
+        return self._json("POST", "/api/orders", json=fields)
+
+    def update_order(self, order_id: int, *, expected_revision: int | None = None, **fields: Any) -> Order:
+        """PATCH /api/orders/{id}; pass the revision you read to refuse a lost update (409)."""
+        if expected_revision is not None:
+            fields["expected_revision"] = expected_revision
+        return self._json("PATCH", f"/api/orders/{order_id}", json=fields)
+
+    def publish_order(self, order_id: int) -> Order:
+        return self._json("POST", f"/api/orders/{order_id}/publish")
+
+    def close_order(self, order_id: int) -> Order:
+        return self._json("POST", f"/api/orders/{order_id}/close")
+
+    def archive_order(self, order_id: int) -> Order:
+        return self._json("POST", f"/api/orders/{order_id}/archive")
+
+    def add_suite(self, order_id: int, document: Mapping[str, Any]) -> dict:
+        """POST /api/orders/{id}/suite: a new suite version (the document, see docs/suite-format.md)."""
+        return self._json("POST", f"/api/orders/{order_id}/suite", json=dict(document))
+
+    def list_questions(self, order_id: int) -> list[dict]:
+        """GET /api/orders/{id}/questions: public clarification questions and answers."""
+        return self._json("GET", f"/api/orders/{order_id}/questions")
+
+    def ask_question(self, order_id: int, text: str) -> dict:
+        return self._json("POST", f"/api/orders/{order_id}/questions", json={"text": text})
+
+    def answer_question(self, question_id: int, answer: str) -> dict:
+        return self._json("PUT", f"/api/orders/questions/{question_id}/answer", json={"answer": answer})
+
+    def me(self) -> dict:
+        """GET /api/me: who the token belongs to."""
+        return self._json("GET", "/api/me")
 
     # ------------------------------------------------------------------ apps and versions
 
@@ -192,6 +244,11 @@ class PlatformClient:
 
     def get_app(self, app_id: int | str) -> App:
         return self._json("GET", f"/api/apps/{app_id}")
+
+    def list_versions(self, app_id: int | str) -> list[Version]:
+        """GET /api/apps/{id}/versions: every uploaded version of an app with its status."""
+        body = self._json("GET", f"/api/apps/{app_id}/versions")
+        return body if isinstance(body, list) else body.get("items", [])
 
     def upload_version(self, app_id: int | str, version: str, bundle: Path,
                        progress: Callable[[int, int], None] | None = None, chunk_size: int = 256 * 1024) -> Version:
