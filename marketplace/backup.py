@@ -35,7 +35,7 @@ def backup_create(target: Path) -> dict:
         work = Path(tmp)
         if url.get_backend_name() == "postgresql":
             database_file = work / "database.pgdump"
-            subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--file", str(database_file),  # noqa: S607
+            subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--file", str(database_file),  # noqa: S603, S607
                             _libpq_url(url)], check=True, capture_output=True, text=True)
         elif url.get_backend_name() == "sqlite":
             database_file = work / "database.sqlite"
@@ -71,7 +71,7 @@ def backup_restore(source: Path) -> dict:
         db.session.remove()
         db.engine.dispose()
         if manifest["database"] == "postgresql":
-            subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",  # noqa: S607
+            subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",  # noqa: S603, S607
                             "--dbname", _libpq_url(url), str(database_file)], check=True, capture_output=True,
                            text=True)
         else:
