@@ -323,8 +323,12 @@ def _follow(version_id: str, poll: float = 2.0) -> dict:
         except PlatformError:
             report = None
     if report:
-        summary = {k: report.get(k) for k in ("passed", "pass_ratio", "latency_p95_ms", "violations", "reasons") if k in report}
-        click.echo("Report: " + json.dumps(summary, ensure_ascii=False))
+        # The sandbox's report: {"certified", "summary": {total, passed, ratio, latency_p95_ms, ...}, "verdicts", "cases"}
+        summary = dict(report.get("summary") or {})
+        for key in ("certified", "passed", "pass_ratio", "latency_p95_ms", "violations", "reasons", "verdicts"):
+            if key in report and report[key] not in (None, {}, []):
+                summary[key] = report[key]
+        click.echo("Report: " + json.dumps(summary, ensure_ascii=False, default=str))
         for case in report.get("cases", []):
             if not case.get("passed") and case.get("diff"):
                 click.secho(case["diff"], fg="red")

@@ -132,7 +132,13 @@ def department_service(workdir: Path, dataset: Mapping, scopes: Sequence[str], p
         args += ["--size", str(dataset["size"])]
     process = _Process("the simulated department service (python -m mockdata serve)", args, env=os.environ)
     try:
-        ready = process.wait_first_json_line(start_timeout)
+        try:
+            ready = process.wait_first_json_line(start_timeout)
+        except RunnerError as exc:
+            if any("No module named mockdata" in line for line in process.output):
+                raise RunnerError("the simulated department service is not installed in this environment: install the "
+                                  "platform's distribution, which holds the mockdata package (docs/vendors.md, step 1)") from exc
+            raise
         if not ready.get("ready"):
             raise RunnerError(f"the department service reported {ready}:\n{process.tail()}")
         with _uds_client(control, timeout=30) as client:
