@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from operator import mul
 
 RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 RESIDENT_ID_CHECK = "10X98765432"
@@ -32,10 +33,8 @@ def resident_id_check_char(first17: str) -> str:
     """The GB 11643 check character for the first 17 digits of a resident ID number."""
     if len(first17) != 17 or not first17.isdigit():
         raise ValueError(f"need the first 17 digits of a resident ID number, got {first17!r}")
-    total = 0
-    for digit, weight in zip(first17, RESIDENT_ID_WEIGHTS, strict=True):
-        total += (ord(digit) - 48) * weight
-    return RESIDENT_ID_CHECK[total % 11]
+    # map() keeps the loop in C: this runs once per generated person.
+    return RESIDENT_ID_CHECK[sum(map(mul, map(int, first17), RESIDENT_ID_WEIGHTS)) % 11]
 
 
 def make_resident_id(region_code: str, birth: date, sequence: int) -> str:

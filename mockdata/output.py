@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from mockdata.generator import KEY_COLUMNS, iter_chunk_rows, scenarios_for
+from mockdata.generator import KEY_COLUMNS, chunk_lines, iter_chunk_rows, scenarios_for
 from mockdata.records import ENTITIES
 from mockdata.specs import DatasetSpec
 
@@ -37,14 +37,11 @@ def write_jsonl(spec: DatasetSpec, seed: int, size: int, out: Path, *, workers: 
     hashes = {entity: hashlib.sha256() for entity in ENTITIES}
     counts = dict.fromkeys(ENTITIES, 0)
     try:
-        for persons, rows in iter_chunk_rows(spec, seed, size, workers):
-            for entity, entity_rows in rows.items():
-                if not entity_rows:
-                    continue
-                data = ("\n".join(row[-1] for row in entity_rows) + "\n").encode()
+        for persons, lines in iter_chunk_rows(spec, seed, size, workers, build=chunk_lines):
+            for entity, data in lines.items():
                 files[entity].write(data)
                 hashes[entity].update(data)
-                counts[entity] += len(entity_rows)
+                counts[entity] += data.count(b"\n")
             if progress:
                 progress(persons)
     finally:

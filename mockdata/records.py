@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from bisect import bisect
 from datetime import date
+from functools import cache
 from random import Random
 
 from mockdata import vocabulary as v
-from mockdata.identifiers import make_credit_code, make_resident_id
+from mockdata.identifiers import make_credit_code, resident_id_check_char
 from mockdata.specs import DatasetSpec
 
 ENTITIES = ("persons", "businesses", "licences", "vehicles", "social_insurance")
@@ -42,6 +43,12 @@ def org_body(n: int, prefix: str = "MA") -> str:
         value, digit = divmod(value, 31)
         chars.append(_ORG_ALPHABET[digit])
     return prefix + "".join(reversed(chars))
+
+
+@cache
+def _authority(province_code: str, suffix: str) -> str:
+    _, province, capital, _ = v.PROVINCE_BY_CODE[province_code]
+    return f"{capital or province}{suffix}"
 
 
 def age_on(birth: date, day: date) -> int:
@@ -141,14 +148,15 @@ class RecordFactory:
         rng = self.rng
         return f"{v.PHONE_PREFIXES[int(rng.random() * len(v.PHONE_PREFIXES))]}{rng.getrandbits(27) % 100_000_000:08d}"
 
-    def resident_id(self, region: str, birth_ord: int, male: bool) -> str:
+    def resident_id(self, region: str, birth_ord: int, birth_iso: str, male: bool) -> str:
         key = (region, birth_ord, male)
         used = self._sequences.get(key)
         if used is None:
             used = self._ri(0, 399)
         self._sequences[key] = used + 1
         # Odd sequence for men, even for women; <500 people per (region, day, sex) keeps it unique.
-        return make_resident_id(region, date.fromordinal(birth_ord), (2 * used + male) % 1000)
+        first17 = f"{region}{birth_iso[:4]}{birth_iso[5:7]}{birth_iso[8:]}{(2 * used + male) % 1000:03d}"
+        return first17 + resident_id_check_char(first17)
 
     def person(self, *, age: int, male: bool | None = None, kind: str | None = None, region: str,
                household_id: str, head: bool, address: str, guardian: str | None = None) -> dict:
@@ -161,6 +169,7 @@ class RecordFactory:
                 "minority" if r < self.spec.rare_name_rate + self.spec.minority_name_rate else "common")
         birth_ord = self._as_of_ord - age * 365 - (age // 4) - self._ri(1, 364)
         birth = date.fromordinal(birth_ord)
+        birth_iso = birth.isoformat()
         name, ethnicity, tags = self.name(male, kind)
         real_age = age_on(birth, self.as_of)
         if real_age < 18:
@@ -168,10 +177,10 @@ class RecordFactory:
         elif real_age >= 80:
             tags.append("elderly")
         person = {
-            "resident_id": self.resident_id(region, birth_ord, male),
+            "resident_id": self.resident_id(region, birth_ord, birth_iso, male),
             "name": name,
             "gender": "male" if male else "female",
-            "birth_date": birth.isoformat(),
+            "birth_date": birth_iso,
             "ethnicity": ethnicity,
             "phone": self.phone(),
             "address": address,
@@ -307,8 +316,7 @@ class RecordFactory:
         return record
 
     def _authority(self, region: str, suffix: str) -> str:
-        _, province, capital, _ = v.PROVINCE_BY_CODE[region[:2]]
-        return f"{capital or province}{suffix}"
+        return _authority(region[:2], suffix)
 
     def id_card(self, person: dict, age: int, state: str) -> dict:
         years = 5 if age < 16 else 10 if age <= 25 else 20 if age <= 45 else None

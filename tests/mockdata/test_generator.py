@@ -164,3 +164,18 @@ def test_sizes_outside_the_spec_are_refused(tmp_path):
 def test_unknown_specs_name_the_known_ones():
     with pytest.raises(KeyError, match="citizens-v1"):
         get_spec("citizens-v0")
+
+
+def test_the_fast_encoder_writes_the_same_bytes_as_the_standard_library():
+    # Datasets must be byte-identical where orjson is missing (mockdata then falls back to json).
+    import orjson
+
+    from mockdata.generator import generate_chunk, stdlib_encoder
+
+    stdlib = stdlib_encoder()
+    tricky = {"name": "刘䶮 𠇔 阿依古丽·买买提", "escapes": "\"\\\n\t\x00\u2028", "numbers": [0, -1, 12.5, 275.0], "none": None}
+    assert orjson.dumps(tricky) == stdlib(tricky)
+    chunk = generate_chunk(CITIZENS_V1, 42, 3000, 0)
+    for entity in ENTITIES:
+        for record in getattr(chunk, entity):
+            assert orjson.dumps(record) == stdlib(record)
