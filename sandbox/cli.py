@@ -29,3 +29,27 @@ def build_runtime(force: bool, no_docker: bool) -> None:
         raise click.ClickException(f"Docker does not answer ({exc}); start it (scripts/ensure-services.sh) "
                                    "or pass --no-docker") from exc
     click.echo(f"docker image {runtime.docker_import(image, client)}")
+
+
+@sandbox_cli.command("sweep")
+def sweep_command() -> None:
+    """Remove orphaned sandboxes (containers, cgroups, run directories) and fail runs their dead worker left."""
+    from sandbox.tasks import sweep
+
+    for line in sweep() or ["nothing to sweep"]:
+        click.echo(line)
+
+
+@sandbox_cli.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker_command(burst: bool) -> None:
+    """Sweep what a previous worker left, then run certification jobs from the RQ queue `sandbox`."""
+    from redis import Redis
+    from rq import Queue, Worker
+
+    from sandbox.tasks import sweep
+
+    for line in sweep():
+        click.echo(f"swept: {line}")
+    connection = Redis.from_url(current_app.config["REDIS_URL"])
+    Worker([Queue("sandbox", connection=connection)], connection=connection).work(burst=burst)

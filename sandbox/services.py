@@ -1,0 +1,151 @@
+"""Certification use cases: request a run, read its progress and report, fail runs orphaned by a dead worker.
+
+The marketplace calls ``certification_request`` when a version is uploaded (and for every published app
+when a new suite version appears) and shows ``certification_report`` to vendors and departments.
+"""
+
+from __future__ import annotations
+
+import copy
+import socket
+from typing import Any
+
+import sqlalchemy as sa
+
+from core import audit, queue
+from core.errors import NotFound, ValidationError
+from core.extensions import db
+from core.time import utcnow
+from sandbox import authz
+from sandbox.backends import owner_alive
+from sandbox.harness import suite_hash
+from sandbox.models import CertificationRun
+
+JOB_TIMEOUT_S = 1800
+
+
+def job_id_for(app_version_id: int, suite_version: str) -> str:
+    """Deterministic: a second enqueue of the same (version, suite version) is the same job, never a second run."""
+    return f"certify-v{app_version_id}-s{suite_version}"
+
+
+def certification_request(actor: Any, app_version_id: int, bundle_sha256: str, suite: dict, contract: dict | None,
+                          scopes: list[str], *, vendor_id: int | None = None,
+                          department_id: int | None = None) -> CertificationRun:
+    """Queue the certification of an app version against a suite version; returns the run.
+
+    Who: the platform (actor None), an admin, or a member of ``vendor_id``. Idempotent per (version, suite
+    version): an existing run is returned, and re-queued only if it ended in an infrastructure ``error``.
+    Raises ValidationError for an invalid suite or bundle hash, Forbidden for anyone else.
+    """
+    authz.certification_request(actor, vendor_id)
+    from govapp.suite import SuiteError, load_suite
+
+    if len(bundle_sha256) != 64 or any(c not in "0123456789abcdef" for c in bundle_sha256):
+        raise ValidationError(f"bundle_sha256 {bundle_sha256!r} is not a sha256 hex digest")
+    try:
+        parsed = load_suite(copy.deepcopy(suite))
+    except SuiteError as exc:
+        raise ValidationError(f"the order's suite is invalid: {exc}") from exc
+    job_id = job_id_for(app_version_id, parsed.version)
+    run = db.session.scalar(sa.select(CertificationRun).where(CertificationRun.job_id == job_id))
+    if run is not None and run.state != "error":
+        return run
+    if run is None:
+        run = CertificationRun(app_version_id=app_version_id, vendor_id=vendor_id, department_id=department_id,
+                               bundle_sha256=bundle_sha256, suite_version=parsed.version, suite_sha256=suite_hash(suite),
+                               suite=copy.deepcopy(suite), contract=copy.deepcopy(contract), dept_scopes=sorted(scopes),
+                               dataset=dict(parsed.dataset), job_id=job_id, state="queued")
+        db.session.add(run)
+        db.session.flush()
+        action = "certification.requested"
+    else:
+        run.state, run.error, run.cases_done, run.report, run.finished_at = "queued", None, 0, None, None
+        action = "certification.requeued"
+    audit.record(actor, action, "certification_run", run.id,
+                 {"app_version_id": app_version_id, "suite_version": parsed.version, "bundle_sha256": bundle_sha256},
+                 department_id=department_id, vendor_id=vendor_id)
+    db.session.commit()
+    from sandbox.tasks import certify_run
+
+    queue.enqueue("sandbox", certify_run, run.id, job_id=job_id, timeout=JOB_TIMEOUT_S)
+    return run
+
+
+def certification_get(actor: Any, run_id: int) -> CertificationRun:
+    """The run (state, progress, timestamps) if the actor may see it; NotFound / Forbidden otherwise."""
+    run = db.session.get(CertificationRun, run_id)
+    if run is None:
+        raise NotFound(f"certification run {run_id} does not exist")
+    authz.certification_report(actor, run.vendor_id, run.department_id)
+    return run
+
+
+def certification_latest(actor: Any, app_version_id: int) -> CertificationRun | None:
+    """The newest run of an app version (by suite version order of creation), or None."""
+    run = db.session.scalar(sa.select(CertificationRun).where(CertificationRun.app_version_id == app_version_id)
+                            .order_by(CertificationRun.id.desc()).limit(1))
+    if run is not None:
+        authz.certification_report(actor, run.vendor_id, run.department_id)
+    return run
+
+
+def certification_report(actor: Any, run_id: int) -> dict[str, Any]:
+    """The report as the actor may see it: departments (and admins, auditors) everything; the vendor full diffs
+    for public cases only, hidden cases as per-category counts, and no app output once hidden cases ran (the
+    app could have logged their inputs)."""
+    run = db.session.get(CertificationRun, run_id)
+    if run is None:
+        raise NotFound(f"certification run {run_id} does not exist")
+    view = authz.certification_report(actor, run.vendor_id, run.department_id)
+    base = {"id": run.id, "app_version_id": run.app_version_id, "state": run.state, "suite_version": run.suite_version,
+            "progress": run.progress(), "error": run.error, "view": view,
+            "created_at": run.created_at, "started_at": run.started_at, "finished_at": run.finished_at}
+    report = copy.deepcopy(run.report) if run.report else None
+    base["report"] = report if view == "department" or report is None else vendor_view(report)
+    return base
+
+
+def vendor_view(report: dict[str, Any]) -> dict[str, Any]:
+    """Strip everything a vendor must not learn about hidden cases from a full report."""
+    out = copy.deepcopy(report)
+    hidden = [c for c in report.get("cases", []) if c.get("visibility") == "hidden"]
+    hidden_ids = {c["case_id"] for c in hidden}
+    counts: dict[str, dict[str, int]] = {}
+    for case in hidden:
+        entry = counts.setdefault(case["category"], {"passed": 0, "total": 0})
+        entry["total"] += 1
+        entry["passed"] += bool(case.get("passed"))
+    out["cases"] = [c for c in report.get("cases", []) if c.get("visibility") != "hidden"]
+    out["hidden"] = dict(sorted(counts.items()))
+    out["verdicts"] = {name: ("during a hidden case" if any(h in str(detail) for h in hidden_ids) else detail)
+                       for name, detail in report.get("verdicts", {}).items()}
+    if hidden:
+        out["output"] = {"text": "(the app's output is not shown to vendors once hidden cases have run; run the public "
+                                 "cases locally with `govapp test` to see it)",
+                         "bytes": report.get("output", {}).get("bytes", 0)}
+    return out
+
+
+def this_worker() -> str:
+    from sandbox.backends import owner_key
+
+    return f"{socket.gethostname()}:{owner_key()}"
+
+
+def certification_fail_orphans(actor: Any = None) -> list[int]:
+    """Mark ``error`` every run left in ``testing`` by a worker on this host that no longer exists (killed mid-run).
+    Platform-only (actor None or admin)."""
+    authz.certification_request(actor, None)
+    host = socket.gethostname()
+    failed = []
+    for run in db.session.scalars(sa.select(CertificationRun).where(CertificationRun.state == "testing")):
+        worker_host, _, key = (run.worker or ":").partition(":")
+        if worker_host == host and not owner_alive(key):
+            run.state, run.finished_at = "error", utcnow()
+            run.error = "the worker running this certification stopped mid-run; its sandbox was swept"
+            audit.record(actor, "certification.orphaned", "certification_run", run.id, {"worker": run.worker},
+                         department_id=run.department_id, vendor_id=run.vendor_id)
+            failed.append(run.id)
+    db.session.commit()
+    return failed
