@@ -109,3 +109,11 @@ def settings_table() -> str:
 
 
 __all__ = ["SETTINGS", "_parse_bool", "load_config", "settings_table"]
+
+
+def update_operations_doc(path: str = "docs/operations.md") -> None:
+    """Rewrite the settings table in docs/operations.md: `python -c 'import core.config as c; c.update_operations_doc()'`."""
+    text = Path(path).read_text("utf-8")
+    start = text.index("\n", text.index("<!-- settings-table:start")) + 1
+    end = text.index("<!-- settings-table:end")
+    Path(path).write_text(text[:start] + settings_table() + "\n" + text[end:], "utf-8")

@@ -11,7 +11,8 @@ def test_operations_doc_lists_every_setting():
     text = DOCS.read_text("utf-8")
     start = text.index("<!-- settings-table:start")
     block = text[text.index("\n", start) + 1:text.index("<!-- settings-table:end")].strip()
-    assert block == settings_table().strip(), "regenerate the table in docs/operations.md from core.config"
+    assert block == settings_table().strip(), (
+        "the settings table is stale: python -c 'import core.config as c; c.update_operations_doc()'")
 
 
 def test_environment_overrides_defaults(monkeypatch, tmp_path):
