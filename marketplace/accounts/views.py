@@ -68,7 +68,7 @@ def logout():
 
 def _client_form(actor) -> ClientForm:
     form = ClientForm()
-    form.scopes.choices = [(scope, f"{scope} — {SCOPES[scope]}") for scope in sorted(ROLE_SCOPES[actor.role])]
+    form.scopes.choices = {scope: f"{scope} — {SCOPES[scope]}" for scope in sorted(ROLE_SCOPES[actor.role])}
     return form
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from flask import Blueprint, current_app, render_template, request, send_from_directory
-from flask_babel import get_locale
+from flask_babel import get_locale, refresh
 from flask_babel import lazy_gettext as _l
 from swagger_ui_bundle import swagger_ui_path
 
@@ -59,6 +59,13 @@ def index():
 def swagger_ui_asset(filename: str):
     """The Swagger UI files flask-smorest's /api/docs page loads (OPENAPI_SWAGGER_UI_URL)."""
     return send_from_directory(swagger_ui_path, filename, max_age=24 * 3600)
+
+
+@bp.before_app_request
+def choose_language_per_request():
+    # Flask-Babel caches the locale on the application context, which a request reuses when one is already
+    # pushed (CLI commands, tests): forget it so every request applies its own ?lang= / cookie.
+    refresh()
 
 
 @bp.after_app_request

@@ -17,8 +17,8 @@ from marketplace.home.forms import (
 )
 from marketplace.orders.contract import CITIZEN_SCOPES, DEPT_SCOPES
 
-STATUS_CHOICES = [("", _l("Any status")), ("draft", _l("Draft")), ("open", _l("Open")), ("closed", _l("Closed")),
-                  ("archived", _l("Archived"))]
+STATUS_CHOICES = {"": _l("Any status"), "draft": _l("Draft"), "open": _l("Open"), "closed": _l("Closed"),
+                  "archived": _l("Archived")}
 
 
 class OrderSearchForm(FlaskForm):
@@ -28,8 +28,12 @@ class OrderSearchForm(FlaskForm):
         csrf = False
 
     q = StringField(_l("Search"), validators=[Optional(), Length(max=200)])
-    status = SelectField(_l("Status"), choices=STATUS_CHOICES, validators=[Optional()])
+    status = SelectField(_l("Status"), validators=[Optional()])
     page = IntegerField(validators=[Optional()], default=1)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.status.choices = {value: str(label) for value, label in STATUS_CHOICES.items()}
 
 
 class OrderForm(FlaskForm, DocumentFields):
@@ -49,9 +53,9 @@ class OrderForm(FlaskForm, DocumentFields):
         _l("…or paste the contract"),
         description=_l("The OpenAPI 3 document of what the app must serve, as JSON or YAML."))
     dept_scopes = CheckboxListField(_l("Department APIs the app may call"),
-                                    choices=[(k, f"{k} — {v}") for k, v in DEPT_SCOPES.items()])
+                                    choices={k: f"{k} — {v}" for k, v in DEPT_SCOPES.items()})
     citizen_scopes = CheckboxListField(_l("Citizen data the app may ask consent for"),
-                                       choices=[(k, f"{k} — {v}") for k, v in CITIZEN_SCOPES.items()])
+                                       choices={k: f"{k} — {v}" for k, v in CITIZEN_SCOPES.items()})
     fee = YuanField(_l("Fee per completed transaction (yuan)"), validators=[DataRequired()],
                     render_kw={"inputmode": "decimal", "autocomplete": "off"}, description=_l("For example 2.00"))
     budget = YuanField(_l("Quarterly budget (yuan)"), validators=[DataRequired()],

@@ -68,10 +68,10 @@ def order_list():
                            args={"q": form.q.data or None, "status": status or None})
 
 
-def _item_choices(actor) -> list[tuple[int, str]]:
+def _item_choices(actor) -> dict[int, str]:
     department_id = actor.department_id if actor.role == Role.DEPARTMENT_STAFF else None
     items = catalogue.service_item_list(department_id=department_id, page_size=100).items
-    return [(item.id, f"{item.name} · {item.code}") for item in items]
+    return {item.id: f"{item.name} · {item.code}" for item in items}
 
 
 @bp.route("/orders/new", methods=["GET", "POST"])

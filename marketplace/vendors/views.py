@@ -37,9 +37,9 @@ def _latest_status(app) -> str | None:
     return services.version_status(app.versions[-1]) if app.versions else None
 
 
-def _order_choices(actor) -> list[tuple[int, str]]:
+def _order_choices(actor) -> dict[int, str]:
     page = orders.order_list(actor, status="open", page_size=100)
-    return [(o.id, f"{o.title} ({o.department.name})") for o in page.items]
+    return {o.id: f"{o.title} ({o.department.name})" for o in page.items}
 
 
 @bp.route("/apps/new", methods=["GET", "POST"])
