@@ -113,3 +113,14 @@ def test_test_without_a_manifest_says_what_to_do(tmp_path):
     result = govapp("test", cwd=tmp_path)
     assert result.returncode == 1
     assert "govapp.toml is missing" in result.stderr
+
+
+def test_an_app_that_cannot_start_is_reported_with_its_output(tmp_path):
+    folder = tmp_path / "broken"
+    assert govapp("init", str(folder), "--order", "food-licence", "--suite", str(SUITE), "--contract", str(CONTRACT),
+                  cwd=tmp_path).returncode == 0
+    (folder / "app.py").write_text("import flask\nraise RuntimeError('missing configuration FOO')\n")
+    result = govapp("test", cwd=folder)
+    assert result.returncode == 1
+    assert "the app exited with status 1 before it was ready" in result.stderr
+    assert "RuntimeError: missing configuration FOO" in result.stderr
