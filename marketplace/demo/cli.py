@@ -62,7 +62,8 @@ def seed() -> list[tuple[str, str, str]]:
         item = _one(ServiceItem, code=spec["item"])
         order = orders.order_create(SYSTEM, service_item_id=item.id, slug=spec["slug"], title=spec["title"],
                                     description=spec["description"], contract=contract,
-                                    dept_scopes=spec["dept_scopes"], citizen_scopes=spec["citizen_scopes"],
+                                    dept_scopes=contract["x-govapp"]["dept_scopes"],
+                                    citizen_scopes=contract["x-govapp"]["citizen_scopes"],
                                     fee_per_transaction_fen=spec["fee_per_transaction_fen"],
                                     quarterly_budget_fen=spec["quarterly_budget_fen"])
         orders.suite_add(SYSTEM, order.id, suite)

@@ -42,18 +42,15 @@ ITEMS = [
      [M("营业执照 Business licence"), M("法定代表人身份证 Legal representative ID")]),
 ]
 
-# Two orders the demo opens; their contracts and suites are the sample files in examples/.
+# Two orders the demo opens; their contracts (with the scopes they grant under x-govapp) and suites are the
+# sample files in examples/, so the sample apps and the orders can never disagree.
 ORDERS = [
     {"slug": "food-licence", "item": "food-licence", "title": "食品经营许可证核发 · 在线申请应用",
      "description": "An app that lets a business's legal representative apply for a food business licence, "
                     "pre-filled from e-licences, with clear refusals.",
-     "dept_scopes": ["person.read", "business.read", "licence.read", "application.submit", "application.read"],
-     "citizen_scopes": ["name", "resident_id", "phone"],
      "fee_per_transaction_fen": 200, "quarterly_budget_fen": 5_000_000},
     {"slug": "social-security-card", "item": "social-security-card", "title": "社保卡申领 · 在线申请应用",
      "description": "An app for applying for a social security card, including minors through a guardian.",
-     "dept_scopes": ["person.read", "licence.read", "application.submit", "application.read"],
-     "citizen_scopes": ["name", "resident_id", "phone", "address"],
      "fee_per_transaction_fen": 150, "quarterly_budget_fen": 3_000_000},
 ]
 
