@@ -31,6 +31,8 @@ def register(app: Flask, api: Api) -> None:
     from marketplace.vendors import models as _vendors  # noqa: F401
 
     oauth.init_app(app)
+    from marketplace.identity import init_app as init_identity
+    init_identity(app, api)  # identity: citizen login, consent, identity JWT and JWKS, access log
     observability.init_app(app)
     for blueprint in (accounts_api.blp, catalogue_api.blp, orders_api.blp, vendors_api.blp, audit_api.blp):
         api.register_blueprint(blueprint)
@@ -46,6 +48,8 @@ def register(app: Flask, api: Api) -> None:
     app.cli.add_command(demo_cli)
     from marketplace.citizen import register as register_citizen
     register_citizen(app, api)  # citizens: life events, search, transactions, ratings, complaints, analytics
+    from marketplace.gateway import init_app as init_gateway
+    init_gateway(app)  # app gateway: launch codes, app origins, proxy to served instances, department calls
     from sandbox import models as _sandbox  # noqa: F401
     from sandbox.cli import sandbox_cli
     app.cli.add_command(sandbox_cli)

@@ -1,0 +1,98 @@
+"""The platform's signing keys: made on first use, rotated by an operator, published as a JWKS.
+
+The newest key that is not retired signs. Rotation retires it and makes a new one; the retired public key
+stays in the JWKS for ``SIGNING_KEY_GRACE_HOURS`` so tokens signed just before the rotation still verify.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from joserfc import jwt
+from joserfc.jwk import ECKey
+
+from core import audit
+from core.extensions import db
+from core.time import utcnow
+from marketplace.identity import authz
+from marketplace.identity.models import SigningKey
+
+ALGORITHM = "ES256"  # accepted by the SDK's verifier and by every OpenID Connect library we know
+DEFAULT_GRACE_HOURS = 24
+
+
+def platform_issuer() -> str:
+    """The ``iss`` of everything the platform signs: its public base URL (setting ISSUER), without a slash."""
+    return str(current_app.config["ISSUER"]).rstrip("/")
+
+
+def configured_grace_hours() -> int:
+    return int(current_app.config.get("SIGNING_KEY_GRACE_HOURS", DEFAULT_GRACE_HOURS))
+
+
+def _new_key() -> SigningKey:
+    kid = f"{utcnow():%Y%m%d}-{secrets.token_hex(4)}"
+    key = ECKey.generate_key("P-256", parameters={"kid": kid, "use": "sig", "alg": ALGORITHM})
+    row = SigningKey(kid=kid, alg=ALGORITHM, private_jwk=key.as_dict(private=True),
+                     public_jwk=key.as_dict(private=False))
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def _current() -> SigningKey | None:
+    return db.session.scalar(sa.select(SigningKey).where(SigningKey.retired_at.is_(None))
+                             .order_by(SigningKey.id.desc()).limit(1))
+
+
+def signing_key_current() -> SigningKey:
+    """The key that signs now; the first call on a new database makes one (flushed, committed by the caller)."""
+    return _current() or _new_key()
+
+
+def signing_key_rotate(actor, *, grace_hours: int | None = None) -> SigningKey:
+    """Retire the signing key and make a new one. Admins only (the CLI acts as the system admin).
+
+    The retired public key stays published for ``grace_hours`` (default: the setting). Returns the new key.
+    """
+    authz.signing_key_rotate(actor)
+    hours = configured_grace_hours() if grace_hours is None else grace_hours
+    now = utcnow()
+    old = _current()
+    if old is not None:
+        old.retired_at = now
+        old.published_until = now + timedelta(hours=hours)
+    new = _new_key()
+    audit.record(actor, "signing_key.rotate", "signing_key", new.kid,
+                 {"retired": old.kid if old else None, "published_until": old.published_until if old else None})
+    db.session.commit()
+    return new
+
+
+def published_keys() -> list[SigningKey]:
+    """Keys whose public half is in the JWKS: the signing key and retired keys still in their grace period."""
+    now = utcnow()
+    return list(db.session.scalars(sa.select(SigningKey).where(
+        sa.or_(SigningKey.retired_at.is_(None), SigningKey.published_until > now)).order_by(SigningKey.id.desc())))
+
+
+def jwks() -> dict[str, Any]:
+    """The public JWKS (RFC 7517) apps and relying parties verify our signatures with."""
+    if _current() is None:
+        _new_key()
+        db.session.commit()
+    return {"keys": [dict(key.public_jwk) for key in published_keys()]}
+
+
+def private_key(row: SigningKey) -> ECKey:
+    return ECKey.import_key(dict(row.private_jwk))
+
+
+def sign(claims: dict[str, Any]) -> str:
+    """A compact JWS of ``claims`` signed with the current key (its ``kid`` in the header)."""
+    row = signing_key_current()
+    return jwt.encode({"alg": row.alg, "kid": row.kid, "typ": "JWT"}, claims, private_key(row), algorithms=[row.alg])

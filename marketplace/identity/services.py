@@ -1,0 +1,417 @@
+"""Identity and privacy use cases: citizen login, consent per app, the identity token apps receive, and the
+citizen-visible data-access log. The app gateway calls ``consent_status``, ``identity_token_for`` and
+``access_log_record``; see docs/identity.md."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from core import audit
+from core.errors import NotFound, Unauthenticated, ValidationError
+from core.extensions import db
+from core.ids import resident_id_problem
+from core.roles import Role
+from core.time import utcnow
+from marketplace.accounts.models import User
+from marketplace.identity import authz, keys
+from marketplace.identity.models import AccessLogEntry, CitizenProfile, Consent, FederatedIdentity, PairwiseSubject
+from marketplace.identity.personas import persona_get
+from marketplace.orders.contract import CITIZEN_SCOPES
+from marketplace.pagination import Page, paginate
+from marketplace.vendors.models import App
+
+MAX_TOKEN_TTL = 3600
+# Identical reads (same citizen, app, fields, purpose, route) within this window are counted on one entry.
+ACCESS_LOG_COALESCE = timedelta(seconds=60)
+CITIZEN_EMAIL_DOMAIN = "citizens.invalid"  # citizens log in through identity, never with an email
+
+
+# --- Citizen login -----------------------------------------------------------------------------------------
+
+
+def _citizen_for_resident_id(resident_id: str, name: str) -> User:
+    user = db.session.scalar(sa.select(User).where(User.resident_id == resident_id))
+    if user is None:
+        digest = hashlib.sha256(resident_id.encode()).hexdigest()[:20]
+        user = User(email=f"citizen-{digest}@{CITIZEN_EMAIL_DOMAIN}", display_name=name, role=Role.CITIZEN.value,
+                    resident_id=resident_id)
+        db.session.add(user)
+        db.session.flush()
+        audit.record(user, "citizen.register", "user", user.id)
+    elif user.role != Role.CITIZEN:
+        raise Unauthenticated("this resident ID belongs to a staff account, which cannot log in as a citizen; "
+                              "use the staff login")
+    if not user.active:
+        raise Unauthenticated("this citizen account is deactivated; contact the platform's service desk")
+    user.display_name = name
+    return user
+
+
+def _update_profile(user: User, source: str, *, phone=None, address=None, birth_date=None, gender=None) -> None:
+    profile = db.session.get(CitizenProfile, user.id) or CitizenProfile(user_id=user.id, source=source)
+    db.session.add(profile)
+    profile.source = source
+    profile.phone, profile.address, profile.birth_date, profile.gender = phone, address, birth_date, gender
+
+
+def citizen_login_persona(resident_id: str, *, settings: Mapping[str, Any]) -> User:
+    """Log in as a mock persona (development only): create or update the real-name citizen account of the
+    persona with ``resident_id`` and return it.
+
+    Raises Forbidden outside development, NotFound if no persona has that resident ID.
+    """
+    authz.citizen_login_persona(settings)
+    persona = persona_get(resident_id)
+    if persona is None:
+        raise NotFound(f"no mock persona has resident ID {resident_id!r}; pick one from the persona list")
+    person = persona.person
+    user = _citizen_for_resident_id(persona.resident_id, persona.name)
+    _update_profile(user, persona.source, phone=person.get("phone"), address=person.get("address"),
+                    birth_date=date.fromisoformat(person["birth_date"]) if person.get("birth_date") else None,
+                    gender=person.get("gender"))
+    user.last_login_at = utcnow()
+    audit.record(user, "citizen.login", "user", user.id, {"via": "persona", "persona": persona.key})
+    db.session.commit()
+    return user
+
+
+def citizen_login_federated(issuer: str, claims: Mapping[str, Any]) -> User:
+    """Log in a citizen verified by an upstream OpenID Connect provider, from its ID token / userinfo claims.
+
+    The account is found by the provider's (issuer, sub), else linked by the resident ID the provider
+    vouches for (claim ``resident_id``), else created. Raises Unauthenticated when the provider did not
+    give a valid resident ID and name: citizens are real-name accounts.
+    """
+    subject = str(claims.get("sub") or "")
+    resident_id = str(claims.get("resident_id") or "").upper()
+    name = str(claims.get("name") or "").strip()
+    if not subject:
+        raise Unauthenticated("the identity provider's answer has no subject (sub); try logging in again")
+    if not resident_id or resident_id_problem(resident_id):
+        raise Unauthenticated("the identity provider did not vouch for a valid resident ID (claim 'resident_id'); "
+                              "citizens must be real-name verified — ask the operator to request the "
+                              "'resident_id' scope from the provider")
+    if not name:
+        raise Unauthenticated("the identity provider did not give the citizen's name (claim 'name', scope 'profile')")
+    link = db.session.scalar(sa.select(FederatedIdentity).where(FederatedIdentity.issuer == issuer,
+                                                                FederatedIdentity.subject == subject))
+    if link is not None:
+        linked = db.session.get(User, link.user_id)
+        if linked.resident_id != resident_id:
+            raise Unauthenticated("the identity provider now gives another resident ID for this person than "
+                                  "before; the account stays locked until the service desk resolves it")
+    user = _citizen_for_resident_id(resident_id, name)
+    if link is None:
+        link = FederatedIdentity(issuer=issuer, subject=subject, user_id=user.id)
+        db.session.add(link)
+    link.last_login_at = user.last_login_at = utcnow()
+    address = claims.get("address")
+    if isinstance(address, Mapping):
+        address = address.get("formatted")
+    birth = claims.get("birthdate")
+    _update_profile(user, f"oidc:{issuer}", phone=claims.get("phone_number"), address=address,
+                    birth_date=date.fromisoformat(birth) if isinstance(birth, str) and birth else None,
+                    gender=claims.get("gender"))
+    audit.record(user, "citizen.login", "user", user.id, {"via": "oidc", "issuer": issuer})
+    db.session.commit()
+    return user
+
+
+# --- What the platform holds about a citizen --------------------------------------------------------------
+
+
+def citizen_claims(user: User) -> dict[str, Any]:
+    """Every citizen field the platform can share (names of CITIZEN_SCOPES), without the missing ones.
+
+    Birth date and gender fall back to what the resident ID encodes (GB 11643-1999).
+    """
+    profile = db.session.get(CitizenProfile, user.id)
+    rid = user.resident_id or ""
+    birth = profile.birth_date if profile and profile.birth_date else None
+    if birth is None and len(rid) == 18 and rid[6:14].isdigit():
+        try:
+            birth = date(int(rid[6:10]), int(rid[10:12]), int(rid[12:14]))
+        except ValueError:
+            birth = None
+    gender = profile.gender if profile and profile.gender else None
+    if gender is None and len(rid) == 18 and rid[16].isdigit():
+        gender = "male" if int(rid[16]) % 2 else "female"
+    values = {"name": user.display_name, "resident_id": user.resident_id,
+              "phone": profile.phone if profile else None, "address": profile.address if profile else None,
+              "birth_date": birth.isoformat() if birth else None, "gender": gender}
+    return {k: v for k, v in values.items() if k in CITIZEN_SCOPES and v}
+
+
+# --- Consent -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsentStatus:
+    """Where a citizen stands with one app.
+
+    ``state``: ``not_required`` (the app asks for no citizen data), ``required`` (never decided, or the app now
+    asks for fields the citizen was not asked about), ``granted``, ``declined`` or ``revoked``.
+    ``must_ask`` says whether the consent page has to be shown before the app is opened.
+    """
+
+    app_id: int
+    state: str
+    requested: tuple[str, ...]
+    granted: tuple[str, ...]
+    purposes: Mapping[str, str] = field(default_factory=dict)
+    decided_at: datetime | None = None
+
+    @property
+    def must_ask(self) -> bool:
+        return self.state in {"required", "revoked"}
+
+
+def _app(app_id: int) -> App:
+    app = db.session.get(App, int(app_id))
+    if app is None:
+        raise NotFound(f"app {app_id} does not exist")
+    return app
+
+
+def purposes_for(app: App) -> dict[str, str]:
+    """Why the app needs each citizen field: the order's contract may say per field under
+    ``x-citizen-data: {field: purpose}``; otherwise the purpose is handling the order's service item."""
+    order = app.order
+    stated = (order.contract or {}).get("x-citizen-data") or {}
+    default = f"{order.service_item.name}（{order.title}）" if order.service_item else order.title
+    return {f: str(stated.get(f) or default) for f in order.citizen_scopes or []}
+
+
+def _requested(app: App) -> tuple[str, ...]:
+    return tuple(f for f in (app.order.citizen_scopes or []) if f in CITIZEN_SCOPES)
+
+
+def _consent(user_id: int, app_id: int) -> Consent | None:
+    return db.session.scalar(sa.select(Consent).where(Consent.user_id == user_id, Consent.app_id == app_id))
+
+
+def consent_status(citizen, app_id: int) -> ConsentStatus:
+    """The citizen's consent state for an app (see ConsentStatus). Citizens only; NotFound for an unknown app."""
+    authz.consent_status(citizen)
+    app = _app(app_id)
+    requested = _requested(app)
+    purposes = purposes_for(app)
+    consent = _consent(citizen.id, app.id)
+    if not requested:
+        return ConsentStatus(app.id, "not_required", (), (), purposes)
+    if consent is None:
+        return ConsentStatus(app.id, "required", requested, (), purposes)
+    granted = tuple(f for f in consent.fields if f in requested) if consent.state == "granted" else ()
+    state = consent.state
+    if state != "revoked" and not set(requested) <= set(consent.requested):
+        state = "required"  # the app asks for more than the citizen was asked about: ask again
+    return ConsentStatus(app.id, state, requested, granted, purposes, consent.decided_at)
+
+
+def _decide(citizen, app: App, fields: list[str], *, granted: bool) -> Consent:
+    now = utcnow()
+    consent = _consent(citizen.id, app.id) or Consent(user_id=citizen.id, app_id=app.id)
+    db.session.add(consent)
+    consent.requested = list(_requested(app))
+    consent.fields = fields
+    consent.purposes = {f: p for f, p in purposes_for(app).items() if f in fields}
+    consent.decided_at = now
+    consent.granted_at = now if granted else None
+    consent.declined_at = None if granted else now
+    consent.revoked_at = None
+    return consent
+
+
+def consent_grant(citizen, app_id: int, fields: Iterable[str]) -> Consent:
+    """Share ``fields`` (a subset of what the app's order asks for) with the app, replacing any earlier decision.
+
+    Citizens only. Raises ValidationError for a field the app did not ask for, NotFound for an unknown app.
+    """
+    authz.consent_grant(citizen)
+    app = _app(app_id)
+    requested = _requested(app)
+    chosen = list(dict.fromkeys(fields))
+    extra = [f for f in chosen if f not in requested]
+    if extra:
+        raise ValidationError(f"{app.name} did not ask for {', '.join(extra)}; it may ask for "
+                              f"{', '.join(requested) or 'nothing'}", errors={"fields": extra})
+    chosen = [f for f in requested if f in chosen]  # in the order's order, for a stable display
+    consent = _decide(citizen, app, chosen, granted=True)
+    audit.record(citizen, "consent.grant", "app", app.id, {"fields": chosen}, vendor_id=app.vendor_id)
+    db.session.commit()
+    return consent
+
+
+def consent_decline(citizen, app_id: int) -> Consent:
+    """Share nothing with the app; the app still opens, without citizen claims. Citizens only."""
+    authz.consent_decline(citizen)
+    app = _app(app_id)
+    consent = _decide(citizen, app, [], granted=False)
+    audit.record(citizen, "consent.decline", "app", app.id, vendor_id=app.vendor_id)
+    db.session.commit()
+    return consent
+
+
+def consent_revoke(citizen, app_id: int) -> Consent:
+    """Stop sharing with the app at once: the next identity token carries no citizen claims, and the app asks
+    again before its next use. Citizens only; NotFound if the citizen never decided about the app."""
+    authz.consent_revoke(citizen)
+    consent = _consent(citizen.id, int(app_id))
+    if consent is None:
+        raise NotFound(f"you have no consent for app {app_id} to revoke")
+    if consent.revoked_at is None:
+        consent.revoked_at = utcnow()
+        audit.record(citizen, "consent.revoke", "app", consent.app_id, {"fields": consent.fields})
+        db.session.commit()
+    return consent
+
+
+def consent_list(citizen) -> list[Consent]:
+    """The citizen's decisions, most recent first. Citizens only."""
+    authz.consent_list(citizen)
+    return list(db.session.scalars(sa.select(Consent).where(Consent.user_id == citizen.id)
+                                   .order_by(Consent.decided_at.desc(), Consent.id.desc())))
+
+
+def consent_page(citizen, app_id: int) -> tuple[App, ConsentStatus]:
+    """The app and the citizen's consent status for it, for the consent page. Citizens only."""
+    status = consent_status(citizen, app_id)
+    return _app(app_id), status
+
+
+def consented_claims(citizen, app_id: int) -> dict[str, Any]:
+    """The citizen's data the app may see now: only granted fields still requested by its order."""
+    status = consent_status(citizen, app_id)
+    if status.state != "granted":
+        return {}
+    values = citizen_claims(citizen)
+    return {f: values[f] for f in status.granted if f in values}
+
+
+# --- The identity token apps receive ---------------------------------------------------------------------
+
+
+def pairwise_subject(user_id: int, sector: str) -> str:
+    """The citizen's stable, random subject towards one audience (``app:<id>`` or ``oidc:<client_id>``)."""
+    row = db.session.scalar(sa.select(PairwiseSubject).where(PairwiseSubject.user_id == user_id,
+                                                             PairwiseSubject.sector == sector))
+    if row is None:
+        row = PairwiseSubject(user_id=user_id, sector=sector, subject=secrets.token_urlsafe(24))
+        db.session.add(row)
+        db.session.flush()
+    return row.subject
+
+
+def identity_token_for(citizen_user, app_id: int, *, audience: str, ttl_seconds: int = 300) -> str:
+    """A short-lived JWT telling the app who the citizen is, signed with the platform's key (see JWKS).
+
+    Claims: ``sub`` (pairwise per app), ``iss``, ``aud`` = ``audience`` (the app's origin), ``iat``, ``exp``,
+    ``jti``, and only the citizen fields consented for this app. Issuing claims is recorded in the citizen's
+    data-access log. Citizens only; ValidationError for a bad audience or lifetime.
+    """
+    authz.identity_token_for(citizen_user)
+    if not audience or not isinstance(audience, str):
+        raise ValidationError("give the app's origin as audience, e.g. 'https://shiantong.apps.example.cn'",
+                              errors={"audience": "missing"})
+    if not 1 <= int(ttl_seconds) <= MAX_TOKEN_TTL:
+        raise ValidationError(f"ttl_seconds must be 1–{MAX_TOKEN_TTL}, got {ttl_seconds}",
+                              errors={"ttl_seconds": ttl_seconds})
+    app = _app(app_id)
+    claims = consented_claims(citizen_user, app.id)
+    now = int(utcnow().timestamp())
+    payload = {"iss": keys.platform_issuer(), "sub": pairwise_subject(citizen_user.id, f"app:{app.id}"),
+               "aud": audience, "iat": now, "nbf": now, "exp": now + int(ttl_seconds), "jti": uuid.uuid4().hex,
+               **claims}
+    token = keys.sign(payload)
+    if claims:
+        purposes = purposes_for(app)
+        _log(citizen_user.id, app, sorted(claims), "; ".join(sorted({purposes.get(f, "") for f in claims} - {""})),
+             "identity_token")
+    db.session.commit()
+    return token
+
+
+@dataclass(frozen=True)
+class MyData:
+    """Everything the "my data" page shows a citizen about themselves."""
+
+    held: Mapping[str, Any]
+    source: str | None
+    consents: list[Consent]
+    access_log: Page
+
+
+def my_data_get(citizen, *, page: int = 1, page_size: int = 50) -> MyData:
+    """What the platform holds about the citizen, whom they share it with, and every read of it. Citizens only."""
+    consents = consent_list(citizen)
+    profile = db.session.get(CitizenProfile, citizen.id)
+    return MyData(held=citizen_claims(citizen), source=profile.source if profile else None, consents=consents,
+                  access_log=access_log_list(citizen, page=page, page_size=page_size))
+
+
+# --- The data-access log -----------------------------------------------------------------------------------
+
+
+def _log(citizen_id: int, app: App, fields: list[str], purpose: str, via: str) -> AccessLogEntry:
+    now = utcnow()
+    recent = db.session.scalar(
+        sa.select(AccessLogEntry).where(
+            AccessLogEntry.user_id == citizen_id, AccessLogEntry.app_id == app.id, AccessLogEntry.via == via,
+            AccessLogEntry.purpose == purpose, AccessLogEntry.last_at >= now - ACCESS_LOG_COALESCE)
+        .order_by(AccessLogEntry.id.desc()).limit(1).with_for_update())
+    if recent is not None and list(recent.fields) == fields:
+        recent.count += 1
+        recent.last_at = now
+        return recent
+    entry = AccessLogEntry(user_id=citizen_id, app_id=app.id, app_name=app.name, fields=fields, purpose=purpose,
+                           via=via, occurred_at=now, last_at=now)
+    db.session.add(entry)
+    return entry
+
+
+def access_log_record(citizen_id: int, app_id: int, fields: Iterable[str], purpose: str, via: str) -> AccessLogEntry:
+    """Record that ``app_id`` read ``fields`` of citizen ``citizen_id`` through the platform, for ``purpose``,
+    by route ``via`` (e.g. ``"GET /persons/{resident_id}"``). Called by the gateway for every department-API
+    call an app makes about a citizen; the platform itself is the actor. Commits.
+
+    Raises ValidationError for an empty field list, purpose or route; NotFound for an unknown citizen or app.
+    """
+    fields = [str(f) for f in fields]
+    errors = {}
+    if not fields:
+        errors["fields"] = "name at least one field that was read, e.g. ['name', 'phone']"
+    if not (purpose or "").strip():
+        errors["purpose"] = "say why the data was read, e.g. the order's service item"
+    if not (via or "").strip():
+        errors["via"] = "say by which route, e.g. 'GET /persons/{resident_id}'"
+    if errors:
+        raise ValidationError("the access could not be logged: " + "; ".join(errors.values()), errors=errors)
+    user = db.session.get(User, int(citizen_id))
+    if user is None or user.role != Role.CITIZEN:
+        raise NotFound(f"citizen {citizen_id} does not exist")
+    entry = _log(user.id, _app(app_id), fields, purpose.strip()[:500], via.strip()[:200])
+    db.session.commit()
+    return entry
+
+
+def access_log_list(actor, *, citizen_id: int | None = None, app_id: int | None = None, page: int = 1,
+                    page_size: int = 50) -> Page:
+    """Data-access log entries, newest first. Citizens get their own only (Forbidden for anyone else's);
+    admins and auditors may filter by citizen and app."""
+    authz.access_log_list(actor, citizen_id)
+    if str(actor.role) == Role.CITIZEN:
+        citizen_id = actor.id
+    query = sa.select(AccessLogEntry).order_by(AccessLogEntry.last_at.desc(), AccessLogEntry.id.desc())
+    if citizen_id is not None:
+        query = query.where(AccessLogEntry.user_id == citizen_id)
+    if app_id is not None:
+        query = query.where(AccessLogEntry.app_id == app_id)
+    return paginate(query, page, page_size)
