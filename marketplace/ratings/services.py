@@ -1,0 +1,379 @@
+"""Rating use cases (一事一评): one rating per completed case by its citizen, editable for 7 days; replies by
+the vendor and the department; flags by anyone logged in; moderation by admins; manipulation signals.
+
+A rating counts for display and pay unless hidden by a moderator or under review. Review starts when a
+manipulation signal fires or someone flags the rating, and ends when an admin resolves it (the rating
+counts again) or hides it (kept, with the reason, never deleted).
+
+Manipulation signals, checked on every new rating:
+- burst: ``BURST_COUNT`` or more ratings of one app within ``BURST_WINDOW``;
+- ring: ``RING_MEMBERS`` or more citizens who each rated ``RING_APPS`` or more of the same apps of one
+  vendor within ``RING_WINDOW`` (the same people rating a vendor's apps together);
+- device: ``DEVICE_ACCOUNTS`` or more citizens rating one app from the same device fingerprint (user agent
+  and network prefix) within ``DEVICE_WINDOW``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from fractions import Fraction
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from billing.formula import bayesian_rating, order_prior_mean
+from billing.source import RatingStats
+from core import audit
+from core.errors import Conflict, NotFound, ValidationError
+from core.extensions import db
+from core.time import utcnow
+from marketplace.billing_source import counted_ratings
+from marketplace.pagination import Page, paginate
+from marketplace.ratings import authz
+from marketplace.ratings.models import DIMENSIONS, Rating, RatingFlag, RatingReply, RatingSignal
+from marketplace.transactions.models import Transaction
+
+EDIT_WINDOW = timedelta(days=7)
+MAX_COMMENT = 2000
+BURST_WINDOW, BURST_COUNT = timedelta(minutes=10), 8
+RING_WINDOW, RING_APPS, RING_MEMBERS = timedelta(days=2), 2, 3
+DEVICE_WINDOW, DEVICE_ACCOUNTS = timedelta(days=7), 3
+
+
+def device_fingerprint(user_agent: str | None, remote_addr: str | None) -> str:
+    """sha256 of the user agent and the client's network (/24 for IPv4, /48 for IPv6): groups one device
+    used by several accounts without storing the address."""
+    network = ""
+    try:
+        address = ipaddress.ip_address((remote_addr or "").strip())
+        prefix = 24 if address.version == 4 else 48
+        network = str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+    except ValueError:
+        pass
+    return hashlib.sha256(f"{user_agent or ''}\n{network}".encode()).hexdigest()
+
+
+def _scores(stars, dimensions: dict) -> dict[str, int]:
+    values = {"stars": stars, **{name: dimensions.get(name) for name in DIMENSIONS}}
+    errors = {name: f"give 1 to 5 stars, got {value!r}" for name, value in values.items()
+              if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5}
+    if errors:
+        raise ValidationError("every score is 1 to 5 stars: " + "; ".join(f"{k} {v}" for k, v in errors.items()),
+                              errors=errors)
+    return values
+
+
+def _comment(comment: str | None) -> str:
+    comment = (comment or "").strip()
+    if len(comment) > MAX_COMMENT:
+        raise ValidationError(f"the comment has {len(comment)} characters; keep it under {MAX_COMMENT}",
+                              errors={"comment": "too long"})
+    return comment
+
+
+def _audit(actor, action: str, rating: Rating, payload: dict | None = None) -> None:
+    audit.record(actor, action, "rating", rating.id, {"app_id": rating.app_id, **(payload or {})},
+                 department_id=rating.app.order.department_id, vendor_id=rating.vendor_id)
+
+
+def rating_create(actor, transaction_id: int, *, stars: int, dimensions: dict[str, int], comment: str = "",
+                  device_hash: str = "", now: datetime | None = None) -> Rating:
+    """Rate the app that handled one of your completed cases: overall stars, the five dimensions, a comment.
+
+    Citizens only, for their own case. Raises NotFound for an unknown case or someone else's, Conflict when
+    the case is not completed or is rated already, ValidationError for scores outside 1–5.
+    """
+    transaction = db.session.get(Transaction, transaction_id)
+    if transaction is None:
+        raise NotFound(f"case {transaction_id} does not exist")
+    authz.rating_create(actor, transaction)
+    if transaction.status != "completed":
+        raise Conflict(f"case {transaction.case_number} is {transaction.status}; only a completed case can be rated")
+    if db.session.scalar(sa.select(Rating.id).where(Rating.transaction_id == transaction.id)):
+        raise Conflict(f"case {transaction.case_number} is rated already; edit that rating instead (within 7 days)")
+    scores = _scores(stars, dimensions)
+    now = now or utcnow()
+    rating = Rating(transaction_id=transaction.id, citizen_id=actor.id, app_id=transaction.app_id,
+                    order_id=transaction.order_id, vendor_id=transaction.app.vendor_id, comment=_comment(comment),
+                    created_at=now, updated_at=now, device_hash=device_hash or "", **scores)
+    db.session.add(rating)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:  # a concurrent rating of the same case won
+        db.session.rollback()
+        raise Conflict(f"case {transaction.case_number} is rated already") from exc
+    signals = detect_signals(rating, now)
+    _audit(actor, "rating.create", rating, {"transaction_id": transaction.id, "stars": stars,
+                                            "signals": sorted(signals)})
+    db.session.commit()
+    return rating
+
+
+def _signal(rating: Rating, kind: str, detail: dict, now: datetime) -> bool:
+    """Add an open signal of ``kind`` to ``rating`` unless it has one; puts the rating under review."""
+    if any(s.kind == kind and s.resolved_at is None for s in rating.signals):
+        return False
+    existing = next((s for s in rating.signals if s.kind == kind), None)
+    if existing is not None:  # resolved before: a new occurrence reopens it
+        existing.resolved_at, existing.resolution, existing.detail, existing.detected_at = None, None, detail, now
+    else:
+        db.session.add(RatingSignal(rating=rating, kind=kind, detail=detail, detected_at=now))
+    rating.under_review = True
+    return True
+
+
+def detect_signals(rating: Rating, now: datetime) -> set[str]:
+    """Check the new rating against the burst, ring and same-device rules; flag every rating involved."""
+    fired: set[str] = set()
+    burst = list(db.session.scalars(sa.select(Rating).where(
+        Rating.app_id == rating.app_id, Rating.created_at > now - BURST_WINDOW, Rating.created_at <= now)))
+    if len(burst) >= BURST_COUNT:
+        detail = {"ratings": len(burst), "window_minutes": int(BURST_WINDOW.total_seconds() // 60)}
+        for r in burst:
+            _signal(r, "burst", detail, now)
+        fired.add("burst")
+
+    if rating.device_hash:
+        same_device = list(db.session.scalars(sa.select(Rating).where(
+            Rating.app_id == rating.app_id, Rating.device_hash == rating.device_hash,
+            Rating.created_at > now - DEVICE_WINDOW)))
+        citizens = {r.citizen_id for r in same_device}
+        if len(citizens) >= DEVICE_ACCOUNTS:
+            for r in same_device:
+                _signal(r, "device", {"accounts": len(citizens)}, now)
+            fired.add("device")
+
+    # Rings: who else rated, within the window, the apps of this vendor this citizen rated?
+    vendor_ratings = list(db.session.scalars(sa.select(Rating).where(
+        Rating.vendor_id == rating.vendor_id, Rating.created_at > now - RING_WINDOW)))
+    apps_by_citizen: dict[int, set[int]] = defaultdict(set)
+    for r in vendor_ratings:
+        apps_by_citizen[r.citizen_id].add(r.app_id)
+    mine = apps_by_citizen.get(rating.citizen_id, set())
+    if len(mine) >= RING_APPS:
+        members = {c for c, apps in apps_by_citizen.items() if len(apps & mine) >= RING_APPS}
+        if len(members) >= RING_MEMBERS:
+            shared = sorted(mine)
+            for r in vendor_ratings:
+                if r.citizen_id in members and r.app_id in mine:
+                    _signal(r, "ring", {"members": len(members), "apps": shared}, now)
+            fired.add("ring")
+    return fired
+
+
+def rating_update(actor, rating_id: int, *, stars: int, dimensions: dict[str, int], comment: str = "",
+                  now: datetime | None = None) -> Rating:
+    """Change your rating within 7 days of giving it. Raises NotFound, Forbidden (not yours), Conflict (too late
+    or hidden by a moderator), ValidationError."""
+    rating = _get(rating_id)
+    authz.rating_update(actor, rating)
+    now = now or utcnow()
+    if now - rating.created_at > EDIT_WINDOW:
+        raise Conflict(f"ratings can be edited for 7 days; this one was given on {rating.created_at:%Y-%m-%d}")
+    if rating.hidden_at:
+        raise Conflict("a moderator hid this rating; it can no longer be edited")
+    scores = _scores(stars, dimensions)
+    before = {"stars": rating.stars, **rating.dimension_scores()}
+    for name, value in scores.items():
+        setattr(rating, name, value)
+    rating.comment = _comment(comment)
+    rating.updated_at = now
+    _audit(actor, "rating.update", rating, {"before": before, "after": scores})
+    db.session.commit()
+    return rating
+
+
+def _get(rating_id: int) -> Rating:
+    rating = db.session.get(Rating, rating_id)
+    if rating is None:
+        raise NotFound(f"rating {rating_id} does not exist")
+    return rating
+
+
+def rating_get_public(rating_id: int) -> Rating:
+    """A rating as the public sees it; hidden ones answer NotFound."""
+    rating = _get(rating_id)
+    if rating.hidden_at:
+        raise NotFound(f"rating {rating_id} was hidden by a moderator")
+    return rating
+
+
+def rating_of_transaction(actor, transaction_id: int) -> Rating | None:
+    """The citizen's rating of their case, if any (for the rating form)."""
+    return db.session.scalar(sa.select(Rating).where(Rating.transaction_id == transaction_id,
+                                                     Rating.citizen_id == getattr(actor, "id", None)))
+
+
+def rating_reply(actor, rating_id: int, text: str) -> RatingReply:
+    """The app's vendor or the order's department answers a rating publicly (one answer per side; a second
+    call replaces the text). Raises NotFound, Forbidden, ValidationError for an empty text."""
+    rating = _get(rating_id)
+    side = authz.rating_reply(actor, rating)
+    text = (text or "").strip()
+    if not text or len(text) > MAX_COMMENT:
+        raise ValidationError(f"write a reply of 1 to {MAX_COMMENT} characters", errors={"text": "length"})
+    reply = db.session.scalar(sa.select(RatingReply).where(RatingReply.rating_id == rating.id,
+                                                           RatingReply.side == side))
+    now = utcnow()
+    if reply is None:
+        reply = RatingReply(rating_id=rating.id, side=side, author_id=actor.id, text=text, created_at=now,
+                            updated_at=now)
+        db.session.add(reply)
+    else:
+        reply.text, reply.author_id, reply.updated_at = text, actor.id, now
+    _audit(actor, "rating.reply", rating, {"side": side})
+    db.session.commit()
+    return reply
+
+
+def rating_flag(actor, rating_id: int, reason: str) -> RatingFlag:
+    """Report a rating as abusive or fake. Anyone logged in, once per rating; the rating stops counting until
+    an admin resolves it. Raises NotFound, Conflict (reported already), ValidationError without a reason."""
+    authz.rating_flag(actor)
+    rating = rating_get_public(rating_id)
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 500:
+        raise ValidationError("say in 1 to 500 characters what is wrong with the rating", errors={"reason": "length"})
+    if db.session.scalar(sa.select(RatingFlag.id).where(RatingFlag.rating_id == rating.id,
+                                                        RatingFlag.user_id == actor.id)):
+        raise Conflict("you reported this rating already; a moderator will look at it")
+    flag = RatingFlag(rating_id=rating.id, user_id=actor.id, reason=reason, created_at=utcnow())
+    db.session.add(flag)
+    rating.under_review = True
+    _audit(actor, "rating.flag", rating, {"reason": reason})
+    db.session.commit()
+    return flag
+
+
+def rating_hide(actor, rating_id: int, reason: str) -> Rating:
+    """Hide a rating from the public and from pay, with the reason (kept, never deleted). Admins only.
+    Resolves its open flags and signals. Raises NotFound, ValidationError without a reason."""
+    authz.rating_hide(actor)
+    rating = _get(rating_id)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("say why the rating is hidden; the reason is kept with it", errors={"reason": "empty"})
+    now = utcnow()
+    rating.hidden_at, rating.hidden_reason, rating.hidden_by_id = now, reason, actor.id
+    _close_review(rating, f"hidden: {reason}", now)
+    _audit(actor, "rating.hide", rating, {"reason": reason})
+    db.session.commit()
+    return rating
+
+
+def rating_review_resolve(actor, rating_id: int, note: str) -> Rating:
+    """Close a rating's review as legitimate: its flags and signals are resolved and it counts again. Admins
+    only. Raises NotFound, ValidationError without a note."""
+    authz.rating_review_resolve(actor)
+    rating = _get(rating_id)
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError("note why the rating is legitimate", errors={"note": "empty"})
+    _close_review(rating, note, utcnow())
+    _audit(actor, "rating.review_resolved", rating, {"note": note})
+    db.session.commit()
+    return rating
+
+
+def _close_review(rating: Rating, resolution: str, now: datetime) -> None:
+    for item in (*rating.flags, *rating.signals):
+        if item.resolved_at is None:
+            item.resolved_at, item.resolution = now, resolution
+    rating.under_review = False
+
+
+def rating_review_queue(actor, *, page: int = 1, page_size: int = 20) -> Page:
+    """Ratings awaiting review (flagged or signalled), oldest first. Admins only."""
+    authz.rating_review_queue(actor)
+    query = sa.select(Rating).where(Rating.under_review.is_(True), Rating.hidden_at.is_(None)).order_by(Rating.id)
+    return paginate(query, page, page_size)
+
+
+def rating_list_public(app_id: int, *, page: int = 1, page_size: int = 20) -> Page:
+    """An app's ratings as the public sees them, newest first: hidden ones are left out (ratings under
+    review are shown, marked, but do not count in the figures)."""
+    query = (sa.select(Rating).where(Rating.app_id == app_id, Rating.hidden_at.is_(None))
+             .order_by(Rating.created_at.desc(), Rating.id.desc()))
+    return paginate(query, page, page_size)
+
+
+def rating_list_for_staff(actor, *, page: int = 1, page_size: int = 20) -> Page:
+    """Ratings of the vendor's apps or of the department's orders, newest first (to reply to)."""
+    from core.roles import Role
+    from marketplace.orders.models import Order
+
+    authz.rating_list_for_staff(actor)
+    query = sa.select(Rating).order_by(Rating.created_at.desc(), Rating.id.desc())
+    if actor is not None and actor.role == Role.VENDOR_MEMBER:
+        query = query.where(Rating.vendor_id == actor.vendor_id)
+    elif actor is not None and actor.role == Role.DEPARTMENT_STAFF:
+        query = query.join(Order, Rating.order_id == Order.id).where(Order.department_id == actor.department_id)
+    elif actor is None or actor.role not in {Role.ADMIN, Role.AUDITOR}:
+        query = query.where(sa.false())
+    return paginate(query, page, page_size)
+
+
+# --- figures for choosing an app -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AppRatingSummary:
+    app_id: int
+    count: int
+    stars_sum: int
+    distribution: tuple[int, int, int, int, int]
+    bayesian: Fraction
+    dimensions: dict[str, Fraction | None]
+
+    @property
+    def mean(self) -> Fraction | None:
+        return Fraction(self.stars_sum, self.count) if self.count else None
+
+    @property
+    def bayesian_tenths(self) -> int:
+        """The Bayesian average in tenths of a star, rounded half to even (for display)."""
+        return round(self.bayesian * 10)
+
+
+def rating_summaries(app_ids: list[int], *, order_app_ids: dict[int, list[int]] | None = None
+                     ) -> dict[int, AppRatingSummary]:
+    """Counted ratings of each app, all time: count, distribution, the Bayesian average with billing's
+    formula (C = 20, m = the mean of the app's order, or 4.0 with too few ratings), dimension means.
+
+    ``order_app_ids`` maps each order to all its apps (for m); by default m uses only ``app_ids``'s orders'
+    apps among ``app_ids``.
+    """
+    from marketplace.vendors.models import App
+
+    if not app_ids:
+        return {}
+    app_order = dict(db.session.execute(sa.select(App.id, App.order_id).where(App.id.in_(app_ids))).all())
+    if order_app_ids is None:
+        order_app_ids = defaultdict(list)
+        for app_id, order_id in db.session.execute(
+                sa.select(App.id, App.order_id).where(App.order_id.in_(set(app_order.values())))):
+            order_app_ids[order_id].append(app_id)
+    every_app = sorted({a for apps in order_app_ids.values() for a in apps} | set(app_ids))
+    dims = [sa.func.sum(getattr(Rating, name)) for name in DIMENSIONS]
+    rows = db.session.execute(sa.select(Rating.app_id, Rating.stars, sa.func.count(), *dims)
+                              .where(Rating.app_id.in_(every_app), counted_ratings())
+                              .group_by(Rating.app_id, Rating.stars))
+    dist: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    dim_sums: dict[int, list[int]] = defaultdict(lambda: [0] * len(DIMENSIONS))
+    for app_id, stars, count, *sums in rows:
+        dist[app_id][stars - 1] += int(count)
+        dim_sums[app_id] = [a + int(b or 0) for a, b in zip(dim_sums[app_id], sums, strict=True)]
+    stats = {a: RatingStats(a, sum(d), sum((i + 1) * c for i, c in enumerate(d)), tuple(d)) for a, d in dist.items()}
+    result = {}
+    for app_id in app_ids:
+        order_id = app_order.get(app_id)
+        prior = order_prior_mean([stats[a] for a in order_app_ids.get(order_id, [app_id]) if a in stats])
+        s = stats.get(app_id) or RatingStats(app_id, 0, 0)
+        dimensions = {name: (Fraction(dim_sums[app_id][i], s.count) if s.count else None)
+                      for i, name in enumerate(DIMENSIONS)}
+        result[app_id] = AppRatingSummary(app_id, s.count, s.stars_sum, tuple(s.distribution),
+                                          bayesian_rating(s.stars_sum, s.count, prior), dimensions)
+    return result

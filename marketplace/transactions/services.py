@@ -1,0 +1,225 @@
+"""Transaction use cases: a citizen opens an app (a case starts), the app's submission to the department is
+decided (the case completes or is rejected), and the citizen follows the timeline.
+
+Completion is decided by the department service the app submits to through the platform, never by the app:
+the gateway calls ``transaction_record_submission`` with the department's answer. A completed case emits
+exactly one usage event to billing, in the same database transaction as the status change.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from billing import services as billing
+from core import audit
+from core.auth import SYSTEM
+from core.errors import Conflict, NotFound, ValidationError
+from core.extensions import db
+from core.time import utcnow
+from marketplace.pagination import Page, paginate
+from marketplace.transactions import authz
+from marketplace.transactions.models import FINAL, Transaction, TransactionEvent
+from marketplace.vendors.models import App, AppVersion
+
+DECISIONS = {"accepted": "completed", "rejected": "rejected"}
+_CASE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # no I, O, S, V, Z: read aloud over the phone without doubt
+
+
+def new_case_number(now: datetime) -> str:
+    """A case number citizens can quote: GM + the local date + 8 random characters, e.g. GM20260815K7Q3X9PA."""
+    return f"GM{now:%Y%m%d}" + "".join(secrets.choice(_CASE_ALPHABET) for _ in range(8))
+
+
+def usage_key(transaction: Transaction) -> str:
+    """The billing idempotency key of a case: one usage event per transaction, whatever retries happen."""
+    return f"transaction:{transaction.id}"
+
+
+def published_version(app_id: int) -> AppVersion | None:
+    """The app's live version: published and not superseded, suspended or withdrawn."""
+    return db.session.scalar(sa.select(AppVersion).where(
+        AppVersion.app_id == app_id, AppVersion.published_at.is_not(None), AppVersion.superseded_at.is_(None),
+        AppVersion.suspended_at.is_(None), AppVersion.withdrawn_at.is_(None)).order_by(AppVersion.id.desc()).limit(1))
+
+
+def _event(transaction: Transaction, kind: str, occurred_at: datetime, **detail) -> TransactionEvent:
+    event = TransactionEvent(transaction=transaction, kind=kind, occurred_at=occurred_at, recorded_at=utcnow(),
+                             detail=detail)
+    db.session.add(event)
+    return event
+
+
+def _audit(actor, action: str, transaction: Transaction, payload: dict | None = None) -> None:
+    audit.record(actor, action, "transaction", transaction.id,
+                 {"case_number": transaction.case_number, "app_id": transaction.app_id, **(payload or {})},
+                 department_id=transaction.order.department_id, vendor_id=transaction.app.vendor_id)
+
+
+def transaction_start(actor, app_id: int) -> Transaction:
+    """A citizen opens an app: returns their open (started) case with that app, or starts a new one.
+
+    Citizens only. Raises NotFound for an unknown app or one without a live published version (suspended,
+    withdrawn or never published apps cannot take cases).
+    """
+    authz.transaction_start(actor)
+    app = db.session.get(App, app_id)
+    if app is None or published_version(app_id) is None or app.order.status == "archived":
+        raise NotFound(f"app {app_id} is not published; choose one of the apps listed for the service item")
+    existing = db.session.scalar(sa.select(Transaction).where(
+        Transaction.citizen_id == actor.id, Transaction.app_id == app_id, Transaction.status == "started")
+        .order_by(Transaction.id.desc()).limit(1))
+    if existing is not None:
+        return existing
+    now = utcnow()
+    transaction = Transaction(case_number=new_case_number(now), citizen_id=actor.id, app_id=app.id,
+                              order_id=app.order_id, service_item_id=app.order.service_item_id, status="started",
+                              started_at=now)
+    db.session.add(transaction)
+    db.session.flush()
+    _event(transaction, "started", now, app=app.name)
+    _audit(actor, "transaction.start", transaction)
+    db.session.commit()
+    return transaction
+
+
+def _locked(transaction_id: int) -> Transaction:
+    transaction = db.session.scalar(sa.select(Transaction).where(Transaction.id == transaction_id).with_for_update())
+    if transaction is None:
+        raise NotFound(f"case {transaction_id} does not exist")
+    return transaction
+
+
+def transaction_record_submission(transaction_id: int, *, department_case_number: str, decision: str,
+                                  reasons: list[str] | None = None, occurred_at: datetime | None = None) -> Transaction:
+    """Record the department's decision on a submission the app made through the platform: accepted →
+    completed (and one usage event to billing, in the same database transaction), rejected → rejected.
+
+    Called by the platform's gateway, never by apps directly. Idempotent on ``department_case_number``: the
+    same decision recorded again returns the transaction unchanged. Raises NotFound for an unknown case,
+    ValidationError for an unknown decision or a missing case number, Conflict when the case is already
+    decided under another department case number or the decision contradicts the recorded one.
+    """
+    department_case_number = (department_case_number or "").strip()
+    if not department_case_number:
+        raise ValidationError("the department's case number is missing; pass the case_number the department returned",
+                              errors={"department_case_number": "empty"})
+    if decision not in DECISIONS:
+        raise ValidationError(f"decision {decision!r} is not one of {', '.join(DECISIONS)}",
+                              errors={"decision": "unknown"})
+    occurred_at = occurred_at or utcnow()
+    if occurred_at.tzinfo is None:
+        raise ValidationError("occurred_at must be timezone-aware", errors={"occurred_at": "naive"})
+    transaction = _locked(transaction_id)
+    status = DECISIONS[decision]
+    if transaction.department_case_number == department_case_number:
+        if transaction.status != status:
+            raise Conflict(f"department case {department_case_number} was recorded as {transaction.status}, "
+                           f"not {status}; a decision is final")
+        return transaction
+    if transaction.is_final or transaction.department_case_number:
+        raise Conflict(f"case {transaction.case_number} is already {transaction.status} "
+                       f"(department case {transaction.department_case_number}); start a new case to apply again")
+    other = db.session.scalar(sa.select(Transaction.case_number)
+                              .where(Transaction.department_case_number == department_case_number))
+    if other:
+        raise Conflict(f"department case {department_case_number} belongs to case {other}, not {transaction.case_number}")
+    reasons = [str(r) for r in (reasons or [])]
+    transaction.department_case_number = department_case_number
+    transaction.submitted_at = occurred_at
+    transaction.decision_reasons = reasons
+    transaction.status = status
+    _event(transaction, "submitted", occurred_at, department_case_number=department_case_number)
+    if status == "completed":
+        transaction.completed_at = occurred_at
+        transaction.usage_key = usage_key(transaction)
+        _event(transaction, "completed", occurred_at, department_case_number=department_case_number)
+    else:
+        transaction.rejected_at = occurred_at
+        _event(transaction, "rejected", occurred_at, reasons=reasons)
+    _audit(SYSTEM, f"transaction.{status}", transaction, {"department_case_number": department_case_number,
+                                                          "reasons": reasons})
+    db.session.flush()
+    if status == "completed":
+        # billing's metering commits the session: the status change, the timeline and the usage event land together.
+        try:
+            billing.usage_record(SYSTEM, idempotency_key=transaction.usage_key, order_id=transaction.order_id,
+                                 app_id=transaction.app_id, vendor_id=transaction.app.vendor_id,
+                                 transaction_ref=transaction.case_number, occurred_at=occurred_at)
+        except Exception:
+            db.session.rollback()  # no completion without its usage event
+            raise
+    else:
+        db.session.commit()
+    return transaction
+
+
+def transaction_record_failure(transaction_id: int, *, reason: str, occurred_at: datetime | None = None) -> Transaction:
+    """The app could not finish the case (it crashed, timed out, or the department service was unreachable).
+    Called by the platform's gateway. A started or submitted case becomes failed; a decided one is left alone
+    (Conflict). Raises NotFound for an unknown case."""
+    transaction = _locked(transaction_id)
+    if transaction.is_final:
+        raise Conflict(f"case {transaction.case_number} is already {transaction.status}")
+    occurred_at = occurred_at or utcnow()
+    transaction.status = "failed"
+    transaction.failed_at = occurred_at
+    _event(transaction, "failed", occurred_at, reason=reason)
+    _audit(SYSTEM, "transaction.failed", transaction, {"reason": reason})
+    db.session.commit()
+    return transaction
+
+
+def transaction_get(actor, transaction_id: int) -> Transaction:
+    """One case with its timeline: its citizen, the app's vendor, the order's department, or oversight.
+    Raises NotFound otherwise (and for unknown ids)."""
+    transaction = db.session.get(Transaction, transaction_id)
+    if transaction is None:
+        raise NotFound(f"case {transaction_id} does not exist")
+    authz.transaction_get(actor, transaction)
+    return transaction
+
+
+def transaction_get_by_case_number(actor, case_number: str) -> Transaction:
+    """As ``transaction_get``, by the case number the citizen sees."""
+    transaction = db.session.scalar(sa.select(Transaction).where(Transaction.case_number == case_number))
+    if transaction is None:
+        raise NotFound(f"case {case_number} does not exist")
+    authz.transaction_get(actor, transaction)
+    return transaction
+
+
+def transaction_list_mine(actor, *, status: str | None = None, page: int = 1, page_size: int = 20) -> Page:
+    """The citizen's own cases, newest first; ``status='started'`` is their to-do list."""
+    authz.transaction_list_mine(actor)
+    query = sa.select(Transaction).where(Transaction.citizen_id == actor.id).order_by(Transaction.started_at.desc(),
+                                                                                      Transaction.id.desc())
+    if status:
+        query = query.where(Transaction.status == status)
+    return paginate(query, page, page_size)
+
+
+@dataclass(frozen=True)
+class ItemHistory:
+    service_item_id: int
+    completed: bool
+    last_at: datetime
+
+
+def citizen_item_history(citizen_id: int) -> dict[int, ItemHistory]:
+    """Per service item, whether the citizen completed it and when they last touched it (recommendations)."""
+    rows = db.session.execute(sa.select(Transaction.service_item_id, Transaction.status, Transaction.started_at)
+                              .where(Transaction.citizen_id == citizen_id))
+    history: dict[int, ItemHistory] = {}
+    for item_id, status, started in rows:
+        old = history.get(item_id)
+        done = status == "completed" or (old is not None and old.completed)
+        history[item_id] = ItemHistory(item_id, done, max(started, old.last_at) if old else started)
+    return history
+
+
+__all__ = ["FINAL", "transaction_get", "transaction_get_by_case_number", "transaction_list_mine",
+           "transaction_record_failure", "transaction_record_submission", "transaction_start"]

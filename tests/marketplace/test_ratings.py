@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from core.errors import Conflict, Forbidden, NotFound, ValidationError
+from core.extensions import db
+from core.time import utcnow
+from tests.marketplace.citizen_world import *  # noqa: F403  (the `market` fixture)
+
+DIMS = {"tangibility": 4, "reliability": 5, "responsiveness": 4, "assurance": 5, "empathy": 3}
+
+
+def rating_count() -> int:
+    from marketplace.ratings.models import Rating
+
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Rating))
+
+
+def rate(citizen, txn, stars=5, **kw):
+    from marketplace.ratings import services
+
+    return services.rating_create(citizen, txn.id, stars=stars, dimensions=kw.pop("dimensions", DIMS),
+                                  comment=kw.pop("comment", "快"), **kw)
+
+
+def test_a_completed_case_is_rated_once_by_its_citizen(market):
+    citizen = market.citizens["citizen"]
+    txn = market.complete(citizen, market.apps["a"])
+    rating = rate(citizen, txn, 4)
+    assert rating.stars == 4 and rating.counts and rating.dimension_scores() == DIMS
+    with pytest.raises(Conflict):
+        rate(citizen, txn, 5)
+    assert rating_count() == 1
+
+
+def test_refused_without_a_completed_case_and_for_someone_elses(market):
+    from marketplace.transactions import services as transactions
+
+    citizen = market.citizens["citizen"]
+    started = transactions.transaction_start(citizen, market.apps["a"].id)
+    with pytest.raises(Conflict):
+        rate(citizen, started)
+    rejected = market.complete(market.citizen("wang"), market.apps["b"], decision="rejected")
+    with pytest.raises(Conflict):
+        rate(market.citizens["wang"], rejected)
+    others = market.complete(market.citizen("zhao"), market.apps["a"])
+    with pytest.raises(NotFound):
+        rate(citizen, others)
+    with pytest.raises(ValidationError):
+        rate(market.citizens["zhao"], others, 6)
+    assert rating_count() == 0
+
+
+def test_editable_for_seven_days_only(market):
+    from marketplace.ratings import services
+
+    citizen = market.citizens["citizen"]
+    rating = rate(citizen, market.complete(citizen, market.apps["a"]), 2)
+    services.rating_update(citizen, rating.id, stars=3, dimensions=DIMS, comment="better",
+                           now=rating.created_at + timedelta(days=6))
+    assert rating.stars == 3
+    with pytest.raises(Conflict):
+        services.rating_update(citizen, rating.id, stars=5, dimensions=DIMS,
+                               now=rating.created_at + timedelta(days=7, seconds=1))
+    with pytest.raises(Forbidden):
+        services.rating_update(market.citizen("other"), rating.id, stars=5, dimensions=DIMS)
+
+
+def test_vendor_and_department_reply_others_may_not(market, world):
+    from marketplace.accounts.models import User
+    from marketplace.ratings import services
+
+    citizen = market.citizens["citizen"]
+    rating = rate(citizen, market.complete(citizen, market.apps["a"]), 2)
+    services.rating_reply(db.session.get(User, world.ids["vendor_a"]), rating.id, "抱歉，已修复")
+    services.rating_reply(db.session.get(User, world.ids["staff_a"]), rating.id, "已督促整改")
+    services.rating_reply(db.session.get(User, world.ids["vendor_a"]), rating.id, "已修复，欢迎再试")
+    assert {(r.side, r.text) for r in rating.replies} == {("vendor", "已修复，欢迎再试"), ("department", "已督促整改")}
+    for who in ("vendor_b", "staff_b"):
+        with pytest.raises(Forbidden):
+            services.rating_reply(db.session.get(User, world.ids[who]), rating.id, "x")
+
+
+def test_flag_puts_under_review_admin_hides_with_reason_and_keeps_it(market, world):
+    from marketplace.accounts.models import User
+    from marketplace.ratings import services
+    from marketplace.ratings.models import Rating
+
+    citizen = market.citizens["citizen"]
+    rating = rate(citizen, market.complete(citizen, market.apps["a"]), 1)
+    vendor = db.session.get(User, world.ids["vendor_a"])
+    services.rating_flag(vendor, rating.id, "不实评价")
+    assert not rating.counts
+    with pytest.raises(Conflict):
+        services.rating_flag(vendor, rating.id, "again")
+    with pytest.raises(Forbidden):
+        services.rating_hide(vendor, rating.id, "no")
+    admin = db.session.get(User, world.ids["admin"])
+    assert [r.id for r in services.rating_review_queue(admin).items] == [rating.id]
+    services.rating_hide(admin, rating.id, "辱骂性语言")
+    kept = db.session.get(Rating, rating.id)
+    assert kept.hidden_reason == "辱骂性语言" and kept.hidden_at is not None
+    assert services.rating_list_public(market.apps["a"].id).items == []
+    assert services.rating_review_queue(admin).items == []
+
+
+def test_resolving_a_review_makes_the_rating_count_again(market, world):
+    from marketplace.accounts.models import User
+    from marketplace.ratings import services
+
+    citizen = market.citizens["citizen"]
+    rating = rate(citizen, market.complete(citizen, market.apps["a"]), 5)
+    services.rating_flag(market.citizen("x"), rating.id, "looks fake")
+    summary = services.rating_summaries([market.apps["a"].id])[market.apps["a"].id]
+    assert summary.count == 0
+    services.rating_review_resolve(db.session.get(User, world.ids["admin"]), rating.id, "checked: genuine")
+    summary = services.rating_summaries([market.apps["a"].id])[market.apps["a"].id]
+    assert summary.count == 1 and summary.distribution == (0, 0, 0, 0, 1)
+
+
+def test_same_device_cluster_is_flagged_and_excluded(market):
+    from marketplace.ratings.services import DEVICE_ACCOUNTS, device_fingerprint, rating_summaries
+
+    device = device_fingerprint("Mozilla/5.0 Phone", "10.1.2.3")
+    assert device == device_fingerprint("Mozilla/5.0 Phone", "10.1.2.200")  # same /24
+    assert device != device_fingerprint("Mozilla/5.0 Phone", "10.1.3.3")
+    ratings = [rate(c, market.complete(c, market.apps["a"]), 5, device_hash=device)
+               for c in (market.citizen(f"sock{i}") for i in range(DEVICE_ACCOUNTS))]
+    assert all(not r.counts and {s.kind for s in r.signals} == {"device"} for r in ratings)
+    assert rating_summaries([market.apps["a"].id])[market.apps["a"].id].count == 0
+
+
+def test_burst_of_ratings_is_flagged(market):
+    from marketplace.ratings.services import BURST_COUNT
+
+    now = utcnow()
+    ratings = [rate(c, market.complete(c, market.apps["b"]), 5, now=now + timedelta(seconds=i))
+               for i, c in enumerate(market.citizen(f"b{i}") for i in range(BURST_COUNT))]
+    assert all("burst" in {s.kind for s in r.signals} for r in ratings)
+    # Spread out, the same number raises nothing.
+    later = [rate(c, market.complete(c, market.apps["a"]), 5, now=now + timedelta(hours=i))
+             for i, c in enumerate(market.citizen(f"s{i}") for i in range(BURST_COUNT))]
+    assert all(r.counts for r in later)
+
+
+def test_rating_ring_across_one_vendors_apps_is_flagged(market, world):
+    from marketplace.accounts.models import User
+    from marketplace.vendors import services as vendors
+    from tests.marketplace.citizen_world import publish
+
+    # Vendor B's second app, for another order: the ring rates both of B's apps together.
+    second = vendors.app_create(db.session.get(User, world.ids["vendor_b"]), order_id=world.ids["order_b"],
+                                name="B two", slug="b-two")
+    publish(second)
+    ring = [market.citizen(f"ring{i}") for i in range(3)]
+    honest = market.citizen("honest")
+    honest_rating = rate(honest, market.complete(honest, market.apps["b"]), 4)
+    ratings = []
+    for c in ring:
+        ratings.append(rate(c, market.complete(c, market.apps["b"]), 5))
+        ratings.append(rate(c, market.complete(c, second), 5))
+    assert all("ring" in {s.kind for s in r.signals} for r in ratings)
+    assert honest_rating.counts and not honest_rating.signals
+
+
+def test_summary_uses_billings_bayesian_average(market):
+    from fractions import Fraction
+
+    from marketplace.ratings.services import rating_summaries
+
+    for i in range(3):
+        c = market.citizen(f"r{i}")
+        rate(c, market.complete(c, market.apps["a"]), 5, now=utcnow() + timedelta(hours=i))
+    summary = rating_summaries([market.apps["a"].id])[market.apps["a"].id]
+    # Too few ratings in the order: m = 4.0; (20·4 + 15) / 23.
+    assert summary.bayesian == Fraction(95, 23)
+    assert summary.dimensions["empathy"] == 3
