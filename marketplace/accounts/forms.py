@@ -23,7 +23,3 @@ class ClientForm(FlaskForm):
     name = StringField(_l("Client name"), validators=[DataRequired(), Length(max=100)],
                        description=_l("Where it is used, e.g. 'CI upload' or 'govapp on my laptop'."))
     scopes = CheckboxListField(_l("Scopes"), validators=[DataRequired(_l("Choose at least one scope."))])
-
-
-class RevokeForm(FlaskForm):
-    """Only carries the CSRF token: revoking is a POST."""

@@ -97,7 +97,3 @@ class QuestionForm(FlaskForm):
 
 class AnswerForm(FlaskForm):
     answer = TextAreaField(_l("Answer"), validators=[DataRequired(), Length(max=20000)], render_kw={"rows": 3})
-
-
-class TransitionForm(FlaskForm):
-    """Publish, close and archive buttons: only the CSRF token."""

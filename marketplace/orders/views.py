@@ -22,7 +22,6 @@ from marketplace.orders.forms import (
     OrderSearchForm,
     QuestionForm,
     SuiteForm,
-    TransitionForm,
 )
 
 bp = Blueprint("orders", __name__)
@@ -93,7 +92,9 @@ def order_new():
                     fee_per_transaction_fen=form.fee.fen, quarterly_budget_fen=form.budget.fen,
                     award_eligible=form.award_eligible.data)
             except (ValidationError, Conflict) as exc:
-                show_service_errors(form, exc.errors, exc.message, {**ORDER_ERROR_FIELDS, "slug": "slug"})
+                # The only conflict on creation is a slug in use.
+                errors = exc.errors or ({"slug": exc.message} if isinstance(exc, Conflict) else {})
+                show_service_errors(form, errors, exc.message, ORDER_ERROR_FIELDS)
                 return render_template("orders/form.html", form=form, order=None), exc.status
             flash(_("Draft order created. Add an acceptance suite, then publish it."), "success")
             return redirect(url_for("orders.order_show", order_id=order.id))
@@ -159,10 +160,8 @@ def order_edit(order_id: int):
 
 @bp.post("/orders/<int:order_id>/<any(publish, close, archive):action>")
 def order_transition(order_id: int, action: str):
+    # The button's CSRF token was checked by CSRFProtect before this view runs.
     actor = web_actor()
-    form = TransitionForm()
-    if not form.validate():
-        raise ValidationError("the form expired; reload the page and press the button again")
     service = {"publish": services.order_publish, "close": services.order_close,
                "archive": services.order_archive}[action]
     service(actor, order_id)
