@@ -191,12 +191,19 @@ class ServingRegistry:
         """The configured backend, checked and swept of orphans the first time it is needed."""
         with self._lock:
             if self._backend is None:
-                backend = self._backend_factory()
-                removed = backend.sweep() + sweep_run_dirs(self.runs_root)
-                if removed:
-                    log.info("serving: swept %d orphaned sandboxes and run directories: %s", len(removed), removed)
-                self._backend = backend
+                self._backend = self._backend_factory()
+                self._sweep(self._backend)
             return self._backend
+
+    def sweep(self) -> list[str]:
+        """Remove sandboxes and run directories whose owner process is gone; returns what was removed."""
+        return self._sweep(self.backend())
+
+    def _sweep(self, backend: SandboxBackend) -> list[str]:
+        removed = backend.sweep() + sweep_run_dirs(self.runs_root)
+        if removed:
+            log.info("serving: swept %d orphaned sandboxes and run directories: %s", len(removed), removed)
+        return removed
 
     # -- leasing --------------------------------------------------------------------------------
     @contextmanager

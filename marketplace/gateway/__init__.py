@@ -1,0 +1,23 @@
+"""The app gateway (ARCHITECTURE.md §3, §5; docs/gateway.md): each published app on its own origin
+``<slug>.<APPS_DOMAIN>``, launched from the platform with a one-time code, proxied to its long-lived sandboxed
+instance with a fresh identity JWT per request, its department calls recorded."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the gateway's tables and pages, and put host dispatch in front of the platform's WSGI app."""
+    from marketplace.gateway import cli, views
+    from marketplace.gateway import models as _models  # noqa: F401
+    from marketplace.gateway.origin import AppOrigin, HostDispatch, split_host
+
+    cookie_domain = (app.config.get("SESSION_COOKIE_DOMAIN") or "").lstrip(".").lower()
+    apps_domain, _port = split_host(app.config["APPS_DOMAIN"])
+    if cookie_domain and (apps_domain == cookie_domain or apps_domain.endswith("." + cookie_domain)):
+        raise RuntimeError(f"SESSION_COOKIE_DOMAIN {cookie_domain!r} would send the platform's session cookie to "
+                           f"every app under {apps_domain!r}; leave it unset (host-only cookie)")
+    app.register_blueprint(views.bp)
+    app.cli.add_command(cli.gateway_cli)
+    app.wsgi_app = HostDispatch(app.wsgi_app, AppOrigin(app), app.config["APPS_DOMAIN"])  # type: ignore[method-assign]

@@ -1,0 +1,62 @@
+"""The web process's serving registry and what it needs from the platform: which version to run with which
+department scopes and identity keys, and where department calls and decisions are recorded."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+
+from flask import Flask
+
+from core.storage import FileBlobStore
+from marketplace.gateway import services
+from marketplace.identity import keys
+from marketplace.vendors.models import App, AppVersion
+from sandbox.harness import default_runs_root
+from sandbox.serving import Listeners, ServedVersion, ServingRegistry
+
+log = logging.getLogger(__name__)
+EXTENSION = "govmarket_serving"
+_lock = threading.Lock()
+
+
+def registry(app: Flask) -> ServingRegistry:
+    """This process's registry (made on first use; its first start sweeps the orphans of dead processes)."""
+    with _lock:
+        existing = app.extensions.get(EXTENSION)
+        if existing is None:
+            existing = _make_registry(app)
+            app.extensions[EXTENSION] = existing
+        return existing
+
+
+def _make_registry(app: Flask) -> ServingRegistry:
+    from sandbox.backends import get_backend
+
+    config = app.config
+
+    def on_call(served: ServedVersion, call: dict) -> None:
+        with app.app_context():
+            services.department_call_record(served.app_id, served.version_id, call)
+
+    def on_decision(served: ServedVersion, case: dict) -> None:
+        with app.app_context():
+            services.department_decision_record(served.app_id, case)
+
+    return ServingRegistry(lambda: get_backend(config["SANDBOX_BACKEND"], config), FileBlobStore(config["BUNDLE_STORE"]),
+                           default_runs_root(config), idle_seconds=float(config["SERVING_IDLE_SECONDS"]),
+                           listeners=Listeners(on_call=on_call, on_decision=on_decision))
+
+
+def dataset_of(config) -> tuple[str, int, int]:
+    spec, seed, size = str(config["SERVING_DATASET"]).split(":")
+    return spec, int(seed), int(size)
+
+
+def served_version(config, app: App, version: AppVersion, *, origin: str) -> ServedVersion:
+    """What the instance of ``app`` must run now (needs an app context: reads the keys)."""
+    return ServedVersion(
+        key=app.slug, app_id=app.id, version_id=version.id, bundle_sha256=version.bundle_sha256,
+        dept_scopes=tuple(sorted(app.order.dept_scopes or ())), dataset=dataset_of(config),
+        jwks=json.dumps(keys.jwks(), sort_keys=True).encode(), issuer=keys.platform_issuer(), audience=origin)

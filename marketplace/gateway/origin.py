@@ -1,0 +1,197 @@
+"""The gateway on the apps' origins: host dispatch in front of the platform, and the WSGI app that answers
+every request to ``<slug>.<APPS_DOMAIN>``.
+
+A request for an app host never reaches a platform route: ``HostDispatch`` sends it here, where only
+``/_gateway/…`` is the gateway's own and everything else is proxied to the app — after the gateway session
+(its own cookie on the app's origin) names the citizen. The platform's Flask session is never opened here.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from html import escape
+from urllib.parse import quote
+
+from flask import Flask
+from werkzeug.wrappers import Request, Response
+
+from core.errors import DomainError, NotFound
+from core.extensions import db
+from marketplace.gateway import instances, services
+from marketplace.gateway.proxy import BodyTooLarge, ProxyLimits, ResponseTooLarge, forward, request_headers
+
+log = logging.getLogger(__name__)
+
+COOKIE = "govgw_session"
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+PREFIX = "/_gateway/"
+
+
+def split_host(host: str) -> tuple[str, str]:
+    host = host.strip().lower().rstrip(".")
+    if host.startswith("["):
+        name, _, rest = host[1:].partition("]")
+        return name, rest.lstrip(":")
+    name, _, port = host.partition(":")
+    return name, port
+
+
+class HostDispatch:
+    """WSGI middleware: requests whose Host is ``<label>.<APPS_DOMAIN>`` (any port) or the bare APPS_DOMAIN go to
+    the app origin; everything else to the platform."""
+
+    def __init__(self, platform, origin, apps_domain: str):
+        self.platform = platform
+        self.origin = origin
+        self.domain_name, _port = split_host(apps_domain)
+
+    def slug_for(self, host: str) -> str | None:
+        """The app slug for ``host`` ('' for a host under the apps domain that names no app), or None for the
+        platform."""
+        name, _port = split_host(host)
+        if name == self.domain_name:
+            return ""
+        if name.endswith("." + self.domain_name):
+            label = name[: -len(self.domain_name) - 1]
+            return label if SLUG.match(label) else ""
+        return None
+
+    def __call__(self, environ, start_response):
+        slug = self.slug_for(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""))
+        if slug is None:
+            return self.platform(environ, start_response)
+        environ["govmarket.app_slug"] = slug
+        return self.origin(environ, start_response)
+
+
+class AppOrigin:
+    """Answers the apps' origins: ``/_gateway/launch`` redeems a launch code, the rest is proxied to the app."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        config = app.config
+        self.apps_domain = config["APPS_DOMAIN"]
+        self.secure = config.get("ENV") == "production"
+        self.limits = ProxyLimits(config["GATEWAY_REQUEST_BYTES"], config["GATEWAY_RESPONSE_BYTES"],
+                                  float(config["GATEWAY_TIMEOUT_SECONDS"]))
+        # Cookies the app never sees and may never set: the gateway's own and the platform's.
+        self.reserved = frozenset({COOKIE, config.get("SESSION_COOKIE_NAME") or "session",
+                                   config.get("REMEMBER_COOKIE_NAME") or "remember_token"})
+
+    # -- addresses ---------------------------------------------------------------------------------
+    def scheme(self, request: Request) -> str:
+        return "https" if self.secure else request.scheme
+
+    def origin_of(self, request: Request, slug: str) -> str:
+        return f"{self.scheme(request)}://{slug}.{self.apps_domain}"
+
+    def platform_url(self, request: Request, path: str) -> str:
+        """The platform's address: APPS_DOMAIN without its first label (apps.example.cn → example.cn)."""
+        platform_host = self.apps_domain.split(".", 1)[1] if "." in self.apps_domain else self.apps_domain
+        return f"{self.scheme(request)}://{platform_host}{path}"
+
+    # -- WSGI --------------------------------------------------------------------------------------
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        slug = environ.get("govmarket.app_slug", "")
+        try:
+            response = self.handle(request, slug)
+        except DomainError as exc:
+            response = self.page(request, slug, exc.status, exc.message)
+        except Exception:
+            log.exception("gateway: %s %s on %s failed", request.method, request.path, slug)
+            response = self.page(request, slug, 500, "Something went wrong on our side; it has been logged.")
+        return response(environ, start_response)
+
+    def handle(self, request: Request, slug: str) -> Response:
+        if not slug:
+            raise NotFound("no app is served at this address; choose an app from the catalogue")
+        if request.path == PREFIX + "launch":
+            return self.launch(request, slug)
+        if request.path == PREFIX + "leave":
+            return self.leave(request, slug)
+        if request.path.startswith(PREFIX):
+            raise NotFound(f"{request.path} is not a gateway address")
+        return self.proxy(request, slug)
+
+    def launch(self, request: Request, slug: str) -> Response:
+        with self.app.app_context():
+            try:
+                token, _session = services.launch_redeem(slug, request.args.get("code", ""),
+                                                         session_seconds=int(self.app.config["GATEWAY_SESSION_SECONDS"]))
+            finally:
+                db.session.remove()
+        target = request.args.get("next", "/")
+        if not target.startswith("/") or target.startswith("//") or "\\" in target:
+            target = "/"
+        # The code must not linger in the address bar or in a Referer: answer with a redirect to a clean URL.
+        response = Response(status=303, headers={"Location": target, "Cache-Control": "no-store",
+                                                  "Referrer-Policy": "no-referrer"})
+        response.set_cookie(COOKIE, token, max_age=int(self.app.config["GATEWAY_SESSION_SECONDS"]), path="/",
+                            httponly=True, samesite="Lax", secure=self.secure)
+        return response
+
+    def leave(self, request: Request, slug: str) -> Response:
+        with self.app.app_context():
+            try:
+                app, _version = services.served_app_get(slug)
+                services.gateway_session_end(app.id, request.cookies.get(COOKIE))
+            finally:
+                db.session.remove()
+        response = Response(status=303, headers={"Location": self.platform_url(request, "/")})
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Lax", secure=self.secure)
+        return response
+
+    def proxy(self, request: Request, slug: str) -> Response:
+        origin = self.origin_of(request, slug)
+        with self.app.app_context():
+            try:
+                app, version = services.served_app_get(slug)
+                session = services.gateway_session_get(app.id, request.cookies.get(COOKIE))
+                if session is None:
+                    return self.page(request, slug, 401, "Open this app from the platform to sign in to it.",
+                                     launch=True)
+                token = services.identity_token(session, audience=origin)
+                served = instances.served_version(self.app.config, app, version, origin=origin)
+            finally:
+                db.session.remove()
+        headers = request_headers(request.environ, reserved_cookies=self.reserved,
+                                  host=origin.split("://", 1)[1], proto=self.scheme(request), identity_token=token)
+        registry = instances.registry(self.app)
+        instance = registry.acquire(served)
+        try:
+            upstream = forward(instance, request.environ, headers, self.limits, reserved_cookies=self.reserved,
+                               on_close=lambda: registry.release(instance))
+        except BodyTooLarge:
+            return self.page(request, slug, 413, f"The request is larger than {self.limits.request_bytes} bytes.")
+        except ResponseTooLarge:
+            return self.page(request, slug, 502, "The app answered with more data than the platform passes on.")
+        except TimeoutError:
+            return self.page(request, slug, 504, "The app did not answer in time; please try again.")
+        except OSError as exc:
+            log.warning("gateway: %s did not answer: %s", slug, exc)
+            return self.page(request, slug, 502, "The app is not answering right now; please try again.")
+        except Exception as exc:  # http.client.HTTPException: the app broke the protocol
+            log.warning("gateway: %s answered badly: %s", slug, exc)
+            return self.page(request, slug, 502, "The app answered with something that is not HTTP.")
+        return Response(upstream.body, status=f"{upstream.status} {upstream.reason}", headers=upstream.headers,
+                        direct_passthrough=True)
+
+    # -- pages -------------------------------------------------------------------------------------
+    def page(self, request: Request, slug: str, status: int, detail: str, *, launch: bool = False) -> Response:
+        """A friendly page of the gateway, in the platform's look, that leaks nothing of the platform's session."""
+        nonce = secrets.token_urlsafe(8)
+        with self.app.app_context():
+            template = self.app.jinja_env.get_template("gateway/page.html")
+            html = template.render(status=status, detail=detail, slug=escape(slug),
+                                   catalogue_url=self.platform_url(request, "/"),
+                                   launch_url=self.platform_url(request, f"/apps/{quote(slug)}/launch") if launch else None,
+                                   nonce=nonce)
+        response = Response(html, status=status, content_type="text/html; charset=utf-8")
+        response.headers["Content-Security-Policy"] = f"default-src 'none'; style-src 'nonce-{nonce}'; frame-ancestors 'none'"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+

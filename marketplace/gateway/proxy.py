@@ -1,0 +1,223 @@
+"""Forwarding one request from a citizen's browser to a served app, and its answer back.
+
+Both directions are filtered: hop-by-hop headers go (RFC 9110 §7.6.1, plus those named in Connection);
+the browser's Authorization, forwarding headers and the platform's and gateway's cookies never reach the
+app — the app gets the identity JWT instead; the app's cookies are made host-only on its own origin and
+may not reuse the gateway's name. Bodies are streamed with caps: a request body over the cap answers 413
+before the app sees it, a response over the cap is cut off (the connection is aborted, so the browser sees
+a broken download rather than a silently shortened one). Every read from the app has a timeout.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from sandbox.serving import Instance
+
+log = logging.getLogger(__name__)
+
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
+                        "te", "trailer", "trailers", "transfer-encoding", "upgrade"})
+# Never forwarded to the app: the gateway sets what the app may know about the request itself.
+NOT_FORWARDED = frozenset({"host", "cookie", "authorization", "forwarded", "x-forwarded-for", "x-forwarded-host",
+                           "x-forwarded-proto", "x-forwarded-port", "x-real-ip", "content-length"})
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", "frame-ancestors 'none'"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+)
+DEFAULT_HEADERS = (("Referrer-Policy", "strict-origin-when-cross-origin"),)
+CHUNK = 64 * 1024
+SPOOL_IN_MEMORY = 1024 * 1024
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class ResponseTooLarge(Exception):
+    """Raised while streaming: aborts the connection instead of ending a cut-off body cleanly."""
+
+
+@dataclass(frozen=True)
+class ProxyLimits:
+    request_bytes: int
+    response_bytes: int
+    timeout_seconds: float
+
+
+def filter_cookie_header(value: str, reserved: frozenset[str]) -> str:
+    """The Cookie header without the pairs whose names are ``reserved`` (raw pairs kept byte for byte)."""
+    kept = []
+    for pair in value.split(";"):
+        name = pair.split("=", 1)[0].strip()
+        if name and name not in reserved:
+            kept.append(pair.strip())
+    return "; ".join(kept)
+
+
+def filter_set_cookie(value: str, reserved: frozenset[str]) -> str | None:
+    """The app's Set-Cookie made host-only (Domain removed: no cookie for sibling apps or the platform), or None
+    when it would set a reserved name."""
+    parts = [p.strip() for p in value.split(";")]
+    name = parts[0].split("=", 1)[0].strip() if parts and parts[0] else ""
+    if not name or name in reserved:
+        return None
+    return "; ".join(p for p in parts if p.split("=", 1)[0].strip().lower() != "domain")
+
+
+def request_headers(environ: dict, *, reserved_cookies: frozenset[str], host: str, proto: str,
+                    identity_token: str) -> dict[str, str]:
+    connection_named = {h.strip().lower() for h in environ.get("HTTP_CONNECTION", "").split(",") if h.strip()}
+    headers: dict[str, str] = {}
+    for key, value in environ.items():
+        if not key.startswith("HTTP_"):
+            continue
+        name = key[5:].replace("_", "-").lower()
+        if name in HOP_BY_HOP or name in NOT_FORWARDED or name in connection_named:
+            continue
+        headers[name.title()] = value
+    if environ.get("CONTENT_TYPE"):
+        headers["Content-Type"] = environ["CONTENT_TYPE"]
+    cookies = filter_cookie_header(environ.get("HTTP_COOKIE", ""), reserved_cookies)
+    if cookies:
+        headers["Cookie"] = cookies
+    headers["Host"] = host
+    headers["X-Forwarded-Host"] = host
+    headers["X-Forwarded-Proto"] = proto
+    headers["Authorization"] = f"Bearer {identity_token}"
+    return headers
+
+
+def response_headers(raw: list[tuple[str, str]], *, reserved_cookies: frozenset[str]) -> list[tuple[str, str]]:
+    connection_named = {h.strip().lower() for name, value in raw if name.lower() == "connection"
+                        for h in value.split(",") if h.strip()}
+    headers: list[tuple[str, str]] = []
+    for name, value in raw:
+        lower = name.lower()
+        if lower in HOP_BY_HOP or lower in connection_named:
+            continue
+        if lower == "set-cookie":
+            filtered = filter_set_cookie(value, reserved_cookies)
+            if filtered:
+                headers.append(("Set-Cookie", filtered))
+            continue
+        headers.append((name, value))
+    present = {name.lower() for name, _ in headers}
+    headers.extend(SECURITY_HEADERS)  # in addition to the app's own CSP: browsers enforce every policy given
+    headers.extend(h for h in DEFAULT_HEADERS if h[0].lower() not in present)
+    return headers
+
+
+def spool_body(environ: dict, limit: int):
+    """The request body in a temporary file (memory up to 1 MiB), or None; BodyTooLarge beyond ``limit``."""
+    length_text = environ.get("CONTENT_LENGTH") or ""
+    length = int(length_text) if length_text.isdigit() else None
+    if length is not None and length > limit:
+        raise BodyTooLarge(length)
+    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if not length and not chunked:
+        return None, 0
+    stream = environ["wsgi.input"]
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+    size = 0
+    remaining = length if length is not None else limit + 1
+    while remaining > 0:
+        chunk = stream.read(min(CHUNK, remaining))
+        if not chunk:
+            break
+        size += len(chunk)
+        remaining -= len(chunk)
+        if size > limit:
+            spool.close()
+            raise BodyTooLarge(size)
+        spool.write(chunk)
+    spool.seek(0)
+    return spool, size
+
+
+def target_of(environ: dict) -> str:
+    path = quote(environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8", "replace"), safe="/:@!$&'()*+,;=-._~%")
+    query = environ.get("QUERY_STRING")
+    return f"{path}?{query}" if query else path
+
+
+@dataclass
+class Upstream:
+    """An app's answer: status line, filtered headers and a body iterator that releases everything when done."""
+
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    body: Iterator[bytes]
+
+
+def forward(instance: Instance, environ: dict, headers: dict[str, str], limits: ProxyLimits, *,
+            reserved_cookies: frozenset[str], on_close: Callable[[], None]) -> Upstream:
+    """Send the request to the app and return its answer for streaming. ``on_close`` runs exactly once, when the
+    body has been sent or abandoned (or at once, if this raises). Raises BodyTooLarge, ResponseTooLarge
+    (declared length over the cap), TimeoutError and OSError/HTTPException for an app that does not answer."""
+    conn: http.client.HTTPConnection | None = None
+    body = None
+    try:
+        body, size = spool_body(environ, limits.request_bytes)
+        conn = instance.connection(limits.timeout_seconds)
+        method = environ.get("REQUEST_METHOD", "GET")
+        if body is not None or method in ("POST", "PUT", "PATCH"):
+            headers = {**headers, "Content-Length": str(size)}
+        conn.request(method, target_of(environ), body=body, headers=headers)
+        resp = conn.getresponse()
+        declared = resp.getheader("Content-Length")
+        if declared and declared.isdigit() and int(declared) > limits.response_bytes:
+            raise ResponseTooLarge(f"the app answered {declared} bytes, over the cap of {limits.response_bytes}")
+        filtered = response_headers(resp.getheaders(), reserved_cookies=reserved_cookies)
+    except BaseException:
+        if conn is not None:
+            conn.close()
+        if body is not None:
+            body.close()
+        on_close()
+        raise
+
+    return Upstream(resp.status, resp.reason, filtered, _Body(instance.served.key, resp, conn, body, limits, on_close))
+
+
+class _Body:
+    """The app's response body as a WSGI iterable; ``close`` (called by every WSGI server, also when the body
+    was never iterated) releases the connection and the lease once."""
+
+    def __init__(self, key: str, resp: http.client.HTTPResponse, conn: http.client.HTTPConnection, spool,
+                 limits: ProxyLimits, on_close: Callable[[], None]):
+        self.key, self.resp, self.conn, self.spool, self.limits = key, resp, conn, spool, limits
+        self._on_close: Callable[[], None] | None = on_close
+
+    def __iter__(self) -> Iterator[bytes]:
+        sent = 0
+        while True:
+            try:
+                chunk = self.resp.read1(CHUNK)
+            except TimeoutError as exc:
+                raise TimeoutError(f"the app {self.key} stopped sending for {self.limits.timeout_seconds} s") from exc
+            if not chunk:
+                return
+            sent += len(chunk)
+            if sent > self.limits.response_bytes:
+                log.warning("gateway: %s answered more than %d bytes; cut off", self.key, self.limits.response_bytes)
+                raise ResponseTooLarge(f"the response is larger than {self.limits.response_bytes} bytes")
+            yield chunk
+
+    def close(self) -> None:
+        on_close, self._on_close = self._on_close, None
+        if on_close is None:
+            return
+        try:
+            self.conn.close()
+            if self.spool is not None:
+                self.spool.close()
+        finally:
+            on_close()

@@ -1,0 +1,254 @@
+"""Gateway use cases: launching an app, redeeming the launch code on the app's origin, resolving the
+gateway session of a request, and recording what served apps ask the department service.
+
+The launch code and the session id are bearer secrets: only their sha256 is stored, codes are single-use
+(redeemed with one conditional UPDATE, so two processes cannot both redeem one) and short-lived.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from core import audit
+from core.errors import Conflict, NotFound, ValidationError
+from core.extensions import db
+from core.roles import Role
+from core.time import utcnow
+from marketplace.accounts.models import User
+from marketplace.gateway import authz
+from marketplace.gateway.models import DepartmentCall, GatewaySession, LaunchCode
+from marketplace.identity import services as identity
+from marketplace.transactions import services as transactions
+from marketplace.transactions.models import Transaction
+from marketplace.vendors.models import App, AppVersion
+
+LAUNCH_CODE_SECONDS = 60
+# A session's last_seen_at is written at most this often: a page with many assets must not write per request.
+TOUCH_EVERY = timedelta(seconds=60)
+PERSON_PATH = re.compile(r"^/persons/([0-9]{17}[0-9X])(/licences)?/?$")
+BUSINESS_PATH = re.compile(r"^/businesses/([0-9A-Z]{18})(/licences)?/?$")
+
+
+def _sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Launch:
+    """The outcome of a launch: either a code to carry to the app's origin, or the consent still needed."""
+
+    app: App
+    code: str | None = None
+    consent_needed: bool = False
+
+
+def served_app_get(slug: str) -> tuple[App, AppVersion]:
+    """The app served at ``slug`` and its live published version; NotFound for an unknown slug or an app
+    without a published version (never published, superseded, suspended or withdrawn)."""
+    app = db.session.scalar(sa.select(App).where(App.slug == slug.lower()))
+    version = transactions.published_version(app.id) if app is not None else None
+    if app is None or version is None:
+        raise NotFound(f"no published app is served at {slug!r}; choose an app from the catalogue")
+    return app, version
+
+
+def app_launch(actor, slug: str, *, now: datetime | None = None) -> Launch:
+    """A citizen opens the app ``slug``: checks consent, starts or reuses their case (transaction) with the
+    app and issues a one-time launch code bound to citizen and app, valid for LAUNCH_CODE_SECONDS.
+
+    Citizens only (Unauthenticated / Forbidden otherwise). Raises NotFound when the app is not published.
+    Returns ``Launch(consent_needed=True)`` without a code while the citizen has not consented.
+    """
+    authz.app_launch(actor)
+    app, _version = served_app_get(slug)
+    if not _consented(actor, app.id):
+        return Launch(app=app, consent_needed=True)
+    transaction = transactions.transaction_start(actor, app.id)
+    now = now or utcnow()
+    code = secrets.token_urlsafe(32)
+    db.session.add(LaunchCode(code_sha256=_sha256(code), citizen_id=actor.id, app_id=app.id,
+                              transaction_id=transaction.id, created_at=now,
+                              expires_at=now + timedelta(seconds=LAUNCH_CODE_SECONDS)))
+    audit.record(actor, "app.launch", "app", app.id, {"transaction_id": transaction.id},
+                 vendor_id=app.vendor_id)
+    db.session.commit()
+    return Launch(app=app, code=code)
+
+
+def _consented(actor, app_id: int) -> bool:
+    # Granted, declined (the app opens without citizen claims) or nothing asked: the citizen has decided.
+    return not identity.consent_status(actor, app_id).must_ask
+
+
+def launch_redeem(slug: str, code: str, *, session_seconds: int, now: datetime | None = None) -> tuple[str, GatewaySession]:
+    """Exchange a launch code, on the app's own origin, for a gateway session; returns (session id, session).
+
+    Anyone holding the code may call it — the code is the credential — but only once, before it expires,
+    and only on the origin of the app it was issued for. Raises NotFound for an unknown app and Conflict for
+    a code that is unknown, used, expired or for another app (one message for all: no oracle).
+    """
+    app, _version = served_app_get(slug)
+    now = now or utcnow()
+    digest = _sha256(code or "")
+    claimed = db.session.execute(
+        sa.update(LaunchCode)
+        .where(LaunchCode.code_sha256 == digest, LaunchCode.app_id == app.id, LaunchCode.redeemed_at.is_(None),
+               LaunchCode.expires_at > now)
+        .values(redeemed_at=now)
+        .execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:
+        db.session.rollback()
+        raise Conflict("this link to the app has expired or was already used; open the app again from the platform")
+    launch = db.session.scalar(sa.select(LaunchCode).where(LaunchCode.code_sha256 == digest))
+    citizen = db.session.get(User, launch.citizen_id)
+    if citizen is None or not citizen.active:
+        db.session.rollback()
+        raise Conflict("this link to the app has expired or was already used; open the app again from the platform")
+    token = secrets.token_urlsafe(32)
+    session = GatewaySession(token_sha256=_sha256(token), citizen_id=launch.citizen_id, app_id=app.id,
+                             transaction_id=launch.transaction_id, created_at=now, last_seen_at=now,
+                             expires_at=now + timedelta(seconds=session_seconds))
+    db.session.add(session)
+    db.session.flush()
+    audit.record(citizen, "gateway.session_start", "app", app.id,
+                 {"session_id": session.id, "transaction_id": launch.transaction_id}, vendor_id=app.vendor_id)
+    db.session.commit()
+    return token, session
+
+
+def gateway_session_get(app_id: int, token: str | None, *, now: datetime | None = None) -> GatewaySession | None:
+    """The live session named by ``token`` on the app ``app_id``, or None (unknown, other app, expired, ended,
+    or its citizen deactivated)."""
+    if not token:
+        return None
+    now = now or utcnow()
+    session = db.session.scalar(sa.select(GatewaySession).where(GatewaySession.token_sha256 == _sha256(token)))
+    if (session is None or session.app_id != app_id or session.ended_at is not None or session.expires_at <= now
+            or not session.citizen.active):
+        return None
+    if now - session.last_seen_at >= TOUCH_EVERY:
+        session.last_seen_at = now
+        db.session.commit()
+    return session
+
+
+def gateway_session_end(app_id: int, token: str | None) -> None:
+    """End the session named by ``token`` (the citizen left the app); unknown tokens are ignored."""
+    session = gateway_session_get(app_id, token)
+    if session is not None:
+        session.ended_at = utcnow()
+        db.session.commit()
+
+
+def identity_token(session: GatewaySession, *, audience: str) -> str:
+    """A freshly signed identity JWT for the session's citizen and app, holding only the consented claims."""
+    return identity.identity_token_for(session.citizen, session.app_id, audience=audience, ttl_seconds=300)
+
+
+# ---------------------------------------------------------------------------------------------- department calls
+
+
+def _citizens_by_resident_id(resident_ids: set[str]) -> dict[str, User]:
+    resident_ids = {r for r in resident_ids if r}
+    if not resident_ids:
+        return {}
+    users = db.session.scalars(sa.select(User).where(User.resident_id.in_(resident_ids), User.role == Role.CITIZEN))
+    return {u.resident_id: u for u in users}
+
+
+def _subjects(call: dict) -> dict[str, list[str]]:
+    """Resident ID → the fields of that person the call read or sent to the department."""
+    subjects: dict[str, list[str]] = {}
+    response = call.get("response")
+    if call["status"] >= 400:
+        return subjects
+    person = PERSON_PATH.match(call["path"])
+    if person:
+        fields = ["licences"] if person.group(2) else sorted(response) if isinstance(response, dict) else []
+        subjects[person.group(1)] = fields
+    business = BUSINESS_PATH.match(call["path"])
+    if business and not business.group(2) and isinstance(response, dict) and response.get("legal_representative"):
+        subjects[response["legal_representative"]] = ["legal_representative", "legal_representative_name"]
+    body = call.get("json")
+    if call["method"] == "POST" and isinstance(body, dict):
+        sent = sorted(k for k, v in body.items() if v not in (None, "", []))
+        for key in ("applicant_resident_id", "guardian_resident_id"):
+            if isinstance(body.get(key), str):
+                subjects.setdefault(body[key], sent)
+    return subjects
+
+
+def department_call_record(app_id: int, version_id: int, call: dict) -> DepartmentCall:
+    """Record one department call of a served app; log each citizen it was about in their data-access log;
+    audit a call refused for scope. Called by the serving runtime (the platform itself), never by users."""
+    app = db.session.get(App, app_id)
+    subjects = _subjects(call)
+    citizens = _citizens_by_resident_id(set(subjects))
+    response = call.get("response") if isinstance(call.get("response"), dict) else {}
+    row = DepartmentCall(app_id=app_id, version_id=version_id, method=call["method"][:8], path=call["path"][:500],
+                         query=(call.get("query") or "")[:500], status=call["status"],
+                         violation=bool(call.get("violation")), scope=call.get("scope"),
+                         case_number=response.get("case_number"),
+                         citizen_ids=sorted(u.id for u in citizens.values()))
+    db.session.add(row)
+    order = app.order
+    purpose = f"{order.service_item.name}（{order.title}）" if order.service_item else order.title
+    via = f"{row.method} {_shape(row.path)}"
+    for resident_id, user in citizens.items():
+        if subjects[resident_id]:
+            identity.access_log_record(user.id, app_id, subjects[resident_id], purpose, via)
+    if row.violation:
+        audit.record(None, "gateway.department_scope_violation", "app", app_id,
+                     {"method": row.method, "path": _shape(row.path), "scope": row.scope, "version_id": version_id},
+                     department_id=app.order.department_id, vendor_id=app.vendor_id)
+    db.session.commit()
+    return row
+
+
+def _shape(path: str) -> str:
+    """The call's path with identifiers replaced, fit for logs a citizen or vendor reads."""
+    path = re.sub(r"/persons/[^/]+", "/persons/{resident_id}", path)
+    return re.sub(r"/businesses/[^/]+", "/businesses/{credit_code}", path)
+
+
+def department_decision_record(app_id: int, case: dict):
+    """Forward a department decision on a served app's submission to the citizen's case (transaction).
+
+    The case is found through the gateway session of the citizen the application was for (applicant or
+    guardian) on this app, most recently active first. Returns the transaction, or None when no citizen of
+    the platform made this submission through the app. Raises what transaction_record_submission raises.
+    """
+    if case.get("decision") not in ("accepted", "rejected") or case.get("status") == "completed":
+        return None
+    citizens = _citizens_by_resident_id({case.get("applicant_resident_id") or "", case.get("guardian_resident_id") or ""})
+    if not citizens:
+        return None
+    session = db.session.scalar(
+        sa.select(GatewaySession)
+        .where(GatewaySession.app_id == app_id, GatewaySession.citizen_id.in_([u.id for u in citizens.values()]))
+        .order_by(GatewaySession.last_seen_at.desc(), GatewaySession.id.desc()).limit(1))
+    if session is None:
+        return None
+    transaction = db.session.get(Transaction, session.transaction_id)
+    if transaction.is_final and transaction.department_case_number != case.get("case_number"):
+        # The citizen applied again in the same visit after a decision: that is a new case.
+        transaction = transactions.transaction_start(session.citizen, app_id)
+        session.transaction_id = transaction.id
+        db.session.commit()
+    submitted = case.get("submitted_at")
+    try:
+        occurred_at = datetime.fromisoformat(submitted.replace("Z", "+00:00")) if submitted else utcnow()
+    except ValueError:
+        occurred_at = utcnow()
+    reasons = [r.get("code", "") if isinstance(r, dict) else str(r) for r in case.get("reasons") or []]
+    if not case.get("case_number"):
+        raise ValidationError("the department decision has no case number")
+    return transactions.transaction_record_submission(
+        transaction.id, department_case_number=case["case_number"], decision=case["decision"],
+        reasons=reasons, occurred_at=occurred_at)
