@@ -50,8 +50,6 @@ def register(app: Flask, api: Api) -> None:
     register_citizen(app, api)  # citizens: life events, search, transactions, ratings, complaints, analytics
     from marketplace.gateway import init_app as init_gateway
     init_gateway(app)  # app gateway: launch codes, app origins, proxy to served instances, department calls
-    from marketplace.gateway import init_app as init_gateway
-    init_gateway(app)  # app gateway: launch codes, app origins, proxy to served instances, department calls
     from sandbox import models as _sandbox  # noqa: F401
     from sandbox.cli import sandbox_cli
     app.cli.add_command(sandbox_cli)
