@@ -13,7 +13,7 @@ from functools import cache
 from random import Random
 
 from mockdata import vocabulary as v
-from mockdata.identifiers import make_credit_code, resident_id_check_char
+from mockdata.identifiers import ResidentIdMaker, make_credit_code
 from mockdata.specs import DatasetSpec
 
 ENTITIES = ("persons", "businesses", "licences", "vehicles", "social_insurance")
@@ -33,6 +33,7 @@ _ORG_MULTIPLIER = 387_420_489  # 3^18, coprime with 31: n -> (n*k + c) mod 31^6 
 _BUSINESSES_PER_CHUNK = 100_000
 _INDUSTRY_CUM = [sum(i[1] for i in v.INDUSTRIES[: k + 1]) for k in range(len(v.INDUSTRIES))]
 _HOUSEHOLD_SIZE_CUM = (25, 55, 80, 95, 100)  # 1..5 persons
+_SURNAME_TOTAL = v.SURNAME_CUM_WEIGHTS[-1]
 
 
 def org_body(n: int, prefix: str = "MA") -> str:
@@ -43,6 +44,21 @@ def org_body(n: int, prefix: str = "MA") -> str:
         value, digit = divmod(value, 31)
         chars.append(_ORG_ALPHABET[digit])
     return prefix + "".join(reversed(chars))
+
+
+# Dates are handled as ordinals and written through this table: a list index instead of
+# date.fromordinal(...).isoformat() for the ten or so dates of every person.
+_ISO_BASE = date(1880, 1, 1).toordinal()
+_ISO = [date.fromordinal(o).isoformat() for o in range(_ISO_BASE, date(2100, 12, 31).toordinal() + 1)]
+
+
+# Shared by every factory in a process: its caches of per-region and per-birth-date sums fill up after a
+# few chunks and are then hit on almost every person.
+_RESIDENT_IDS = ResidentIdMaker()
+
+
+def iso(ordinal: int) -> str:
+    return _ISO[ordinal - _ISO_BASE]
 
 
 @cache
@@ -92,7 +108,11 @@ class RecordFactory:
         self.regions = spec.region_codes[first: first + spec.regions_per_chunk]
         self.as_of = spec.as_of
         self._as_of_ord = spec.as_of.toordinal()
+        self._as_of_year = spec.as_of.year
+        self._as_of_md = spec.as_of.isoformat()[5:]
         self._sequences: dict[tuple[str, int, bool], int] = {}
+        self._ids = _RESIDENT_IDS
+        self._issuers: dict[str, tuple[str, str, str]] = {}
         self._person_base = chunk_index * spec.chunk_size
         self.persons: list[dict] = []
         self.businesses: list[dict] = []
@@ -111,29 +131,29 @@ class RecordFactory:
 
     def name(self, male: bool, kind: str) -> tuple[str, str, list[str]]:
         """(name, ethnicity, tags) for ``kind`` ``common``, ``rare`` or ``minority``."""
-        rng = self.rng
+        random = self._random
         if kind == "minority":
-            kazakh = rng.random() < 0.3
+            kazakh = random() < 0.3
             if kazakh:
                 given = self._pick(v.KAZAKH_GIVEN_MALE if male else v.KAZAKH_GIVEN_FEMALE)
             else:
                 given = self._pick(v.UYGHUR_GIVEN_MALE if male else v.UYGHUR_GIVEN_FEMALE)
             return f"{given}·{self._pick(v.FATHER_NAMES)}", "哈萨克族" if kazakh else "维吾尔族", ["minority_name"]
-        if rng.random() < self.spec.compound_surname_rate:
+        if random() < self.spec.compound_surname_rate:
             surname = self._pick(v.COMPOUND_SURNAMES)
         else:
-            surname = v.SURNAMES[bisect(v.SURNAME_CUM_WEIGHTS, rng.random() * v.SURNAME_CUM_WEIGHTS[-1])]
+            surname = v.SURNAMES[bisect(v.SURNAME_CUM_WEIGHTS, random() * _SURNAME_TOTAL)]
         pool = v.GIVEN_MALE if male else v.GIVEN_FEMALE
         if kind == "rare":
             rare = self._pick(v.RARE_CHARACTERS)
-            given = rare if rng.random() < 0.5 else pool[int(rng.random() * len(pool))][:1] + rare
+            given = rare if random() < 0.5 else pool[int(random() * len(pool))][:1] + rare
             tags = ["rare_character"]
         else:
-            given = pool[int(rng.random() * len(pool))]
-            if len(given) == 1 and rng.random() < 0.55:
-                given += pool[int(rng.random() * len(pool))][:1]
+            given = pool[int(random() * len(pool))]
+            if len(given) == 1 and random() < 0.55:
+                given += pool[int(random() * len(pool))][:1]
             tags = []
-        ethnicity = "汉族" if rng.random() < 0.92 else self._pick(v.OTHER_ETHNICITIES)
+        ethnicity = "汉族" if random() < 0.92 else self._pick(v.OTHER_ETHNICITIES)
         return surname + given, ethnicity, tags
 
     def address(self, region: str) -> str:
@@ -145,33 +165,31 @@ class RecordFactory:
                 f"{self._ri(1, 30)}栋{self._ri(1, 6)}单元{self._ri(1, 33)}{self._ri(1, 8):02d}室")
 
     def phone(self) -> str:
-        rng = self.rng
-        return f"{v.PHONE_PREFIXES[int(rng.random() * len(v.PHONE_PREFIXES))]}{rng.getrandbits(27) % 100_000_000:08d}"
+        random = self._random
+        return f"{v.PHONE_PREFIXES[int(random() * len(v.PHONE_PREFIXES))]}{int(random() * 100_000_000):08d}"
 
     def resident_id(self, region: str, birth_ord: int, birth_iso: str, male: bool) -> str:
         key = (region, birth_ord, male)
         used = self._sequences.get(key)
         if used is None:
-            used = self._ri(0, 399)
+            used = int(self._random() * 400)
         self._sequences[key] = used + 1
         # Odd sequence for men, even for women; <500 people per (region, day, sex) keeps it unique.
-        first17 = f"{region}{birth_iso[:4]}{birth_iso[5:7]}{birth_iso[8:]}{(2 * used + male) % 1000:03d}"
-        return first17 + resident_id_check_char(first17)
+        return self._ids.make(region, birth_iso[:4] + birth_iso[5:7] + birth_iso[8:], (2 * used + male) % 1000)
 
     def person(self, *, age: int, male: bool | None = None, kind: str | None = None, region: str,
                household_id: str, head: bool, address: str, guardian: str | None = None) -> dict:
-        rng = self.rng
+        random, spec = self._random, self.spec
         if male is None:
-            male = rng.random() < 0.5
+            male = random() < 0.5
         if kind is None:
-            r = rng.random()
-            kind = "rare" if r < self.spec.rare_name_rate else (
-                "minority" if r < self.spec.rare_name_rate + self.spec.minority_name_rate else "common")
-        birth_ord = self._as_of_ord - age * 365 - (age // 4) - self._ri(1, 364)
-        birth = date.fromordinal(birth_ord)
-        birth_iso = birth.isoformat()
+            r = random()
+            kind = "common" if r >= spec.rare_name_rate + spec.minority_name_rate else (
+                "rare" if r < spec.rare_name_rate else "minority")
+        birth_ord = self._as_of_ord - age * 365 - (age // 4) - 1 - int(random() * 364)
+        birth_iso = _ISO[birth_ord - _ISO_BASE]
         name, ethnicity, tags = self.name(male, kind)
-        real_age = age_on(birth, self.as_of)
+        real_age = self._as_of_year - int(birth_iso[:4]) - (birth_iso[5:] > self._as_of_md)
         if real_age < 18:
             tags.append("minor")
         elif real_age >= 80:
@@ -226,25 +244,27 @@ class RecordFactory:
 
     def extras(self, person: dict, age: int) -> None:
         """Licences, insurance, businesses and vehicles of a generated person, drawn by age."""
-        rng, spec = self.rng, self.spec
-        if age >= 16 or rng.random() < 0.5:
+        random, spec = self._random, self.spec
+        if age >= 16 or random() < 0.5:
             self.id_card(person, age, self._state())
-        insured = rng.random() >= spec.not_insured_rate
-        if 18 <= age < 60 and rng.random() < spec.employed_rate:
-            employer = self.businesses[int(rng.random() * len(self.businesses))]["credit_code"] if self.businesses else None
-            kinds = ["employee_pension", "employee_medical"] + (["unemployment"] if rng.random() < 0.5 else [])
-            for kind in kinds:
-                self.insurance(person, kind, "active" if insured else "terminated", employer)
+        insured = random() >= spec.not_insured_rate
+        if 18 <= age < 60 and random() < spec.employed_rate:
+            employer = self.businesses[int(random() * len(self.businesses))]["credit_code"] if self.businesses else None
+            status = "active" if insured else "terminated"
+            self.insurance(person, "employee_pension", status, employer)
+            self.insurance(person, "employee_medical", status, employer)
+            if random() < 0.5:
+                self.insurance(person, "unemployment", status, employer)
         else:
             self.insurance(person, "resident_pension" if age >= 60 else "resident_medical",
                            "active" if insured else "suspended", None)
-        if insured and rng.random() < spec.ssc_card_rate:
+        if insured and random() < spec.ssc_card_rate:
             self.ssc_card(person, self._state(revocable=False))
-        if 18 <= age <= 75 and rng.random() < spec.driving_licence_rate:
+        if 18 <= age <= 75 and random() < spec.driving_licence_rate:
             self.driving_licence(person, age, self._state())
-            if rng.random() < spec.vehicle_rate:
+            if random() < spec.vehicle_rate:
                 self.vehicle(person)
-        if 22 <= age <= 70 and rng.random() < spec.legal_rep_rate:
+        if 22 <= age <= 70 and random() < spec.legal_rep_rate:
             business = self.business(person)
             state = self._state()
             if business["status"] != "active":
@@ -253,62 +273,60 @@ class RecordFactory:
                 business["status"] = "revoked"  # 吊销: the business stays registered but may not trade
             self.business_licence(business, state)
             industry = next(i for i in v.INDUSTRIES if i[0] == business["industry"])
-            if rng.random() < industry[4]:
+            if random() < industry[4]:
                 self.food_licence(business, self._state())
 
     def _state(self, revocable: bool = True) -> str:
-        r = self.rng.random()
+        r = self._random()
         if r < self.spec.expired_rate:
             return "expired"
         if revocable and r < self.spec.expired_rate + self.spec.revoked_rate:
             return "revoked"
         return "valid"
 
-    def _validity(self, state: str, years: int | None, *, issued_years_ago: int = 12) -> tuple[date, date | None]:
-        """(valid_from, valid_until) for a licence of ``years`` (None = long-term) in ``state`` on as_of.
-
-        Never borderline: valid licences run at least 60 days past as_of, expired ones ended at least
-        60 days before it.
-        """
-        as_of = self._as_of_ord
-        if state == "expired":
-            span = (years or 10) * 365
-            until = as_of - self._ri(60, 1500)
-            return date.fromordinal(until - span), date.fromordinal(until)
-        if years is None:
-            return date.fromordinal(as_of - self._ri(30, issued_years_ago * 365)), None
-        span = years * 365
-        start = as_of - self._ri(30, max(31, span - 60))
-        return date.fromordinal(start), date.fromordinal(start + span)
-
     def licence(self, kind: str, number: str, holder_type: str, holder: dict, issuer: str, state: str,
                 years: int | None, details: dict, *, revocation_reasons: tuple[str, ...] = ("依法撤销",),
                 valid_from: date | None = None) -> dict:
-        start, until = self._validity(state, years)
-        if valid_from is not None and state == "valid" and years is None:
-            start = valid_from
-        revoked_on = None
-        reason = None
+        """An e-licence of ``years`` (None = long-term) in ``state`` on as_of.
+
+        Never borderline: valid licences run at least 60 days past as_of, expired ones ended at least
+        60 days before it. ``valid_from`` fixes the start of a valid long-term licence.
+        """
+        random, as_of = self._random, self._as_of_ord
+        if state == "expired":
+            until: int | None = as_of - 60 - int(random() * 1441)
+            start = until - (years or 10) * 365
+        elif years is None:
+            until = None
+            start = as_of - 30 - int(random() * 4351)
+            if valid_from is not None and state == "valid":
+                start = valid_from.toordinal()
+        else:
+            span = years * 365
+            start = as_of - 30 - int(random() * (span - 89))
+            until = start + span
+        revoked_on = reason = None
         if state == "revoked":
-            revoked_on = date.fromordinal(self._as_of_ord - self._ri(30, 900))
-            if start >= revoked_on:
-                start = date.fromordinal(revoked_on.toordinal() - self._ri(200, 2000))
-            reason = self._pick(revocation_reasons)
-        holder_id = holder["resident_id"] if holder_type == "person" else holder["credit_code"]
+            revoked = as_of - 30 - int(random() * 871)
+            if start >= revoked:
+                start = revoked - 200 - int(random() * 1801)
+            revoked_on = _ISO[revoked - _ISO_BASE]
+            reason = revocation_reasons[int(random() * len(revocation_reasons))]
+        start_iso = _ISO[start - _ISO_BASE]
         record = {
             "licence_id": f"{LICENCE_PREFIX[kind]}-{number}",
             "type": kind,
             "type_name": LICENCE_TYPE_NAMES[kind],
             "number": number,
             "holder_type": holder_type,
-            "holder_id": holder_id,
+            "holder_id": holder["resident_id"] if holder_type == "person" else holder["credit_code"],
             "holder_name": holder["name"],
             "issuer": issuer,
-            "issued_on": start.isoformat(),
-            "valid_from": start.isoformat(),
-            "valid_until": until.isoformat() if until else None,
+            "issued_on": start_iso,
+            "valid_from": start_iso,
+            "valid_until": None if until is None else _ISO[until - _ISO_BASE],
             "status": state,
-            "revoked_on": revoked_on.isoformat() if revoked_on else None,
+            "revoked_on": revoked_on,
             "revocation_reason": reason,
             "details": details,
         }
@@ -318,41 +336,50 @@ class RecordFactory:
     def _authority(self, region: str, suffix: str) -> str:
         return _authority(region[:2], suffix)
 
+    def issuers(self, region: str) -> tuple[str, str, str]:
+        """(ID card, driving licence, social-security card) issuing offices for a region."""
+        found = self._issuers.get(region)
+        if found is None:
+            district = v.DISTRICTS[int(region[2:]) % len(v.DISTRICTS)]
+            found = self._issuers[region] = (self._authority(region, f"公安局{district}分局"),
+                                             self._authority(region, "公安局交通警察支队"),
+                                             self._authority(region, "人力资源和社会保障局"))
+        return found
+
     def id_card(self, person: dict, age: int, state: str) -> dict:
         years = 5 if age < 16 else 10 if age <= 25 else 20 if age <= 45 else None
         if state == "revoked":
             state = "expired"
-        district = v.DISTRICTS[int(person["region_code"][2:]) % len(v.DISTRICTS)]
-        return self.licence("id_card", person["resident_id"], "person", person,
-                            self._authority(person["region_code"], f"公安局{district}分局"), state, years, {})
+        return self.licence("id_card", person["resident_id"], "person", person, self.issuers(person["region_code"])[0],
+                            state, years, {})
 
     def driving_licence(self, person: dict, age: int, state: str) -> dict:
         years = 6 if age < 25 else 10 if age < 60 else None
         kind = "C1" if self.rng.random() < 0.85 else self._pick(("C2", "B2", "A2"))
         return self.licence("driving_licence", person["resident_id"], "person", person,
-                            self._authority(person["region_code"], "公安局交通警察支队"), state, years, {"class": kind},
+                            self.issuers(person["region_code"])[1], state, years, {"class": kind},
                             revocation_reasons=v.REVOCATION_REASONS_DRIVING)
 
     def ssc_card(self, person: dict, state: str) -> dict:
-        card = f"{person['region_code'][:2]}{self.rng.getrandbits(30) % 10**7:07d}{self._pick('ABCDEFGHJKLMNPQRTUWXY')}"
+        card = f"{person['region_code'][:2]}{int(self._random() * 10**7):07d}{self._pick('ABCDEFGHJKLMNPQRTUWXY')}"
         return self.licence("social_security_card", person["resident_id"], "person", person,
-                            self._authority(person["region_code"], "人力资源和社会保障局"), state, 10,
+                            self.issuers(person["region_code"])[2], state, 10,
                             {"card_number": card, "bank": self._pick(v.BANKS)})
 
     def insurance(self, person: dict, kind: str, status: str, employer: str | None) -> dict:
-        start = date.fromordinal(self._as_of_ord - self._ri(60, 20 * 365))
-        end = None if status == "active" else date.fromordinal(self._as_of_ord - self._ri(1, 59))
-        employee = kind.startswith("employee") or kind == "unemployment"
+        random, as_of = self._random, self._as_of_ord
+        employee = kind != "resident_pension" and kind != "resident_medical"
+        rid = person["resident_id"]
         record = {
-            "record_id": f"SI-{person['resident_id']}-{kind}",
-            "resident_id": person["resident_id"],
+            "record_id": f"SI-{rid}-{kind}",
+            "resident_id": rid,
             "insurance_type": kind,
             "insurance_type_name": INSURANCE_TYPE_NAMES[kind],
             "status": status,
             "employer_credit_code": employer if employee else None,
-            "start_date": start.isoformat(),
-            "end_date": end.isoformat() if end else None,
-            "monthly_base_fen": self._ri(45, 300) * 10_000 if employee else None,
+            "start_date": _ISO[as_of - 60 - int(random() * 7241) - _ISO_BASE],
+            "end_date": None if status == "active" else _ISO[as_of - 1 - int(random() * 59) - _ISO_BASE],
+            "monthly_base_fen": (45 + int(random() * 256)) * 10_000 if employee else None,
             "region_code": person["region_code"],
         }
         self.social_insurance.append(record)
@@ -371,7 +398,7 @@ class RecordFactory:
             "owner_resident_id": person["resident_id"],
             "brand": make,
             "vehicle_type": self._pick(v.VEHICLE_TYPES),
-            "registered_on": date.fromordinal(self._as_of_ord - self._ri(30, 15 * 365)).isoformat(),
+            "registered_on": iso(self._as_of_ord - self._ri(30, 15 * 365)),
         }
         self.vehicles.append(record)
         return record
