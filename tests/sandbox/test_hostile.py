@@ -140,8 +140,10 @@ def test_slow_drip_is_cut_at_the_request_deadline(hostile):
 
 def test_stdout_flood_is_capped_and_reported(hostile):
     get_json(hostile, "/flood")
-    time.sleep(0.5)
-    hostile.check_resources()
+    deadline = time.monotonic() + 10  # Docker relays the logs with some delay on a busy host
+    while "output" not in hostile.verdicts and time.monotonic() < deadline:
+        time.sleep(0.1)
+        hostile.check_resources()
     assert "output" in hostile.verdicts
     output = hostile.close()
     assert len(output["text"]) <= LIMITS.sandbox.log_keep_bytes + 100
