@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from core.errors import Forbidden
+from core.extensions import db
+from core.time import utcnow
+from tests.marketplace.citizen_world import *  # noqa: F403  (the `market` fixture)
+
+
+def user(world, name):
+    from marketplace.accounts.models import User
+
+    return db.session.get(User, world.ids[name])
+
+
+def test_department_sees_usage_ratings_dimensions_and_complaint_themes(market, world):
+    from marketplace.analytics.services import analytics_department
+    from marketplace.complaints import services as complaints
+    from marketplace.ratings import services as ratings
+
+    now = utcnow()
+    for i, stars in enumerate((5, 3)):
+        c = market.citizen(f"a{i}")
+        txn = market.complete(c, market.apps["a"], when=now - timedelta(minutes=5))
+        ratings.rating_create(c, txn.id, stars=stars, now=now + timedelta(hours=i),
+                              dimensions={"tangibility": 4, "reliability": 4, "responsiveness": 2, "assurance": 5,
+                                          "empathy": 3})
+    complaints.complaint_file(market.citizens["a0"], theme="slow", description="慢", app_id=market.apps["a"].id)
+    result = analytics_department(user(world, "staff_a"), world.ids["dept_a"], now=now)
+    item, apps = result.items[0]
+    assert item.key == "item:item-a" and item.completed == 2 and item.ratings == 2
+    assert item.stars_mean == 4
+    assert item.worst_dimensions[0] == ("responsiveness", 2)
+    assert item.complaint_themes == {"slow": 1}
+    by_app = {a.key: a for a in apps}
+    assert by_app["app:app-a"].usage[result.months[-1]] == 2 and by_app["app:rival-b"].completed == 0
+
+
+def test_other_departments_and_vendors_may_not_look(market, world):
+    from marketplace.analytics.services import analytics_department
+
+    for who in ("staff_b", "vendor_a", "citizen"):
+        with pytest.raises(Forbidden):
+            analytics_department(user(world, who), world.ids["dept_a"])
+
+
+def test_charts_are_svg_without_scripts():
+    from marketplace.analytics import charts
+
+    svg = charts.usage_chart("用量", ["2026-07", "2026-08"], {"App": {"2026-08": 3}})
+    assert svg.startswith("<svg") and "<script" not in svg and "用量" in svg

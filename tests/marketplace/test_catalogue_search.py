@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import pytest
+
+from core.extensions import db
+from marketplace.accounts.models import User
+from tests.marketplace.citizen_catalogue import *  # noqa: F403  (the `demo_items` fixture)
+from tests.marketplace.citizen_world import *  # noqa: F403  (the `market` fixture)
+
+
+def codes(query):
+    from marketplace.catalogue.search import catalogue_search
+
+    return [h.code for h in catalogue_search(query)]
+
+
+@pytest.mark.parametrize("query", [
+    "食品经营许可证",  # exact Chinese
+    "食品经营",  # partial
+    "食品经营许口证",  # a wrong character
+    "事品经营",  # a homophone typo, found through its pinyin
+    "shipin",  # pinyin, partial
+    "shipinjingyingxukezheng",  # full pinyin
+    "spjy",  # pinyin initials
+    "food licence",  # English
+    "food licnce",  # English with a typo
+])
+def test_food_licence_is_found_however_it_is_typed(demo_items, query):
+    assert codes(query)[0] == "food-licence"
+
+
+def test_life_events_are_found_too(demo_items):
+    assert codes("开餐馆")[0] == "open-restaurant"
+    assert "have-baby" in codes("shenghaizi")
+    assert "move-house" in codes("move house")
+
+
+def test_nonsense_and_empty_queries_find_nothing(demo_items):
+    assert codes("") == []
+    assert codes("   ") == []
+    assert codes("量子计算机") == []
+
+
+def test_most_used_items_first(market, world):
+    from marketplace.catalogue.search import catalogue_search, popular_items
+
+    assert [h.code for h in catalogue_search("shixiang")] == ["item-a", "item-b"]  # a tie: by code
+    # 乙事项 gets used: it moves ahead of 甲事项 in search and in the popular list.
+    from marketplace.vendors import services as vendors
+    from tests.marketplace.citizen_world import publish
+
+    b_app = vendors.app_create(db.session.get(User, world.ids["vendor_a"]), order_id=world.ids["order_b"],
+                               name="B app", slug="b-app")
+    publish(b_app)
+    for i in range(2):
+        market.complete(market.citizen(f"u{i}"), b_app)
+    hits = catalogue_search("shixiang")
+    assert [h.code for h in hits] == ["item-b", "item-a"] and hits[0].uses == 2
+    assert [(item.code, uses) for item, uses in popular_items(2)] == [("item-b", 2), ("item-a", 0)]
+
+
+def test_recommendations_from_history(market, world):
+    from core.auth import SYSTEM
+    from marketplace.catalogue.life_events import life_event_save
+    from marketplace.catalogue.recommendations import recommendations_for
+
+    life_event_save(SYSTEM, code="a-then-b", name="先甲后乙", name_en="A then B", description="", description_en="",
+                    steps=[("item-a", [], "", ""), ("item-b", ["item-a"], "", "")])
+    citizen = market.citizens["citizen"]
+    assert recommendations_for(citizen.id) == []
+    market.complete(citizen, market.apps["a"])
+    recs = recommendations_for(citizen.id)
+    assert [(r.item.code, r.reason, r.life_event.code) for r in recs] == [("item-b", "next_step", "a-then-b")]
