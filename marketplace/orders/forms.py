@@ -17,6 +17,26 @@ from marketplace.home.forms import (
 )
 from marketplace.orders.contract import CITIZEN_SCOPES, DEPT_SCOPES
 
+# How the scopes of marketplace/orders/contract.py read on the pages, in the page's language.
+SCOPE_LABELS = {
+    "person.read": _l("Look up a person by resident ID"),
+    "business.read": _l("Look up a business by unified social credit code"),
+    "licence.read": _l("Read e-licences of a person or business"),
+    "application.submit": _l("Submit an application to the department"),
+    "application.read": _l("Read the status of a submitted case"),
+    "name": _l("Full name"),
+    "resident_id": _l("Resident ID number"),
+    "phone": _l("Mobile phone number"),
+    "address": _l("Registered address"),
+    "birth_date": _l("Date of birth"),
+    "gender": _l("Gender"),
+}
+
+
+def scope_label(scope: str) -> str:
+    return str(SCOPE_LABELS.get(scope) or DEPT_SCOPES.get(scope) or CITIZEN_SCOPES.get(scope) or scope)
+
+
 STATUS_CHOICES = {"": _l("Any status"), "draft": _l("Draft"), "open": _l("Open"), "closed": _l("Closed"),
                   "archived": _l("Archived")}
 
@@ -52,16 +72,19 @@ class OrderForm(FlaskForm, DocumentFields):
     contract_text = document_text_field(
         _l("…or paste the contract"),
         description=_l("The OpenAPI 3 document of what the app must serve, as JSON or YAML."))
-    dept_scopes = CheckboxListField(_l("Department APIs the app may call"),
-                                    choices={k: f"{k} — {v}" for k, v in DEPT_SCOPES.items()})
-    citizen_scopes = CheckboxListField(_l("Citizen data the app may ask consent for"),
-                                       choices={k: f"{k} — {v}" for k, v in CITIZEN_SCOPES.items()})
+    dept_scopes = CheckboxListField(_l("Department APIs the app may call"))
+    citizen_scopes = CheckboxListField(_l("Citizen data the app may ask consent for"))
     fee = YuanField(_l("Fee per completed transaction (yuan)"), validators=[DataRequired()],
                     render_kw={"inputmode": "decimal", "autocomplete": "off"}, description=_l("For example 2.00"))
     budget = YuanField(_l("Quarterly budget (yuan)"), validators=[DataRequired()],
                        render_kw={"inputmode": "decimal", "autocomplete": "off"}, description=_l("For example 50000.00"))
     award_eligible = BooleanField(_l("Apps for this order may win the quarterly awards"), default=True)
     revision = HiddenField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.dept_scopes.choices = {k: f"{k} — {scope_label(k)}" for k in DEPT_SCOPES}
+        self.citizen_scopes.choices = {k: f"{k} — {scope_label(k)}" for k in CITIZEN_SCOPES}
 
     def limit_to(self, editable: set[str], *, creating: bool) -> None:
         """Keep only the fields that can be set now (a service field name maps to one or two form fields)."""

@@ -22,6 +22,7 @@ from marketplace.orders.forms import (
     OrderSearchForm,
     QuestionForm,
     SuiteForm,
+    scope_label,
 )
 
 bp = Blueprint("orders", __name__)
@@ -188,6 +189,7 @@ def _render_order(actor, order_id: int, *, question_form=None, answer_forms=None
         may_change=may_change, transitions=transitions, editable=services.EDITABLE[order.status],
         question_form=question_form or (QuestionForm() if can_ask else None), answer_forms=answer_forms,
         can_enter_app=bool(actor and actor.role == Role.VENDOR_MEMBER and order.status == "open"),
+        scope_label=scope_label,
     ), status
 
 
