@@ -393,7 +393,8 @@ def access_log_record(citizen_id: int, app_id: int, fields: Iterable[str], purpo
     if not (via or "").strip():
         errors["via"] = "say by which route, e.g. 'GET /persons/{resident_id}'"
     if errors:
-        raise ValidationError("the access could not be logged: " + "; ".join(errors.values()), errors=errors)
+        raise ValidationError("the access could not be logged: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
+                              errors=errors)
     user = db.session.get(User, int(citizen_id))
     if user is None or user.role != Role.CITIZEN:
         raise NotFound(f"citizen {citizen_id} does not exist")

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from authlib.integrations.base_client.errors import OAuthError
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user
@@ -65,6 +65,12 @@ def _safe_next(target: str | None) -> str | None:
     return None
 
 
+def _new_session() -> None:
+    """A new identity starts a new session (no fixation), with a new CSRF token."""
+    session.clear()
+    g.pop("csrf_token", None)  # Flask-WTF caches the token of the old session here
+
+
 # --- Login -------------------------------------------------------------------------------------------------
 
 
@@ -84,7 +90,7 @@ def personas():
     next_url = _safe_next(request.args.get("next"))
     if form.validate_on_submit():
         user = services.citizen_login_persona(form.resident_id.data, settings=current_app.config)
-        session.clear()  # a new identity starts a new session (no fixation)
+        _new_session()
         login_user(user)
         flash(_("Welcome, %(name)s.", name=user.display_name), "success")
         return redirect(next_url or url_for("identity.my_data"))
@@ -120,7 +126,7 @@ def federated_callback():
             claims.update(extra)
     user = services.citizen_login_federated(client.load_server_metadata()["issuer"], claims)
     next_url = session.pop("identity_next", None)
-    session.clear()
+    _new_session()
     login_user(user)
     flash(_("Welcome, %(name)s.", name=user.display_name), "success")
     return redirect(_safe_next(next_url) or url_for("identity.my_data"))

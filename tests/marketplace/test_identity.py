@@ -1,0 +1,298 @@
+"""Citizen identity and privacy: persona login, consent, the identity JWT apps get, key rotation, access log."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from govapp.identity import IdentityError, IdentityVerifier
+
+from core.auth import SYSTEM
+from core.errors import Forbidden, NotFound, ValidationError
+from core.extensions import db
+from core.time import utcnow
+from marketplace.accounts.models import User
+from marketplace.identity import keys, services
+from marketplace.identity.personas import persona_list
+from tests.marketplace.conftest import contract_doc, suite_doc
+
+AUDIENCE = "http://shiantong.apps.localhost:5000"
+PURPOSES = {"name": "在申请书上填写申请人姓名", "phone": "审批结果短信通知"}
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"',
+                     html).group(0).rsplit('value="', 1)[1].rstrip('"')
+
+
+@pytest.fixture
+def shop(world):
+    """Two apps of an order asking for name, resident ID and phone (purposes stated in the contract)."""
+    from marketplace.catalogue.models import ServiceItem
+    from marketplace.orders import services as orders
+    from marketplace.vendors import services as vendors
+
+    item = db.session.get(ServiceItem, world.ids["item_a"])
+    contract = {**contract_doc(), "x-citizen-data": PURPOSES}
+    order = orders.order_create(SYSTEM, service_item_id=item.id, slug="food-id", title="食品经营许可证 App",
+                                contract=contract, fee_per_transaction_fen=200, quarterly_budget_fen=100_000,
+                                dept_scopes=["person.read"], citizen_scopes=["name", "resident_id", "phone"])
+    orders.suite_add(SYSTEM, order.id, suite_doc("food-id"))
+    orders.order_publish(SYSTEM, order.id)
+    vendor = db.session.get(User, world.ids["vendor_a"])
+    first = vendors.app_create(vendor, order_id=order.id, name="食安通", slug="shiantong")
+    second = vendors.app_create(vendor, order_id=order.id, name="快办证", slug="kuaiban")
+    return {"order": order, "app": first, "other": second, "world": world}
+
+
+def persona_login(client, persona) -> None:
+    page = client.get("/identity/personas")
+    assert page.status_code == 200
+    response = client.post("/identity/personas", data={"csrf_token": csrf_of(page.get_data(as_text=True)),
+                                                       "resident_id": persona.resident_id})
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def citizen(persona_key: str = "food_ok") -> User:
+    persona = next(p for p in persona_list() if p.key == persona_key)
+    return services.citizen_login_persona(persona.resident_id, settings={"ENV": "development"})
+
+
+def verifier(client, app) -> IdentityVerifier:
+    return IdentityVerifier(client.get("/.well-known/jwks.json").json, app.config["ISSUER"], audience=AUDIENCE)
+
+
+# --- Persona login -------------------------------------------------------------------------------------------
+
+
+def test_persona_page_lists_scenario_people_including_rare_and_minority_names(client):
+    html = client.get("/identity/personas").get_data(as_text=True)
+    names = {p.key: p.name for p in persona_list()}
+    assert "·" in names["awkward_minority_name"]
+    for key in ("food_ok", "awkward_rare_name", "awkward_minority_name"):
+        assert names[key] in html
+
+
+def test_persona_login_creates_a_real_name_citizen_and_logs_them_in(client):
+    persona = next(p for p in persona_list() if p.key == "awkward_minority_name")
+    persona_login(client, persona)
+    user = db.session.scalar(db.select(User).where(User.resident_id == persona.resident_id))
+    assert user.role == "citizen" and user.display_name == persona.name
+    page = client.get("/identity/my-data")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert persona.name in html and persona.person["phone"] in html
+    # Logging in again links the same account.
+    client.post("/logout", data={"csrf_token": csrf_of(html)})
+    persona_login(client, persona)
+    assert db.session.scalar(db.select(db.func.count()).select_from(User)
+                             .where(User.resident_id == persona.resident_id)) == 1
+
+
+def test_persona_login_without_the_csrf_token_is_refused(client):
+    persona = persona_list()[0]
+    response = client.post("/identity/personas", data={"resident_id": persona.resident_id})
+    assert response.status_code in (400, 422)
+    assert db.session.scalar(db.select(User).where(User.resident_id == persona.resident_id)) is None
+
+
+def test_persona_login_is_refused_in_production(app, client):
+    from marketplace.identity.views import check_config
+
+    persona = persona_list()[0]
+    app.config["ENV"] = "production"
+    app.config["PERSONA_LOGIN"] = True  # even with the flag on
+    try:
+        assert client.get("/identity/personas").status_code == 404
+        assert client.post("/identity/personas", data={"resident_id": persona.resident_id}).status_code in (400, 404)
+        assert db.session.scalar(db.select(User).where(User.resident_id == persona.resident_id)) is None
+        assert "test persona" not in client.get("/identity/login?lang=en").get_data(as_text=True)
+    finally:
+        app.config["ENV"] = "development"
+        app.config["PERSONA_LOGIN"] = False
+    with pytest.raises(Forbidden):
+        services.citizen_login_persona(persona.resident_id, settings={"ENV": "production", "PERSONA_LOGIN": True})
+    with pytest.raises(RuntimeError, match="PERSONA_LOGIN"):
+        check_config({"ENV": "production", "PERSONA_LOGIN": True})
+
+
+# --- Consent and the identity token ------------------------------------------------------------------------
+
+
+def test_token_holds_only_consented_claims_and_verifies_with_the_sdk(app, client, shop):
+    person = citizen("food_ok")
+    app_id = shop["app"].id
+    assert services.consent_status(person, app_id).must_ask
+    services.consent_grant(person, app_id, ["name", "phone"])
+    token = services.identity_token_for(person, app_id, audience=AUDIENCE)
+    identity = verifier(client, app).verify(token)
+    assert identity.name == person.display_name
+    assert identity.phone == db.session.get(services.CitizenProfile, person.id).phone
+    assert identity.resident_id is None  # asked for, not granted
+    assert set(identity.claims) == {"iss", "sub", "aud", "iat", "nbf", "exp", "jti", "name", "phone"}
+    assert identity.claims["exp"] - identity.claims["iat"] == 300
+    assert identity.sub != str(person.id)
+    # Another app's verifier (other audience) refuses it.
+    with pytest.raises(IdentityError):
+        IdentityVerifier(client.get("/.well-known/jwks.json").json, app.config["ISSUER"],
+                         audience="http://kuaiban.apps.localhost:5000").verify(token)
+
+
+def test_token_without_consent_has_only_a_subject(client, app, shop):
+    person = citizen("food_ok")
+    token = services.identity_token_for(person, shop["app"].id, audience=AUDIENCE)
+    claims = verifier(client, app).verify(token).claims
+    assert not {"name", "resident_id", "phone"} & set(claims)
+    assert services.access_log_list(person).total == 0  # nothing of the citizen was read
+
+
+def test_subject_is_pairwise_per_app_and_stable(client, app, shop):
+    person = citizen("food_ok")
+    v = verifier(client, app)
+    first = v.verify(services.identity_token_for(person, shop["app"].id, audience=AUDIENCE)).sub
+    again = v.verify(services.identity_token_for(person, shop["app"].id, audience=AUDIENCE)).sub
+    other = v.verify(services.identity_token_for(person, shop["other"].id, audience=AUDIENCE)).sub
+    assert first == again and first != other
+    assert person.resident_id not in (first, other)
+
+
+def test_revoking_consent_stops_the_claims_at_once(client, app, shop):
+    person = citizen("food_ok")
+    app_id = shop["app"].id
+    services.consent_grant(person, app_id, ["name", "resident_id", "phone"])
+    before = verifier(client, app).verify(services.identity_token_for(person, app_id, audience=AUDIENCE))
+    assert before.resident_id == person.resident_id
+    services.consent_revoke(person, app_id)
+    after = verifier(client, app).verify(services.identity_token_for(person, app_id, audience=AUDIENCE))
+    assert not {"name", "resident_id", "phone"} & set(after.claims)
+    assert services.consent_status(person, app_id).must_ask  # asked again before the next use
+
+
+def test_consent_page_lists_fields_with_purposes_and_revoke_on_my_data(client, shop):
+    persona = next(p for p in persona_list() if p.key == "food_ok")
+    persona_login(client, persona)
+    app_id = shop["app"].id
+    page = client.get(f"/identity/consent/{app_id}?next=/identity/my-data&lang=en")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    for purpose in PURPOSES.values():
+        assert purpose in html
+    assert "Resident ID number" in html and "食安通" in html
+    response = client.post(f"/identity/consent/{app_id}?next=http://shiantong.apps.localhost:5000/",
+                           data={"csrf_token": csrf_of(html), "fields": ["name"], "grant": "1"})
+    assert response.status_code == 302 and response.location == "http://shiantong.apps.localhost:5000/"
+    user = db.session.scalar(db.select(User).where(User.resident_id == persona.resident_id))
+    assert services.consented_claims(user, app_id) == {"name": persona.name}
+
+    my_data = client.get("/identity/my-data?lang=en").get_data(as_text=True)
+    assert "食安通" in my_data and PURPOSES["name"] in my_data
+    response = client.post(f"/identity/my-data/consents/{app_id}/revoke", data={"csrf_token": csrf_of(my_data)})
+    assert response.status_code == 302
+    assert services.consented_claims(user, app_id) == {}
+
+
+def test_consent_never_redirects_off_site(client, shop):
+    persona_login(client, persona_list()[0])
+    app_id = shop["app"].id
+    html = client.get(f"/identity/consent/{app_id}").get_data(as_text=True)
+    response = client.post(f"/identity/consent/{app_id}?next=https://evil.example/phish",
+                           data={"csrf_token": csrf_of(html), "decline": "1"})
+    assert response.status_code == 302 and response.location == "/identity/my-data"
+
+
+def test_consent_refuses_fields_the_app_did_not_ask_for(shop):
+    person = citizen()
+    with pytest.raises(ValidationError, match="address"):
+        services.consent_grant(person, shop["app"].id, ["name", "address"])
+    with pytest.raises(NotFound):
+        services.consent_grant(person, 999_999, ["name"])
+
+
+def test_only_citizens_give_consent_or_get_tokens(shop):
+    staff = db.session.get(User, shop["world"].ids["staff_a"])
+    with pytest.raises(Forbidden):
+        services.consent_grant(staff, shop["app"].id, ["name"])
+    with pytest.raises(Forbidden):
+        services.identity_token_for(staff, shop["app"].id, audience=AUDIENCE)
+
+
+# --- Keys --------------------------------------------------------------------------------------------------
+
+
+def test_rotation_keeps_the_old_key_published_for_the_grace_period(client, app, shop):
+    person = citizen()
+    old_token = services.identity_token_for(person, shop["app"].id, audience=AUDIENCE)
+    old_kid = keys.signing_key_current().kid
+    new = keys.signing_key_rotate(SYSTEM, grace_hours=1)
+    kids = {k["kid"] for k in client.get("/.well-known/jwks.json").json["keys"]}
+    assert kids == {old_kid, new.kid}
+    verifier(client, app).verify(old_token)  # still verifies during the grace period
+    new_token = services.identity_token_for(person, shop["app"].id, audience=AUDIENCE)
+    assert verifier(client, app).verify(new_token)
+    # After the grace period the old key is gone and its tokens are refused.
+    retired = db.session.scalar(db.select(services.keys.SigningKey).where(services.keys.SigningKey.kid == old_kid))
+    retired.published_until = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert {k["kid"] for k in client.get("/.well-known/jwks.json").json["keys"]} == {new.kid}
+    with pytest.raises(IdentityError):
+        verifier(client, app).verify(old_token)
+    assert all("d" not in k for k in client.get("/.well-known/jwks.json").json["keys"])  # never a private part
+
+
+def test_only_admins_rotate_keys(shop):
+    with pytest.raises(Forbidden):
+        keys.signing_key_rotate(db.session.get(User, shop["world"].ids["auditor"]))
+
+
+# --- The data-access log -----------------------------------------------------------------------------------
+
+
+def test_access_log_shows_each_citizen_only_their_own_reads(client, shop):
+    app_id = shop["app"].id
+    alice = citizen("food_ok")
+    bob = citizen("awkward_rare_name")
+    services.consent_grant(alice, app_id, ["name", "phone"])
+    services.identity_token_for(alice, app_id, audience=AUDIENCE)
+    services.identity_token_for(alice, app_id, audience=AUDIENCE)  # counted on the same entry
+    services.access_log_record(alice.id, app_id, ["resident_id"], "核验申请人身份", "GET /persons/{resident_id}")
+
+    log = services.access_log_list(alice)
+    assert log.total == 2
+    token_entry = next(e for e in log.items if e.via == "identity_token")
+    assert token_entry.fields == ["name", "phone"] and token_entry.count == 2
+    assert set(token_entry.purpose.split("; ")) == {PURPOSES["name"], PURPOSES["phone"]}
+    assert services.access_log_list(bob).total == 0
+    with pytest.raises(Forbidden):
+        services.access_log_list(bob, citizen_id=alice.id)
+
+    persona_login(client, next(p for p in persona_list() if p.key == "awkward_rare_name"))
+    assert "核验申请人身份" not in client.get("/identity/my-data").get_data(as_text=True)
+
+
+def test_citizen_sees_the_log_on_my_data(client, shop):
+    persona = next(p for p in persona_list() if p.key == "food_ok")
+    persona_login(client, persona)
+    user = db.session.scalar(db.select(User).where(User.resident_id == persona.resident_id))
+    services.access_log_record(user.id, shop["app"].id, ["resident_id"], "核验申请人身份", "GET /persons/{resident_id}")
+    html = client.get("/identity/my-data").get_data(as_text=True)
+    assert "核验申请人身份" in html and "食安通" in html and "GET /persons/{resident_id}" in html
+
+
+def test_auditors_audit_the_access_log_over_the_api(shop):
+    world = shop["world"]
+    person = citizen()
+    services.access_log_record(person.id, shop["app"].id, ["name"], "办理食品经营许可", "GET /persons/{resident_id}")
+    response = world.call("auditor", "GET", f"/api/identity/access-log?citizen_id={person.id}")
+    assert response.status_code == 200
+    assert [e["purpose"] for e in response.json] == ["办理食品经营许可"]
+    assert response.json[0]["fields"] == ["name"] and response.json[0]["citizen_id"] == person.id
+    assert world.call("vendor_a", "GET", "/api/identity/access-log").status_code == 403
+
+
+def test_access_log_record_refuses_incomplete_entries(shop):
+    person = citizen()
+    with pytest.raises(ValidationError, match="purpose"):
+        services.access_log_record(person.id, shop["app"].id, ["name"], " ", "GET /persons/x")
+    with pytest.raises(NotFound):
+        services.access_log_record(shop["world"].ids["staff_a"], shop["app"].id, ["name"], "x", "y")
