@@ -18,6 +18,7 @@ import click
 
 from mockdata.generator import scenarios_for
 from mockdata.output import FORMATS, write_dataset
+from mockdata.records import ENTITIES
 from mockdata.service import DEFAULT_SIZE, SCOPES, DepartmentService
 from mockdata.specs import all_specs, get_spec
 
@@ -46,6 +47,15 @@ def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date 
         raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from None
 
 
+def _check(spec, size: int) -> None:
+    try:
+        spec.check_size(size)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--size") from None
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 spec_option = click.option("--spec", "spec", default="citizens-v1", show_default=True, callback=_spec,
                            help="Dataset spec name (see `specs`).")
 seed_option = click.option("--seed", type=int, default=42, show_default=True, help="Seed: same seed, same bytes.")
@@ -69,20 +79,28 @@ def specs_command() -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
 @click.option("--workers", type=int, default=None,
               help="Worker processes (default: the cores available, 1 for small sizes); never changes the bytes.")
+@click.option("--entities", default=",".join(ENTITIES), show_default=True,
+              help="Comma-separated entities to write (JSONL only); each file is the same whichever others are chosen.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def generate(spec, seed: int, size: int, out: Path, fmt: str, workers: int | None, quiet: bool) -> None:
-    try:
-        spec.check_size(size)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--size") from None
+def generate(spec, seed: int, size: int, out: Path, fmt: str, workers: int | None, entities: str, quiet: bool) -> None:
+    chosen = tuple(e.strip() for e in entities.split(",") if e.strip())
+    unknown = set(chosen) - set(ENTITIES)
+    if unknown or not chosen:
+        raise click.BadParameter(f"unknown entities {', '.join(sorted(unknown)) or '(none given)'}; "
+                                 f"choose from {', '.join(ENTITIES)}", param_hint="--entities")
+    if fmt == "sqlite" and set(chosen) != set(ENTITIES):
+        raise click.BadParameter("a SQLite dataset always holds every entity; drop --entities or use --format jsonl",
+                                 param_hint="--entities")
+    _check(spec, size)
     if workers is None:
         workers = 1 if size <= 2 * spec.chunk_size else min(len(os.sched_getaffinity(0)), 8)
     started = time.perf_counter()
     with click.progressbar(length=size, label=f"{spec.name} seed {seed}", file=sys.stderr,
                            hidden=quiet, show_pos=True) as bar:
-        path = write_dataset(spec, seed, size, out, fmt, workers=workers, progress=bar.update)
+        path = write_dataset(spec, seed, size, out, fmt, workers=workers, progress=bar.update, entities=chosen)
     elapsed = time.perf_counter() - started
     click.echo(json.dumps({"output": str(path), "spec": spec.name, "seed": seed, "size": size, "format": fmt,
+                           "entities": list(chosen),
                            "seconds": round(elapsed, 2), "persons_per_second": round(size / elapsed)}))
 
 
@@ -92,10 +110,7 @@ def generate(spec, seed: int, size: int, out: Path, fmt: str, workers: int | Non
 @click.option("--size", type=int, default=DEFAULT_SIZE, show_default=True,
               help="Number of persons (scenarios are the same for every size the spec allows).")
 def scenarios(spec, seed: int, size: int) -> None:
-    try:
-        spec.check_size(size)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--size") from None
+    _check(spec, size)
     click.echo(json.dumps(scenarios_for(spec, seed), ensure_ascii=False, indent=2))
 
 
@@ -120,10 +135,7 @@ def serve(socket_path, port, control_socket, control_port, scopes, spec, seed, s
     if dataset is not None:
         service = DepartmentService.from_sqlite(dataset, scopes, today=today)
     else:
-        try:
-            spec.check_size(size)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--size") from None
+        _check(spec, size)
         service = DepartmentService.from_spec(spec.name, seed, size, scopes, today=today)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -59,9 +59,9 @@ def encode(record: dict) -> str:
 Rows = dict[str, list[tuple]]
 
 
-def generate_chunk(spec: DatasetSpec, seed: int, size: int, index: int) -> RecordFactory:
-    """The records of chunk ``index`` (a factory holding them in its lists)."""
-    factory = RecordFactory(spec, seed, index)
+def generate_chunk(spec: DatasetSpec, seed: int, size: int, index: int, *, with_extras: bool = True) -> RecordFactory:
+    """The records of chunk ``index`` (a factory holding them in its lists); persons only without extras."""
+    factory = RecordFactory(spec, seed, index, with_extras=with_extras)
     count = min(spec.chunk_size, size - index * spec.chunk_size)
     if index == 0:
         build_cast(factory)
@@ -72,6 +72,7 @@ def generate_chunk(spec: DatasetSpec, seed: int, size: int, index: int) -> Recor
 
 def scenarios_for(spec: DatasetSpec, seed: int) -> dict[str, dict]:
     """The named scenarios of every dataset of this spec and seed (any size within the spec's limits)."""
+    spec.check_vocabulary()
     return build_cast(RecordFactory(spec, seed, 0))
 
 
@@ -85,11 +86,12 @@ def chunk_rows(spec_name: str, seed: int, size: int, index: int) -> tuple[int, R
     return len(factory.persons), rows
 
 
-def chunk_lines(spec_name: str, seed: int, size: int, index: int) -> tuple[int, dict[str, bytes]]:
+def chunk_lines(spec_name: str, seed: int, size: int, index: int,
+                entities: tuple[str, ...] = ENTITIES) -> tuple[int, dict[str, bytes]]:
     """(number of persons, JSONL bytes per entity) of one chunk: one bytes object crosses the process pipe cheaply."""
-    factory = generate_chunk(get_spec(spec_name), seed, size, index)
+    factory = generate_chunk(get_spec(spec_name), seed, size, index, with_extras=entities != ("persons",))
     lines: dict[str, bytes] = {}
-    for entity in ENTITIES:
+    for entity in entities:
         records = getattr(factory, entity)
         lines[entity] = b"".join([encode_bytes(record) + b"\n" for record in records])
     return len(factory.persons), lines
@@ -101,11 +103,11 @@ def _run_job(job: tuple) -> tuple:
 
 
 def iter_chunk_rows(spec: DatasetSpec, seed: int, size: int, workers: int = 1, *,
-                    build=chunk_rows) -> Iterator[tuple]:
+                    build=chunk_rows, extra_args: tuple = ()) -> Iterator[tuple]:
     """Chunks in order, as ``build`` makes them (``chunk_rows`` or ``chunk_lines``); with ``workers`` > 1
     they are built by that many processes, at most two ahead each."""
     spec.check_size(size)
-    jobs = [(build, spec.name, seed, size, index) for index in range(spec.chunk_count(size))]
+    jobs = [(build, spec.name, seed, size, index, *extra_args) for index in range(spec.chunk_count(size))]
     if workers <= 1 or len(jobs) == 1:
         for job in jobs:
             yield _run_job(job)

@@ -16,6 +16,7 @@ from pathlib import Path
 from mockdata.generator import KEY_COLUMNS, chunk_lines, iter_chunk_rows, scenarios_for
 from mockdata.records import ENTITIES
 from mockdata.specs import DatasetSpec
+from mockdata.vocabulary import faker_lists_sha256
 
 FORMATS = ("jsonl", "sqlite")
 Progress = Callable[[int], None]
@@ -30,14 +31,22 @@ def sqlite_filename(spec: DatasetSpec, seed: int, size: int) -> str:
 
 
 def write_jsonl(spec: DatasetSpec, seed: int, size: int, out: Path, *, workers: int = 1,
-                progress: Progress | None = None) -> dict:
-    """Write ``<entity>.jsonl`` files, ``scenarios.json`` and ``manifest.json`` into ``out``; return the manifest."""
+                progress: Progress | None = None, entities: tuple[str, ...] = ENTITIES) -> dict:
+    """Write ``<entity>.jsonl`` files, ``scenarios.json`` and ``manifest.json`` into ``out``; return the manifest.
+
+    ``entities`` limits the files written; each file's bytes are the same whichever others are asked for.
+    """
+    unknown = set(entities) - set(ENTITIES)
+    if unknown or not entities:
+        raise ValueError(f"unknown entities {sorted(unknown)}; choose from {', '.join(ENTITIES)}")
+    entities = tuple(e for e in ENTITIES if e in entities)
+    spec.check_size(size)
     out.mkdir(parents=True, exist_ok=True)
-    files = {entity: (out / f"{entity}.jsonl").open("wb") for entity in ENTITIES}
-    hashes = {entity: hashlib.sha256() for entity in ENTITIES}
-    counts = dict.fromkeys(ENTITIES, 0)
+    files = {entity: (out / f"{entity}.jsonl").open("wb") for entity in entities}
+    hashes = {entity: hashlib.sha256() for entity in entities}
+    counts = dict.fromkeys(entities, 0)
     try:
-        for persons, lines in iter_chunk_rows(spec, seed, size, workers, build=chunk_lines):
+        for persons, lines in iter_chunk_rows(spec, seed, size, workers, build=chunk_lines, extra_args=(entities,)):
             for entity, data in lines.items():
                 files[entity].write(data)
                 hashes[entity].update(data)
@@ -52,8 +61,9 @@ def write_jsonl(spec: DatasetSpec, seed: int, size: int, out: Path, *, workers: 
     manifest = {
         **dataset_info(spec, seed, size),
         "format": "jsonl",
+        "faker_lists_sha256": faker_lists_sha256(),
         "counts": counts,
-        "sha256": {**{f"{e}.jsonl": hashes[e].hexdigest() for e in ENTITIES},
+        "sha256": {**{f"{e}.jsonl": hashes[e].hexdigest() for e in entities},
                    "scenarios.json": hashlib.sha256(scenarios).hexdigest()},
     }
     (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -117,11 +127,14 @@ def write_sqlite(spec: DatasetSpec, seed: int, size: int, out: Path, *, workers:
 
 
 def write_dataset(spec: DatasetSpec, seed: int, size: int, out: Path, fmt: str = "jsonl", *, workers: int = 1,
-                  progress: Progress | None = None) -> Path:
-    """Generate the dataset (spec, seed, size) into directory ``out`` in format ``fmt``; return the main output path."""
+                  progress: Progress | None = None, entities: tuple[str, ...] = ENTITIES) -> Path:
+    """Generate the dataset (spec, seed, size) into directory ``out`` in format ``fmt``; return the main output path.
+
+    ``entities`` applies to JSONL; a SQLite file always holds every entity (the department service needs them).
+    """
     spec.check_size(size)
     if fmt == "jsonl":
-        write_jsonl(spec, seed, size, out, workers=workers, progress=progress)
+        write_jsonl(spec, seed, size, out, workers=workers, progress=progress, entities=entities)
         return out / "manifest.json"
     if fmt == "sqlite":
         return write_sqlite(spec, seed, size, out, workers=workers, progress=progress)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 
-from mockdata.vocabulary import PROVINCES
+from mockdata.vocabulary import PROVINCES, faker_lists_sha256
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class DatasetSpec:
     ssc_card_rate: float = 0.8
     expired_rate: float = 0.03
     revoked_rate: float = 0.02
+    # The Faker word lists the spec was published with (see vocabulary.faker_lists_sha256).
+    faker_lists_sha256: str | None = None
 
     @cached_property
     def region_codes(self) -> tuple[str, ...]:
@@ -56,6 +58,17 @@ class DatasetSpec:
                              f"(its scenarios need at least {self.min_size} persons)")
         if self.chunk_count(size) * self.regions_per_chunk > len(self.region_codes):
             raise ValueError(f"size {size} needs more region codes than spec {self.name} has")
+        self.check_vocabulary()
+
+    def check_vocabulary(self) -> None:
+        """Refuse to generate if Faker's word lists differ from those the spec was published with.
+
+        Otherwise another Faker release would silently give vendors different data for the same spec and seed.
+        """
+        if self.faker_lists_sha256 is not None and faker_lists_sha256() != self.faker_lists_sha256:
+            raise RuntimeError(f"the installed Faker's zh_CN word lists differ from those spec {self.name} was "
+                               f"published with (sha256 {self.faker_lists_sha256[:12]}…, installed "
+                               f"{faker_lists_sha256()[:12]}…); install the Faker release the platform pins")
 
     def describe(self) -> dict:
         return {"name": self.name, "version": self.version, "as_of": self.as_of.isoformat(),
@@ -89,4 +102,5 @@ CITIZENS_V1 = register_spec(DatasetSpec(
     as_of=date(2026, 7, 1),
     description="Persons in households, their businesses, e-licences, vehicles and social insurance; "
                 "food-licence and social-security-card scenarios.",
+    faker_lists_sha256="bf7515cb6b6a5d1e5ca77796ef2ef33d1338ef6344d8121f340d8d281de719da",
 ))

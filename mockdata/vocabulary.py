@@ -11,6 +11,8 @@ new list for a new spec rather than editing one in place.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from itertools import accumulate
 
 from faker.providers.address.zh_CN import Provider as _Address
@@ -80,3 +82,9 @@ VEHICLE_MAKES = (("LSV", "上汽大众"), ("LFV", "一汽-大众"), ("LGB", "东
 VEHICLE_TYPES = ("小型轿车", "小型普通客车", "小型越野客车", "轻型厢式货车")
 REVOCATION_REASONS_BUSINESS = ("未依法报送年度报告，被吊销营业执照", "以欺骗手段取得登记，被撤销登记", "企业申请注销")
 REVOCATION_REASONS_DRIVING = ("饮酒后驾驶营运机动车，吊销机动车驾驶证", "醉酒驾驶机动车，吊销机动车驾驶证")
+
+
+def faker_lists_sha256() -> str:
+    """Fingerprint of the lists taken from Faker: a Faker release that edits them would change datasets."""
+    lists = [SURNAMES, SURNAME_CUM_WEIGHTS, GIVEN_MALE, GIVEN_FEMALE, DISTRICTS, STREET_WORDS, PHONE_PREFIXES, COMPANY_WORDS]
+    return hashlib.sha256(json.dumps(lists, ensure_ascii=False).encode()).hexdigest()

@@ -35,6 +35,18 @@ def test_generate_sqlite_holds_the_dataset_and_its_scenarios(tmp_path):
     assert meta["spec"] == "citizens-v1" and json.loads(meta["scenarios"]) == scenarios_for(CITIZENS_V1, 3)
 
 
+def test_generate_only_some_entities(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["generate", "--size", "200", "--out", str(tmp_path), "--entities", "persons", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", "persons.jsonl", "scenarios.json"]
+    result = runner.invoke(cli, ["generate", "--size", "200", "--out", str(tmp_path), "--entities", "pets"])
+    assert result.exit_code == 2 and "pets" in result.output
+    result = runner.invoke(cli, ["generate", "--size", "200", "--out", str(tmp_path), "--entities", "persons",
+                                 "--format", "sqlite"])
+    assert result.exit_code == 2 and "every entity" in result.output
+
+
 def test_scenarios_prints_json(tmp_path):
     result = CliRunner().invoke(cli, ["scenarios", "--spec", "citizens-v1", "--seed", "42", "--size", "100"])
     assert result.exit_code == 0
@@ -61,3 +73,14 @@ def test_mounted_on_the_platform_cli(app):
     result = runner.invoke(args=["mockdata", "scenarios", "--size", "100"])
     assert result.exit_code == 0, result.output
     assert "ssc_minor" in json.loads(result.output)
+
+
+def test_mockdata_runs_without_the_platform():
+    # The SDK starts it as a subprocess: it must import nothing of core, marketplace, sandbox, billing or sdk.
+    import subprocess
+    import sys
+
+    code = ("import sys, mockdata.cli, mockdata.server, mockdata.output; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'core', 'marketplace', 'sandbox', 'billing', 'govapp'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

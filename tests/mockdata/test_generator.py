@@ -179,3 +179,22 @@ def test_the_fast_encoder_writes_the_same_bytes_as_the_standard_library():
     for entity in ENTITIES:
         for record in getattr(chunk, entity):
             assert orjson.dumps(record) == stdlib(record)
+
+
+def test_the_installed_faker_lists_are_those_citizens_v1_was_published_with():
+    from mockdata.vocabulary import faker_lists_sha256
+
+    assert faker_lists_sha256() == CITIZENS_V1.faker_lists_sha256
+
+
+def test_generation_refuses_other_faker_lists_rather_than_give_other_data(tmp_path):
+    altered = dataclasses.replace(CITIZENS_V1, name="citizens-v1-altered-lists", faker_lists_sha256="0" * 64)
+    with pytest.raises(RuntimeError, match="Faker"):
+        write_jsonl(altered, 1, 100, tmp_path)
+
+
+def test_persons_are_the_same_bytes_whichever_entities_are_written(dataset, tmp_path):
+    manifest = write_jsonl(CITIZENS_V1, 42, 1500, tmp_path, entities=("persons",))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", "persons.jsonl", "scenarios.json"]
+    assert (tmp_path / "persons.jsonl").read_bytes() == (dataset / "persons.jsonl").read_bytes()
+    assert list(manifest["counts"]) == ["persons"]
