@@ -18,13 +18,19 @@ SCOPES: dict[str, str] = {
     "billing:read": "Read ledger, settlements and reports",
     "billing:write": "Run settlements",
     "usage:write": "Report usage events",
+    "feedback:read": "Read the ratings, complaints and cases of your apps or your department's orders",
+    "feedback:write": "Reply to ratings and answer complaints; admins also moderate ratings",
+    "analytics:read": "Read department analytics",
 }
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     Role.CITIZEN: frozenset(),
-    Role.DEPARTMENT_STAFF: frozenset({"orders:read", "orders:write", "apps:read", "versions:review"}),
-    Role.VENDOR_MEMBER: frozenset({"orders:read", "questions:write", "apps:read", "apps:write"}),
+    Role.DEPARTMENT_STAFF: frozenset({"orders:read", "orders:write", "apps:read", "versions:review",
+                                      "feedback:read", "feedback:write", "analytics:read"}),
+    Role.VENDOR_MEMBER: frozenset({"orders:read", "questions:write", "apps:read", "apps:write",
+                                   "feedback:read", "feedback:write"}),
     Role.FINANCE: frozenset({"orders:read", "apps:read", "billing:read", "billing:write", "usage:write"}),
-    Role.AUDITOR: frozenset({"orders:read", "apps:read", "audit:read", "billing:read"}),
+    Role.AUDITOR: frozenset({"orders:read", "apps:read", "audit:read", "billing:read", "feedback:read",
+                             "analytics:read"}),
     Role.ADMIN: frozenset(SCOPES),
 }

@@ -21,4 +21,14 @@ def register(app, api) -> None:
 
 
 def _register_web(app, api) -> None:
-    pass
+    from marketplace.analytics import api as analytics_api
+    from marketplace.catalogue import citizen_api
+    from marketplace.complaints import api as complaints_api
+    from marketplace.ratings import api as ratings_api
+    from marketplace.transactions import api as transactions_api
+
+    for blueprint in (citizen_api.blp, transactions_api.blp, ratings_api.blp, complaints_api.blp, analytics_api.blp):
+        api.register_blueprint(blueprint)
+    from marketplace.citizen import views
+
+    app.register_blueprint(views.bp)

@@ -16,6 +16,7 @@ from core.ids import resident_id_check_char, uscc_check_char
 from marketplace.accounts import services as accounts
 from marketplace.accounts.models import User
 from marketplace.catalogue import services as catalogue
+from marketplace.catalogue.life_events import life_events_seed
 from marketplace.catalogue.models import Department, ServiceItem
 from marketplace.demo.data import DEMO_PASSWORD, DEPARTMENTS, ITEMS, ORDERS, VENDORS
 from marketplace.orders import services as orders
@@ -68,6 +69,7 @@ def seed() -> list[tuple[str, str, str]]:
                                     quarterly_budget_fen=spec["quarterly_budget_fen"])
         orders.suite_add(SYSTEM, order.id, suite)
         orders.order_publish(SYSTEM, order.id)
+    life_events_seed(SYSTEM)  # the citizen catalogue's life events, over the items above
     for _key, name, code17 in VENDORS:
         code = code17 + uscc_check_char(code17)
         if not _one(Vendor, credit_code=code):

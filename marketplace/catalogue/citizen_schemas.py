@@ -1,0 +1,70 @@
+"""Schemas of the citizen catalogue API: search hits, life events, apps compared side by side."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
+
+from marshmallow import Schema, fields, validate
+
+from marketplace.ratings.models import DIMENSIONS
+
+
+def decimal_text(value: Fraction | None, places: int = 2) -> str | None:
+    """An exact figure as a decimal string rounded half to even, e.g. Fraction(95, 23) → '4.13'."""
+    if value is None:
+        return None
+    quantum = Decimal(1).scaleb(-places)
+    return str((Decimal(value.numerator) / Decimal(value.denominator)).quantize(quantum, rounding=ROUND_HALF_EVEN))
+
+
+class SearchQuery(Schema):
+    q = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=50))
+
+
+class SearchHitOut(Schema):
+    kind = fields.String(metadata={"description": "item or life_event"})
+    code = fields.String()
+    name = fields.String()
+    name_en = fields.String()
+    score = fields.Float()
+    uses = fields.Integer(metadata={"description": "completed transactions"})
+
+
+class StepOut(Schema):
+    position = fields.Integer()
+    item_code = fields.Function(lambda s: s.service_item.code)
+    item_name = fields.Function(lambda s: s.service_item.name)
+    item_name_en = fields.Function(lambda s: s.service_item.name_en)
+    prerequisites = fields.List(fields.String())
+    note = fields.String()
+    note_en = fields.String()
+
+
+class LifeEventOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    name_en = fields.String()
+    description = fields.String()
+    description_en = fields.String()
+    steps = fields.List(fields.Nested(StepOut))
+
+
+class AppChoiceOut(Schema):
+    app_id = fields.Function(lambda c: c.app.id)
+    slug = fields.Function(lambda c: c.app.slug)
+    name = fields.Function(lambda c: c.app.name)
+    summary = fields.Function(lambda c: c.app.summary)
+    vendor = fields.Function(lambda c: c.app.vendor.name)
+    version = fields.Function(lambda c: c.version.version)
+    bayesian_rating = fields.Function(lambda c: decimal_text(c.rating.bayesian),
+                                      metadata={"description": "(20·m + Σstars) / (20 + n), as billing pays on"})
+    ratings = fields.Function(lambda c: c.rating.count)
+    distribution = fields.Function(lambda c: list(c.rating.distribution),
+                                   metadata={"description": "counts of 1, 2, 3, 4 and 5 stars"})
+    dimensions = fields.Function(lambda c: {d: decimal_text(c.rating.dimensions[d]) for d in DIMENSIONS})
+    completed = fields.Integer()
+    median_handling_seconds = fields.Integer(allow_none=True)
+    certified_at = fields.DateTime(allow_none=True)
+    citizen_scopes = fields.List(fields.String())
