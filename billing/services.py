@@ -169,17 +169,27 @@ def _usage_problem(record: Mapping, now: datetime) -> str | None:
     return None
 
 
+_USAGE_COLUMNS = ("idempotency_key", "order_id", "app_id", "vendor_id", "transaction_ref", "occurred_at",
+                  "received_at", "quarter_code", "settle_quarter_code", "is_late")
+_INSERT_USAGE_ARRAYS = """
+INSERT INTO billing_usage_events (idempotency_key, order_id, app_id, vendor_id, transaction_ref, occurred_at,
+                                  received_at, quarter_code, settle_quarter_code, is_late)
+SELECT * FROM unnest(CAST(:idempotency_key AS text[]), CAST(:order_id AS integer[]), CAST(:app_id AS integer[]),
+                     CAST(:vendor_id AS integer[]), CAST(:transaction_ref AS text[]),
+                     CAST(:occurred_at AS timestamptz[]), CAST(:received_at AS timestamptz[]),
+                     CAST(:quarter_code AS text[]), CAST(:settle_quarter_code AS text[]), CAST(:is_late AS boolean[]))
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING idempotency_key
+"""
+
+
 def _insert_usage(rows: list[dict]) -> set[str]:
     """Insert the rows, skipping keys already present; return the keys inserted."""
     table = UsageEvent.__table__
     if db.session.get_bind().dialect.name == "postgresql":
         # One statement over arrays: PostgreSQL plans it once, whatever the batch size.
-        columns = ("idempotency_key", "order_id", "app_id", "vendor_id", "transaction_ref", "occurred_at",
-                   "received_at", "quarter_code", "settle_quarter_code", "is_late")
-        types = ("text", "integer", "integer", "integer", "text", "timestamptz", "timestamptz", "text", "text", "boolean")
-        arrays = ", ".join(f"CAST(:{c} AS {t}[])" for c, t in zip(columns, types, strict=True))
-        statement = sa.text(f"INSERT INTO billing_usage_events ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
-                            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key")
+        statement = sa.text(_INSERT_USAGE_ARRAYS)
+        columns = _USAGE_COLUMNS
         return set(db.session.scalars(statement, {c: [r[c] for r in rows] for c in columns}))
     stmt = insert_ignoring_duplicates(table, ["idempotency_key"]).returning(table.c.idempotency_key)
     return {row[0] for row in db.session.execute(stmt, rows)}
