@@ -198,3 +198,20 @@ def test_persons_are_the_same_bytes_whichever_entities_are_written(dataset, tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", "persons.jsonl", "scenarios.json"]
     assert (tmp_path / "persons.jsonl").read_bytes() == (dataset / "persons.jsonl").read_bytes()
     assert list(manifest["counts"]) == ["persons"]
+
+
+def test_memory_does_not_grow_with_the_size(tmp_path):
+    # Streaming: five times the persons (five times the chunks) must not need five times the memory.
+    import tracemalloc
+
+    def peak(size: int) -> int:
+        write_jsonl(SMALL_CHUNKS, 11, 300, tmp_path / "warm-up")  # fill process-wide caches first
+        tracemalloc.start()
+        try:
+            write_jsonl(SMALL_CHUNKS, 11, size, tmp_path / str(size))
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, big = peak(300), peak(1500)
+    assert big < small * 1.5, (small, big)
