@@ -8,12 +8,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Flask
 from flask_smorest import Api
-
-TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 
 def init_app(app: Flask, api: Api) -> None:
@@ -23,8 +19,6 @@ def init_app(app: Flask, api: Api) -> None:
     from marketplace.identity import models as _models  # noqa: F401
 
     views.check_config(app.config)
-    # Our Chinese texts live beside the package; Flask-Babel merges every catalogue directory it is given.
-    app.extensions["babel"].translation_directories.append(str(TRANSLATIONS))
     app.register_blueprint(views.bp)
     app.register_blueprint(well_known.bp)
     api.register_blueprint(identity_api.blp)

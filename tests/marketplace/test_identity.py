@@ -74,6 +74,11 @@ def test_persona_page_lists_scenario_people_including_rare_and_minority_names(cl
         assert names[key] in html
 
 
+def test_citizen_login_page_is_chinese_by_default(app):
+    html = app.test_client().get("/identity/login").get_data(as_text=True)
+    assert "市民登录" in html and "以测试人员身份登录" in html
+
+
 def test_persona_login_creates_a_real_name_citizen_and_logs_them_in(client):
     persona = next(p for p in persona_list() if p.key == "awkward_minority_name")
     persona_login(client, persona)
@@ -179,6 +184,8 @@ def test_consent_page_lists_fields_with_purposes_and_revoke_on_my_data(client, s
     for purpose in PURPOSES.values():
         assert purpose in html
     assert "Resident ID number" in html and "食安通" in html
+    chinese = client.get(f"/identity/consent/{app_id}?lang=zh_CN").get_data(as_text=True)
+    assert "身份证号" in chinese and "用途" in chinese
     response = client.post(f"/identity/consent/{app_id}?next=http://shiantong.apps.localhost:5000/",
                            data={"csrf_token": csrf_of(html), "fields": ["name"], "grant": "1"})
     assert response.status_code == 302 and response.location == "http://shiantong.apps.localhost:5000/"
