@@ -82,3 +82,8 @@ def test_rq_schedules_the_settlement_at_the_grace_end_once(app, app_ctx):
     finally:
         Job.fetch("billing-settle-2031Q2", connection=Redis.from_url(url)).delete()
         app.extensions["job_queue"] = previous
+
+
+def test_cli_refuses_a_float_order_id(app, app_ctx, source):
+    result = app.test_cli_runner().invoke(args=["billing", "settle", "--quarter", Q3, "--order", "1.5"])
+    assert result.exit_code == 2 and "not a valid integer" in result.output

@@ -161,3 +161,19 @@ def test_reversal_links_the_original_with_a_reason_and_keeps_the_chain(app_ctx, 
     assert services.ledger_verify(AUDITOR).ok
     balances = services.ledger_trial_balance(AUDITOR)
     assert sum(row.balance for row in balances) == 0
+
+
+def test_money_boundaries_refuse_floats(app_ctx, market):
+    from billing import ledger
+
+    treasury = ledger.account(ledger.TREASURY, "CNY")
+    pool = ledger.account(ledger.AWARD_POOL, "CNY")
+    with pytest.raises(ValidationError, match="integer number of fen"):
+        ledger.entry_append(quarter_code=Q3, kind="adjustment", memo="x", created_by="t",
+                            postings=[ledger.PostingSpec(treasury, 100.0), ledger.PostingSpec(pool, -100)])
+    with pytest.raises(ValidationError, match="sum to zero"):
+        ledger.entry_append(quarter_code=Q3, kind="adjustment", memo="x", created_by="t",
+                            postings=[ledger.PostingSpec(treasury, 100), ledger.PostingSpec(pool, -99)])
+    with pytest.raises(ValidationError, match="positive integer id"):
+        services.usage_record(ADMIN, idempotency_key="f", order_id=1.0, app_id=11, vendor_id=101,
+                              transaction_ref="T", occurred_at=IN_Q3, now=AFTER_Q3)
