@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from contextlib import nullcontext
 from html import escape
 from urllib.parse import quote
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from werkzeug.wrappers import Request, Response
 
 from core.errors import DomainError, NotFound
-from core.extensions import db
 from marketplace.gateway import instances, services
 from marketplace.gateway.proxy import BodyTooLarge, ProxyLimits, ResponseTooLarge, forward, request_headers
 
@@ -92,6 +92,13 @@ class AppOrigin:
         platform_host = self.apps_domain.split(".", 1)[1] if "." in self.apps_domain else self.apps_domain
         return f"{self.scheme(request)}://{platform_host}{path}"
 
+    def context(self):
+        """The platform's app context for database work (no request context: the platform session is never
+        opened here). Its teardown ends the database session, as after any platform request."""
+        if has_app_context() and current_app._get_current_object() is self.app:
+            return nullcontext()  # already inside one (a WSGI server embedding the app, tests)
+        return self.app.app_context()
+
     # -- WSGI --------------------------------------------------------------------------------------
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -117,12 +124,9 @@ class AppOrigin:
         return self.proxy(request, slug)
 
     def launch(self, request: Request, slug: str) -> Response:
-        with self.app.app_context():
-            try:
-                token, _session = services.launch_redeem(slug, request.args.get("code", ""),
-                                                         session_seconds=int(self.app.config["GATEWAY_SESSION_SECONDS"]))
-            finally:
-                db.session.remove()
+        with self.context():
+            token, _session = services.launch_redeem(slug, request.args.get("code", ""),
+                                                     session_seconds=int(self.app.config["GATEWAY_SESSION_SECONDS"]))
         target = request.args.get("next", "/")
         if not target.startswith("/") or target.startswith("//") or "\\" in target:
             target = "/"
@@ -134,29 +138,22 @@ class AppOrigin:
         return response
 
     def leave(self, request: Request, slug: str) -> Response:
-        with self.app.app_context():
-            try:
-                app, _version = services.served_app_get(slug)
-                services.gateway_session_end(app.id, request.cookies.get(COOKIE))
-            finally:
-                db.session.remove()
+        with self.context():
+            app, _version = services.served_app_get(slug)
+            services.gateway_session_end(app.id, request.cookies.get(COOKIE))
         response = Response(status=303, headers={"Location": self.platform_url(request, "/")})
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Lax", secure=self.secure)
         return response
 
     def proxy(self, request: Request, slug: str) -> Response:
         origin = self.origin_of(request, slug)
-        with self.app.app_context():
-            try:
-                app, version = services.served_app_get(slug)
-                session = services.gateway_session_get(app.id, request.cookies.get(COOKIE))
-                if session is None:
-                    return self.page(request, slug, 401, "Open this app from the platform to sign in to it.",
-                                     launch=True)
-                token = services.identity_token(session, audience=origin)
-                served = instances.served_version(self.app.config, app, version, origin=origin)
-            finally:
-                db.session.remove()
+        with self.context():
+            app, version = services.served_app_get(slug)
+            session = services.gateway_session_get(app.id, request.cookies.get(COOKIE))
+            if session is None:
+                return self.page(request, slug, 401, "Open this app from the platform to sign in to it.", launch=True)
+            token = services.identity_token(session, audience=origin)
+            served = instances.served_version(self.app.config, app, version, origin=origin)
         headers = request_headers(request.environ, reserved_cookies=self.reserved,
                                   host=origin.split("://", 1)[1], proto=self.scheme(request), identity_token=token)
         registry = instances.registry(self.app)
@@ -183,7 +180,7 @@ class AppOrigin:
     def page(self, request: Request, slug: str, status: int, detail: str, *, launch: bool = False) -> Response:
         """A friendly page of the gateway, in the platform's look, that leaks nothing of the platform's session."""
         nonce = secrets.token_urlsafe(8)
-        with self.app.app_context():
+        with self.context():
             template = self.app.jinja_env.get_template("gateway/page.html")
             html = template.render(status=status, detail=detail, slug=escape(slug),
                                    catalogue_url=self.platform_url(request, "/"),

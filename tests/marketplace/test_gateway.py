@@ -1,0 +1,308 @@
+"""The app gateway with a real served app (bubblewrap sandbox): the launch flow from the platform to the app's
+own origin, single-use and expiring launch codes, a fresh identity JWT with only the consented claims, no
+platform cookie at the app, caps and security headers, friendly pages, and department calls recorded — scope
+violations, the citizen's access log — with a department decision completing the citizen's case."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pytest
+import sqlalchemy as sa
+
+from core.auth import SYSTEM
+from core.time import utcnow
+from tests.marketplace.conftest import contract_doc, suite_doc
+from tests.marketplace.webpages import submit
+from tests.services import require_bwrap
+
+APPS = "apps.localhost:5000"
+SCOPES = ["person.read", "application.submit"]
+
+# A tiny app that shows what reaches it, streams big bodies, sets cookies and calls the department service.
+ECHO_APP = b'''
+import http.client, json, os, socket
+
+def dept(method, target, body):
+    conn = http.client.HTTPConnection("dept")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.connect(os.environ["GOVAPP_DEPT_SOCKET"])
+    conn.sock = sock
+    conn.request(method, target, body=body, headers={"Content-Type": "application/json"})
+    reply = conn.getresponse()
+    return reply.status, reply.read()
+
+def app(environ, start_response):
+    path, query = environ["PATH_INFO"], environ.get("QUERY_STRING", "")
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    if path == "/big":
+        blocks = int(query.split("=")[1])
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return (b"x" * 65536 for _ in range(blocks))
+    if path == "/cookies":
+        start_response("200 OK", [("Content-Type", "text/plain"),
+                                  ("Set-Cookie", "appc=1; Path=/; Domain=apps.localhost; HttpOnly"),
+                                  ("Set-Cookie", "govgw_session=forged; Path=/")])
+        return [b"ok"]
+    if path.startswith("/dept/"):
+        status, answer = dept(environ["REQUEST_METHOD"], path[5:] + ("?" + query if query else ""), body or None)
+        start_response("%d Dept" % status, [("Content-Type", "application/json")])
+        return [answer]
+    seen = {"method": environ["REQUEST_METHOD"], "path": path, "query": query, "body_bytes": len(body),
+            "headers": {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}}
+    start_response("200 OK", [("Content-Type", "application/json"), ("X-Echo", "yes")])
+    return [json.dumps(seen).encode()]
+'''
+
+
+@pytest.fixture(scope="module")
+def served_registry(app):
+    """Instances started by this module's tests are stopped at its end."""
+    require_bwrap()
+    from marketplace.gateway import instances
+
+    yield
+    instances.registry(app).close()
+
+
+@pytest.fixture(scope="session")
+def ssc_ok():
+    from mockdata.generator import scenarios_for
+    from mockdata.specs import get_spec
+
+    return scenarios_for(get_spec("citizens-v1"), 42)["ssc_ok"]
+
+
+@pytest.fixture
+def gw(app, client, world, served_registry, ssc_ok):
+    """A published echo app (slug 'echo') for an order granting person.read and application.submit and asking
+    for name, resident_id and phone; a persona citizen logged in on the platform who shared only their name."""
+    from core.extensions import db
+    from core.storage import FileBlobStore
+    from marketplace.accounts.models import User
+    from marketplace.identity import services as identity
+    from marketplace.orders import services as orders
+    from marketplace.vendors import services as vendors
+    from marketplace.vendors.models import AppVersion
+    from tests.sandbox.conftest import make_bundle
+
+    order = orders.order_create(SYSTEM, service_item_id=world.ids["item_a"], slug="gw-order", title="Gateway order",
+                                contract=contract_doc(), fee_per_transaction_fen=100, quarterly_budget_fen=100_000,
+                                dept_scopes=SCOPES, citizen_scopes=["name", "resident_id", "phone"])
+    orders.suite_add(SYSTEM, order.id, suite_doc("gw-order"))
+    orders.order_publish(SYSTEM, order.id)
+    echo = vendors.app_create(db.session.get(User, world.ids["vendor_a"]), order_id=order.id, name="Echo",
+                              slug="echo")
+    blob = FileBlobStore(app.config["BUNDLE_STORE"]).put_stream(
+        io.BytesIO(make_bundle("echo:app", {"echo.py": ECHO_APP})), 10**8)
+    version = AppVersion(app_id=echo.id, version="1.0.0", bundle_sha256=blob.sha256, bundle_size=blob.size,
+                         approved_at=utcnow(), published_at=utcnow())
+    db.session.add(version)
+    db.session.commit()
+    resident_id = ssc_ok["applicant"]["resident_id"]
+    citizen = identity.citizen_login_persona(resident_id, settings=app.config)
+    identity.consent_grant(citizen, echo.id, ["name"])
+    response = submit(client, "/identity/personas", {"resident_id": resident_id})
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    return {"app_id": echo.id, "version_id": version.id, "citizen_id": citizen.id, "name": citizen.display_name,
+            "resident_id": resident_id}
+
+
+def citizen_of(gw):
+    from core.extensions import db
+    from marketplace.accounts.models import User
+
+    return db.session.get(User, gw["citizen_id"])
+
+
+def launch(client, slug="echo"):
+    """Click "use this app" on the platform; returns the redirect to the app origin."""
+    return submit(client, f"/apps/{slug}/launch", {})
+
+
+def enter(client, slug="echo"):
+    response = launch(client, slug)
+    assert response.status_code == 303, response.get_data(as_text=True)[:300]
+    target = urlsplit(response.headers["Location"])
+    assert target.netloc == f"{slug}.{APPS}" and target.path == "/_gateway/launch"
+    redeemed = client.get(f"{target.path}?{target.query}", base_url=f"http://{target.netloc}")
+    assert redeemed.status_code == 303 and redeemed.headers["Location"] == "/"
+    return redeemed, target
+
+
+def on_app(client, path="/", slug="echo", **kw):
+    return client.open(path, base_url=f"http://{slug}.{APPS}", **kw)
+
+
+def test_a_citizen_reaches_the_app_with_only_consented_claims_and_never_the_platform_session(app, client, gw):
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    redeemed, _target = enter(client)
+    cookie = redeemed.headers["Set-Cookie"]
+    assert cookie.startswith("govgw_session=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Domain" not in cookie, "the gateway's cookie is host-only on the app's origin"
+
+    # The browser also sends cookies the app must not see (as if the platform's had leaked to this host).
+    client.set_cookie("session", "platform-session-value", domain=f"echo.{APPS}")
+    client.set_cookie("appc", "mine", domain=f"echo.{APPS}")
+    response = on_app(client, "/some/page?x=1", headers={"Authorization": "Bearer forged", "X-Forwarded-For": "6.6.6.6"})
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    seen = response.json
+    assert seen["path"] == "/some/page" and seen["query"] == "x=1"
+    assert seen["headers"]["Cookie"] == "appc=mine"
+    assert "X-Forwarded-For" not in seen["headers"] and seen["headers"]["Host"] == f"echo.{APPS}"
+
+    token = seen["headers"]["Authorization"].removeprefix("Bearer ")
+    from marketplace.identity import keys
+
+    claims = jwt.decode(token, KeySet.import_key_set(keys.jwks())).claims
+    assert claims["aud"] == f"http://echo.{APPS}" and claims["iss"] == app.config["ISSUER"].rstrip("/")
+    assert claims["name"] == gw["name"]
+    assert "resident_id" not in claims and "phone" not in claims
+    assert claims["exp"] - claims["iat"] <= 300
+    assert claims["sub"] != str(gw["citizen_id"]), "the subject is pairwise, not the platform's user id"
+
+    # Each request gets a freshly minted token.
+    again = on_app(client, "/").json["headers"]["Authorization"]
+    assert again != seen["headers"]["Authorization"]
+
+    # The platform's session cookie is host-only: never scoped to a domain the apps share.
+    login_cookie = submit(client, "/identity/personas", {"resident_id": gw["resident_id"]}).headers["Set-Cookie"]
+    assert "Domain=" not in login_cookie
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Echo"] == "yes"
+
+
+def test_the_app_cannot_set_cookies_for_other_origins_or_forge_the_gateway_cookie(client, gw):
+    enter(client)
+    response = on_app(client, "/cookies")
+    cookies = response.headers.getlist("Set-Cookie")
+    assert cookies == ["appc=1; Path=/; HttpOnly"]
+
+
+def test_platform_routes_are_not_reachable_on_an_app_origin(client, gw):
+    enter(client)
+    # /identity/personas is a platform page; on the app origin it is just a path of the app.
+    seen = on_app(client, "/identity/personas").json
+    assert seen["path"] == "/identity/personas"
+    assert on_app(client, "/_gateway/anything").status_code == 404
+
+
+def test_launch_codes_are_single_use_and_expire(app, client, gw):
+    from marketplace.gateway import services
+
+    response = launch(client)
+    target = urlsplit(response.headers["Location"])
+    assert client.get(f"{target.path}?{target.query}", base_url=f"http://{target.netloc}").status_code == 303
+    replay = client.get(f"{target.path}?{target.query}", base_url=f"http://{target.netloc}")
+    assert replay.status_code == 409 and "链接已失效" in replay.get_data(as_text=True)
+
+    citizen = citizen_of(gw)
+    old = services.app_launch(citizen, "echo", now=utcnow() - timedelta(seconds=services.LAUNCH_CODE_SECONDS + 1))
+    assert on_app(client, f"/_gateway/launch?code={old.code}").status_code == 409
+
+    # A code is bound to its app: it does not open another app's origin.
+    fresh = services.app_launch(citizen, "echo")
+    assert on_app(client, f"/_gateway/launch?code={fresh.code}", slug="app-a").status_code == 404
+    assert on_app(client, f"/_gateway/launch?code={fresh.code}").status_code == 303
+
+
+def test_without_a_gateway_session_the_app_is_not_reached(client, gw):
+    response = on_app(client, "/")
+    assert response.status_code == 401
+    assert f"http://{APPS.split('.', 1)[1]}/apps/echo/launch" in response.get_data(as_text=True)
+    client.set_cookie("govgw_session", "guessed", domain=f"echo.{APPS}")
+    assert on_app(client, "/").status_code == 401
+
+
+def test_login_and_consent_come_before_the_app(app, client, gw):
+    from flask import g
+
+    from marketplace.identity import services as identity
+
+    identity.consent_revoke(citizen_of(gw), gw["app_id"])
+    response = launch(client)
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith(f"/identity/consent/{gw['app_id']}")
+    # A request without the CSRF token is refused.
+    assert client.post("/apps/echo/launch").status_code == 400
+
+    anonymous = app.test_client()
+    # The test's app context outlives requests, and Flask-Login and Flask-WTF cache per context: start clean.
+    g.pop("_login_user", None)
+    g.pop("csrf_token", None)
+    response = submit(anonymous, "/apps/echo/launch", {})
+    assert response.status_code == 303 and "/identity/login" in response.headers["Location"]
+
+
+def test_unknown_and_unpublished_apps_get_a_friendly_404(app, client, gw):
+    from core.extensions import db
+
+    assert on_app(client, "/", slug="no-such-app").status_code == 404
+    page = client.get("/", base_url=f"http://{APPS}")
+    assert page.status_code == 404 and "找不到这个应用" in page.get_data(as_text=True)
+    from marketplace.vendors.models import AppVersion
+
+    db.session.get(AppVersion, gw["version_id"]).suspended_at = utcnow()
+    db.session.commit()
+    response = on_app(client, "/")
+    assert response.status_code == 404 and "App not found" in response.get_data(as_text=True)
+    assert client.get("/apps/echo/launch").status_code == 404
+
+
+def test_request_and_response_sizes_are_capped(app, client, gw, monkeypatch):
+    from marketplace.gateway.proxy import ProxyLimits
+
+    enter(client)
+    origin = app.wsgi_app.origin
+    monkeypatch.setattr(origin, "limits", ProxyLimits(request_bytes=1000, response_bytes=200_000, timeout_seconds=10))
+    assert on_app(client, "/", method="POST", data=b"x" * 999).json["body_bytes"] == 999
+    assert on_app(client, "/", method="POST", data=b"x" * 1001).status_code == 413
+    streamed = on_app(client, "/big?blocks=4", buffered=False)
+    assert streamed.status_code == 200
+    with pytest.raises(Exception, match="larger than 200000"):
+        b"".join(streamed.response)
+    streamed.close()
+    assert len(on_app(client, "/big?blocks=2").data) == 2 * 65536
+
+
+def test_department_calls_are_recorded_and_a_decision_completes_the_case(app, client, gw, ssc_ok):
+    from core.audit import AuditEvent
+    from core.extensions import db
+    from marketplace.gateway.models import DepartmentCall
+    from marketplace.identity.models import AccessLogEntry
+    from marketplace.transactions.models import Transaction
+
+    enter(client)
+    resident_id = gw["resident_id"]
+    person = on_app(client, f"/dept/persons/{resident_id}")
+    assert person.status_code == 200 and person.json["resident_id"] == resident_id
+    refused = on_app(client, f"/dept/persons/{resident_id}/licences")
+    assert refused.status_code == 403 and refused.json["error"] == "scope_denied"
+    decision = on_app(client, "/dept/applications/social-security-card", method="POST",
+                      data=json.dumps(ssc_ok["application"]))
+    assert decision.status_code == 201 and decision.json["decision"] == "accepted"
+
+    calls = db.session.scalars(sa.select(DepartmentCall).where(DepartmentCall.app_id == gw["app_id"])
+                               .order_by(DepartmentCall.id)).all()
+    assert [(c.method, c.status, c.violation) for c in calls] == [("GET", 200, False), ("GET", 403, True),
+                                                                  ("POST", 201, False)]
+    assert calls[1].scope == "licence.read" and calls[2].case_number == decision.json["case_number"]
+    assert all(c.citizen_ids == [gw["citizen_id"]] for c in calls if c.status < 400)
+    violation = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "gateway.department_scope_violation"))
+    assert violation is not None and violation.payload["scope"] == "licence.read"
+
+    log = db.session.scalars(sa.select(AccessLogEntry).where(AccessLogEntry.user_id == gw["citizen_id"],
+                                                             AccessLogEntry.via.like("% /%"))).all()
+    assert {entry.via for entry in log} == {"GET /persons/{resident_id}", "POST /applications/social-security-card"}
+    assert all(resident_id not in entry.via for entry in log)
+
+    case = db.session.scalar(sa.select(Transaction).where(Transaction.citizen_id == gw["citizen_id"],
+                                                          Transaction.app_id == gw["app_id"]))
+    db.session.refresh(case)
+    assert case.status == "completed" and case.department_case_number == decision.json["case_number"]
