@@ -88,9 +88,8 @@ class AppOrigin:
         return f"{self.scheme(request)}://{slug}.{self.apps_domain}"
 
     def platform_url(self, request: Request, path: str) -> str:
-        """The platform's address: APPS_DOMAIN without its first label (apps.example.cn → example.cn)."""
-        platform_host = self.apps_domain.split(".", 1)[1] if "." in self.apps_domain else self.apps_domain
-        return f"{self.scheme(request)}://{platform_host}{path}"
+        """An address on the platform (its public base URL is the ISSUER setting)."""
+        return str(self.app.config["ISSUER"]).rstrip("/") + path
 
     def context(self):
         """The platform's app context for database work (no request context: the platform session is never
