@@ -29,14 +29,27 @@ def order_terms(order: Order, department_name: str = "") -> OrderTerms:
 
 
 def certified_at_by_app(app_ids: Collection[int]) -> dict[int, object]:
-    """When each app was first certified. A version is approved by its department only after it passed
-    certification, so the first approval dates the certification badge."""
+    """When each app was first certified: the earliest certified sandbox run of any of its versions; for a
+    version approved without a recorded run (data from before certification runs were kept), its approval,
+    since a department approves only certified versions."""
+    from sandbox.models import CertificationRun
+
     if not app_ids:
         return {}
-    rows = db.session.execute(sa.select(AppVersion.app_id, sa.func.min(AppVersion.approved_at))
-                              .where(AppVersion.app_id.in_(list(app_ids)), AppVersion.approved_at.is_not(None))
+    ids = list(app_ids)
+    result: dict[int, object] = {}
+    runs = db.session.execute(sa.select(AppVersion.app_id, sa.func.min(CertificationRun.finished_at))
+                              .join(CertificationRun, CertificationRun.app_version_id == AppVersion.id)
+                              .where(AppVersion.app_id.in_(ids), CertificationRun.state == "certified",
+                                     CertificationRun.finished_at.is_not(None))
                               .group_by(AppVersion.app_id))
-    return {app_id: moment for app_id, moment in rows}
+    result.update({app_id: moment for app_id, moment in runs})
+    approvals = db.session.execute(sa.select(AppVersion.app_id, sa.func.min(AppVersion.approved_at))
+                                   .where(AppVersion.app_id.in_(ids), AppVersion.approved_at.is_not(None))
+                                   .group_by(AppVersion.app_id))
+    for app_id, moment in approvals:
+        result.setdefault(app_id, moment)
+    return result
 
 
 def counted_ratings():

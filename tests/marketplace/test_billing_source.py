@@ -80,3 +80,21 @@ def test_settlement_preview_pays_completed_cases_through_the_real_source(market,
     line = next(line for line in preview.orders[world.ids["order_a"]].lines if line.app_id == market.apps["a"].id)
     # No ratings: m = 4.0 and the Bayesian average 4.0 → ×1.0; 3 cases × 200 fen.
     assert (line.completed, line.ratings, line.amount) == (3, 0, 600)
+
+
+def test_certification_date_comes_from_the_first_certified_sandbox_run(market):
+    from datetime import UTC, datetime
+
+    from marketplace.billing_source import certified_at_by_app
+    from sandbox.models import CertificationRun
+
+    version = market.apps["b"].versions[0]
+    approved = version.approved_at
+    assert certified_at_by_app([market.apps["b"].id])[market.apps["b"].id] == approved
+    certified = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
+    db.session.add(CertificationRun(app_version_id=version.id, bundle_sha256="0" * 64, suite_version="1",
+                                    suite_sha256="0" * 64, suite={}, job_id=f"t-{version.id}", state="certified",
+                                    finished_at=certified))
+    db.session.commit()
+    assert certified_at_by_app([market.apps["b"].id])[market.apps["b"].id] == certified
+    assert settlement_source().apps([market.apps["b"].id])[market.apps["b"].id].certified_at == certified
