@@ -107,3 +107,19 @@ def test_the_department_decides_each_scenario_as_expected(dataset):
         reasons = decide(dataset, application, AS_OF)
         assert [r["code"] for r in reasons] == scenario["expected"]["reasons"], name
         assert ("rejected" if reasons else "accepted") == scenario["expected"]["decision"], name
+
+
+def test_the_example_records_in_the_docs_are_real():
+    # docs/mockdata.md shows food_ok of seed 42 as its person, business and licence examples: keep them true.
+    import json
+    import re
+    from pathlib import Path
+
+    from mockdata.generator import scenarios_for
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "mockdata.md").read_text(encoding="utf-8")
+    blocks = [json.loads(block) for block in re.findall(r"```json\n(.*?)\n```", text, re.S)]
+    food_ok = scenarios_for(CITIZENS_V1, 42)["food_ok"]
+    assert blocks[0] == food_ok["applicant"]
+    assert blocks[1] == food_ok["business"]
+    assert blocks[2] == food_ok["licences"][0]
