@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mockdata.records import age_on
 from mockdata.rules import decide_food_licence, decide_social_security_card
@@ -91,6 +93,10 @@ def test_ssc_scenarios_hold(dataset):
 
 
 def test_awkward_scenarios_hold(dataset):
+    assert_awkward_scenarios_hold(dataset)
+
+
+def assert_awkward_scenarios_hold(dataset):
     s = dataset.scenarios
     with pytest.raises(UnicodeEncodeError):
         s["awkward_rare_name"]["applicant"]["name"].encode("gb2312")
@@ -99,6 +105,10 @@ def test_awkward_scenarios_hold(dataset):
 
 
 def test_the_department_decides_each_scenario_as_expected(dataset):
+    assert_decided_as_expected(dataset)
+
+
+def assert_decided_as_expected(dataset):
     for name, scenario in dataset.scenarios.items():
         if "application" not in scenario:
             continue
@@ -123,3 +133,12 @@ def test_the_example_records_in_the_docs_are_real():
     assert blocks[0] == food_ok["applicant"]
     assert blocks[1] == food_ok["business"]
     assert blocks[2] == food_ok["licences"][0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(min_value=0, max_value=2**63))
+def test_scenarios_hold_for_any_seed(seed):
+    store = MemoryStore("citizens-v1", seed, 100)
+    assert set(store.scenarios) == set(SCENARIO_NAMES)
+    assert_decided_as_expected(store)
+    assert_awkward_scenarios_hold(store)
