@@ -60,7 +60,7 @@ def account(kind: str, currency: str, *, order_id: int | None = None, vendor_id:
     if found is None:
         db.session.execute(
             insert_ignoring_duplicates(Account.__table__, ["code"]).values(
-                code=code, kind=kind, name=name or code, order_id=order_id, vendor_id=vendor_id,
+                code=code, kind=kind, name=(name or code)[:300], order_id=order_id, vendor_id=vendor_id,
                 department_id=department_id, currency=currency, created_at=datetime.now(UTC),
             )
         )
@@ -110,10 +110,11 @@ def entry_append(*, quarter_code: str, kind: str, memo: str, postings: Sequence[
                  reason: str | None = None, now: datetime | None = None) -> JournalEntry:
     """Append one balanced entry at the tip of the chain (takes the chain lock until commit)."""
     check_balanced(postings)
+    memo = memo[:500]  # what is stored is what is hashed
     head = db.session.scalar(sa.select(LedgerHead).where(LedgerHead.id == 1).with_for_update())
     created_at = (now or datetime.now(UTC)).astimezone(UTC)
     seq = head.seq + 1
-    rows = [(i, p.account.code, int(p.amount), p.account.currency, p.app_id, p.memo)
+    rows = [(i, p.account.code, int(p.amount), p.account.currency, p.app_id, p.memo[:300])
             for i, p in enumerate(postings, start=1)]
     digest = entry_digest(seq=seq, quarter_code=quarter_code, kind=kind, memo=memo,
                           settlement_run_id=settlement_run_id, reverses_entry_id=reverses_entry_id, reason=reason,
@@ -126,7 +127,7 @@ def entry_append(*, quarter_code: str, kind: str, memo: str, postings: Sequence[
     db.session.flush()
     db.session.add_all(
         Posting(entry_id=entry.id, line_no=i, account_id=p.account.id, amount=int(p.amount),
-                currency=p.account.currency, app_id=p.app_id, memo=p.memo)
+                currency=p.account.currency, app_id=p.app_id, memo=p.memo[:300])
         for i, p in enumerate(postings, start=1)
     )
     db.session.flush()

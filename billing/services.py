@@ -287,7 +287,7 @@ def usage_record_batch(actor, records: Sequence[Mapping], *, now: datetime | Non
     counts = defaultdict(int)
     for result in results.values():
         counts[result.status] += 1
-    audit.record(actor, "billing.usage_recorded", "usage_batch", rows[0]["idempotency_key"] if rows else "-",
+    audit.record(actor, "billing.usage_recorded", "usage_batch", rows[0]["idempotency_key"][:64] if rows else "-",
                  {"records": len(records), **counts})
     db.session.commit()
     return [results[i] for i in range(len(records))]
@@ -309,8 +309,8 @@ def usage_flag(actor, idempotency_keys: Sequence[str], reason: str, *, now: date
     """Exclude manipulated usage from payment. Finance only. Raises Conflict for events already paid
     (reverse the settlement entry instead), NotFound for unknown keys, ValidationError without a reason."""
     authz.usage_flag(actor)
-    if not reason or not reason.strip():
-        raise ValidationError("say why the usage is flagged (the reason is kept with the events)")
+    if not reason or not reason.strip() or len(reason.strip()) > 500:
+        raise ValidationError("say in at most 500 characters why the usage is flagged (the reason is kept with the events)")
     events = list(db.session.scalars(sa.select(UsageEvent).where(UsageEvent.idempotency_key.in_(list(idempotency_keys)))))
     unknown = set(idempotency_keys) - {e.idempotency_key for e in events}
     if unknown:
@@ -323,7 +323,7 @@ def usage_flag(actor, idempotency_keys: Sequence[str], reason: str, *, now: date
     for e in events:
         if e.flagged_at is None:
             e.flagged_at, e.flag_reason = now, reason.strip()
-    audit.record(actor, "billing.usage_flagged", "usage_batch", events[0].idempotency_key if events else "-",
+    audit.record(actor, "billing.usage_flagged", "usage_batch", events[0].idempotency_key[:64] if events else "-",
                  {"keys": list(idempotency_keys)[:100], "count": len(events), "reason": reason})
     db.session.commit()
     return len(events)
@@ -578,8 +578,8 @@ def ledger_reverse(actor, entry_id: int, reason: str, *, now: datetime | None = 
     current quarter (a closed quarter never changes). Finance only. Raises Conflict for an entry already
     reversed or itself a reversal, ValidationError without a reason."""
     authz.ledger_reverse(actor)
-    if not reason or not reason.strip():
-        raise ValidationError("a reversal needs a reason (it is kept with the entry)")
+    if not reason or not reason.strip() or len(reason.strip()) > 500:
+        raise ValidationError("a reversal needs a reason of at most 500 characters (it is kept with the entry)")
     now = now or utcnow()
     original = db.session.get(JournalEntry, entry_id)
     if original is None:
