@@ -133,13 +133,22 @@ class Instance:
         self.started_at = time.monotonic()
         self.last_used = self.started_at
         self.stopped = False
+        self._alive = True
+        self._checked_at = self.started_at
 
     @property
     def id(self) -> str:
         return self.session.run_id
 
-    def alive(self) -> bool:
-        return not self.stopped and self.session.alive()
+    def alive(self, max_age: float = 0.0) -> bool:
+        """Whether the app process runs; with ``max_age`` a check younger than that many seconds is reused
+        (asking Docker costs an API round trip, too much for every proxied request)."""
+        now = time.monotonic()
+        if max_age and now - self._checked_at < max_age:
+            return not self.stopped and self._alive
+        self._alive = self.session.alive()
+        self._checked_at = now
+        return not self.stopped and self._alive
 
     def connection(self, timeout: float) -> http.client.HTTPConnection:
         """An HTTP connection to the app's socket that hangs up unless the peer is this instance's sandbox."""
@@ -223,7 +232,7 @@ class ServingRegistry:
             slot = self._slots.setdefault(served.key, _Slot())
         with slot.lock:
             current = slot.instance
-            if current is not None and not current.alive():
+            if current is not None and not current.alive(max_age=1.0):
                 log.warning("serving: %s (%s) died; starting it again. Its output:\n%s", served.key, current.id,
                             current.output()[-2000:])
                 slot.instance = None
