@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +82,12 @@ class InlineJobQueue:
 
         token = logs.job_id.set(job_id)
         try:
-            with self.app.app_context():
+            if self.synchronous and has_app_context():
+                # Run inside the caller's context: a nested context's teardown would end the caller's session.
                 func(*args, **kwargs)
+            else:
+                with self.app.app_context():
+                    func(*args, **kwargs)
         except Exception:  # a job's failure is its own to record; the queue must go on
             log.exception("job %s failed", job_id)
         finally:

@@ -201,15 +201,19 @@ def order_archive(actor, order_id: int) -> Order:
 
 
 def suite_add(actor, order_id: int, document: dict) -> AcceptanceSuite:
-    """Add a new version of the order's acceptance suite (draft or open orders). Published apps are
-    re-tested against it by the sandbox. Raises ValidationError naming the first bad case."""
+    """Add a new version of the order's acceptance suite (draft or open orders); the platform numbers it.
+    Every published app of an open order is re-tested against it. Raises ValidationError naming the first
+    bad case."""
     order = order_get(actor, order_id, for_update=True)
     authz.order_change(actor, order)
     if order.status not in {"draft", "open"}:
         raise Conflict(f"order {order.id} is {order.status}; suites change only on draft or open orders")
+    version = (order.suites[-1].version + 1) if order.suites else 1
+    # The platform numbers suite versions; the stored document carries that number so certification runs
+    # (keyed by version and suite version) can never confuse two uploads that both said "version: 1".
+    document = {**document, "version": version} if isinstance(document, dict) else document
     check_suite(document)
     canonical = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    version = (order.suites[-1].version + 1) if order.suites else 1
     suite = AcceptanceSuite(order_id=order.id, version=version, document=document,
                             sha256=hashlib.sha256(canonical.encode()).hexdigest(), created_by_id=actor.id)
     db.session.add(suite)
@@ -218,6 +222,10 @@ def suite_add(actor, order_id: int, document: dict) -> AcceptanceSuite:
                                                          "cases": len(document.get("cases", []))},
                  department_id=order.department_id)
     db.session.commit()
+    if order.status == "open":
+        from marketplace.vendors.services import versions_retest
+
+        versions_retest(order.id, suite)
     return suite
 
 

@@ -11,6 +11,8 @@ from marketplace.vendors.schemas import (
     AppCreate,
     AppOut,
     AppQuery,
+    ReasonIn,
+    ReportOut,
     VendorCreate,
     VendorOut,
     VersionOut,
@@ -20,9 +22,15 @@ from marketplace.vendors.schemas import (
 blp = Blueprint("vendors_api", __name__, url_prefix="/api", description="Vendors, apps and app versions")
 
 
-def _version_out(row):
-    return {**{c: getattr(row, c) for c in VersionOut().fields if c != "status"},
-            "status": services.version_status(row)}
+_COMPUTED = {"status", "regression", "certification", "progress"}
+
+
+def _version_out(view: dict) -> dict:
+    row, cert = view["row"], view["certification"]
+    out = {c: getattr(row, c) for c in VersionOut().fields if c not in _COMPUTED}
+    out.update(status=view["status"], regression=view["regression"], certification=cert,
+               progress={"done": cert["cases_done"], "total": cert["cases_total"]} if cert else None)
+    return out
 
 
 @blp.get("/vendors")
@@ -80,7 +88,7 @@ def app_get(actor, app_id):
 @blp.response(200, VersionOut(many=True))
 @secured(blp, "apps:read")
 def version_list(actor, app_id):
-    return [_version_out(v) for v in services.app_get(actor, app_id).versions]
+    return [_version_out(services.version_view(actor, v.id)) for v in services.app_get(actor, app_id).versions]
 
 
 @blp.post("/apps/<int:app_id>/versions")
@@ -95,11 +103,65 @@ def version_upload(actor, args, app_id):
     store = FileBlobStore(current_app.config["BUNDLE_STORE"])
     row = services.version_upload(actor, app_id, version=args["version"], stream=request.stream, store=store,
                                   max_bytes=current_app.config["MAX_BUNDLE_BYTES"])
-    return _version_out(row)
+    return _version_out(services.version_view(actor, row.id))
 
 
 @blp.get("/versions/<int:version_id>")
 @blp.response(200, VersionOut)
 @secured(blp, "apps:read")
 def version_get(actor, version_id):
-    return _version_out(services.version_get(actor, version_id))
+    """A version's lifecycle status and live certification progress."""
+    return _version_out(services.version_view(actor, version_id))
+
+
+@blp.get("/versions/<int:version_id>/report")
+@blp.response(200, ReportOut)
+@secured(blp, "apps:read")
+def version_report(actor, version_id):
+    """The certification report: the department sees everything; the vendor public-case diffs and hidden-case
+    counts per category only."""
+    return services.version_report(actor, version_id)
+
+
+@blp.post("/versions/<int:version_id>/approve")
+@blp.response(200, VersionOut)
+@secured(blp, "versions:review")
+def version_approve(actor, version_id):
+    """The order's department approves a certified version."""
+    services.version_approve(actor, version_id)
+    return _version_out(services.version_view(actor, version_id))
+
+
+@blp.post("/versions/<int:version_id>/reject")
+@blp.arguments(ReasonIn)
+@blp.response(200, VersionOut)
+@secured(blp, "versions:review")
+def version_reject(actor, args, version_id):
+    services.version_reject(actor, version_id, args["reason"])
+    return _version_out(services.version_view(actor, version_id))
+
+
+@blp.post("/versions/<int:version_id>/suspend")
+@blp.arguments(ReasonIn)
+@blp.response(200, VersionOut)
+@secured(blp, "versions:review")
+def version_suspend(actor, args, version_id):
+    services.version_suspend(actor, version_id, args["reason"])
+    return _version_out(services.version_view(actor, version_id))
+
+
+@blp.post("/versions/<int:version_id>/publish")
+@blp.response(200, VersionOut)
+@secured(blp, "apps:read")
+def version_publish(actor, version_id):
+    """Put an approved version live (its vendor or the order's department); the previous live one is superseded."""
+    services.version_publish(actor, version_id)
+    return _version_out(services.version_view(actor, version_id))
+
+
+@blp.post("/versions/<int:version_id>/withdraw")
+@blp.response(200, VersionOut)
+@secured(blp, "apps:write")
+def version_withdraw(actor, version_id):
+    services.version_withdraw(actor, version_id)
+    return _version_out(services.version_view(actor, version_id))

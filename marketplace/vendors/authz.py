@@ -49,3 +49,9 @@ def version_upload(actor, app) -> None:
 def version_review(actor, app) -> None:
     app_view(actor, app)
     require_role(actor, Role.DEPARTMENT_STAFF, Role.ADMIN, action="approve or reject versions")
+
+
+def version_publish(actor, app) -> None:
+    """Publishing and withdrawing: the app's vendor, or the order's department (or an admin)."""
+    app_view(actor, app)
+    require_role(actor, Role.VENDOR_MEMBER, Role.DEPARTMENT_STAFF, Role.ADMIN, action="publish or withdraw versions")

@@ -44,6 +44,17 @@ class VersionUploadQuery(Schema):
                             metadata={"description": "Version label, e.g. 1.0.0; must match govapp.toml"})
 
 
+class CertificationOut(Schema):
+    run_id = fields.Integer()
+    state = fields.String(metadata={"description": "queued, testing, certified, failed or error"})
+    suite_version = fields.String()
+    cases_done = fields.Integer()
+    cases_total = fields.Integer()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    current_suite = fields.Boolean(metadata={"description": "Whether the run used the order's current suite"})
+
+
 class VersionOut(Schema):
     id = fields.Integer()
     app_id = fields.Integer()
@@ -56,3 +67,28 @@ class VersionOut(Schema):
     rejected_at = fields.DateTime(allow_none=True)
     rejection_reason = fields.String(allow_none=True)
     published_at = fields.DateTime(allow_none=True)
+    superseded_at = fields.DateTime(allow_none=True)
+    suspended_at = fields.DateTime(allow_none=True)
+    suspension_reason = fields.String(allow_none=True)
+    withdrawn_at = fields.DateTime(allow_none=True)
+    regression = fields.Boolean(metadata={"description": "Published, but failing the order's newest suite"})
+    certification = fields.Nested(CertificationOut, allow_none=True)
+    progress = fields.Dict(allow_none=True, metadata={"description": "{done, total} while certification runs"})
+
+
+class ReasonIn(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+
+
+class ReportOut(Schema):
+    id = fields.Integer()
+    app_version_id = fields.Integer()
+    state = fields.String()
+    suite_version = fields.String()
+    progress = fields.Dict()
+    error = fields.String(allow_none=True)
+    view = fields.String(metadata={"description": "'department' (everything) or 'vendor' (no hidden-case detail)"})
+    created_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    report = fields.Dict(allow_none=True)

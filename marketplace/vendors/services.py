@@ -14,6 +14,7 @@ from core.extensions import db
 from core.ids import uscc_problem
 from core.roles import Role
 from core.storage import BlobStore
+from core.time import utcnow
 from marketplace.orders.services import order_get
 from marketplace.pagination import Page, like, paginate
 from marketplace.vendors import authz
@@ -120,12 +121,16 @@ def app_list(actor, *, order_id: int | None = None, q: str = "", page: int = 1, 
 
 def version_upload(actor, app_id: int, *, version: str, stream: BinaryIO, store: BlobStore,
                    max_bytes: int) -> AppVersion:
-    """Stream a bundle into storage (size-capped, sha256 computed while streaming, stored by hash) and record
-    a new version of the app. Vendor members of the app's vendor only; the order must be open or closed.
+    """Stream a bundle through the sandbox intake (size-capped, sha256 computed while streaming, contents checked:
+    manifest, paths, links, bombs; stored by hash), record a new version of the app and queue its certification
+    against the order's current suite. Vendor members of the app's vendor only; the order must be open or closed.
 
-    Raises TooLarge past ``max_bytes`` (nothing is recorded), ValidationError for a bad version label,
-    Conflict if the version label was uploaded already.
+    Raises TooLarge past ``max_bytes`` and ValidationError for a bundle the intake refuses (naming the entry), a
+    manifest whose version, order or scopes disagree with the upload; Conflict if the version label exists.
+    Nothing is recorded when any of these is raised.
     """
+    from sandbox.intake import IntakeLimits, intake_upload
+
     app = app_get(actor, app_id)
     authz.version_upload(actor, app)
     version = (version or "").strip()
@@ -134,8 +139,24 @@ def version_upload(actor, app_id: int, *, version: str, stream: BinaryIO, store:
                               errors={"version": "invalid"})
     if db.session.scalar(sa.select(AppVersion.id).where(AppVersion.app_id == app.id, AppVersion.version == version)):
         raise Conflict(f"version {version} of app {app.slug} was uploaded already; bump the version number")
-    blob = store.put_stream(stream, max_bytes)
-    row = AppVersion(app_id=app.id, version=version, bundle_sha256=blob.sha256, bundle_size=blob.size,
+    order = app.order
+    suite = order.current_suite
+    info = intake_upload(store, stream, IntakeLimits(max_bundle_bytes=max_bytes))
+    manifest = info.manifest
+    problems = {}
+    if manifest.version != version:
+        problems["version"] = f"govapp.toml says version {manifest.version!r} but the upload is labelled {version!r}"
+    if str(manifest.order) not in {str(order.id), order.slug}:
+        problems["order"] = (f"govapp.toml names order {manifest.order!r}, but app {app.slug} competes for order "
+                             f"{order.slug!r} (id {order.id})")
+    extra = sorted(set(manifest.scopes) - set(order.dept_scopes))
+    if extra:
+        problems["scopes"] = (f"govapp.toml asks for {', '.join(extra)}, which order {order.slug} does not grant "
+                              f"(granted: {', '.join(order.dept_scopes) or 'none'})")
+    if problems:
+        raise ValidationError("the bundle does not match this upload: " + "; ".join(problems.values()),
+                              errors=problems)
+    row = AppVersion(app_id=app.id, version=version, bundle_sha256=info.sha256, bundle_size=info.size,
                      uploaded_by_id=actor.id)
     db.session.add(row)
     try:
@@ -144,10 +165,33 @@ def version_upload(actor, app_id: int, *, version: str, stream: BinaryIO, store:
         db.session.rollback()
         raise Conflict(f"version {version} of app {app.slug} was uploaded already; bump the version number") from exc
     audit.record(actor, "version.upload", "app_version", row.id,
-                 {"app_id": app.id, "version": version, "sha256": blob.sha256, "size": blob.size},
-                 department_id=app.order.department_id, vendor_id=app.vendor_id)
+                 {"app_id": app.id, "version": version, "sha256": info.sha256, "size": info.size,
+                  "files": info.files, "wheels": list(info.wheels)},
+                 department_id=order.department_id, vendor_id=app.vendor_id)
     db.session.commit()
+    if suite is not None:
+        _request_certification(row, suite)
     return row
+
+
+def _request_certification(row: AppVersion, suite) -> None:
+    """Queue (idempotently) the certification of ``row`` against ``suite``; the platform acts, not a person."""
+    from sandbox.services import certification_request
+
+    order = row.app.order
+    certification_request(None, row.id, row.bundle_sha256, suite.document, order.contract, list(order.dept_scopes),
+                          vendor_id=row.app.vendor_id, department_id=order.department_id)
+
+
+def versions_retest(order_id: int, suite) -> list[int]:
+    """Re-test every published version of an order's apps against a new suite version. Called by the platform
+    after a suite is added; a version that now fails shows as a regression to its vendor and department."""
+    rows = db.session.scalars(sa.select(AppVersion).join(App).where(
+        App.order_id == order_id, AppVersion.published_at.is_not(None), AppVersion.superseded_at.is_(None),
+        AppVersion.withdrawn_at.is_(None))).all()
+    for row in rows:
+        _request_certification(row, suite)
+    return [row.id for row in rows]
 
 
 def version_get(actor, version_id: int) -> AppVersion:
@@ -158,11 +202,118 @@ def version_get(actor, version_id: int) -> AppVersion:
     return row
 
 
-def version_status(row: AppVersion) -> str:
-    """The version's place in its lifecycle, derived from its timestamps (latest state wins)."""
+def latest_certification(row: AppVersion):
+    """The newest certification run of a version, or None (read without an actor: callers have authorised)."""
+    from sandbox.models import CertificationRun
+
+    return db.session.scalar(sa.select(CertificationRun).where(CertificationRun.app_version_id == row.id)
+                             .order_by(CertificationRun.id.desc()).limit(1))
+
+
+def version_status(row: AppVersion, run=None) -> str:
+    """The version's place in its lifecycle: uploaded → queued → testing → certified | failed | error →
+    approved | rejected → published → superseded | suspended | withdrawn. Derived from the version's
+    timestamps (latest state wins) and, before approval, from its newest certification run."""
     for stamp, status in (("withdrawn_at", "withdrawn"), ("suspended_at", "suspended"),
                           ("superseded_at", "superseded"), ("published_at", "published"),
                           ("rejected_at", "rejected"), ("approved_at", "approved")):
         if getattr(row, stamp):
             return status
-    return "uploaded"
+    run = run if run is not None else latest_certification(row)
+    return run.state if run is not None else "uploaded"
+
+
+def version_view(actor, version_id: int) -> dict:
+    """A version with its status, certification progress and regression flag, as ``actor`` may see it."""
+    row = version_get(actor, version_id)
+    run = latest_certification(row)
+    status = version_status(row, run)
+    current = row.app.order.current_suite
+    regression = bool(status == "published" and run is not None and run.state == "failed")
+    return {"row": row, "status": status, "regression": regression,
+            "certification": None if run is None else {
+                "run_id": run.id, "state": run.state, "suite_version": run.suite_version,
+                "cases_done": run.cases_done, "cases_total": run.cases_total,
+                "started_at": run.started_at, "finished_at": run.finished_at,
+                "current_suite": current is not None and str(run.suite_version) == str(current.version),
+            }}
+
+
+def version_report(actor, version_id: int) -> dict:
+    """The certification report of a version's newest run: everything for its department, admins and auditors;
+    for its vendor public-case diffs only and hidden cases as counts per category."""
+    from sandbox.services import certification_report
+
+    row = version_get(actor, version_id)
+    run = latest_certification(row)
+    if run is None:
+        raise NotFound(f"version {row.version} of app {row.app.slug} has not been queued for certification yet")
+    return certification_report(actor, run.id)
+
+
+def _decide(actor, version_id: int, action: str, *, reason: str | None = None) -> AppVersion:
+    row = db.session.scalar(sa.select(AppVersion).where(AppVersion.id == version_id).with_for_update())
+    if row is None:
+        raise NotFound(f"app version {version_id} does not exist")
+    app = row.app
+    if action in {"approve", "reject", "suspend"}:
+        authz.version_review(actor, app)
+    else:
+        authz.version_publish(actor, app)
+    status = version_status(row)
+    allowed = {"approve": {"certified"}, "reject": {"certified", "approved", "failed"},
+               "publish": {"approved"}, "suspend": {"published"}, "withdraw": {"published", "approved", "certified"}}
+    if status not in allowed[action]:
+        raise Conflict(f"cannot {action} version {row.version} of {app.slug}: it is {status}; "
+                       f"{action} applies to {' or '.join(sorted(allowed[action]))} versions",
+                       errors={"status": status})
+    if action in {"reject", "suspend"} and not (reason or "").strip():
+        raise ValidationError(f"give the vendor a reason to {action}", errors={"reason": "empty"})
+    now = utcnow()
+    if action == "approve":
+        row.approved_at, row.approved_by_id = now, actor.id
+    elif action == "reject":
+        row.rejected_at, row.rejection_reason = now, reason.strip()
+    elif action == "suspend":
+        row.suspended_at, row.suspension_reason = now, reason.strip()
+    elif action == "withdraw":
+        row.withdrawn_at = now
+    elif action == "publish":
+        # One live version per app: lock the app's versions, supersede the one that was live.
+        live = db.session.scalars(sa.select(AppVersion).where(
+            AppVersion.app_id == app.id, AppVersion.id != row.id, AppVersion.published_at.is_not(None),
+            AppVersion.superseded_at.is_(None), AppVersion.withdrawn_at.is_(None),
+            AppVersion.suspended_at.is_(None)).with_for_update()).all()
+        for previous in live:
+            previous.superseded_at = now
+        row.published_at = now
+    audit.record(actor, f"version.{action}", "app_version", row.id,
+                 {"app_id": app.id, "version": row.version, "from": status, "reason": reason},
+                 department_id=app.order.department_id, vendor_id=app.vendor_id)
+    db.session.commit()
+    return row
+
+
+def version_approve(actor, version_id: int) -> AppVersion:
+    """The order's department approves a certified version. Raises Conflict unless it is certified."""
+    return _decide(actor, version_id, "approve")
+
+
+def version_reject(actor, version_id: int, reason: str) -> AppVersion:
+    """The order's department rejects a version with a reason the vendor sees."""
+    return _decide(actor, version_id, "reject", reason=reason)
+
+
+def version_publish(actor, version_id: int) -> AppVersion:
+    """Put an approved version live (the vendor or the department); the app's previous live version is superseded."""
+    return _decide(actor, version_id, "publish")
+
+
+def version_suspend(actor, version_id: int, reason: str) -> AppVersion:
+    """The department takes a published version off the market, with a reason."""
+    return _decide(actor, version_id, "suspend", reason=reason)
+
+
+def version_withdraw(actor, version_id: int) -> AppVersion:
+    """The vendor withdraws a version."""
+    return _decide(actor, version_id, "withdraw")

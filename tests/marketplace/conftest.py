@@ -42,6 +42,51 @@ def suite_doc(slug: str = "test-order") -> dict:
     }
 
 
+class HeldJobs:
+    """Stands in for the job queue in API tests that are not about certification: it records what the
+    marketplace asks the sandbox to run (job ids) without starting sandboxes. The real queue and sandbox are
+    exercised end to end in test_certification_flow.py."""
+
+    def __init__(self):
+        self.jobs: list[tuple[str, str]] = []
+
+    def enqueue(self, queue, func, *args, job_id, timeout, **kwargs):
+        self.jobs.append((queue, job_id))
+        return job_id
+
+
+@pytest.fixture(autouse=True)
+def held_jobs(request):
+    if "app" not in request.fixturenames or request.node.get_closest_marker("real_jobs"):
+        yield None
+        return
+    app = request.getfixturevalue("app")
+    held = HeldJobs()
+    previous = app.extensions["job_queue"]
+    app.extensions["job_queue"] = held
+    yield held
+    app.extensions["job_queue"] = previous
+
+
+def minimal_bundle(version: str = "1.0.0", order: str = "order-a", scopes: tuple[str, ...] = ()) -> bytes:
+    """A small bundle the intake accepts: govapp.toml and the entrypoint module."""
+    import io
+    import tarfile
+
+    files = {
+        "govapp.toml": (f'name = "app-a"\nversion = "{version}"\norder = "{order}"\nentrypoint = "app:app"\n'
+                        f'runtime = "python3.11"\nscopes = {list(scopes)!r}\n').replace("'", '"').encode(),
+        "app.py": b"def app(environ, start_response):\n    start_response('200 OK', [])\n    return [b'ok']\n",
+    }
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            archive.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
 @dataclass
 class World:
     client: object
@@ -119,6 +164,14 @@ def world(app, client):
     app_a = vendors.app_create(db.session.get(User, w.ids["vendor_a"]), order_id=w.ids["order_a"],
                                name="App A", slug="app-a")
     w.ids["app_a"] = app_a.id
+    import io
+
+    from core.storage import FileBlobStore
+
+    version_a = vendors.version_upload(db.session.get(User, w.ids["vendor_a"]), app_a.id, version="0.9.0",
+                                       stream=io.BytesIO(minimal_bundle("0.9.0")),
+                                       store=FileBlobStore(app.config["BUNDLE_STORE"]), max_bytes=10**6)
+    w.ids["version_a"] = version_a.id
     return w
 
 

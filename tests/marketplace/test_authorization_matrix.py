@@ -9,6 +9,8 @@ import io
 
 import pytest
 
+from tests.marketplace.conftest import minimal_bundle
+
 ROLES = ["admin", "finance", "auditor", "staff_a", "staff_b", "vendor_a", "vendor_b", "citizen"]
 
 
@@ -73,6 +75,16 @@ CASES = [
      {"staff_b": 404, "vendor_b": 404, "citizen": 401}, 200),
     ("version_upload", "POST", "/api/apps/{app_a}/versions?version=1.0.0", "bundle",
      {"vendor_a": 201, "vendor_b": 404, "citizen": 401}, 403),
+    ("version_get", "GET", "/api/versions/{version_a}", None, {"staff_b": 404, "vendor_b": 404, "citizen": 401}, 200),
+    ("version_report", "GET", "/api/versions/{version_a}/report", None,
+     {"finance": 403, "staff_b": 404, "vendor_b": 404, "citizen": 401}, 200),
+    ("version_approve_while_queued", "POST", "/api/versions/{version_a}/approve", None,
+     {"admin": 409, "staff_a": 409, "staff_b": 404, "citizen": 401}, 403),
+    ("version_reject", "POST", "/api/versions/{version_a}/reject", lambda w: {"reason": "Not yet certified"},
+     {"admin": 409, "staff_a": 409, "staff_b": 404, "citizen": 401}, 403),
+    ("version_publish_unapproved", "POST", "/api/versions/{version_a}/publish", None,
+     {"admin": 409, "staff_a": 409, "vendor_a": 409, "staff_b": 404, "vendor_b": 404, "citizen": 401,
+      "finance": 403, "auditor": 403}, 403),
     ("audit_list", "GET", "/api/audit", None, {"admin": 200, "auditor": 200, "citizen": 401}, 403),
     ("user_create", "POST", "/api/users",
      lambda w: {"email": "new@test.example.cn", "display_name": "New", "role": "auditor",
@@ -94,7 +106,7 @@ def test_every_use_case_for_every_role(world, case, role):
     path = template.format(**world.ids)
     kwargs = {}
     if body == "bundle":
-        kwargs = {"data": io.BytesIO(b"\x1f\x8b" + b"x" * 200), "content_type": "application/gzip"}
+        kwargs = {"data": io.BytesIO(minimal_bundle("1.0.0")), "content_type": "application/gzip"}
     elif body is not None:
         kwargs = {"json": body(world)}
     response = world.call(role, method, path, **kwargs)

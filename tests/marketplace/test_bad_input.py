@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.extensions import db
+from tests.marketplace.conftest import minimal_bundle
 
 
 def _counts():
@@ -146,12 +147,14 @@ def test_empty_upload(world, unchanged):
     assert "empty" in response.json["detail"]
 
 
-def test_double_upload_of_a_version_label(world):
+def test_double_upload_of_a_version_label(world, held_jobs):
     path = f"/api/apps/{world.ids['app_a']}/versions?version=1.0.0"
-    first = world.call("vendor_a", "POST", path, data=b"bundle-one", content_type="application/gzip")
-    assert first.status_code == 201
+    first = world.call("vendor_a", "POST", path, data=minimal_bundle("1.0.0"), content_type="application/gzip")
+    assert first.status_code == 201, first.json
     assert len(first.json["bundle_sha256"]) == 64
-    second = world.call("vendor_a", "POST", path, data=b"bundle-two", content_type="application/gzip")
+    assert first.json["status"] == "queued"
+    assert held_jobs.jobs[-1] == ("sandbox", f"certify-v{first.json['id']}-s1")
+    second = world.call("vendor_a", "POST", path, data=minimal_bundle("1.0.0"), content_type="application/gzip")
     assert second.status_code == 409
     assert "bump the version" in second.json["detail"]
 
@@ -159,7 +162,7 @@ def test_double_upload_of_a_version_label(world):
 def test_upload_is_stored_by_hash(world, app):
     import hashlib
 
-    body = b"some bundle bytes" * 1000
+    body = minimal_bundle("2.0.0")
     response = world.call("vendor_a", "POST", f"/api/apps/{world.ids['app_a']}/versions?version=2.0.0",
                           data=io.BytesIO(body), content_type="application/gzip")
     sha = hashlib.sha256(body).hexdigest()
@@ -167,6 +170,33 @@ def test_upload_is_stored_by_hash(world, app):
     assert response.json["bundle_size"] == len(body)
     with open(os.path.join(app.config["BUNDLE_STORE"], sha[:2], sha), "rb") as stored:
         assert stored.read() == body
+
+
+@pytest.mark.parametrize("bundle,needle", [
+    (lambda: b"not a tarball at all", "tar.gz"),
+    (lambda: minimal_bundle("1.2.3"), "1.2.3"),
+    (lambda: minimal_bundle("1.0.0", order="order-b"), "order-b"),
+    (lambda: minimal_bundle("1.0.0", scopes=("business.read",)), "business.read"),
+])
+def test_bundle_contents_must_match_the_upload(world, unchanged, bundle, needle):
+    response = world.call("vendor_a", "POST", f"/api/apps/{world.ids['app_a']}/versions?version=1.0.0",
+                          data=io.BytesIO(bundle()), content_type="application/gzip")
+    assert response.status_code == 422, response.json
+    assert needle in response.json["detail"]
+
+
+def test_hostile_bundle_is_refused_naming_the_entry(world, unchanged):
+    import tarfile
+
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as archive:
+        link = tarfile.TarInfo("app.py")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        archive.addfile(link)
+    response = world.call("vendor_a", "POST", f"/api/apps/{world.ids['app_a']}/versions?version=1.0.0",
+                          data=io.BytesIO(out.getvalue()), content_type="application/gzip")
+    assert response.status_code == 422
+    assert "app.py" in response.json["detail"]
 
 
 def test_missing_token_and_bad_token(world):
