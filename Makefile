@@ -46,8 +46,11 @@ test: install services runtime lint
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 
-bench: install services
-	$(BIN)/python -m bench
+## make bench: every benchmark at a quick scale (bench/README.md gives the full-scale commands)
+bench: install services runtime
+	$(BIN)/python bench/mockdata_generate.py --size 100000
+	$(BIN)/python bench/sandbox_start.py --repeat 5
+	$(BIN)/python -m bench.billing_settlement --scale 0.01
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache
