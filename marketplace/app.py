@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import Babel
-from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from core import logs, queue
@@ -16,6 +15,7 @@ from core.config import load_config
 from core.errors import DomainError
 from core.extensions import csrf, db, limiter, login_manager, migrate
 from marketplace.accounts import passwords
+from marketplace.apidoc import ProblemApi
 
 ROOT = Path(__file__).resolve().parent.parent
 API_PREFIX = "/api"
@@ -52,7 +52,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     queue.init_app(app)
     passwords.configure(app.config.get("PASSWORD_HASH_PROFILE", "RFC_9106_LOW_MEMORY"))
 
-    api = Api(app, spec_kwargs={"components": {"securitySchemes": {
+    api = ProblemApi(app, spec_kwargs={"components": {"securitySchemes": {
         "oauth2": {"type": "oauth2", "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {}}}}
     }}})
     app.extensions["govmarket_api"] = api
