@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, jsonify, render_template, request
 from flask_babel import Babel
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from core import logs, queue
 from core.config import load_config
@@ -57,6 +58,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     }}})
     app.extensions["govmarket_api"] = api
 
+    app.url_map.converters["int"] = RowIdConverter
     from marketplace import components
 
     components.register(app, api)
@@ -66,6 +68,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             csrf.exempt(blueprint)
     _register_error_handlers(app)
     return app
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:...>`` in every route: ids beyond a 64-bit integer match no row (404) rather than overflowing the
+    database driver (SQLite raises OverflowError on them, which was a 500)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 LOCALES = ("zh_CN", "en")
