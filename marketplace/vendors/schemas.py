@@ -19,7 +19,7 @@ class VendorOut(Schema):
 
 
 class AppCreate(Schema):
-    order_id = fields.Integer(required=True, strict=True)
+    order_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**63 - 1))
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     slug = fields.String(required=True, validate=validate.Length(min=1, max=63))
     summary = fields.String(load_default="", validate=validate.Length(max=4000))
@@ -36,7 +36,7 @@ class AppOut(Schema):
 
 
 class AppQuery(PageQuery):
-    order_id = fields.Integer(load_default=None)
+    order_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**63 - 1))
 
 
 class VersionUploadQuery(Schema):
