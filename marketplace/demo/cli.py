@@ -1,30 +1,19 @@
-"""`govmarket demo seed`: the demo dataset `make run` starts with. Idempotent: running it again adds only
-what is missing."""
+"""`govmarket demo seed`: the demo dataset `make run` starts with. Idempotent: running it again adds only what is
+missing, and quickly once everything exists."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import time
+from datetime import timedelta
 
 import click
-import sqlalchemy as sa
-import yaml
+from flask import current_app
 from flask.cli import with_appcontext
 
-from core.auth import SYSTEM
-from core.extensions import db
-from core.ids import resident_id_check_char, uscc_check_char
-from marketplace.accounts import services as accounts
-from marketplace.accounts.models import User
-from marketplace.catalogue import services as catalogue
-from marketplace.catalogue.life_events import life_events_seed
-from marketplace.catalogue.models import Department, ServiceItem
-from marketplace.demo.data import DEMO_PASSWORD, DEPARTMENTS, ITEMS, ORDERS, VENDORS
-from marketplace.orders import services as orders
-from marketplace.orders.models import Order
-from marketplace.vendors import services as vendors
-from marketplace.vendors.models import Vendor
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from billing.calendar import CHINA
+from marketplace.demo.base import STAFF, vendor_email, vendor_of
+from marketplace.demo.data import DEMO_PASSWORD, SAMPLE_APPS, VENDORS
+from marketplace.demo.seed import DEFAULT_CITIZENS, SeedResult, seed
 
 
 @click.group("demo", help="The demo dataset.")
@@ -33,65 +22,66 @@ def demo_cli():
 
 
 @demo_cli.command("seed")
+@click.option("--citizens", default=DEFAULT_CITIZENS, show_default=True,
+              help="How many citizens use the sample apps in the past quarter.")
+@click.option("--base-only", is_flag=True,
+              help="Only departments, items, orders, vendors and accounts: no apps, history or settlement.")
+@click.option("--url", default=None, help="The platform's address to print (default: the ISSUER setting).")
 @with_appcontext
-def seed_command():
-    """Seed departments, service items, open orders, vendors and one account per role; print the logins."""
-    accounts_made = seed()
-    click.echo(f"\nDemo accounts (password for all: {DEMO_PASSWORD}):")
-    for email, role, where in accounts_made:
-        click.echo(f"  {role:<17} {email:<40} {where}")
+def seed_command(citizens: int, base_only: bool, url: str | None):
+    """Seed the demo: orders, six sample apps certified in the sandbox, a quarter of citizens' activity, settled;
+    then print where to look and the login of every role."""
+    started = time.perf_counter()
+    result = seed(citizens=citizens, story=not base_only, echo=click.echo)
+    click.echo(f"Demo ready in {time.perf_counter() - started:.1f} s.")
+    print_guide(result, (url or current_app.config["ISSUER"]).rstrip("/"), story=not base_only)
 
 
-def _one(model, **where):
-    return db.session.scalar(sa.select(model).filter_by(**where))
-
-
-def seed() -> list[tuple[str, str, str]]:
-    for code, name, name_en in DEPARTMENTS:
-        if not _one(Department, code=code):
-            catalogue.department_create(SYSTEM, code=code, name=name, name_en=name_en)
-    for dept_code, code, name, name_en, days, trips, fee, materials in ITEMS:
-        if not _one(ServiceItem, code=code):
-            catalogue.service_item_create(SYSTEM, department_id=_one(Department, code=dept_code).id, code=code,
-                                          name=name, name_en=name_en, time_limit_days=days, trips=trips,
-                                          fee_fen=fee, materials=materials, channels=["online", "mobile"])
-    for spec in ORDERS:
-        if _one(Order, slug=spec["slug"]):
+def print_guide(result: SeedResult, base: str, *, story: bool) -> None:
+    past, current = result.when.past.code, result.when.current.code
+    settled = result.settled
+    click.echo(f"\nOpen Government App Market — {base}/")
+    click.echo(f"Every account's password: {DEMO_PASSWORD}\n")
+    rows = [
+        ("admin", "admin@govmarket.example.cn",
+         f"{base}/feedback: reported ratings to moderate · {base}/audit: the audit log"),
+        ("finance", "finance@govmarket.example.cn",
+         f"{base}/finance: the {'settled' if settled else 'unsettled'} quarter {past} (report, ledger, payouts) "
+         f"and the open {current}"),
+        ("auditor", "auditor@govmarket.example.cn",
+         f"{base}/finance/ledger: the hash-chained ledger · {base}/finance/quarters/{past}/report"),
+    ]
+    for code, email in STAFF.items():
+        rows.append(("department_staff", email,
+                     f"{base}/orders and {base}/apps: your order's competing apps and their certification reports"
+                     f" · {base}/feedback: complaints ({code})"))
+    for key, name, _code in VENDORS:
+        vendor = vendor_of(key)
+        sample = next(a for a in SAMPLE_APPS if a.vendor == key)
+        app = result.apps.get(sample.folder)
+        if not story or app is None:
+            rows.append(("vendor_member", vendor_email(key), f"{base}/apps ({name.split()[0]})"))
             continue
-        contract = yaml.safe_load((EXAMPLES / "contracts" / f"{spec['slug']}.openapi.yaml").read_text("utf-8"))
-        suite = yaml.safe_load((EXAMPLES / "suites" / f"{spec['slug']}.yaml").read_text("utf-8"))
-        item = _one(ServiceItem, code=spec["item"])
-        order = orders.order_create(SYSTEM, service_item_id=item.id, slug=spec["slug"], title=spec["title"],
-                                    description=spec["description"], contract=contract,
-                                    dept_scopes=contract["x-govapp"]["dept_scopes"],
-                                    citizen_scopes=contract["x-govapp"]["citizen_scopes"],
-                                    fee_per_transaction_fen=spec["fee_per_transaction_fen"],
-                                    quarterly_budget_fen=spec["quarterly_budget_fen"])
-        orders.suite_add(SYSTEM, order.id, suite)
-        orders.order_publish(SYSTEM, order.id)
-    life_events_seed(SYSTEM)  # the citizen catalogue's life events, over the items above
-    for _key, name, code17 in VENDORS:
-        code = code17 + uscc_check_char(code17)
-        if not _one(Vendor, credit_code=code):
-            vendors.vendor_create(SYSTEM, name=name, credit_code=code, contact_email=f"dev@{_key}.example.cn")
-
-    made = []
-
-    def user(email, name, role, where="", **kw):
-        if not _one(User, email=email):
-            accounts.user_create(SYSTEM, email=email, display_name=name, role=role, password=DEMO_PASSWORD, **kw)
-        made.append((email, role, where))
-
-    user("admin@govmarket.example.cn", "平台管理员 Admin", "admin")
-    user("finance@govmarket.example.cn", "财政 Finance Officer", "finance")
-    user("auditor@govmarket.example.cn", "审计 Auditor", "auditor")
-    for code in ("market-regulation", "social-security"):
-        dept = _one(Department, code=code)
-        user(f"staff@{code}.gov.example.cn", f"{dept.name} 工作人员", "department_staff", dept.name,
-             department_id=dept.id)
-    for key, name, code17 in VENDORS:
-        vendor = _one(Vendor, credit_code=code17 + uscc_check_char(code17))
-        user(f"dev@{key}.example.cn", f"{name.split()[0]} 开发者", "vendor_member", vendor.name, vendor_id=vendor.id)
-    rid = "11010519900307457" + resident_id_check_char("11010519900307457")
-    user("citizen@example.cn", "张伟 Citizen", "citizen", f"resident {rid}", resident_id=rid)
-    return made
+        live = sample.folder in result.published
+        what = (f"{sample.name} published · {base}/finance/vendors/{vendor.id}/statement: its payments"
+                if live else f"{sample.name} failed certification: its report at {base}/apps/{app.id}")
+        rows.append(("vendor_member", vendor_email(key), f"{base}/apps/{app.id}: {what}"))
+    rows.append(("citizen", "citizen@example.cn",
+                 f"{base}/my/cases: a completed case, its rating, an answered complaint" if story else f"{base}/services"))
+    width = max(len(email) for _role, email, _what in rows)
+    for role, email, what in rows:
+        click.echo(f"  {role:<17} {email:<{width}}  → {what}")
+    click.echo(f"  {'citizen personas':<17} {'(no password)':<{width}}  → {base}/identity/personas: log in as a mock "
+               "person, open an app, consent, apply")
+    click.echo(f"  {'everyone':<17} {'(no login)':<{width}}  → {base}/services: the catalogue · "
+               f"{base}/transparency/{past}: usage, ratings and payouts per app")
+    if story and result.published:
+        domain = current_app.config["APPS_DOMAIN"]
+        click.echo("\nApp origins (each app on its own origin, opened from its catalogue page):")
+        for sample in SAMPLE_APPS:
+            if sample.folder in result.published:
+                click.echo(f"  {sample.name:<6} http://{sample.folder}.{domain}/")
+    if story:
+        first = result.when.past.starts_at.astimezone(CHINA).date()
+        last = (result.when.past.ends_at - timedelta(seconds=1)).astimezone(CHINA).date()
+        click.echo(f"\nThe past quarter {past} ran {first} – {last} (China time); {current} is open.")
