@@ -239,7 +239,24 @@ def plan_quarter(data: Dataset, span: QuarterSpan, until: datetime, apps: dict[s
             if started >= end:
                 break
     plan.cases.sort(key=lambda c: c.started_at)
+    _cover_every_app(plan, [a for a in live if a.share > 0], rng)
     return plan
+
+
+def _cover_every_app(plan: Plan, live: list[SampleApp], rng: random.Random) -> None:
+    """However few the citizens, every live app gets a completed, rated case (a small demo still shows each)."""
+    for app in live:
+        mine = [c for c in plan.cases if c.app is app and c.outcome == "completed"]
+        if not mine:
+            spare = [c for c in plan.cases if c.app.order == app.order and c.outcome == "completed"]
+            if not spare:
+                continue
+            case = spare[-1]
+            case.app, case.rating = app, None
+            mine = [case]
+        if not any(c.rating for c in mine):
+            case = mine[0]
+            case.rating = _rating(app, case.decided_at + timedelta(minutes=30), rng)
 
 
 def add_story_details(plan: Plan, rng: random.Random) -> None:

@@ -6,6 +6,7 @@ import copy
 import hashlib
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -161,7 +162,7 @@ def _commit_guarding_revision(order: Order) -> None:
         raise Conflict(f"order {order.id} was changed by someone else meanwhile; reload it and try again") from exc
 
 
-def _transition(actor, order_id: int, action: str) -> Order:
+def _transition(actor, order_id: int, action: str, now: datetime | None = None) -> Order:
     order = order_get(actor, order_id, for_update=True)
     authz.order_change(actor, order)
     allowed_from, stamp = TRANSITIONS[action]
@@ -174,17 +175,22 @@ def _transition(actor, order_id: int, action: str) -> Order:
             raise Conflict(f"order {order.id} has no acceptance suite; add one so apps can be certified, then publish",
                            errors={"suite": "missing"})
     previous = order.status
-    setattr(order, stamp, utcnow())
+    setattr(order, stamp, now or utcnow())
     audit.record(actor, f"order.{action}", "order", order.id, {"from": previous, "to": order.status},
                  department_id=order.department_id)
     _commit_guarding_revision(order)
     return order
 
 
-def order_publish(actor, order_id: int) -> Order:
+def order_publish(actor, order_id: int, *, now: datetime | None = None) -> Order:
     """Publish a draft order so vendors can compete; it needs an acceptance suite. Its department's staff
-    or admins. Raises Conflict for any other status."""
-    return _transition(actor, order_id, "publish")
+    or admins. ``now`` (default the current time) dates the publication; only importing history (the demo
+    seeder) passes a past moment. Raises Conflict for any other status, ValidationError for a naive or future
+    ``now``."""
+    if now is not None and (now.tzinfo is None or now > utcnow()):
+        raise ValidationError(f"publication time {now!r} must be timezone-aware and not in the future",
+                              errors={"now": "invalid"})
+    return _transition(actor, order_id, "publish", now)
 
 
 def order_close(actor, order_id: int) -> Order:

@@ -59,11 +59,13 @@ def _audit(actor, action: str, transaction: Transaction, payload: dict | None = 
                  department_id=transaction.order.department_id, vendor_id=transaction.app.vendor_id)
 
 
-def transaction_start(actor, app_id: int) -> Transaction:
+def transaction_start(actor, app_id: int, *, occurred_at: datetime | None = None) -> Transaction:
     """A citizen opens an app: returns their open (started) case with that app, or starts a new one.
 
-    Citizens only. Raises NotFound for an unknown app or one without a live published version (suspended,
-    withdrawn or never published apps cannot take cases).
+    ``occurred_at`` (default now) is when the citizen opened the app; only importing a case history (the demo
+    seeder) passes an earlier moment. Citizens only. Raises NotFound for an unknown app or one without a live
+    published version (suspended, withdrawn or never published apps cannot take cases), ValidationError for a
+    naive or future ``occurred_at``.
     """
     authz.transaction_start(actor)
     app = db.session.get(App, app_id)
@@ -74,7 +76,7 @@ def transaction_start(actor, app_id: int) -> Transaction:
         .order_by(Transaction.id.desc()).limit(1))
     if existing is not None:
         return existing
-    now = utcnow()
+    now = _moment(occurred_at, "occurred_at")
     transaction = Transaction(case_number=new_case_number(now), citizen_id=actor.id, app_id=app.id,
                               order_id=app.order_id, service_item_id=app.order.service_item_id, status="started",
                               started_at=now)
@@ -86,6 +88,18 @@ def transaction_start(actor, app_id: int) -> Transaction:
     return transaction
 
 
+def _moment(value: datetime | None, name: str) -> datetime:
+    """``value`` or now; a naive or future moment is refused (a case cannot be dated after it was recorded)."""
+    now = utcnow()
+    if value is None:
+        return now
+    if value.tzinfo is None:
+        raise ValidationError(f"{name} must be timezone-aware", errors={name: "naive"})
+    if value > now:
+        raise ValidationError(f"{name} {value.isoformat()} is in the future", errors={name: "future"})
+    return value
+
+
 def _locked(transaction_id: int) -> Transaction:
     transaction = db.session.scalar(sa.select(Transaction).where(Transaction.id == transaction_id).with_for_update())
     if transaction is None:
@@ -94,9 +108,15 @@ def _locked(transaction_id: int) -> Transaction:
 
 
 def transaction_record_submission(transaction_id: int, *, department_case_number: str, decision: str,
-                                  reasons: list[str] | None = None, occurred_at: datetime | None = None) -> Transaction:
+                                  reasons: list[str] | None = None, occurred_at: datetime | None = None,
+                                  recorded_at: datetime | None = None) -> Transaction:
     """Record the department's decision on a submission the app made through the platform: accepted →
     completed (and one usage event to billing, in the same database transaction), rejected → rejected.
+
+    ``occurred_at`` is when the department decided (default now). ``recorded_at`` is when the platform
+    received the decision, the usage event's ``received_at`` (default now): only importing a case history
+    (the demo seeder) passes a past moment, so the usage counts in the quarter it happened in rather than
+    as a late adjustment.
 
     Called by the platform's gateway, never by apps directly. Idempotent on ``department_case_number``: the
     same decision recorded again returns the transaction unchanged. Raises NotFound for an unknown case,
@@ -148,7 +168,8 @@ def transaction_record_submission(transaction_id: int, *, department_case_number
         try:
             billing.usage_record(SYSTEM, idempotency_key=transaction.usage_key, order_id=transaction.order_id,
                                  app_id=transaction.app_id, vendor_id=transaction.app.vendor_id,
-                                 transaction_ref=transaction.case_number, occurred_at=occurred_at)
+                                 transaction_ref=transaction.case_number, occurred_at=occurred_at,
+                                 now=recorded_at)
         except Exception:
             db.session.rollback()  # no completion without its usage event
             raise

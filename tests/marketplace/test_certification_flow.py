@@ -43,18 +43,21 @@ def demo(app, client, monkeypatch):
     require_bwrap()
     monkeypatch.setitem(app.config, "SANDBOX_BACKEND", "bwrap")
     monkeypatch.setitem(app.config, "SANDBOX_RUNS", "/run/govmarket-sandbox-test")
+    from core.time import utcnow
     from marketplace.accounts.models import User
     from marketplace.accounts.scopes import ROLE_SCOPES
-    from marketplace.demo.cli import seed
+    from marketplace.demo.base import seed_base
+    from marketplace.demo.timeline import timeline
     from marketplace.orders.models import Order
     from marketplace.vendors import services as vendors
 
-    seed()
+    seed_base(timeline(utcnow()))
     from core.extensions import db
 
     w = World(client=client)
-    for key, email in (("staff", "staff@market-regulation.gov.example.cn"), ("swift", "dev@swift.example.cn"),
-                       ("hasty", "dev@hasty.example.cn")):
+    # The sample apps' fictional vendors (examples/README.md): 海川数智 builds 食安通, 快码科技 易食证.
+    for key, email in (("staff", "staff@market-regulation.gov.example.cn"), ("swift", "dev@haichuan.example.cn"),
+                       ("hasty", "dev@kuaima.example.cn")):
         user = db.session.query(User).filter_by(email=email).one()
         w.ids[key] = user.id
         w.tokens[key] = issue_token(client, user, ROLE_SCOPES[user.role])

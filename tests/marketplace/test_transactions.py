@@ -119,3 +119,40 @@ def test_failure_is_recorded_on_the_timeline(market):
     assert failed.status == "failed" and failed.events[-1].detail == {"reason": "app timed out"}
     with pytest.raises(Conflict):
         services.transaction_record_failure(txn.id, reason="again")
+
+
+def test_an_imported_past_case_keeps_its_dates_and_its_usage_counts_in_its_own_quarter(market):
+    """The demo seeder imports a past quarter: start and decision dated then, the usage event received then."""
+    from billing.calendar import quarter_code_of
+    from marketplace.transactions import services
+
+    citizen = market.citizens["citizen"]
+    opened = utcnow() - timedelta(days=120)
+    decided = opened + timedelta(minutes=5)
+    txn = services.transaction_start(citizen, market.apps["a"].id, occurred_at=opened)
+    assert txn.started_at == opened and txn.case_number[2:10] == f"{opened:%Y%m%d}"
+    services.transaction_record_submission(txn.id, department_case_number="SP-PAST", decision="accepted",
+                                           occurred_at=decided, recorded_at=decided)
+    [event] = usage_events()
+    assert (event.quarter_code, event.settle_quarter_code, event.is_late) == (
+        quarter_code_of(decided), quarter_code_of(decided), False)
+    assert event.received_at == decided
+
+    # Received today instead, the same decision would be paid late, in the current quarter.
+    other = services.transaction_start(citizen, market.apps["b"].id, occurred_at=opened)
+    services.transaction_record_submission(other.id, department_case_number="SP-PAST-2", decision="accepted",
+                                           occurred_at=decided)
+    late = next(e for e in usage_events() if e.transaction_ref == other.case_number)
+    assert late.is_late and late.settle_quarter_code == quarter_code_of(utcnow())
+
+
+def test_a_case_cannot_be_dated_in_the_future_or_without_a_timezone(market):
+    from datetime import datetime
+
+    from marketplace.transactions import services
+
+    citizen = market.citizens["citizen"]
+    with pytest.raises(ValidationError, match="future"):
+        services.transaction_start(citizen, market.apps["a"].id, occurred_at=utcnow() + timedelta(hours=1))
+    with pytest.raises(ValidationError, match="timezone"):
+        services.transaction_start(citizen, market.apps["a"].id, occurred_at=datetime(2026, 8, 1, 10, 0))

@@ -1,0 +1,111 @@
+"""`govmarket demo seed` on a fresh database: the sample apps certified for real in the sandbox (bubblewrap), a past
+quarter of citizens' activity written through the services, and that quarter settled; a second run adds nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from core.auth import SYSTEM
+from core.errors import ValidationError
+from core.time import utcnow
+from tests.services import require_bwrap
+
+pytestmark = pytest.mark.real_jobs
+
+
+def _row_counts() -> dict[str, int]:
+    from core.extensions import db
+
+    tables = sorted(sa.inspect(db.engine).get_table_names())
+    return {t: db.session.execute(sa.text(f'SELECT count(*) FROM "{t}"')).scalar() for t in tables}
+
+
+@pytest.fixture
+def bwrap_sandbox(app, monkeypatch):
+    require_bwrap()
+    monkeypatch.setitem(app.config, "SANDBOX_BACKEND", "bwrap")
+    monkeypatch.setitem(app.config, "SANDBOX_RUNS", "/run/govmarket-sandbox-test")
+
+
+def test_seed_reaches_a_settled_quarter_and_a_second_run_adds_nothing(app_ctx, bwrap_sandbox):
+    from billing import services as billing
+    from billing.models import UsageEvent
+    from core.extensions import db
+    from marketplace.accounts.models import User
+    from marketplace.billing_source import counted_ratings
+    from marketplace.demo.base import vendor_email
+    from marketplace.demo.data import SAMPLE_APPS
+    from marketplace.demo.seed import seed
+    from marketplace.ratings.models import Rating
+    from marketplace.transactions.services import published_version
+    from marketplace.vendors import services as vendors
+
+    lines: list[str] = []
+    result = seed(citizens=30, echo=lambda message="", nl=True: lines.append(message))
+    past = result.when.past
+    output = "".join(lines)
+    assert "certifying 食安通" in output and "26/26 passed" in output and "23/26 passed" in output
+
+    finance = db.session.scalar(sa.select(User).where(User.email == "finance@govmarket.example.cn"))
+    assert result.settled
+    assert billing.quarter_get(finance, past.code).status == "settled"
+    assert billing.quarter_get(finance, result.when.current.code).status == "open"
+    verify = billing.ledger_verify(finance)
+    assert verify.ok and verify.entries_checked >= 4, verify.problems
+
+    passing = {a.folder for a in SAMPLE_APPS if a.passes}
+    assert set(result.published) == passing
+    for sample in SAMPLE_APPS:
+        app = result.apps[sample.folder]
+        if sample.passes:
+            usage = db.session.scalar(sa.select(sa.func.count()).select_from(UsageEvent).where(
+                UsageEvent.app_id == app.id, UsageEvent.settle_quarter_code == past.code,
+                UsageEvent.is_late.is_(False)))
+            rated = db.session.scalar(sa.select(sa.func.count()).select_from(Rating).where(
+                Rating.app_id == app.id, Rating.created_at >= past.starts_at, Rating.created_at < past.ends_at,
+                counted_ratings()))
+            assert usage > 0 and rated > 0, (sample.folder, usage, rated)
+            continue
+        # The buggy apps failed certification, stay off the market, and their vendor sees why.
+        assert published_version(app.id) is None
+        [row] = app.versions
+        assert vendors.version_status(row) == "failed"
+        developer = db.session.scalar(sa.select(User).where(User.email == vendor_email(sample.vendor)))
+        report = vendors.version_report(developer, row.id)
+        assert report["view"] == "vendor" and report["state"] == "failed" and report["report"]["hidden"]
+
+    report = billing.finance_report(finance, past.code)
+    assert {row.app_id for row in report.apps if row.paid_fen > 0} == {result.published[f].id for f in passing}
+    public = billing.transparency_report(None, past.code)
+    assert public is not None and public.paid_fen == report.paid_fen > 0
+    for folder in passing:
+        sample = next(a for a in SAMPLE_APPS if a.folder == folder)
+        developer = db.session.scalar(sa.select(User).where(User.email == vendor_email(sample.vendor)))
+        statement = billing.vendor_statement(developer, developer.vendor_id, past.code)
+        assert statement.balance.minor > 0
+
+    before = _row_counts()
+    again = seed(citizens=30)
+    assert again.settled and _row_counts() == before
+
+
+def test_orders_are_dated_before_the_quarter_they_are_settled_in(app_ctx):
+    from core.extensions import db
+    from marketplace.demo.seed import seed
+    from marketplace.orders.models import Order
+
+    result = seed(story=False)
+    orders = db.session.scalars(sa.select(Order)).all()
+    assert {o.slug for o in orders} == {"food-licence", "social-security-card"}
+    assert all(o.status == "open" and o.published_at < result.when.past.starts_at for o in orders)
+    assert len(result.accounts) == 12  # admin, finance, auditor, two department staff, six vendors, a citizen
+
+
+def test_an_order_cannot_be_published_in_the_future(world):
+    from marketplace.orders import services as orders
+
+    with pytest.raises(ValidationError, match="not in the future"):
+        orders.order_publish(SYSTEM, world.ids["draft_a"], now=utcnow() + timedelta(days=1))
