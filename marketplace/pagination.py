@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from core.extensions import db
 
 MAX_PAGE_SIZE = 100
+MAX_PAGE = 10**9  # far past any list's end; keeps OFFSET inside a 64-bit integer for any page asked for
 
 
 @dataclass
@@ -41,7 +42,7 @@ class Page:
 
 
 def paginate(query: sa.Select, page: int = 1, page_size: int = 20) -> Page:
-    page = max(1, int(page or 1))
+    page = min(MAX_PAGE, max(1, int(page or 1)))
     page_size = min(MAX_PAGE_SIZE, max(1, int(page_size or 20)))
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0
     items = db.session.scalars(query.limit(page_size).offset((page - 1) * page_size)).all()

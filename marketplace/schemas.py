@@ -6,6 +6,9 @@ import json
 
 from marshmallow import Schema, fields, validate
 
+# Ids of rows: a value outside a 64-bit integer is invalid input (SQLite cannot even bind it).
+ROW_ID = validate.Range(min=1, max=2**63 - 1)
+
 
 class PageQuery(Schema):
     q = fields.String(load_default="", validate=validate.Length(max=200), metadata={"description": "Search text"})

@@ -3,6 +3,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from core.roles import Role
+from marketplace.schemas import ROW_ID
 
 
 class MeOut(Schema):
@@ -19,8 +20,8 @@ class UserCreate(Schema):
     display_name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
     password = fields.String(load_default=None, validate=validate.Length(min=10, max=1024), load_only=True)
-    department_id = fields.Integer(load_default=None, strict=True)
-    vendor_id = fields.Integer(load_default=None, strict=True)
+    department_id = fields.Integer(load_default=None, strict=True, validate=ROW_ID)
+    vendor_id = fields.Integer(load_default=None, strict=True, validate=ROW_ID)
     resident_id = fields.String(load_default=None, validate=validate.Length(equal=18))
 
 

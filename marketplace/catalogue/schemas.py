@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from marketplace.schemas import PageQuery
+from marketplace.schemas import ROW_ID, PageQuery
 
 
 class DepartmentCreate(Schema):
@@ -27,7 +27,7 @@ class Material(Schema):
 
 
 class ServiceItemCreate(Schema):
-    department_id = fields.Integer(required=True, strict=True)
+    department_id = fields.Integer(required=True, strict=True, validate=ROW_ID)
     code = fields.String(required=True, validate=validate.Length(min=1, max=60))
     name = fields.String(required=True, validate=validate.Length(min=1, max=160))
     name_en = fields.String(load_default="", validate=validate.Length(max=200))
@@ -54,4 +54,4 @@ class ServiceItemOut(Schema):
 
 
 class ServiceItemQuery(PageQuery):
-    department_id = fields.Integer(load_default=None)
+    department_id = fields.Integer(load_default=None, validate=ROW_ID)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from marketplace.schemas import PageQuery
+from marketplace.schemas import ROW_ID, PageQuery
 
 
 class VendorCreate(Schema):
@@ -19,7 +19,7 @@ class VendorOut(Schema):
 
 
 class AppCreate(Schema):
-    order_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**63 - 1))
+    order_id = fields.Integer(required=True, strict=True, validate=ROW_ID)
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     slug = fields.String(required=True, validate=validate.Length(min=1, max=63))
     summary = fields.String(load_default="", validate=validate.Length(max=4000))
@@ -36,7 +36,7 @@ class AppOut(Schema):
 
 
 class AppQuery(PageQuery):
-    order_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**63 - 1))
+    order_id = fields.Integer(load_default=None, validate=ROW_ID)
 
 
 class VersionUploadQuery(Schema):
