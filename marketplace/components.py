@@ -14,7 +14,7 @@ def register(app: Flask, api: Api) -> None:
     from billing import init_app as init_billing
     init_billing(app, api)  # billing: tables, API, finance pages, CLI
     # The marketplace: OAuth server and actor resolver first, then its APIs, pages and commands.
-    from marketplace import health, observability
+    from marketplace import health, observability, security_headers
     from marketplace.accounts import api as accounts_api
     from marketplace.accounts import models as _accounts  # noqa: F401
     from marketplace.accounts import oauth
@@ -34,6 +34,7 @@ def register(app: Flask, api: Api) -> None:
     from marketplace.identity import init_app as init_identity
     init_identity(app, api)  # identity: citizen login, consent, identity JWT and JWKS, access log
     observability.init_app(app)
+    security_headers.init_app(app)  # CSP, nosniff, referrer policy, no framing on every platform response
     for blueprint in (accounts_api.blp, catalogue_api.blp, orders_api.blp, vendors_api.blp, audit_api.blp):
         api.register_blueprint(blueprint)
     from marketplace.audit import views as audit_views
