@@ -14,8 +14,8 @@ from core.ids import resident_id_check_char, uscc_check_char
 from marketplace.accounts import services as accounts
 from marketplace.accounts.models import User
 from marketplace.catalogue import services as catalogue
-from marketplace.catalogue.life_events import life_events_seed
-from marketplace.catalogue.models import Department, ServiceItem
+from marketplace.catalogue.life_events import LIFE_EVENTS, life_events_seed
+from marketplace.catalogue.models import Department, LifeEvent, ServiceItem
 from marketplace.demo.data import DEMO_PASSWORD, DEPARTMENTS, ITEMS, ORDERS, VENDORS
 from marketplace.demo.timeline import Timeline
 from marketplace.orders import services as orders
@@ -69,7 +69,8 @@ def seed_base(when: Timeline) -> list[tuple[str, str, str]]:
         orders.suite_add(SYSTEM, order.id, suite)
         # Published before the past quarter began: the settlement of that quarter covers orders live in it.
         orders.order_publish(SYSTEM, order.id, now=when.orders_published_at)
-    life_events_seed(SYSTEM)  # the citizen catalogue's life events, over the items above
+    if {code for code, *_rest in LIFE_EVENTS} - set(db.session.scalars(sa.select(LifeEvent.code))):
+        life_events_seed(SYSTEM)  # the citizen catalogue's life events, over the items above
     for key, name, code17 in VENDORS:
         code = code17 + uscc_check_char(code17)
         if not one(Vendor, credit_code=code):

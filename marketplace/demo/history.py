@@ -101,10 +101,11 @@ def _age(person: dict, on: date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
-def _moment(rng: random.Random, span_start: datetime, span_end: datetime) -> datetime:
-    """A realistic moment in [start, end): weekdays three times as busy as weekends, daytime China hours."""
-    days = max(1, (span_end - span_start).days)
-    while True:
+def _moment(rng: random.Random, span_start: datetime, span_end: datetime) -> datetime | None:
+    """A realistic moment in [start, end): weekdays three times as busy as weekends, daytime China hours; None
+    when the span holds no such moment (a quarter that began an hour ago, at night)."""
+    days = max(1, (span_end - span_start).days + 1)
+    for _attempt in range(1000):
         day = (span_start.astimezone(CHINA) + timedelta(days=rng.randrange(days))).replace(hour=0, minute=0, second=0,
                                                                                           microsecond=0)
         if day.weekday() >= 5 and rng.random() > 0.33:
@@ -113,6 +114,7 @@ def _moment(rng: random.Random, span_start: datetime, span_end: datetime) -> dat
         moment = day.replace(hour=hour, minute=rng.randrange(60), second=rng.randrange(60))
         if span_start <= moment < span_end:
             return moment
+    return None
 
 
 def _application(kind: str, person: dict, business: dict | None, guardian: dict | None, rng: random.Random) -> dict:
@@ -212,6 +214,8 @@ def plan_quarter(data: Dataset, span: QuarterSpan, until: datetime, apps: dict[s
             continue
         app = rng.choices(options, weights=[a.share for a in options])[0]
         started = _moment(rng, span.starts_at, end)
+        if started is None:
+            continue
         body = _application(kind, person, business, guardian, rng)
         for attempt in (1, 2):
             decided = started + timedelta(minutes=rng.uniform(*app.minutes), seconds=rng.randrange(60))

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.real_jobs
 def _row_counts() -> dict[str, int]:
     from core.extensions import db
 
-    tables = sorted(sa.inspect(db.engine).get_table_names())
+    tables = sorted(sa.inspect(db.session.connection()).get_table_names())
     return {t: db.session.execute(sa.text(f'SELECT count(*) FROM "{t}"')).scalar() for t in tables}
 
 
