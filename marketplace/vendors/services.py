@@ -154,6 +154,7 @@ def version_upload(actor, app_id: int, *, version: str, stream: BinaryIO, store:
         problems["scopes"] = (f"govapp.toml asks for {', '.join(extra)}, which order {order.slug} does not grant "
                               f"(granted: {', '.join(order.dept_scopes) or 'none'})")
     if problems:
+        _discard_unreferenced(store, info.sha256)
         raise ValidationError("the bundle does not match this upload: " + "; ".join(problems.values()),
                               errors=problems)
     row = AppVersion(app_id=app.id, version=version, bundle_sha256=info.sha256, bundle_size=info.size,
@@ -172,6 +173,12 @@ def version_upload(actor, app_id: int, *, version: str, stream: BinaryIO, store:
     if suite is not None:
         _request_certification(row, suite)
     return row
+
+
+def _discard_unreferenced(store: BlobStore, sha256: str) -> None:
+    """Remove a bundle the intake stored for an upload refused after all, unless a version already holds it."""
+    if not db.session.scalar(sa.select(AppVersion.id).where(AppVersion.bundle_sha256 == sha256).limit(1)):
+        store.path(sha256).unlink(missing_ok=True)
 
 
 def _request_certification(row: AppVersion, suite) -> None:
