@@ -21,7 +21,7 @@ install: $(VENV)/.installed
 ## make run: the platform on SQLite with its demo data, at http://$(HOST):$(PORT)/
 run: install runtime
 	$(BIN)/govmarket db upgrade heads
-	$(BIN)/govmarket demo seed
+	$(BIN)/govmarket demo seed --url http://$(HOST):$(PORT)
 	$(BIN)/govmarket run --host $(HOST) --port $(PORT) --with-threads
 
 services:
