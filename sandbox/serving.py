@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,6 +195,9 @@ class ServingRegistry:
         self._stores: dict[tuple[str, int, int], MemoryStore] = {}
         self._reaper: threading.Thread | None = None
         self._closing = threading.Event()
+        # bwrap's --die-with-parent (PR_SET_PDEATHSIG) kills the sandbox when the *thread* that started it ends,
+        # and threaded web servers end a thread with each request: start instances from long-lived threads.
+        self._starter = ThreadPoolExecutor(max_workers=4, thread_name_prefix="serving-start")
 
     # -- the backend and orphans ----------------------------------------------------------------
     def backend(self) -> SandboxBackend:
@@ -243,7 +247,7 @@ class ServingRegistry:
                 slot.instance = None
                 self._retire(current)
             if slot.instance is None:
-                slot.instance = self._start(served)
+                slot.instance = self._starter.submit(self._start, served).result()
             instance = slot.instance
             with self._lock:
                 instance.busy += 1
