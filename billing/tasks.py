@@ -2,8 +2,8 @@
 
 ``settle_due_quarters`` is the RQ job (idempotent: posting is at most once per quarter and order, so
 running it twice, or alongside a finance officer, posts nothing twice). With ``QUEUE_MODE=rq`` it is
-scheduled with RQ's ``enqueue_at`` for the grace end of the current quarter (workers must run with
-``--with-scheduler``) and re-schedules itself for the next quarter after each run. Like every job it
+scheduled with RQ's ``enqueue_at`` for the grace end of the current quarter (``govmarket worker`` runs
+RQ's scheduler) and re-schedules itself for the next quarter after each run. Like every job it
 runs inside the platform's app context.
 """
 
