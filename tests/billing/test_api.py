@@ -112,6 +112,9 @@ def test_vendors_see_only_their_own_statement_and_the_public_sees_transparency(c
     public = client.get(f"/api/billing/transparency/{Q3}").json
     assert public["published"] and {a["app_name"] for a in public["apps"]} >= {"食安通"}
     assert client.get("/api/billing/transparency/2031Q1").json["published"] is False
+    page = client.get(f"/transparency/{Q3}")  # no one signed in
+    assert page.status_code == 200 and "食安通" in page.get_data(as_text=True)
+    assert "not been published" in client.get("/transparency/2031Q1").get_data(as_text=True)
 
 
 def test_reports_download_as_csv_and_pdf(client, people):
