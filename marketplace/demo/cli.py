@@ -63,8 +63,10 @@ def print_guide(result: SeedResult, base: str, *, story: bool) -> None:
             rows.append(("vendor_member", vendor_email(key), f"{base}/apps ({name.split()[0]})"))
             continue
         live = sample.folder in result.published
+        version = app.versions[-1].id if app.versions else "N"
         what = (f"{sample.name} published · {base}/finance/vendors/{vendor.id}/statement: its payments"
-                if live else f"{sample.name} failed certification: its report at {base}/apps/{app.id}")
+                if live else f"{sample.name} failed certification; its report: GET {base}/api/versions/"
+                             f"{version}/report (bearer token of an API client made at {base}/account/clients)")
         rows.append(("vendor_member", vendor_email(key), f"{base}/apps/{app.id}: {what}"))
     rows.append(("citizen", "citizen@example.cn",
                  f"{base}/my/cases: a completed case, its rating, an answered complaint" if story else f"{base}/services"))
