@@ -71,11 +71,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 class RowIdConverter(IntegerConverter):
-    """``<int:...>`` in every route: ids beyond a 64-bit integer match no row (404) rather than overflowing the
-    database driver (SQLite raises OverflowError on them, which was a 500)."""
+    """``<int:...>`` in every route: ids beyond a 32-bit INTEGER column match no row (404) rather than overflowing the
+    database (SQLite raises OverflowError, PostgreSQL "integer out of range"; both were a 500)."""
 
     def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", 2**31 - 1)
         super().__init__(map, *args, **kwargs)
 
 

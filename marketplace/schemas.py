@@ -6,12 +6,16 @@ import json
 
 from marshmallow import Schema, fields, validate
 
-# Ids of rows: a value outside a 64-bit integer is invalid input (SQLite cannot even bind it).
-ROW_ID = validate.Range(min=1, max=2**63 - 1)
+# Ids of rows are INTEGER columns (32-bit on PostgreSQL): a larger value is invalid input, never a database error.
+ROW_ID = validate.Range(min=1, max=2**31 - 1)
+
+
+# PostgreSQL text cannot hold NUL: a search for one is invalid input, not a database error.
+NO_NUL = validate.Regexp(r"^[^\x00]*$", error="remove the NUL character (\\x00) from the text")
 
 
 class PageQuery(Schema):
-    q = fields.String(load_default="", validate=validate.Length(max=200), metadata={"description": "Search text"})
+    q = fields.String(load_default="", validate=[validate.Length(max=200), NO_NUL], metadata={"description": "Search text"})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 

@@ -8,6 +8,7 @@ from fractions import Fraction
 from marshmallow import Schema, fields, validate
 
 from marketplace.ratings.models import DIMENSIONS
+from marketplace.schemas import NO_NUL
 
 
 def decimal_text(value: Fraction | None, places: int = 2) -> str | None:
@@ -19,7 +20,7 @@ def decimal_text(value: Fraction | None, places: int = 2) -> str | None:
 
 
 class SearchQuery(Schema):
-    q = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    q = fields.String(required=True, validate=[validate.Length(min=1, max=100), NO_NUL])
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=50))
 
 
