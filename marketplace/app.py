@@ -8,12 +8,13 @@ from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import Babel
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from core import logs, queue
 from core.config import load_config
-from core.errors import DomainError
+from core.errors import DomainError, ValidationError
 from core.extensions import csrf, db, limiter, login_manager, migrate
 from marketplace.accounts import passwords
 from marketplace.apidoc import ProblemApi
@@ -107,7 +108,19 @@ def _problem(status: int, title: str, detail: str, code: str, errors: dict | Non
     return response
 
 
+def _refuse_nul_characters() -> None:
+    """No text we store or search may hold NUL (PostgreSQL cannot): refuse it at the door, once, for every
+    form, query string and JSON body, instead of failing deep inside a query."""
+    values = list(request.args.values()) + (list(request.form.values()) if request.mimetype in {
+        "application/x-www-form-urlencoded", "multipart/form-data"} else [])
+    if any("\x00" in value for value in values) or (
+            request.is_json and "\\u0000" in (request.get_data(cache=True, as_text=True) or "")):
+        raise ValidationError("the request contains a NUL character (\\x00 or \\u0000); remove it and send again")
+
+
 def _register_error_handlers(app: Flask) -> None:
+    app.before_request(_refuse_nul_characters)
+
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
         db.session.rollback()
@@ -116,6 +129,14 @@ def _register_error_handlers(app: Flask) -> None:
             return _problem(exc.status, problem["title"], exc.message, exc.code, exc.errors or None)
         return render_template("error.html", status=exc.status, title=exc.title, detail=exc.message,
                                errors=exc.errors), exc.status
+
+    @app.errorhandler(sa_exc.DataError)
+    def data_error(exc: sa_exc.DataError):
+        # A value the database refuses (too long for its column, out of range): the schemas and services check
+        # the common cases with field names; this backstop keeps the rest a 4xx that says what to do.
+        db.session.rollback()
+        log.warning("database refused a value on %s %s: %s", request.method, request.path, exc.orig)
+        return domain_error(ValidationError("a value is too long or out of range for its field; shorten it and try again"))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from core.errors import NotFound
 from core.extensions import db
 from core.time import utcnow
 from marketplace.analytics import authz
@@ -85,6 +86,8 @@ def analytics_department(actor, department_id: int, *, now: datetime | None = No
     Staff of that department, admins and auditors. Raises Forbidden for other departments' staff."""
     authz.analytics_department(actor, department_id)
     department = db.session.get(Department, department_id)
+    if department is None:
+        raise NotFound(f"department {department_id} does not exist")
     now = now or utcnow()
     labels = month_labels(now, months)
     since = _window_start(labels)

@@ -225,3 +225,13 @@ def test_audit_records_actor_object_action(world):
     assert events[0]["object_id"] == str(world.ids["draft_a"])
     assert events[0]["actor_id"] == world.ids["staff_a"]
     assert events[0]["payload"]["changed"] == ["title"]
+
+
+def test_nul_characters_are_refused_everywhere(world, unchanged):
+    for path in ("/api/orders?q=a%00b", "/orders?q=a%00b", "/api/departments?q=%00"):
+        response = world.call("staff_a", "GET", path)
+        assert response.status_code == 422, (path, response.status_code)
+        assert "NUL" in response.get_data(as_text=True)
+    response = world.call("staff_a", "POST", "/api/orders", json=_order_body(world, title="a\u0000b"))
+    assert response.status_code == 422
+    assert "NUL" in response.json["detail"]
