@@ -224,7 +224,14 @@ def payout_rows(actor, code):
     return services.payout_file(actor, code)[0]
 
 
-@blp.route("/billing/quarters/<code>/payouts.csv")
+def _file_response(description: str, content_type: str) -> dict:
+    """OpenAPI declaration of a 200 that is a downloadable file rather than JSON."""
+    return {"200": {"description": description,
+                    "content": {content_type: {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+@blp.route("/billing/quarters/<code>/payouts.csv", methods=["GET"])
+@blp.doc(responses=_file_response("The payout file", "text/csv"))
 @secured("billing:read")
 def payout_csv(actor, code):
     _rows, text = services.payout_file(actor, code)
@@ -232,7 +239,8 @@ def payout_csv(actor, code):
                     headers={"Content-Disposition": f"attachment; filename=payouts-{code}.csv"})
 
 
-@blp.route("/billing/quarters/<code>/report.csv")
+@blp.route("/billing/quarters/<code>/report.csv", methods=["GET"])
+@blp.doc(responses=_file_response("The finance report as CSV", "text/csv"))
 @secured("billing:read")
 def finance_report_csv(actor, code):
     report = services.finance_report(actor, code)
@@ -240,7 +248,8 @@ def finance_report_csv(actor, code):
                     headers={"Content-Disposition": f"attachment; filename=finance-report-{code}.csv"})
 
 
-@blp.route("/billing/quarters/<code>/report.pdf")
+@blp.route("/billing/quarters/<code>/report.pdf", methods=["GET"])
+@blp.doc(responses=_file_response("The finance report as PDF", "application/pdf"))
 @secured("billing:read")
 def finance_report_pdf(actor, code):
     report = services.finance_report(actor, code)

@@ -194,7 +194,8 @@ class EntryQuery(Schema):
 
 
 class QuarterQuery(Schema):
-    quarter = fields.String(load_default=None)
+    quarter = fields.String(load_default=None, validate=validate.Regexp(
+        r"^\d{4}Q[1-4]$", error="a quarter is written like 2026Q3 (year, Q, 1-4)"))
 
 
 class ReversalIn(Schema):
