@@ -14,8 +14,8 @@ cannot read the platform's session (test_gateway_browser.py proves the same for 
 from __future__ import annotations
 
 import threading
-from urllib.parse import urlsplit
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from werkzeug.serving import make_server
@@ -104,6 +104,7 @@ def _seed(app) -> dict:
                                  role="department_staff", department_id=departments["market-regulation"].id,
                                  password=PASSWORD)
     store = FileBlobStore(app.config["BUNDLE_STORE"])
+    app_ids = {}
     for n, (example, vendor_name, slug, name, summary) in enumerate((
             ("food-shiantong", "海川数智科技有限公司", "shiantong", "食安通", "一次提交，自动带出经营场所，材料当场核验。"),
             ("food-canzheng", "云岭软件股份有限公司", "canzheng", "餐证快办", "稳妥办理食品经营许可证。"))):
@@ -119,15 +120,17 @@ def _seed(app) -> dict:
         assert status == "certified", f"{example} did not certify in the sandbox: {status}"
         vendors.version_approve(staff, version.id)
         vendors.version_publish(member, version.id)
+        app_ids[slug] = app_row.id
     db.session.commit()
     food_ok = next(p for p in persona_list() if p.key == "food_ok")
     business = scenarios_for(get_spec("citizens-v1"), 42)["food_ok"]["business"]
-    return {"resident_id": food_ok.resident_id, "citizen_name": food_ok.name, "credit_code": business["credit_code"],
-            "premises": business["address"]}
+    return {"personas": {p.key: p.resident_id for p in persona_list()}, "resident_id": food_ok.resident_id,
+            "citizen_name": food_ok.name, "credit_code": business["credit_code"],
+            "premises": business["address"], "app_ids": app_ids}
 
 
 @pytest.fixture(scope="module")
-def browser(platform):
+def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -223,6 +226,10 @@ def check_page(page, *, tab_to: tuple[str, ...] = ()) -> None:
         if ratio < (3.0 if large else 4.5):
             low.append((t["tag"], t["text"], round(ratio, 2)))
     assert not low, f"{where}: text below WCAG AA contrast: {low}"
+    small = page.evaluate("""() => [...document.querySelectorAll("main button, main input[type=submit], main a.button")]
+        .filter(el => el.getClientRects().length && el.getBoundingClientRect().height < 44)
+        .map(el => el.outerHTML.slice(0, 100))""")
+    assert not small, f"{where}: buttons smaller than a 44-px touch target: {small}"
     for selector in tab_to:
         assert tab_reaches(page, selector), f"{where}: Tab never reaches {selector}"
 
@@ -338,6 +345,7 @@ def test_a_citizen_finds_chooses_uses_follows_and_rates_an_app_on_a_phone(platfo
     check_page(page, tab_to=("#rate-case",))
 
     # Rate it: stars, the five dimensions, a comment.
+    case_number = page.inner_text("#case-number")
     page.locator("#rate-case").click()
     page.wait_for_url("**/rating")
     check_page(page, tab_to=("#rating-submit",))
@@ -356,8 +364,91 @@ def test_a_citizen_finds_chooses_uses_follows_and_rates_an_app_on_a_phone(platfo
     assert "1 条评价" in page.inner_text("#app-facts")
     check_page(page)
 
-    # The rest of the citizen's pages, in Chinese and then in English.
-    for path in ("/my/todo", "/identity/my-data", "/services/items/food-licence?lang=en", "/my/cases",
-                 "/services/apps/shiantong", "/services?lang=zh_CN"):
-        page.goto(base + path)
+    # The rest of the citizen's pages, in Chinese and then in English (longer words, same 360 px).
+    pages = ("/my/todo", "/identity/my-data", f"/my/complaints/new?case={case_number}", "/my/complaints",
+             "/services/life-events/open-restaurant", "/services/search?q=spjy", f"/my/cases/{case_number}/rating")
+    for lang in ("zh_CN", "en"):
+        for path in pages:
+            page.goto(f"{base}{path}{'&' if '?' in path else '?'}lang={lang}")
+            assert page.locator("html").get_attribute("lang") == lang.replace("_", "-")
+            check_page(page)
+    for path in ("/services", "/services/items/food-licence", "/services/apps/shiantong", "/my/cases"):
+        page.goto(f"{base}{path}?lang=en")
         check_page(page)
+    assert "Rate" not in page.inner_text("#case-list"), "rated: the list no longer offers to rate the case"
+
+
+def open_app_as(page, platform, persona: str, slug: str) -> str:
+    """Log in as a mock persona and open ``slug`` through the gateway (consenting if asked); returns its origin."""
+    page.goto(f"{platform['url']}/identity/personas?next=/apps/{slug}/launch")
+    page.locator(f"form:has(input[value='{platform['personas'][persona]}']) button[type=submit]").click()
+    page.wait_for_url(on_path(f"/apps/{slug}/launch"))
+    page.locator(f"form[action='/apps/{slug}/launch'] button[type=submit]").click()
+    origin = f"http://{slug}.apps.localhost:{platform['port']}"
+    page.wait_for_url(lambda url: url.startswith(origin) or "/identity/consent/" in url, timeout=90_000)
+    if "/identity/consent/" in page.url:
+        page.locator("input[name=grant]").click()
+        page.wait_for_url(on_path(f"/apps/{slug}/launch"))
+        page.locator(f"form[action='/apps/{slug}/launch'] button[type=submit]").click()
+        page.wait_for_url(f"{origin}/", timeout=90_000)
+    return origin
+
+
+def test_a_real_apps_pages_cannot_read_or_use_the_platform_session(platform, phone):
+    page, base = phone, platform["url"]
+    # Another persona than the path's, so that either test may run alone or first.
+    open_app_as(page, platform, "ssc_ok", "shiantong")
+    assert page.locator("#apply").is_visible(), "the app's own page, on its own origin"
+
+    session = {c["name"]: c for c in page.context.cookies(base)}["session"]
+    assert session["httpOnly"] and session["domain"] == "localhost", "host-only on the platform, hidden from scripts"
+    assert "session=" not in page.evaluate("() => document.cookie")
+
+    # The platform's pages that do use the session are unreadable from the app's origin: CORS refuses a readable
+    # request, and a no-cors one gives an opaque answer with nothing in it.
+    for path in ("/my/cases", "/identity/my-data", "/api/identity/access-log"):
+        seen = page.evaluate("""async (url) => {
+            const out = {};
+            try { const r = await fetch(url, {credentials: "include"}); out.cors = {status: r.status, body: await r.text()}; }
+            catch (e) { out.cors = {error: String(e)}; }
+            const o = await fetch(url, {credentials: "include", mode: "no-cors"});
+            out.opaque = {type: o.type, status: o.status, body: await o.text()};
+            return out;
+        }""", base + path)
+        cors = seen["cors"]
+        assert "error" in cors or cors["status"] == 401, (path, cors)
+        assert seen["opaque"] == {"type": "opaque", "status": 0, "body": ""}, (path, seen["opaque"])
+
+    # Nor can an app page act with it: a forged POST that would revoke the citizen's consent changes nothing.
+    app_id = platform["app_ids"]["shiantong"]
+    page.evaluate("""async (url) => { await fetch(url, {method: "POST", credentials: "include", mode: "no-cors",
+        headers: {"Content-Type": "application/x-www-form-urlencoded"}, body: "csrf_token=forged"}); }""",
+                  f"{base}/identity/my-data/consents/{app_id}/revoke")
+    page.goto(f"{base}/identity/my-data")
+    assert page.get_by_role("button", name="撤回对 食安通 的授权").is_visible(), "the consent is still granted"
+    check_page(page)
+
+
+def test_the_page_checks_find_what_they_look_for(phone):
+    """The checks above are not vacuous: each finds its fault on a page made to have it."""
+    page = phone
+
+    def show(page, html):
+        page.set_content("<meta name=viewport content='width=device-width, initial-scale=1'>" + html)
+
+    show(page, "<main><p style='color:#777'>grey on white</p><label for=a>A</label><input id=a>"
+                     "<a href=#x>x</a></main>")
+    with pytest.raises(AssertionError, match="contrast"):
+        check_page(page)
+    show(page, "<main><p>ok</p><input name=q><button></button></main>")
+    with pytest.raises(AssertionError, match="without a label"):
+        check_page(page)
+    show(page, "<main><img src='data:image/gif;base64,R0lGODlhAQABAAAAACw='></main>")
+    with pytest.raises(AssertionError, match="without alt"):
+        check_page(page)
+    show(page, "<main><div style='width:500px'>wide</div></main>")
+    with pytest.raises(AssertionError, match="wide on a 360px screen"):
+        check_page(page)
+    show(page, "<main><a href=#a>a</a><a href=#b tabindex=-1 id=b>b</a></main>")
+    assert tab_reaches(page, "a[href='#a']") and not tab_reaches(page, "#b", limit=10)
+    assert round(contrast([119, 119, 119], [255, 255, 255]), 2) == 4.48  # #777 on white, a known figure
