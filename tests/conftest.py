@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask import g, has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from tests.services import require_postgres
@@ -41,6 +43,25 @@ def _create_database(tmp_path_factory, name: str) -> tuple[str, callable]:
     return f"sqlite:///{path}", lambda: None
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request gets a fresh ``flask.g``, as in production.
+
+    The rollback fixture keeps one app context pushed for the whole test, and Flask reuses a pushed context
+    for requests, so without this one client's logged-in user (cached by Flask-Login in ``g``) would leak
+    into the next client's request."""
+
+    def open(self, *args, **kwargs):
+        if not has_app_context():
+            return super().open(*args, **kwargs)
+        saved = dict(g.__dict__)
+        g.__dict__.clear()
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            g.__dict__.clear()
+            g.__dict__.update(saved)
+
+
 def make_app(database_url: str, tmp_path: Path, **overrides):
     from marketplace.app import create_app
 
@@ -55,7 +76,9 @@ def make_app(database_url: str, tmp_path: Path, **overrides):
         "PASSWORD_HASH_PROFILE": "CHEAPEST",
         **overrides,
     }
-    return create_app(config)
+    application = create_app(config)
+    application.test_client_class = IsolatedClient
+    return application
 
 
 def upgrade(app) -> None:

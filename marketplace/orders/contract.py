@@ -40,8 +40,9 @@ def check_contract(document: Any) -> dict:
         validate_openapi(document)
     except OpenAPIValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
-        raise ValidationError(f"the contract is not valid OpenAPI at {where}: {exc.message}",
-                              errors={"contract": f"{where}: {exc.message}"}) from exc
+        problem = str(exc.message).strip().splitlines()[0]  # the first line says it; the rest is schema internals
+        raise ValidationError(f"the contract is not valid OpenAPI at {where}: {problem}",
+                              errors={"contract": f"{where}: {problem}"}) from exc
     if not document.get("paths"):
         raise ValidationError("the contract declares no paths; list the endpoints the app must serve",
                               errors={"contract.paths": "empty"})

@@ -37,3 +37,9 @@ class VersionUploadForm(FlaskForm):
     bundle = FileField(_l("Bundle (.tar.gz from `govapp package`)"),
                        validators=[FileRequired(_l("Choose the bundle file.")),
                                    FileAllowed(["gz", "tgz"], _l("Upload the .tar.gz file made by `govapp package`."))])
+
+
+class ReasonForm(FlaskForm):
+    """A decision that needs a reason the vendor will read (reject, suspend)."""
+
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=4000)])

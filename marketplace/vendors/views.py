@@ -3,17 +3,17 @@ Department staff see the apps competing for their orders; oversight roles see al
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from core.auth import require_role, web_actor
-from core.errors import Conflict, TooLarge, ValidationError
+from core.errors import Conflict, Forbidden, NotFound, TooLarge, ValidationError
 from core.roles import Role
 from core.storage import FileBlobStore
 from marketplace.home.forms import show_service_errors
 from marketplace.orders import services as orders
 from marketplace.vendors import services
-from marketplace.vendors.forms import AppForm, AppSearchForm, VersionUploadForm
+from marketplace.vendors.forms import AppForm, AppSearchForm, ReasonForm, VersionUploadForm
 
 bp = Blueprint("vendors", __name__)
 
@@ -99,3 +99,61 @@ def version_upload(app_id: int):
         flash(_("Version %(v)s uploaded (%(size)s bytes).", v=row.version, size=row.bundle_size), "success")
         return redirect(url_for("vendors.app_show", app_id=app_id))
     return _render_app(actor, app_id, form, 422)
+
+
+# --- one version: live certification progress, the report, the department's decisions ----------------------
+
+DECISIONS = {  # action -> (service, needs a reason, roles that see the button, statuses it applies to)
+    "approve": (services.version_approve, False, {Role.DEPARTMENT_STAFF, Role.ADMIN}, {"certified"}),
+    "reject": (services.version_reject, True, {Role.DEPARTMENT_STAFF, Role.ADMIN}, {"certified", "approved", "failed"}),
+    "publish": (services.version_publish, False, {Role.VENDOR_MEMBER, Role.DEPARTMENT_STAFF, Role.ADMIN},
+                {"approved"}),
+    "suspend": (services.version_suspend, True, {Role.DEPARTMENT_STAFF, Role.ADMIN}, {"published"}),
+    "withdraw": (services.version_withdraw, False, {Role.VENDOR_MEMBER}, {"published", "approved", "certified"}),
+}
+
+
+def _render_version(actor, version_id: int, reason_form=None, status: int = 200):
+    view = services.version_view(actor, version_id)
+    try:
+        report = services.version_report(actor, version_id)
+    except (NotFound, Forbidden):  # not queued yet, or a role that may not read certification reports
+        report = None
+    actions = [name for name, (_fn, _r, roles, statuses) in DECISIONS.items()
+               if actor.role in roles and view["status"] in statuses]
+    return render_template("vendors/version_show.html", view=view, row=view["row"], app=view["row"].app,
+                           report=report, actions=actions, reason_form=reason_form or ReasonForm(),
+                           needs_reason={n for n, d in DECISIONS.items() if d[1]}), status
+
+
+@bp.get("/versions/<int:version_id>")
+def version_show(version_id: int):
+    """A version's certification: live progress while it runs, then the report as the viewer may see it."""
+    return _render_version(web_actor(), version_id)
+
+
+@bp.get("/versions/<int:version_id>/progress.json")
+def version_progress(version_id: int):
+    """Polled by the version page while certification runs (session-authenticated, same rules as the page)."""
+    view = services.version_view(web_actor(), version_id)
+    cert = view["certification"] or {}
+    return jsonify(status=view["status"], cases_done=cert.get("cases_done", 0), cases_total=cert.get("cases_total", 0),
+                   running=view["status"] in {"uploaded", "queued", "testing"})
+
+
+@bp.post("/versions/<int:version_id>/<action>")
+def version_decide(version_id: int, action: str):
+    actor = web_actor()
+    if action not in DECISIONS:
+        raise NotFound(f"there is no action {action!r} on versions")
+    decide, needs_reason, _roles, _statuses = DECISIONS[action]
+    # The app-wide CSRF check has already refused a POST without a valid token.
+    if needs_reason:
+        form = ReasonForm()
+        if not form.validate_on_submit():
+            return _render_version(actor, version_id, form, 422)
+        decide(actor, version_id, form.reason.data.strip())
+    else:
+        decide(actor, version_id)
+    flash(_("Done: %(action)s.", action=_(action)), "success")
+    return redirect(url_for("vendors.version_show", version_id=version_id))

@@ -120,3 +120,30 @@ def test_buggy_app_fails_and_hidden_cases_stay_hidden_from_its_vendor(demo, bugg
     rejected = demo.call("staff", "POST", f"/api/versions/{version['id']}/reject",
                          json={"reason": "Fails the premises rule."})
     assert rejected.json["status"] == "rejected" and rejected.json["rejection_reason"] == "Fails the premises rule."
+
+
+def test_version_page_shows_the_report_each_side_may_see(demo, buggy_bundle, app):
+    from marketplace.demo.data import DEMO_PASSWORD
+    from tests.marketplace.webpages import submit, text
+
+    version = _upload(demo, "hasty", buggy_bundle)
+    page = f"/versions/{version['id']}"
+    vendor = app.test_client()
+    submit(vendor, "/login", {"email": "dev@kuaima.example.cn", "password": DEMO_PASSWORD})
+    shown = text(vendor.get(page))
+    assert "23 / 26" in shown
+    for hidden_case in ("licence-revoked", "small-premises-hot-food", "retry-submits-once"):
+        assert hidden_case not in shown
+    assert vendor.get(f"{page}/progress.json").json == {"status": "failed", "cases_done": 26, "cases_total": 26,
+                                                        "running": False}
+    assert vendor.post(f"{page}/approve").status_code == 400  # no CSRF token: refused before any view
+
+    staff = app.test_client()
+    submit(staff, "/login", {"email": "staff@market-regulation.gov.example.cn", "password": DEMO_PASSWORD})
+    shown = text(staff.get(page))
+    assert "licence-revoked" in shown and "small-premises-hot-food" in shown
+    empty = submit(staff, page, {"reason": ""}, action=f"{page}/reject")
+    assert empty.status_code == 422
+    done = submit(staff, page, {"reason": "Fails the premises rule."}, action=f"{page}/reject")
+    assert done.status_code == 302
+    assert demo.call("hasty", "GET", f"/api/versions/{version['id']}").json["status"] == "rejected"
