@@ -19,6 +19,9 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml sdk/pyproject.toml
 install: $(VENV)/.installed
 
 ## make run: the platform on SQLite with its demo data, at http://$(HOST):$(PORT)/
+# Apps are served on their own origins, <slug>.apps.localhost:$(PORT); both follow PORT unless set.
+run: export GOVMARKET_APPS_DOMAIN ?= apps.localhost:$(PORT)
+run: export GOVMARKET_ISSUER ?= http://$(HOST):$(PORT)
 run: install runtime
 	$(BIN)/govmarket db upgrade heads
 	$(BIN)/govmarket demo seed --url http://$(HOST):$(PORT)
