@@ -158,13 +158,20 @@ def phone(browser):
 # For every visible text element: its colour, the first opaque background behind it, its size and weight.
 _TEXT_COLOURS = """() => {
   const parse = (c) => { const m = c.match(/[\\d.]+/g) || []; return m.map(Number); };
+  // The colour behind an element: its translucent backgrounds laid over the first opaque one (or white).
   const background = (el) => {
+    const layers = [];
+    let base = [255, 255, 255];
     for (let e = el; e; e = e.parentElement) {
-      const rgba = parse(getComputedStyle(e).backgroundColor);
-      if (rgba.length === 3 || (rgba.length === 4 && rgba[3] > 0.99)) return rgba.slice(0, 3);
-      if (getComputedStyle(e).backgroundImage !== "none") return null;  // text on an image: not judged here
+      const style = getComputedStyle(e);
+      if (style.backgroundImage !== "none") return null;  // text on an image: not judged here
+      const rgba = parse(style.backgroundColor);
+      const alpha = rgba.length === 4 ? rgba[3] : 1;
+      if (alpha >= 0.99) { base = rgba.slice(0, 3); break; }
+      if (alpha > 0) layers.push(rgba);
     }
-    return [255, 255, 255];
+    for (const [r, g, b, a] of layers.reverse()) base = [r, g, b].map((c, i) => c * a + base[i] * (1 - a));
+    return base;
   };
   const out = [];
   for (const el of document.querySelectorAll("body *")) {
