@@ -264,6 +264,10 @@ def test_a_citizen_finds_chooses_uses_follows_and_rates_an_app_on_a_phone(platfo
     # Find the item by search: pinyin, then with a typo.
     page.goto(f"{base}/services")
     assert page.locator("html").get_attribute("lang") == "zh-CN"
+    # Logged out, the header offers the citizen login and the staff login.
+    assert urlsplit(page.get_attribute("#login-citizen", "href")).path == "/identity/login"
+    assert urlsplit(page.get_attribute("#login-staff", "href")).path == "/login"
+    assert page.locator("#nav-cases").count() == 0
     check_page(page, tab_to=("#q", "#search-submit", "#life-event-open-restaurant"))
     page.get_by_label("搜索服务事项").fill("shipin")
     page.keyboard.press("Enter")
@@ -275,6 +279,7 @@ def test_a_citizen_finds_chooses_uses_follows_and_rates_an_app_on_a_phone(platfo
     page.wait_for_url(on_path("/services/search"))
     first = page.locator("#results li").first
     assert "食品经营许可证核发" in first.inner_text()
+    check_page(page)
 
     # ... and through the life event 开餐馆, whose steps lead to it.
     page.goto(f"{base}/services")
@@ -308,6 +313,8 @@ def test_a_citizen_finds_chooses_uses_follows_and_rates_an_app_on_a_phone(platfo
     page.locator(f"form:has(input[value='{platform['resident_id']}']) button[type=submit]").click()
     page.wait_for_url("**/apps/shiantong/launch")
     assert platform["citizen_name"] in page.inner_text("header")
+    assert [page.inner_text(f"#nav-{n}") for n in ("services", "cases", "todo", "my-data")] == \
+        ["办事服务", "我的办件", "待办事项", "我的数据"], "a citizen's navigation"
     check_page(page, tab_to=("form[action='/apps/shiantong/launch'] button[type=submit]",))
     page.locator("form[action='/apps/shiantong/launch'] button[type=submit]").click()
 
@@ -325,6 +332,7 @@ def test_a_citizen_finds_chooses_uses_follows_and_rates_an_app_on_a_phone(platfo
     # The app, on its own origin through the gateway: apply.
     app_origin = f"http://shiantong.apps.localhost:{platform['port']}"
     page.wait_for_url(f"{app_origin}/", timeout=90_000)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "the app's page fits the phone"
     page.locator("#credit_code").fill(platform["credit_code"])
     page.locator("#credit_code").dispatch_event("change")
     page.wait_for_function("() => document.getElementById('prefill-hint').textContent !== ''")
