@@ -7,9 +7,10 @@ through the gateway and apply, so the department decides and the case completes 
 → rate it (stars, the five dimensions, a comment) → see the rating on the app's public page.
 
 On every citizen page: no sideways scrolling, every form control labelled, images with alt text, the main
-actions reachable with Tab, and text contrast of at least WCAG AA. A second test shows that a real app's page
-cannot read the platform's session (test_gateway_browser.py proves the same for an echo app: here the pages that
-*do* use the session, /my/cases and My data, stay unreadable from the app's origin too)."""
+actions reachable with Tab, buttons at least 44 px tall, and text contrast of at least WCAG AA. A second test
+extends what test_gateway_browser.py proves for an echo app to a real one: its page cannot read the platform's
+session cookie, cannot read the platform's pages that use it (My cases, My data) or its API, and cannot act with
+it (a forged revoke of the citizen's consent changes nothing)."""
 
 from __future__ import annotations
 
