@@ -121,16 +121,29 @@ def _signal(rating: Rating, kind: str, detail: dict, now: datetime) -> bool:
     if existing is not None:  # resolved before: a new occurrence reopens it
         existing.resolved_at, existing.resolution, existing.detail, existing.detected_at = None, None, detail, now
     else:
-        db.session.add(RatingSignal(rating=rating, kind=kind, detail=detail, detected_at=now))
+        # Concurrent ratings flag the same earlier ratings at once: the later insert yields to the earlier one
+        # instead of failing the citizen's rating on the (rating, kind) unique constraint.
+        db.session.execute(_insert_ignoring_duplicates(RatingSignal.__table__, ["rating_id", "kind"]).values(
+            rating_id=rating.id, kind=kind, detail=detail, detected_at=now))
+        db.session.expire(rating, ["signals"])
     rating.under_review = True
     return True
+
+
+def _insert_ignoring_duplicates(table: sa.Table, index_elements: list[str]):
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing(index_elements=index_elements)
 
 
 def detect_signals(rating: Rating, now: datetime) -> set[str]:
     """Check the new rating against the burst, ring and same-device rules; flag every rating involved."""
     fired: set[str] = set()
     burst = list(db.session.scalars(sa.select(Rating).where(
-        Rating.app_id == rating.app_id, Rating.created_at > now - BURST_WINDOW, Rating.created_at <= now)))
+        Rating.app_id == rating.app_id, Rating.created_at > now - BURST_WINDOW, Rating.created_at <= now)
+        .order_by(Rating.id)))
     if len(burst) >= BURST_COUNT:
         detail = {"ratings": len(burst), "window_minutes": int(BURST_WINDOW.total_seconds() // 60)}
         for r in burst:
@@ -140,7 +153,7 @@ def detect_signals(rating: Rating, now: datetime) -> set[str]:
     if rating.device_hash:
         same_device = list(db.session.scalars(sa.select(Rating).where(
             Rating.app_id == rating.app_id, Rating.device_hash == rating.device_hash,
-            Rating.created_at > now - DEVICE_WINDOW)))
+            Rating.created_at > now - DEVICE_WINDOW).order_by(Rating.id)))
         citizens = {r.citizen_id for r in same_device}
         if len(citizens) >= DEVICE_ACCOUNTS:
             for r in same_device:
@@ -149,7 +162,7 @@ def detect_signals(rating: Rating, now: datetime) -> set[str]:
 
     # Rings: who else rated, within the window, the apps of this vendor this citizen rated?
     vendor_ratings = list(db.session.scalars(sa.select(Rating).where(
-        Rating.vendor_id == rating.vendor_id, Rating.created_at > now - RING_WINDOW)))
+        Rating.vendor_id == rating.vendor_id, Rating.created_at > now - RING_WINDOW).order_by(Rating.id)))
     apps_by_citizen: dict[int, set[int]] = defaultdict(set)
     for r in vendor_ratings:
         apps_by_citizen[r.citizen_id].add(r.app_id)
