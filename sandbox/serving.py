@@ -197,7 +197,7 @@ class ServingRegistry:
         self._closing = threading.Event()
         # bwrap's --die-with-parent (PR_SET_PDEATHSIG) kills the sandbox when the *thread* that started it ends,
         # and threaded web servers end a thread with each request: start instances from long-lived threads.
-        self._starter = ThreadPoolExecutor(max_workers=4, thread_name_prefix="serving-start")
+        self._starter: ThreadPoolExecutor | None = None
 
     # -- the backend and orphans ----------------------------------------------------------------
     def backend(self) -> SandboxBackend:
@@ -247,7 +247,11 @@ class ServingRegistry:
                 slot.instance = None
                 self._retire(current)
             if slot.instance is None:
-                slot.instance = self._starter.submit(self._start, served).result()
+                with self._lock:
+                    if self._starter is None:
+                        self._starter = ThreadPoolExecutor(max_workers=4, thread_name_prefix="serving-start")
+                    starter = self._starter
+                slot.instance = starter.submit(self._start, served).result()
             instance = slot.instance
             with self._lock:
                 instance.busy += 1
@@ -373,6 +377,9 @@ class ServingRegistry:
         with self._lock:
             slots = list(self._slots.values())
             retiring, self._retiring = self._retiring, []
+            starter, self._starter = self._starter, None
+        if starter is not None:
+            starter.shutdown(wait=False)
         for slot in slots:
             with slot.lock:
                 if slot.instance is not None:
