@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from core.auth import require_role, web_actor
 from core.errors import Conflict, Forbidden, NotFound, TooLarge, ValidationError
@@ -113,6 +114,10 @@ DECISIONS = {  # action -> (service, needs a reason, roles that see the button, 
 }
 
 
+ACTION_LABELS = {"approve": _l("Approve"), "reject": _l("Reject"), "publish": _l("Publish"),
+                 "suspend": _l("Suspend"), "withdraw": _l("Withdraw")}
+
+
 def _render_version(actor, version_id: int, reason_form=None, status: int = 200):
     view = services.version_view(actor, version_id)
     try:
@@ -123,7 +128,7 @@ def _render_version(actor, version_id: int, reason_form=None, status: int = 200)
                if actor.role in roles and view["status"] in statuses]
     return render_template("vendors/version_show.html", view=view, row=view["row"], app=view["row"].app,
                            report=report, actions=actions, reason_form=reason_form or ReasonForm(),
-                           needs_reason={n for n, d in DECISIONS.items() if d[1]}), status
+                           needs_reason={n for n, d in DECISIONS.items() if d[1]}, action_labels=ACTION_LABELS), status
 
 
 @bp.get("/versions/<int:version_id>")
@@ -155,5 +160,5 @@ def version_decide(version_id: int, action: str):
         decide(actor, version_id, form.reason.data.strip())
     else:
         decide(actor, version_id)
-    flash(_("Done: %(action)s.", action=_(action)), "success")
+    flash(_("Done: %(action)s.", action=ACTION_LABELS[action]), "success")
     return redirect(url_for("vendors.version_show", version_id=version_id))
