@@ -146,9 +146,14 @@ def owner_key(pid: int | None = None) -> str:
 
 
 def owner_alive(key: str) -> bool:
+    """Whether the process ``key`` names still runs. A killed worker whose parent died too stays a zombie until
+    something reaps it (forever under an init that does not reap): a zombie runs nothing, so it is dead here."""
     pid_text, _, _start = key.partition(".")
     try:
-        return owner_key(int(pid_text)) == key
+        if owner_key(int(pid_text)) != key:
+            return False
+        with open(f"/proc/{int(pid_text)}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except (OSError, ValueError, IndexError):
         return False
 
