@@ -11,14 +11,20 @@ is already queued or running is not enqueued again.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from flask import Flask, current_app, has_app_context
 
 log = logging.getLogger(__name__)
+
+# A running rq job's worker heartbeats it every 30 s (rq's job monitoring interval); silence for this long means
+# the worker is gone.
+ABANDONED_AFTER_S = 180
 
 
 class JobQueue(Protocol):
@@ -42,14 +48,47 @@ class RQJobQueue:
 
         try:
             existing = Job.fetch(job_id, connection=self.redis)
-            if existing.get_status(refresh=True) in {"queued", "started", "deferred", "scheduled"}:
+            status = existing.get_status(refresh=True)
+            if status in {"queued", "deferred", "scheduled"} or (status == "started" and not self._abandoned(existing)):
                 return job_id
+            if status == "started":
+                # Its worker died mid-run (killed, host lost): rq would report it "started" until the registry's
+                # timeout, refusing every re-enqueue meanwhile. Drop the stale record so the job can run again.
+                log.warning("job %s was left started by dead worker %s; enqueueing it again", job_id,
+                            existing.worker_name)
+                existing.delete()
         except NoSuchJobError:
             pass
         self.queue(queue).enqueue(
             func, *args, job_id=job_id, job_timeout=timeout, result_ttl=86400, failure_ttl=7 * 86400, **kwargs
         )
         return job_id
+
+
+    def _abandoned(self, job) -> bool:
+        """A started job whose worker is gone: its worker record expired, its process on this host no longer
+        runs, or neither it nor its worker has sent a heartbeat for ABANDONED_AFTER_S."""
+        from rq import Worker
+
+        worker = None
+        if job.worker_name:
+            worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name,
+                                        connection=self.redis)
+        if worker is None:
+            return True
+        if worker.hostname == socket.gethostname() and worker.pid and not _process_runs(worker.pid):
+            return True
+        beats = [b if b.tzinfo else b.replace(tzinfo=UTC) for b in (job.last_heartbeat, worker.last_heartbeat) if b]
+        return bool(beats) and datetime.now(UTC) - max(beats) > timedelta(seconds=ABANDONED_AFTER_S)
+
+
+def _process_runs(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie is not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 class InlineJobQueue:
