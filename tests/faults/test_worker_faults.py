@@ -1,0 +1,201 @@
+"""RQ workers and Redis failing under real jobs: a worker SIGKILLed mid-certification leaves its run ``error``
+(never stuck ``testing``) and the re-enqueued job runs once; a Redis restarted mid-queue loses and doubles no job.
+
+The jobs below run in a real ``govmarket sandbox worker`` subprocess on a private Redis; they log every
+execution to a file (O_APPEND, one line each) so the test counts runs, not just final states."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_app, upgrade
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _log_run(log_path: str, line: str) -> None:
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (line + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def hold_certification(run_id: int, log_path: str, gate: str) -> str:
+    """A certification-like job: marks its run ``testing`` by this worker, as certify_run does, then blocks
+    while ``gate`` exists (until the test kills the worker); otherwise certifies the run."""
+    from core.extensions import db
+    from core.time import utcnow
+    from sandbox.models import CertificationRun
+    from sandbox.services import this_worker
+
+    run = db.session.get(CertificationRun, run_id)
+    if run.state in ("certified", "failed", "testing"):
+        return run.state
+    run.state, run.started_at, run.worker = "testing", utcnow(), this_worker()
+    run.attempts += 1
+    db.session.commit()
+    _log_run(log_path, f"run {run_id} pid {os.getpid()}")
+    deadline = time.monotonic() + 120
+    while os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run.state, run.finished_at, run.report = "certified", utcnow(), {"certified": True}
+    db.session.commit()
+    return run.state
+
+
+def record_job(key: str, log_path: str, seconds: float) -> str:
+    time.sleep(seconds)
+    _log_run(log_path, key)
+    return key
+
+
+def worker(env: dict, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([str(Path(sys.executable).parent / "govmarket"), *args], cwd=ROOT, env=env,
+                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def worker_env(database_url: str, redis_url: str, instance: Path) -> dict:
+    return {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "GOVMARKET_QUEUE_MODE": "rq",
+            "GOVMARKET_INSTANCE_PATH": str(instance), "GOVMARKET_SECRET_KEY": "test-secret",
+            "PYTHONPATH": str(ROOT)}
+
+
+def wait_until(condition, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {seconds}s waiting for {what}")
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+@pytest.fixture
+def rq_app(fresh_database_url, private_redis, tmp_path):
+    app = make_app(fresh_database_url, tmp_path / "instance", QUEUE_MODE="rq", REDIS_URL=private_redis.url)
+    upgrade(app)
+    yield app, worker_env(fresh_database_url, private_redis.url, tmp_path / "instance")
+    with app.app_context():
+        from core.extensions import db
+
+        db.engine.dispose()
+
+
+def test_worker_killed_mid_certification_leaves_run_error_and_requeue_runs_once(rq_app, tmp_path):
+    from core import queue
+    from core.extensions import db
+    from sandbox.models import CertificationRun
+    from sandbox.services import certification_fail_orphans, job_id_for
+
+    app, env = rq_app
+    log_path, gate = tmp_path / "runs.log", tmp_path / "gate"
+    gate.touch()
+    with app.app_context():
+        job_id = job_id_for(41, "1")
+        run = CertificationRun(app_version_id=41, bundle_sha256="0" * 64, suite_version="1", suite_sha256="0" * 64,
+                               suite={}, dept_scopes=[], dataset={}, job_id=job_id, state="queued")
+        db.session.add(run)
+        db.session.commit()
+        run_id = run.id
+        queue.enqueue("sandbox", hold_certification, run_id, str(log_path), str(gate), job_id=job_id, timeout=600)
+
+    first = worker(env, "sandbox", "worker", "--burst")
+    try:
+        wait_until(lambda: lines(log_path) or first.poll() is not None, 60, "the worker to start the certification")
+        assert lines(log_path), first.communicate()[0]
+        with app.app_context():
+            run = db.session.get(CertificationRun, run_id)
+            assert run.state == "testing"
+            holder = run.worker.partition(":")[2]
+            db.session.remove()
+        # The host loses the worker mid-run: its work horse (rq moves it into its own process group) and itself.
+        os.kill(int(holder.partition(".")[0]), signal.SIGKILL)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+
+    from sandbox.backends import owner_alive
+
+    with app.app_context():
+        # The killed work horse is reaped by init a moment later; until then /proc still shows it.
+        wait_until(lambda: not owner_alive(holder), 10, "the killed work horse to be reaped")
+        # What `govmarket sandbox worker` runs first on this host: the sweep marks the orphan.
+        assert certification_fail_orphans(None) == [run_id]
+        run = db.session.get(CertificationRun, run_id)
+        assert (run.state, run.error is not None) == ("error", True)
+        # Requeue (the platform re-requests an errored run): twice, as an impatient operator would.
+        run.state = "queued"
+        db.session.commit()
+        db.session.remove()
+        gate.unlink()
+        for _ in range(2):
+            queue.enqueue("sandbox", hold_certification, run_id, str(log_path), str(gate), job_id=job_id, timeout=600)
+
+    second = worker(env, "sandbox", "worker", "--burst")
+    output, _ = second.communicate(timeout=90)
+    assert second.returncode == 0, output
+    assert len(lines(log_path)) == 2, f"expected the killed run and exactly one rerun, got {lines(log_path)}"
+    with app.app_context():
+        run = db.session.get(CertificationRun, run_id)
+        assert (run.state, run.attempts) == ("certified", 2)
+
+
+def test_redis_restarted_mid_queue_runs_every_job_exactly_once(rq_app, private_redis, tmp_path):
+    from core import queue
+
+    app, env = rq_app
+    log_path = tmp_path / "jobs.log"
+    before = [f"job-{i:02d}" for i in range(30)]
+    after = [f"job-{i:02d}" for i in range(30, 40)]
+    keys = before + after
+    with app.app_context():
+        for key in before:
+            queue.enqueue("default", record_job, key, str(log_path), 0.1, job_id=f"faults-{key}", timeout=60)
+    busy = worker(env, "worker", "default")
+    drain = None
+    try:
+        wait_until(lambda: len(lines(log_path)) >= 5, 60, "the worker to get going")
+        started = time.monotonic()
+        private_redis.stop()  # mid-queue: one job running, the rest waiting
+        private_redis.start()
+        restart_s = time.monotonic() - started
+        with app.app_context():
+            # Producers go on after the restart; a retried enqueue of a waiting job is the same job.
+            for key in after + before[-5:]:
+                queue.enqueue("default", record_job, key, str(log_path), 0.1, job_id=f"faults-{key}", timeout=60)
+        wait_until(lambda: len(set(lines(log_path))) >= len(keys) or busy.poll() is not None, 60,
+                   "the queue to drain after the restart")
+        if len(set(lines(log_path))) < len(keys):  # the worker gave up on the lost connection: a new one takes over
+            drain = worker(env, "worker", "default")
+            wait_until(lambda: len(set(lines(log_path))) >= len(keys), 60, "a fresh worker to drain the queue")
+        time.sleep(1)  # a duplicate would run now
+    finally:
+        for proc in (busy, drain):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+            if proc is not None:
+                proc.communicate(timeout=30)
+    print(f"\nredis restart took {restart_s:.2f} s; {len(lines(log_path))} executions of {len(keys)} jobs")
+    ran = lines(log_path)
+    assert sorted(ran) == keys, f"duplicated or lost: {sorted(set(k for k in ran if ran.count(k) > 1))}"
+
+    from redis import Redis
+    from rq import Queue
+    from rq.registry import FailedJobRegistry, StartedJobRegistry
+
+    redis = Redis.from_url(private_redis.url)
+    q = Queue("default", connection=redis)
+    assert (len(q), len(StartedJobRegistry(queue=q)), len(FailedJobRegistry(queue=q))) == (0, 0, 0), "stuck jobs"
