@@ -44,6 +44,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_URL="/static/swagger-ui/",
     )
 
+    # A restarted or failed-over database leaves dead connections in the pool: test each one before use, so the
+    # first request after a restart is served instead of answered 500 (tests/faults/test_database_faults.py).
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)
