@@ -14,6 +14,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import sqlalchemy as sa
+from flask import has_request_context
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from billing.models import Account, JournalEntry, LedgerHead, Posting, SettlementLine, SettlementRun
@@ -33,6 +36,12 @@ def rating_text(exact: str | Fraction, places: int = 4) -> str:
 
 def yuan(fen: int, currency: str = "CNY") -> str:
     return Money(int(fen), currency).format()
+
+
+def money_text(fen: int, currency: str = "CNY") -> str:
+    """An amount for people to read: ¥1,234.56 in yuan, the same in every language; other currencies by code."""
+    money = Money(int(fen), currency)
+    return "¥" + money.format() if currency == "CNY" else f"{currency} {money.format()}"
 
 
 @dataclass
@@ -235,16 +244,16 @@ def bar_chart_svg(title: str, items: list[tuple[str, int]], currency: str = "CNY
         w = max(1, value * span // peak) if value else 0
         parts.append(f'<text x="{label_w - 6}" y="{y + 15}" font-size="12" text-anchor="end">{escape(label[:28])}</text>')
         parts.append(f'<rect x="{label_w}" y="{y}" width="{w}" height="{bar_h}" fill="#2b6cb0"/>')
-        parts.append(f'<text x="{label_w + w + 6}" y="{y + 15}" font-size="12">{escape(yuan(value, currency))}</text>')
+        parts.append(f'<text x="{label_w + w + 6}" y="{y + 15}" font-size="12">{escape(money_text(value, currency))}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704  (every text in it went through escape())
 
 
 def report_charts(report: FinanceReport) -> dict[str, Markup]:
     return {
-        "vendors": bar_chart_svg("Paid per vendor (usage + awards), yuan",
+        "vendors": bar_chart_svg(_("Paid per vendor (usage + awards), yuan"),
                                  [(v.name, v.total_fen) for v in report.vendors][:15], report.currency),
-        "orders": bar_chart_svg("Paid per order against its budget, yuan",
+        "orders": bar_chart_svg(_("Paid per order against its budget, yuan"),
                                 [(o.name, o.paid_fen) for o in report.orders][:15], report.currency),
     }
 
@@ -252,9 +261,18 @@ def report_charts(report: FinanceReport) -> dict[str, Markup]:
 # --- PDF -----------------------------------------------------------------------------------------------
 
 def finance_report_pdf(report: FinanceReport) -> bytes:
-    """The finance report as PDF (fpdf2, Noto CJK embedded so Chinese names print)."""
+    """The finance report as PDF (fpdf2, Noto CJK embedded so Chinese names print), in the request's language;
+    outside a request (the CLI) in Chinese, the platform's default."""
+    if has_request_context():
+        return _finance_report_pdf(report)
+    with force_locale("zh_CN"):
+        return _finance_report_pdf(report)
+
+
+def _finance_report_pdf(report: FinanceReport) -> bytes:
     from fpdf import FPDF
 
+    money = money_text
     pdf = FPDF(orientation="L", unit="mm", format="A4")
     pdf.set_auto_page_break(auto=True, margin=12)
     if CJK_FONT.exists():
@@ -264,10 +282,12 @@ def finance_report_pdf(report: FinanceReport) -> bytes:
         font = "helvetica"
     pdf.add_page()
     pdf.set_font(font, size=16)
-    pdf.cell(0, 10, f"Finance report {report.quarter_code} / 结算报告", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 10, _("Finance report %(quarter)s", quarter=report.quarter_code), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(font, size=9)
-    pdf.cell(0, 6, f"Total {yuan(report.total_fen)} {report.currency}: usage {yuan(report.paid_fen)}, awards "
-                   f"{yuan(report.award_fen)}. Ledger head #{report.ledger_head[0]} {report.ledger_head[1][:16]}…",
+    pdf.cell(0, 6, _("Total %(total)s: usage %(usage)s, awards %(awards)s. Ledger head #%(seq)s %(hash)s…",
+                     total=money(report.total_fen, report.currency), usage=money(report.paid_fen, report.currency),
+                     awards=money(report.award_fen, report.currency), seq=report.ledger_head[0],
+                     hash=report.ledger_head[1][:16]),
              new_x="LMARGIN", new_y="NEXT")
 
     def table(title: str, header: list[str], rows: list[list], widths: list[int]) -> None:
@@ -281,24 +301,26 @@ def finance_report_pdf(report: FinanceReport) -> bytes:
                 pdf.cell(w, 6, str(text)[: max(4, w // 2)], border=1, fill=fill)
             pdf.ln(6)
 
-    table("By department", ["department", "apps", "transactions", "budget", "paid", "awards"],
-          [[d.name, d.apps, d.completed, yuan(d.budget_fen), yuan(d.paid_fen), yuan(d.award_fen)]
+    yes, no = _("yes"), _("no")
+    table(_("By department"), [_("Department"), _("Apps"), _("Transactions"), _("Budget"), _("Paid"), _("Awards")],
+          [[d.name, d.apps, d.completed, money(d.budget_fen), money(d.paid_fen), money(d.award_fen)]
            for d in report.departments], [80, 20, 30, 40, 40, 40])
-    table("By order", ["order", "apps", "transactions", "budget", "paid", "capped"],
-          [[o.name, o.apps, o.completed, yuan(o.budget_fen), yuan(o.paid_fen), "yes" if o.capped else "no"]
+    table(_("By order"), [_("Order"), _("Apps"), _("Transactions"), _("Budget"), _("Paid"), _("Capped")],
+          [[o.name, o.apps, o.completed, money(o.budget_fen), money(o.paid_fen), yes if o.capped else no]
            for o in report.orders], [90, 20, 30, 40, 40, 20])
-    table("By vendor", ["vendor", "apps", "transactions", "usage", "awards", "total"],
-          [[v.name, v.apps, v.completed, yuan(v.paid_fen), yuan(v.award_fen), yuan(v.total_fen)]
+    table(_("By vendor"), [_("Vendor"), _("Apps"), _("Transactions"), _("Usage"), _("Awards"), _("Total")],
+          [[v.name, v.apps, v.completed, money(v.paid_fen), money(v.award_fen), money(v.total_fen)]
            for v in report.vendors], [80, 20, 30, 40, 40, 40])
-    table("By app", ["app", "vendor", "order", "done", "late", "ratings", "rating", "mult.", "paid", "award"],
+    table(_("By app"), [_("App"), _("Vendor"), _("Order"), _("Completed"), _("Late"), _("Ratings"), _("Rating"),
+                        _("Multiplier"), _("Paid"), _("Award")],
           [[a.app_name, a.vendor_name, a.order_title, a.completed, a.late, a.ratings, a.bayesian_rating, a.multiplier,
-            yuan(a.paid_fen), yuan(a.award_fen)] for a in report.apps], [45, 40, 50, 18, 14, 18, 20, 18, 26, 24])
-    table("Awards", ["rank", "app", "vendor", "prize"],
-          [[a.award_rank, a.app_name, a.vendor_name, yuan(a.award_fen)] for a in report.awards], [20, 80, 80, 40])
+            money(a.paid_fen), money(a.award_fen)] for a in report.apps], [45, 40, 50, 18, 14, 18, 20, 18, 26, 24])
+    table(_("Awards"), [_("Rank"), _("App"), _("Vendor"), _("Prize")],
+          [[a.award_rank, a.app_name, a.vendor_name, money(a.award_fen)] for a in report.awards], [20, 80, 80, 40])
 
     pdf.add_page()
     pdf.set_font(font, size=11)
-    pdf.cell(0, 7, "Paid per vendor (usage + awards)", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 7, _("Paid per vendor (usage + awards)"), new_x="LMARGIN", new_y="NEXT")
     peak = max((v.total_fen for v in report.vendors), default=0) or 1
     pdf.set_font(font, size=8)
     for v in report.vendors[:20]:
@@ -309,5 +331,5 @@ def finance_report_pdf(report: FinanceReport) -> bytes:
         if width:
             pdf.rect(pdf.l_margin + 60, y + 1, width, 4, style="F")
         pdf.set_x(pdf.l_margin + 60 + 155)
-        pdf.cell(40, 6, yuan(v.total_fen), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(40, 6, money(v.total_fen), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())

@@ -6,6 +6,8 @@ Each view parses, calls one service function and renders; the services check who
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from billing import reports, services
 from billing.calendar import quarter_code_of
@@ -16,13 +18,34 @@ from core.time import utcnow
 bp = Blueprint("billing", __name__, template_folder="templates")
 
 
+# Words stored as codes (quarter status, account and entry kinds), shown in the page's language.
+LABELS = {
+    "open": _l("open"), "grace": _l("grace"), "settled": _l("settled"), "closed": _l("closed"),
+    "treasury": _l("treasury"), "award_pool": _l("award pool"), "department_budget": _l("department budget"),
+    "vendor_payable": _l("vendor payable"),
+    "appropriation": _l("appropriation"), "settlement": _l("settlement"), "award_funding": _l("award funding"),
+    "award": _l("award"), "reversal": _l("reversal"), "adjustment": _l("adjustment"),
+    "awards": _l("awards"),
+}
+
+
 def _yuan(fen, currency="CNY") -> str:
     return reports.yuan(fen, currency)
 
 
 @bp.app_template_filter("fen")
 def fen_filter(value, currency="CNY") -> str:
-    return _yuan(value or 0, currency)
+    """An amount of fen as ¥1,234.56 (other currencies keep their code in front)."""
+    return reports.money_text(value or 0, currency)
+
+
+@bp.app_template_filter("billing_label")
+def label_filter(code) -> str:
+    """A stored code (``grace``, ``vendor_payable``, ``order:3``) in the page's language."""
+    code = str(code or "")
+    if code.startswith("order:"):
+        return _("order %(id)s", id=code.split(":", 1)[1])
+    return str(LABELS.get(code, code))
 
 
 @bp.app_template_filter("exact_rating")
@@ -56,8 +79,9 @@ def preview_page(code):
 def settlement_post(code):
     actor = web_actor()
     outcome = services.settlement_post(actor, code)
-    flash(f"{code}: {len(outcome.posted)} run(s) posted, {len(outcome.already_posted)} already posted"
-          + ("; the quarter is settled" if outcome.settled else ""), "success")
+    flash(_("%(code)s: %(posted)d run(s) posted, %(already)d already posted", code=code, posted=len(outcome.posted),
+            already=len(outcome.already_posted))
+          + (_("; the quarter is settled") if outcome.settled else ""), "success")
     return redirect(url_for("billing.quarter_page", code=code))
 
 
@@ -65,7 +89,7 @@ def settlement_post(code):
 def quarter_close(code):
     actor = web_actor()
     services.quarter_close(actor, code)
-    flash(f"{code} is closed: nothing in it can change any more", "success")
+    flash(_("%(code)s is closed: nothing in it can change any more", code=code), "success")
     return redirect(url_for("billing.quarter_page", code=code))
 
 
@@ -127,7 +151,7 @@ def entry_reverse(entry_id):
     if len(reason) > 500:
         raise ValidationError("the reason may hold at most 500 characters")
     entry = services.ledger_reverse(actor, entry_id, reason)
-    flash(f"entry reversed by entry #{entry.seq}", "success")
+    flash(_("entry reversed by entry #%(seq)s", seq=entry.seq), "success")
     return redirect(url_for("billing.ledger_page"))
 
 
@@ -142,6 +166,6 @@ def vendor_statement_page(vendor_id):
 def transparency_page(code):
     report = services.transparency_report(web_actor(required=False), code)
     return render_template("billing/transparency.html", code=code, report=report,
-                           chart=reports.bar_chart_svg(f"Payouts per app {code}, yuan",
+                           chart=reports.bar_chart_svg(_("Payouts per app %(code)s, yuan", code=code),
                                                        [(a.app_name, a.total_fen) for a in report.apps][:20])
                            if report else None)

@@ -114,7 +114,7 @@ def test_vendors_see_only_their_own_statement_and_the_public_sees_transparency(c
     assert client.get("/api/billing/transparency/2031Q1").json["published"] is False
     page = client.get(f"/transparency/{Q3}")  # no one signed in
     assert page.status_code == 200 and "食安通" in page.get_data(as_text=True)
-    assert "not been published" in client.get("/transparency/2031Q1").get_data(as_text=True)
+    assert "not been published" in client.get("/transparency/2031Q1?lang=en").get_data(as_text=True)
 
 
 def test_reports_download_as_csv_and_pdf(client, people):
@@ -142,7 +142,7 @@ def login(client, email):
 def test_finance_pages_by_role(client, people):
     settle(people)
     login(client, people["emails"]["auditor"])
-    report = client.get(f"/finance/quarters/{Q3}/report")
+    report = client.get(f"/finance/quarters/{Q3}/report?lang=en")  # English; the cookie keeps it
     assert report.status_code == 200
     html = report.get_data(as_text=True)
     assert "<svg" in html and "食安通" in html and "By vendor" in html
@@ -160,7 +160,7 @@ def test_finance_pages_by_role(client, people):
 def test_the_settle_form_needs_the_finance_role_and_a_csrf_token(client, people):
     record(usage_rows(1, 11, people["vendor"], 3))
     login(client, people["emails"]["finance"])
-    page = client.get(f"/finance/quarters/{Q3}").get_data(as_text=True)
+    page = client.get(f"/finance/quarters/{Q3}?lang=en").get_data(as_text=True)
     assert "Post settlement of 2026Q3" in page  # 2026Q3 has ended: the quarter is in grace, ready to settle
     assert client.post(f"/finance/quarters/{Q3}/settlement").status_code == 400  # no CSRF token
     posted = client.post(f"/finance/quarters/{Q3}/settlement", data={"csrf_token": csrf(page)})

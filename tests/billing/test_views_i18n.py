@@ -1,0 +1,131 @@
+"""The finance pages, the transparency page and the finance report speak Chinese by default and English with
+?lang=en; amounts read ¥1,234.56 in both."""
+
+import re
+
+import fpdf
+import pytest
+
+from billing import services
+from core.money import Money
+from tests.billing.conftest import FINANCE, Q3
+from tests.billing.test_api import csrf, login, people, settle  # noqa: F401  (people is a fixture)
+
+AMOUNT = re.compile(r"¥\d{1,3}(?:,\d{3})*\.\d{2}\b")
+
+
+def page(client, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return response.get_data(as_text=True)
+
+
+def yuan(fen: int) -> str:
+    return "¥" + Money(fen).format()
+
+
+@pytest.fixture
+def finance_pages(client, people):  # noqa: F811
+    settle(people)
+    login(client, people["emails"]["finance"])
+    run_id = services.settlement_runs(FINANCE, Q3)[0].id
+    account_id = services.ledger_trial_balance(FINANCE)[0].account_id
+    total = services.finance_report(FINANCE, Q3).total_fen
+    return {
+        "/finance/": ("季度费用核算", "Quarterly settlement"),
+        f"/finance/quarters/{Q3}": ("已过账的结算批次", "Posted settlement runs"),
+        f"/finance/quarters/{Q3}/preview": (f"{Q3} 结算预览", f"Settlement preview {Q3}"),
+        f"/finance/quarters/{Q3}/report": (f"{Q3} 结算报告", f"Finance report {Q3}"),
+        "/finance/ledger": ("试算平衡", "Trial balance"),
+        f"/finance/runs/{run_id}": (f"结算批次 #{run_id}", f"Settlement run #{run_id}"),
+        f"/finance/ledger/accounts/{account_id}": ("对账单", "Statement"),
+        f"/finance/vendors/{people['vendor']}/statement?quarter={Q3}": ("对账单", "Payable balance"),
+    }, total
+
+
+def test_every_finance_page_is_chinese_by_default_and_english_on_request(client, finance_pages):
+    pages, _total = finance_pages
+    for url, (chinese, english) in pages.items():
+        html = page(client, url)
+        assert '<html lang="zh-CN">' in html and chinese in html, url
+        assert english not in html, f"{url} still shows {english!r} in Chinese"
+        joiner = "&" if "?" in url else "?"
+        html_en = page(client, f"{url}{joiner}lang=en")
+        assert '<html lang="en">' in html_en and english in html_en, url
+        assert chinese not in html_en, f"{url} shows {chinese!r} in English"
+        client.get("/?lang=zh_CN")  # back to Chinese for the next page
+
+
+def test_finance_words_follow_the_domain_register(client, finance_pages):
+    html = page(client, "/finance/ledger")
+    for word in ("总账", "分录链校验", "试算平衡", "借方", "贷方", "最新分录", "冲销", "应付厂商款"):
+        assert word in html, word
+    quarter = page(client, f"/finance/quarters/{Q3}")
+    assert "已结算" in quarter and "透明度公示页" in quarter and "关账 2026Q3（不可撤销）" in quarter
+    report = page(client, f"/finance/quarters/{Q3}/report")
+    for word in ("按部门", "按求购订单", "按厂商", "按应用", "预算", "奖励", "办件数", "贝叶斯评分", "各厂商结算金额"):
+        assert word in report, word
+    assert "By vendor" not in report and "yuan" not in report
+
+
+def test_amounts_read_as_yuan_with_two_decimals_in_both_languages(client, finance_pages):
+    _pages, total = finance_pages
+    for lang in ("zh_CN", "en"):
+        report = page(client, f"/finance/quarters/{Q3}/report?lang={lang}")
+        assert yuan(total) in report, lang
+        amounts = AMOUNT.findall(report)
+        assert len(amounts) > 10, "every amount in the tables and charts carries ¥ and two decimals"
+        ledger = page(client, "/finance/ledger")
+        assert AMOUNT.search(ledger) and not re.search(r"<td class=\"num\">-?\d", ledger), "no bare amounts"
+
+
+def test_settling_and_closing_say_so_in_the_chosen_language(client, people):  # noqa: F811
+    from tests.billing.conftest import record, usage_rows
+
+    record(usage_rows(1, 11, people["vendor"], 3))
+    login(client, people["emails"]["finance"])
+    quarter = page(client, f"/finance/quarters/{Q3}")
+    assert "过账 2026Q3 季度结算" in quarter
+    settled = client.post(f"/finance/quarters/{Q3}/settlement", data={"csrf_token": csrf(quarter)},
+                          follow_redirects=True).get_data(as_text=True)
+    assert "2026Q3：已过账 3 个结算批次，0 个此前已过账；本季度已结算" in settled
+    closed = client.post(f"/finance/quarters/{Q3}/close?lang=en", data={"csrf_token": csrf(settled)},
+                         follow_redirects=True).get_data(as_text=True)
+    assert "2026Q3 is closed: nothing in it can change any more" in closed and "已关账" not in closed
+
+
+def test_transparency_page_is_chinese_by_default_and_english_on_request(client, people):  # noqa: F811
+    settle(people)
+    total = services.transparency_report(None, Q3).total_fen
+    chinese = page(client, f"/transparency/{Q3}")
+    assert f"{Q3} 政务应用结算公示" in chinese and "各应用办件量、评价与结算金额" in chinese and "贝叶斯平均分" in chinese
+    assert f"结算总额 {yuan(total)}" in chinese and "食安通" in chinese and "Public figures" not in chinese
+    assert f"{Q3} 各应用结算金额，元" in chinese, "the chart's title too"
+    english = page(client, f"/transparency/{Q3}?lang=en")
+    assert f"Public figures {Q3}" in english and f"total paid {yuan(total)}" in english
+    assert "政务应用结算公示" not in english and f"Payouts per app {Q3}" in english
+    assert "尚未公示" in page(client, "/transparency/2031Q1?lang=zh_CN")
+    assert "has not been published yet" in page(client, "/transparency/2031Q1?lang=en")
+
+
+def test_the_pdf_report_prints_the_same_texts_in_the_chosen_language(client, people, monkeypatch):  # noqa: F811
+    settle(people)
+    login(client, people["emails"]["auditor"])
+    printed: list[str] = []
+    original = fpdf.FPDF.cell
+
+    def cell(self, w=None, h=None, text="", *args, **kwargs):
+        printed.append(str(text))
+        return original(self, w, h, text, *args, **kwargs)
+
+    monkeypatch.setattr(fpdf.FPDF, "cell", cell)
+    pdf = client.get(f"/finance/quarters/{Q3}/report.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    chinese = " ".join(printed)
+    assert f"{Q3} 结算报告" in chinese and "按厂商" in chinese and "By vendor" not in chinese
+    assert "厂商" in printed and "各厂商结算金额（按件计费 + 奖励）" in printed
+    assert AMOUNT.search(chinese)
+    printed.clear()
+    client.get(f"/finance/quarters/{Q3}/report.pdf?lang=en")
+    english = " ".join(printed)
+    assert f"Finance report {Q3}" in english and "By vendor" in english and "按厂商" not in english
