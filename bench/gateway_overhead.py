@@ -1,0 +1,226 @@
+"""Gateway overhead: a published sample app requested through the real gateway vs directly on its socket.
+
+    .venv/bin/python bench/gateway_overhead.py --requests 500 --concurrency 8     # as root (bwrap sandbox)
+
+Seeds a fresh SQLite database (or ``--database-url``) with the demo's departments, orders and vendors, packages
+examples/ssc-kabao with `govapp package`, uploads it, certifies it on the configured sandbox backend (bwrap by
+default), has the department approve it and the vendor publish it — all through the services. A persona citizen
+consents, launches the app and redeems the launch code for a gateway session. The platform (host dispatch,
+gateway, Flask app) is then served by werkzeug's threaded server on 127.0.0.1, and three targets are timed:
+
+- **proxied**: ``GET /`` on the app's origin (``Host: ssc-kabao.<APPS_DOMAIN>``, gateway session cookie): the
+  gateway looks up app, version and session in the database, mints a fresh identity JWT, leases the instance
+  and forwards the request over the instance's unix socket;
+- **direct**: the same ``GET /`` sent straight to the same running instance's socket (one new connection per
+  request, as the gateway opens), bypassing the gateway and the HTTP server;
+- **trivial**: ``GET /healthz`` on the platform through the same HTTP server (the baseline).
+
+Each target gets ``--requests`` sequential requests (new connection each) and then a concurrent run of the same
+number spread over ``--concurrency`` threads. Prints JSON: p50/p95 ms per target and run, throughput of the
+concurrent run, and the ratios proxied/direct and proxied/trivial (of the p50s; lower is better).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+SAMPLE = "ssc-kabao"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def summary(times: list[float], wall: float | None = None) -> dict:
+    result = {"n": len(times), "p50_ms": round(statistics.median(times) * 1000, 3),
+              "p95_ms": round(percentile(times, 0.95) * 1000, 3)}
+    if wall is not None:
+        result["wall_s"] = round(wall, 3)
+        result["requests_per_s"] = round(len(times) / wall, 1)
+    return result
+
+
+def build_platform(instance_path: Path, database_url: str | None):
+    import flask_migrate
+
+    from marketplace.app import create_app
+
+    url = database_url or f"sqlite:///{instance_path / 'govmarket.db'}"
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-secret", "INSTANCE_PATH": str(instance_path),
+                      "QUEUE_MODE": "sync", "RATELIMIT_ENABLED": False, "RATELIMIT_STORAGE_URI": "memory://",
+                      "PASSWORD_HASH_PROFILE": "CHEAPEST"})
+    with app.app_context():
+        flask_migrate.upgrade(revision="heads")
+    return app
+
+
+def publish_sample(app, echo) -> tuple[int, float]:
+    """Package, upload, certify, approve and publish examples/ssc-kabao; returns (app id, certification seconds)."""
+    import sqlalchemy as sa
+
+    from core.extensions import db
+    from core.storage import FileBlobStore
+    from core.time import utcnow
+    from marketplace.demo import bundles
+    from marketplace.demo.apps import DEMO_VERSION, jobs_in_this_thread
+    from marketplace.demo.base import STAFF, one, seed_base, vendor_email
+    from marketplace.demo.data import SAMPLE_APPS
+    from marketplace.demo.timeline import timeline
+    from marketplace.orders.models import Order
+    from marketplace.vendors import services as vendors
+    from marketplace.accounts.models import User
+
+    def user(email):
+        return db.session.scalar(sa.select(User).where(User.email == email))
+
+    with app.app_context():
+        seed_base(timeline(utcnow()))
+        sample = next(s for s in SAMPLE_APPS if s.folder == SAMPLE)
+        cache = Path.home() / ".cache" / "govmarket" / "bench-bundles"
+        bundle, _fresh = bundles.package(cache, SAMPLE)
+        developer = user(vendor_email(sample.vendor))
+        order = one(Order, slug=sample.order)
+        created = vendors.app_create(developer, order_id=order.id, name=sample.name, slug=sample.folder,
+                                     summary=sample.summary)
+        started = time.perf_counter()
+        with jobs_in_this_thread(), bundle.open("rb") as stream:
+            row = vendors.version_upload(developer, created.id, version=DEMO_VERSION, stream=stream,
+                                         store=FileBlobStore(app.config["BUNDLE_STORE"]),
+                                         max_bytes=app.config["MAX_BUNDLE_BYTES"])
+        certify_s = time.perf_counter() - started
+        db.session.expire_all()
+        status = vendors.version_status(row)
+        if status != "certified":
+            run = vendors.latest_certification(row)
+            raise SystemExit(f"{SAMPLE} was not certified ({status}): {run.error if run else 'no run'}")
+        echo(f"certified {SAMPLE} in {certify_s:.1f} s")
+        vendors.version_approve(user(STAFF[order.department.code]), row.id)
+        vendors.version_publish(developer, row.id)
+        return created.id, certify_s
+
+
+def citizen_session(app, app_id: int) -> tuple[str, str]:
+    """A persona citizen who consented, launched the app and redeemed the code: (gateway cookie, identity JWT)."""
+    from core.extensions import db
+    from marketplace.gateway import services as gateway
+    from marketplace.identity import services as identity
+    from mockdata.generator import scenarios_for
+    from mockdata.specs import get_spec
+
+    with app.app_context():
+        resident_id = scenarios_for(get_spec("citizens-v1"), 42)["ssc_ok"]["applicant"]["resident_id"]
+        citizen = identity.citizen_login_persona(resident_id, settings=app.config)
+        identity.consent_grant(citizen, app_id, ["name"])
+        launch = gateway.app_launch(citizen, SAMPLE)
+        token, session = gateway.launch_redeem(SAMPLE, launch.code,
+                                               session_seconds=int(app.config["GATEWAY_SESSION_SECONDS"]))
+        jwt = gateway.identity_token(session, audience=f"http://{SAMPLE}.{app.config['APPS_DOMAIN']}")
+        db.session.remove()
+        return token, jwt
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=500, help="requests per target and run")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--database-url", help="an empty database to use instead of a fresh SQLite file")
+    args = parser.parse_args()
+    load_average = os.getloadavg()
+
+    from werkzeug.serving import make_server
+
+    from marketplace.gateway import instances
+    from marketplace.gateway.origin import COOKIE
+
+    def echo(message):
+        print(message, file=sys.stderr)
+
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
+        app = build_platform(Path(tmp), args.database_url)
+        app_id, certify_s = publish_sample(app, echo)
+        cookie, jwt = citizen_session(app, app_id)
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.server_port
+        app_host = f"{SAMPLE}.{app.config['APPS_DOMAIN'].split(':')[0]}:{port}"
+        registry = instances.registry(app)
+        try:
+            def via_server(host: str, path: str, headers: dict):
+                def once() -> float:
+                    started = time.perf_counter()
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                    conn.request("GET", path, headers={"Host": host, **headers})
+                    resp = conn.getresponse()
+                    resp.read()
+                    conn.close()
+                    if resp.status != 200:
+                        raise SystemExit(f"GET {path} on {host} answered {resp.status}")
+                    return time.perf_counter() - started
+                return once
+
+            proxied = via_server(app_host, "/", {"Cookie": f"{COOKIE}={cookie}"})
+            trivial = via_server(f"127.0.0.1:{port}", "/healthz", {})
+            proxied()  # starts the instance (sandbox start, wheel installation) outside the timing
+            with app.app_context():
+                from marketplace.gateway import services as gateway
+                app_row, version = gateway.served_app_get(SAMPLE)
+                served = instances.served_version(app.config, app_row, version,
+                                                  origin=f"http://{SAMPLE}.{app.config['APPS_DOMAIN']}")
+            with registry.lease(served) as instance:
+                def direct() -> float:
+                    started = time.perf_counter()
+                    conn = instance.connection(30.0)
+                    conn.request("GET", "/", headers={"Host": f"{SAMPLE}.{app.config['APPS_DOMAIN']}",
+                                                      "Authorization": f"Bearer {jwt}"})
+                    resp = conn.getresponse()
+                    resp.read()
+                    conn.close()
+                    if resp.status != 200:
+                        raise SystemExit(f"direct GET / answered {resp.status}")
+                    return time.perf_counter() - started
+
+                targets = {"trivial": trivial, "direct": direct, "proxied": proxied}
+                for once in targets.values():  # warm up every path
+                    for _ in range(20):
+                        once()
+                result: dict = {"load_average_at_start": load_average, "sample_app": SAMPLE,
+                                "backend": app.config["SANDBOX_BACKEND"],
+                                "database": app.config["DATABASE_URL"].split(":", 1)[0],
+                                "certification_s": round(certify_s, 1), "requests": args.requests,
+                                "concurrency": args.concurrency, "sequential": {}, "concurrent": {}}
+                for name, once in targets.items():
+                    result["sequential"][name] = summary([once() for _ in range(args.requests)])
+                for name, once in targets.items():
+                    started = time.perf_counter()
+                    with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+                        times = list(pool.map(lambda _i, once=once: once(), range(args.requests)))
+                    result["concurrent"][name] = summary(times, time.perf_counter() - started)
+        finally:
+            server.shutdown()
+            registry.close()
+    for run in ("sequential", "concurrent"):
+        figures = result[run]
+        figures["ratio_proxied_to_direct"] = round(figures["proxied"]["p50_ms"] / figures["direct"]["p50_ms"], 2)
+        figures["ratio_proxied_to_trivial"] = round(figures["proxied"]["p50_ms"] / figures["trivial"]["p50_ms"], 2)
+    result["load_average_at_end"] = os.getloadavg()
+    result["how"] = ("p50/p95 of wall time per request, a new TCP/unix connection each; proxied = GET / on the app "
+                     "origin through werkzeug's threaded server and the gateway, direct = GET / on the same "
+                     "instance's unix socket, trivial = GET /healthz through the same server; ratios of p50s")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
