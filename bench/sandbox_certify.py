@@ -247,6 +247,9 @@ def one_run(backend, store, runs_root: Path, sha: str, suite: dict, contract: di
         "app_latency_p50_ms": pct(latencies, 0.5), "app_latency_p95_ms": pct(latencies, 0.95),
         "cases": report["summary"]["total"], "passed": report["summary"]["passed"],
         "verdicts": report["verdicts"], "certified": report["certified"],
+        "failed": [f"{c['case_id']}: {c['verdict'] or 'status ' + str(c['status'])}"
+                   + (f" ({c['diff'].splitlines()[-1].strip()[:120]})" if c.get("diff") else "")
+                   for c in report["cases"] if not c["passed"]],
     }
 
 
@@ -258,6 +261,10 @@ def median_of(runs: list[dict]) -> dict:
         else:
             out[key] = value
     out["total_s_each"] = [round(r["total_s"], 2) for r in runs]
+    out["passed"] = [r["passed"] for r in runs]
+    out["certified"] = [r["certified"] for r in runs]
+    out["verdicts"] = [r["verdicts"] for r in runs]
+    out["failed"] = [f for r in runs for f in r["failed"]]
     return out
 
 
