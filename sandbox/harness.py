@@ -237,7 +237,12 @@ class AppSession:
         started = time.perf_counter()
         timer.start()
         try:
-            conn.request(method, target, body=body, headers=dict(headers or {}))
+            try:
+                conn.request(method, target, body=body, headers=dict(headers or {}))
+            except (BrokenPipeError, ConnectionResetError):
+                # An app may answer (e.g. 401) and close before reading the body we are still sending; what it
+                # said is in the socket's buffer. If it said nothing, getresponse() fails and is judged below.
+                pass
             resp = conn.getresponse()
             chunks, size = [], 0
             while size <= cap:
