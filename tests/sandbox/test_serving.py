@@ -172,3 +172,27 @@ def test_an_app_that_cannot_start_is_reported_not_served(registry, store, signer
     with pytest.raises(ServiceUnavailable, match="could not be started"):
         registry.acquire(served(broken.sha256, signer))
     assert registry.running() == {}
+
+
+def test_an_instance_outlives_the_request_thread_that_started_it(registry, kabao_sha, signer):
+    """Web servers start a thread per request; the instance a request started must serve the next one.
+    (bwrap's --die-with-parent is tied to the launching thread, so instances are launched from the
+    registry's own long-lived threads.)"""
+    import threading
+
+    spec = served(kabao_sha, signer)
+    started = {}
+
+    def first_request():
+        with registry.lease(spec) as instance:
+            started["instance"] = instance
+            started["status"] = call(instance, signer, "GET", "/health")[0]
+
+    thread = threading.Thread(target=first_request)
+    thread.start()
+    thread.join(120)
+    assert started["status"] == 200
+    time.sleep(1.0)  # the launching request thread is gone; give a wrongly tied sandbox time to die
+    with registry.lease(spec) as again:
+        assert again is started["instance"] and again.alive()
+        assert call(again, signer, "GET", "/health")[0] == 200
