@@ -3,6 +3,7 @@ or rating. Runs on SQLite and, with TEST_DATABASE=postgres, on PostgreSQL."""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -39,6 +40,8 @@ def test_concurrent_citizens_complete_and_rate_cases_without_errors_or_lost_writ
     serving.start()
 
     errors: list[str] = []
+    server_errors = ServerErrors()
+    logging.getLogger().addHandler(server_errors)
     latencies: list[float] = []
     acknowledged: list[str] = []  # case numbers whose rating the server acknowledged
     completed: list[str] = []
@@ -106,12 +109,13 @@ def test_concurrent_citizens_complete_and_rate_cases_without_errors_or_lost_writ
         t.join(timeout=SECONDS + 120)
     elapsed = time.monotonic() - started
     server.shutdown()
+    logging.getLogger().removeHandler(server_errors)
 
     print(f"\nload on {db_name(fresh_database_url)}: {CITIZENS} citizens, {elapsed:.1f} s, {len(latencies)} operations, "
           f"{len(latencies) / elapsed:.1f} ops/s, p95 {p95(latencies) * 1000:.0f} ms, "
           f"{len(completed)} cases completed, {len(acknowledged)} ratings acknowledged")
     assert not any(t.is_alive() for t in threads), "a citizen thread hung"
-    assert errors == [], f"{len(errors)} errors, first: {errors[:5]}"
+    assert errors == [], f"{len(errors)} errors, first: {errors[:5]}; the server logged: {server_errors.records[:3]}"
     assert len(completed) >= CITIZENS, "the load produced almost no cases"
 
     from billing.models import UsageEvent
@@ -130,6 +134,18 @@ def test_concurrent_citizens_complete_and_rate_cases_without_errors_or_lost_writ
             Rating, Rating.transaction_id == Transaction.id)))
         assert set(acknowledged) <= rated, f"acknowledged ratings lost: {sorted(set(acknowledged) - rated)[:5]}"
         db.engine.dispose()
+
+
+class ServerErrors(logging.Handler):
+    """Keeps what the server logged at ERROR, tracebacks included, so a 5xx explains itself."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.records: list[str] = []
+        self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+
+    def emit(self, record):
+        self.records.append(self.format(record))
 
 
 def db_name(url: str) -> str:
