@@ -76,3 +76,13 @@ def require_chromium() -> str:
 
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+# Debian's chromium as root on a machine without outside networks: no sandbox of its own (we are root) and no
+# background traffic (refused connections otherwise slow every page).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+
+
+def launch_chromium(playwright):
+    """Headless Debian chromium under Playwright (fails under CI, skips locally, when it is missing)."""
+    return playwright.chromium.launch(executable_path=require_chromium(), args=CHROMIUM_ARGS)

@@ -14,7 +14,7 @@ import pytest
 
 from tests.hostile.conftest import stock
 from tests.marketplace.webpages import PASSWORD, submit, text
-from tests.services import require_chromium
+from tests.services import launch_chromium
 
 PAYLOAD = ("Zq<script>window.__xss=1</script>\"><img src=x onerror=\"window.__xss=2\">"
            "{{7*7}}' OR 1=1 -- javascript:x")  # fits a 120-character column
@@ -98,7 +98,6 @@ def test_api_returns_stored_payloads_verbatim_as_json(world, stocked):
 def test_no_injected_script_runs_in_a_real_browser(app, world, stocked):
     """Chromium loads the pages (and everything they load) from the app through the test client, so the
     browser sees the platform's real responses, headers included, without a server thread."""
-    chromium = require_chromium()
     from playwright.sync_api import sync_playwright
 
     base = "http://market.test"
@@ -118,8 +117,7 @@ def test_no_injected_script_runs_in_a_real_browser(app, world, stocked):
     urls = [f"/services/apps/{i['app_slug']}", f"/services/items/{i['item_code']}",
             f"/departments/{i['department_code']}"]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+        browser = launch_chromium(p)
         try:
             page = browser.new_page()
             page.route("**/*", serve)
@@ -159,7 +157,6 @@ def test_swagger_ui_gets_only_its_own_inline_script_allowed(client):
 @pytest.mark.browser
 def test_swagger_ui_still_works_under_the_policy(app, client):
     """The API documentation renders its operations in chromium with the headers the platform sends."""
-    chromium = require_chromium()
     from playwright.sync_api import sync_playwright
 
     base = "http://market.test"
@@ -172,8 +169,7 @@ def test_swagger_ui_still_works_under_the_policy(app, client):
         route.fulfill(status=response.status_code, headers=dict(response.headers), body=response.get_data())
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+        browser = launch_chromium(p)
         try:
             page = browser.new_page()
             violations = []

@@ -13,7 +13,7 @@ from werkzeug.serving import make_server
 from core.auth import SYSTEM
 from tests.conftest import make_app, upgrade
 from tests.marketplace.conftest import contract_doc, suite_doc
-from tests.services import require_chromium
+from tests.services import launch_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -51,13 +51,10 @@ def live_server(fresh_database_url, tmp_path):
 
 @pytest.fixture
 def phone_page():
-    executable = require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+        browser = launch_chromium(playwright)
         context = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True,
                                       locale="zh-CN")
         page = context.new_page()

@@ -23,9 +23,9 @@ from werkzeug.serving import make_server
 
 from core.auth import SYSTEM
 from tests.conftest import _create_database, make_app, upgrade
-from tests.marketplace.test_gateway_browser import CHROMIUM_ARGS, free_port
+from tests.marketplace.test_gateway_browser import free_port
 from tests.sandbox.test_serving import packaged_example
-from tests.services import require_bwrap, require_chromium
+from tests.services import launch_chromium, require_bwrap, require_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -135,7 +135,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=require_chromium(), args=CHROMIUM_ARGS, headless=True)
+        chromium = launch_chromium(playwright)
         try:
             yield chromium
         finally:

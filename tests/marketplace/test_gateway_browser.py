@@ -16,9 +16,7 @@ from core.time import utcnow
 from tests.conftest import make_app, upgrade
 from tests.marketplace.conftest import contract_doc, suite_doc
 from tests.marketplace.test_gateway import ECHO_APP
-from tests.services import require_bwrap, require_chromium
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+from tests.services import launch_chromium, require_bwrap, require_chromium
 
 
 def free_port() -> int:
@@ -88,11 +86,11 @@ def _seed(app) -> str:
 
 
 def test_app_pages_cannot_read_the_platform_session(platform):
-    chromium = require_chromium()
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        browser = launch_chromium(pw)
         try:
             page = browser.new_page()
             page.goto(f"{platform['url']}/identity/personas?next=/apps/echo/launch")
