@@ -74,6 +74,7 @@ def publish_sample(app, echo) -> tuple[int, float]:
     from core.extensions import db
     from core.storage import FileBlobStore
     from core.time import utcnow
+    from marketplace.accounts.models import User
     from marketplace.demo import bundles
     from marketplace.demo.apps import DEMO_VERSION, jobs_in_this_thread
     from marketplace.demo.base import STAFF, one, seed_base, vendor_email
@@ -81,7 +82,6 @@ def publish_sample(app, echo) -> tuple[int, float]:
     from marketplace.demo.timeline import timeline
     from marketplace.orders.models import Order
     from marketplace.vendors import services as vendors
-    from marketplace.accounts.models import User
 
     def user(email):
         return db.session.scalar(sa.select(User).where(User.email == email))
