@@ -15,6 +15,7 @@ import io
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -167,7 +168,11 @@ def build_wheels(app_dir: Path, manifest: Manifest, dest: Path, *, arch: str = "
         sdk_wheel = Path(source)
     else:
         isolation = ["--no-build-isolation"] if _can_build_in_place() else []
-        _pip(["wheel", "--no-deps", *isolation, "--wheel-dir", str(sdk_dir), source], env)
+        # Build from a private copy: pip builds in the source tree, and two packagings at once (or a read-only
+        # install) would share or fail on its build/ folder.
+        private = dest.parent / "sdk-src"
+        shutil.copytree(source, private, ignore=shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__"))
+        _pip(["wheel", "--no-deps", *isolation, "--wheel-dir", str(sdk_dir), str(private)], env)
         sdk_wheel = next(sdk_dir.glob("*.whl"))
     requirements = []
     req_file = app_dir / "requirements.txt"

@@ -95,3 +95,25 @@ def test_archives_are_reproducible_and_normalised(app_dir, tmp_path):
     assert all(m.mtime == FIXED_MTIME and m.uid == 0 and m.gid == 0 and m.uname == "" for m in members)
     assert {m.name: oct(m.mode) for m in members}["static"] == "0o755"
     assert {m.name: oct(m.mode) for m in members}["demo.py"] == "0o644"
+
+
+def test_packagings_at_the_same_time_do_not_share_the_sdk_build(tmp_path):
+    """The demo packages several apps at once; each builds the SDK's wheel from its own copy of the source."""
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+
+    govapp = str(Path(sys.executable).parent / "govapp")
+    example = Path(__file__).resolve().parents[2] / "examples" / "food-yishi"
+
+    def package(name):
+        out = tmp_path / f"{name}.tar.gz"
+        result = subprocess.run([govapp, "package", "--out", str(out), str(example)], capture_output=True, text=True,
+                                timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return hashlib.sha256(out.read_bytes()).hexdigest()
+
+    with ThreadPoolExecutor(3) as pool:
+        digests = list(pool.map(package, ["a", "b", "c"]))
+    assert len(set(digests)) == 1
