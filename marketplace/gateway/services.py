@@ -8,12 +8,17 @@ The launch code and the session id are bearer secrets: only their sha256 is stor
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from core import audit
 from core.errors import Conflict, NotFound, ValidationError
@@ -24,11 +29,16 @@ from marketplace.accounts.models import User
 from marketplace.gateway import authz
 from marketplace.gateway.models import DepartmentCall, GatewaySession, LaunchCode
 from marketplace.identity import services as identity
+from marketplace.orders.models import Order
 from marketplace.transactions import services as transactions
 from marketplace.transactions.models import Transaction
 from marketplace.vendors.models import App, AppVersion
 
 LAUNCH_CODE_SECONDS = 60
+# Identity tokens sent to apps live TOKEN_SECONDS; a session's token is sent again while it has at least
+# TOKEN_REUSE_MIN_SECONDS left and would carry the same claims (see identity_token).
+TOKEN_SECONDS = 300
+TOKEN_REUSE_MIN_SECONDS = 60
 # A session's last_seen_at is written at most this often: a page with many assets must not write per request.
 TOUCH_EVERY = timedelta(seconds=60)
 PERSON_PATH = re.compile(r"^/persons/([0-9]{17}[0-9X])(/licences)?/?$")
@@ -50,12 +60,18 @@ class Launch:
 
 def served_app_get(slug: str) -> tuple[App, AppVersion]:
     """The app served at ``slug`` and its live published version; NotFound for an unknown slug or an app
-    without a published version (never published, superseded, suspended or withdrawn)."""
-    app = db.session.scalar(sa.select(App).where(App.slug == slug.lower()))
-    version = transactions.published_version(app.id) if app is not None else None
-    if app is None or version is None:
+    without a published version (never published, superseded, suspended or withdrawn).
+
+    One query, on every proxied request: the app with its order and service item (what consent and the served
+    instance need) and its live version. A suspension therefore takes effect on the very next request."""
+    row = db.session.execute(
+        sa.select(App, AppVersion).join(AppVersion, sa.and_(AppVersion.app_id == App.id, AppVersion.live()))
+        .where(App.slug == slug.lower())
+        .options(joinedload(App.order).joinedload(Order.service_item))
+        .order_by(AppVersion.id.desc()).limit(1)).first()
+    if row is None:
         raise NotFound(f"no published app is served at {slug!r}; choose an app from the catalogue")
-    return app, version
+    return row[0], row[1]
 
 
 def app_launch(actor, slug: str, *, now: datetime | None = None) -> Launch:
@@ -128,7 +144,8 @@ def gateway_session_get(app_id: int, token: str | None, *, now: datetime | None 
     if not token:
         return None
     now = now or utcnow()
-    session = db.session.scalar(sa.select(GatewaySession).where(GatewaySession.token_sha256 == _sha256(token)))
+    session = db.session.scalar(sa.select(GatewaySession).where(GatewaySession.token_sha256 == _sha256(token))
+                                .options(joinedload(GatewaySession.citizen)))
     if (session is None or session.app_id != app_id or session.ended_at is not None or session.expires_at <= now
             or not session.citizen.active):
         return None
@@ -146,9 +163,63 @@ def gateway_session_end(app_id: int, token: str | None) -> None:
         db.session.commit()
 
 
+class _IssuedTokens:
+    """The identity tokens this process gave its gateway sessions, to reuse while they would say the same.
+
+    Keyed by the session's token digest (random, so never shared between sessions or databases) and the
+    audience; each entry keeps a digest of the claims the token carries. Bounded: the least recently used
+    entries go first. A process that forgets a token (restart, eviction) simply mints a new one."""
+
+    def __init__(self, size: int = 10_000):
+        self.size = size
+        self._entries: OrderedDict[tuple[str, str], tuple[str, str, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str], claims_digest: str, now: float) -> str | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            token, digest, expires = entry
+            if digest != claims_digest or expires - now < TOKEN_REUSE_MIN_SECONDS:
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return token
+
+    def put(self, key: tuple[str, str], token: str, claims_digest: str, expires: float) -> None:
+        with self._lock:
+            self._entries[key] = (token, claims_digest, expires)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_issued = _IssuedTokens()
+
+
 def identity_token(session: GatewaySession, *, audience: str) -> str:
-    """A freshly signed identity JWT for the session's citizen and app, holding only the consented claims."""
-    return identity.identity_token_for(session.citizen, session.app_id, audience=audience, ttl_seconds=300)
+    """The identity JWT for the session's citizen and app, holding only the claims consented now.
+
+    A token is minted (and its claims written to the citizen's data-access log) when the session has none
+    yet, when the claims it would carry differ from the last token's — a revoked or narrowed consent, a
+    changed profile — and when the last token has less than TOKEN_REUSE_MIN_SECONDS left. Otherwise the
+    session's last token is sent again: the consent is still read on every request, but a steady request
+    writes nothing to the database."""
+    claims = identity.consented_claims(session.citizen, session.app_id)
+    digest = hashlib.sha256(json.dumps(claims, sort_keys=True, default=str).encode()).hexdigest()
+    key = (session.token_sha256, audience)
+    now = time.time()
+    token = _issued.get(key, digest, now)
+    if token is None:
+        token = identity.identity_token_for(session.citizen, session.app_id, audience=audience,
+                                            ttl_seconds=TOKEN_SECONDS)
+        _issued.put(key, token, digest, now + TOKEN_SECONDS)
+    return token
 
 
 # ---------------------------------------------------------------------------------------------- department calls

@@ -82,10 +82,12 @@ def published_keys() -> list[SigningKey]:
 
 def jwks() -> dict[str, Any]:
     """The public JWKS (RFC 7517) apps and relying parties verify our signatures with."""
-    if _current() is None:
+    published = published_keys()
+    if not any(key.retired_at is None for key in published):  # no signing key yet: make the first one
         _new_key()
         db.session.commit()
-    return {"keys": [dict(key.public_jwk) for key in published_keys()]}
+        published = published_keys()
+    return {"keys": [dict(key.public_jwk) for key in published]}
 
 
 def private_key(row: SigningKey) -> ECKey:

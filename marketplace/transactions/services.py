@@ -41,9 +41,8 @@ def usage_key(transaction: Transaction) -> str:
 
 def published_version(app_id: int) -> AppVersion | None:
     """The app's live version: published and not superseded, suspended or withdrawn."""
-    return db.session.scalar(sa.select(AppVersion).where(
-        AppVersion.app_id == app_id, AppVersion.published_at.is_not(None), AppVersion.superseded_at.is_(None),
-        AppVersion.suspended_at.is_(None), AppVersion.withdrawn_at.is_(None)).order_by(AppVersion.id.desc()).limit(1))
+    return db.session.scalar(sa.select(AppVersion).where(AppVersion.app_id == app_id, AppVersion.live())
+                             .order_by(AppVersion.id.desc()).limit(1))
 
 
 def _event(transaction: Transaction, kind: str, occurred_at: datetime, **detail) -> TransactionEvent:

@@ -72,3 +72,9 @@ class AppVersion(db.Model):
     app: Mapped[App] = relationship(back_populates="versions")
 
     __table_args__ = (sa.UniqueConstraint("app_id", "version", name="uq_app_versions_app_version"),)
+
+    @classmethod
+    def live(cls):
+        """SQL condition: the version is live — published and not superseded, suspended or withdrawn."""
+        return sa.and_(cls.published_at.is_not(None), cls.superseded_at.is_(None), cls.suspended_at.is_(None),
+                       cls.withdrawn_at.is_(None))

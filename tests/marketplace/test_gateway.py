@@ -166,9 +166,9 @@ def test_a_citizen_reaches_the_app_with_only_consented_claims_and_never_the_plat
     assert claims["exp"] - claims["iat"] <= 300
     assert claims["sub"] != str(gw["citizen_id"]), "the subject is pairwise, not the platform's user id"
 
-    # Each request gets a freshly minted token.
+    # While the claims stay the same, the session's token is sent again (it has minutes left).
     again = on_app(client, "/").json["headers"]["Authorization"]
-    assert again != seen["headers"]["Authorization"]
+    assert again == seen["headers"]["Authorization"]
 
     # The platform's session cookie is host-only: never scoped to a domain the apps share.
     login_cookie = submit(client, "/identity/personas", {"resident_id": gw["resident_id"]}).headers["Set-Cookie"]
@@ -306,3 +306,50 @@ def test_department_calls_are_recorded_and_a_decision_completes_the_case(app, cl
                                                           Transaction.app_id == gw["app_id"]))
     db.session.refresh(case)
     assert case.status == "completed" and case.department_case_number == decision.json["case_number"]
+
+
+def test_a_consent_change_reaches_the_app_on_the_very_next_request(app, client, gw):
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    from marketplace.identity import keys
+    from marketplace.identity import services as identity
+
+    def claims_now():
+        token = on_app(client, "/").json["headers"]["Authorization"].removeprefix("Bearer ")
+        return token, jwt.decode(token, KeySet.import_key_set(keys.jwks())).claims
+
+    enter(client)
+    first, claims = claims_now()
+    assert claims["name"] == gw["name"] and "phone" not in claims
+    identity.consent_grant(citizen_of(gw), gw["app_id"], ["name", "phone"])
+    second, claims = claims_now()
+    assert second != first and claims["name"] == gw["name"] and "phone" in claims
+    identity.consent_revoke(citizen_of(gw), gw["app_id"])
+    third, claims = claims_now()
+    assert third not in (first, second)
+    assert not {"name", "phone", "resident_id"} & set(claims), "a revoked consent removes the claims at once"
+
+
+def test_a_steady_proxied_request_reads_little_and_writes_nothing(app, client, gw):
+    """The hot path: after the first request of a session, a request to the app costs a few indexed reads
+    (app with its live version, session with citizen, consent, profile, keys) and no write or commit."""
+    from core.extensions import db
+
+    enter(client)
+    assert on_app(client, "/").status_code == 200  # the first request mints the session's token
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE")):
+            statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        for _ in range(3):
+            assert on_app(client, "/").status_code == 200
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    writes = [s for s in statements if not s.lstrip().upper().startswith("SELECT")]
+    assert writes == [], f"a steady request wrote: {writes}"
+    assert len(statements) <= 3 * 5, f"{len(statements) / 3:.1f} queries per request: {statements}"
