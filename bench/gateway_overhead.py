@@ -69,47 +69,20 @@ def build_platform(instance_path: Path, database_url: str | None):
 
 def publish_sample(app, echo) -> tuple[int, float]:
     """Package, upload, certify, approve and publish examples/ssc-kabao; returns (app id, certification seconds)."""
-    import sqlalchemy as sa
-
-    from core.extensions import db
-    from core.storage import FileBlobStore
     from core.time import utcnow
-    from marketplace.accounts.models import User
-    from marketplace.demo import bundles
-    from marketplace.demo.apps import DEMO_VERSION, jobs_in_this_thread
-    from marketplace.demo.base import STAFF, one, seed_base, vendor_email
-    from marketplace.demo.data import SAMPLE_APPS
+    from marketplace.demo.apps import seed_apps
+    from marketplace.demo.base import seed_base
     from marketplace.demo.timeline import timeline
-    from marketplace.orders.models import Order
-    from marketplace.vendors import services as vendors
-
-    def user(email):
-        return db.session.scalar(sa.select(User).where(User.email == email))
+    from marketplace.transactions.services import published_version
 
     with app.app_context():
         seed_base(timeline(utcnow()))
-        sample = next(s for s in SAMPLE_APPS if s.folder == SAMPLE)
-        cache = Path.home() / ".cache" / "govmarket" / "bench-bundles"
-        bundle, _fresh = bundles.package(cache, SAMPLE)
-        developer = user(vendor_email(sample.vendor))
-        order = one(Order, slug=sample.order)
-        created = vendors.app_create(developer, order_id=order.id, name=sample.name, slug=sample.folder,
-                                     summary=sample.summary)
         started = time.perf_counter()
-        with jobs_in_this_thread(), bundle.open("rb") as stream:
-            row = vendors.version_upload(developer, created.id, version=DEMO_VERSION, stream=stream,
-                                         store=FileBlobStore(app.config["BUNDLE_STORE"]),
-                                         max_bytes=app.config["MAX_BUNDLE_BYTES"])
+        made = seed_apps(echo, only={SAMPLE}, bundle_cache=Path.home() / ".cache" / "govmarket" / "bench-bundles")
         certify_s = time.perf_counter() - started
-        db.session.expire_all()
-        status = vendors.version_status(row)
-        if status != "certified":
-            run = vendors.latest_certification(row)
-            raise SystemExit(f"{SAMPLE} was not certified ({status}): {run.error if run else 'no run'}")
-        echo(f"certified {SAMPLE} in {certify_s:.1f} s")
-        vendors.version_approve(user(STAFF[order.department.code]), row.id)
-        vendors.version_publish(developer, row.id)
-        return created.id, certify_s
+        if published_version(made[SAMPLE].id) is None:
+            raise SystemExit(f"{SAMPLE} was not certified and published; see the lines above")
+        return made[SAMPLE].id, certify_s
 
 
 def citizen_session(app, app_id: int) -> tuple[str, str]:
@@ -145,8 +118,8 @@ def main() -> None:
     from marketplace.gateway import instances
     from marketplace.gateway.origin import COOKIE
 
-    def echo(message):
-        print(message, file=sys.stderr)
+    def echo(message: str = "", nl: bool = True):
+        print(message, file=sys.stderr, end="\n" if nl else "", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
         app = build_platform(Path(tmp), args.database_url)

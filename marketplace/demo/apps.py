@@ -39,16 +39,17 @@ def jobs_in_this_thread():
         app.extensions["job_queue"] = previous
 
 
-def package_all(echo) -> dict[str, Path]:
-    """Every sample app's bundle, packaging the ones not cached yet (three at a time: pip waits on the network)."""
-    cache = Path(current_app.config["INSTANCE_PATH"]) / "demo-bundles"
-    missing = [a.folder for a in SAMPLE_APPS if not bundles.cached_bundle(cache, a.folder).is_file()]
+def package_all(echo, samples: list[SampleApp] = SAMPLE_APPS, cache: Path | None = None) -> dict[str, Path]:
+    """Each sample app's bundle, packaging the ones not cached yet (three at a time: pip waits on the network).
+    The cache is the instance's ``demo-bundles`` folder unless given."""
+    cache = cache or Path(current_app.config["INSTANCE_PATH"]) / "demo-bundles"
+    missing = [a.folder for a in samples if not bundles.cached_bundle(cache, a.folder).is_file()]
     if missing:
         echo(f"  packaging {len(missing)} sample apps with `govapp package` (the first start downloads their "
              "wheels from PyPI; later starts reuse the bundles) …")
     with ThreadPoolExecutor(max_workers=3) as pool:
-        built = dict(zip([a.folder for a in SAMPLE_APPS],
-                         pool.map(lambda a: bundles.package(cache, a.folder), SAMPLE_APPS), strict=True))
+        built = dict(zip([a.folder for a in samples],
+                         pool.map(lambda a: bundles.package(cache, a.folder), samples), strict=True))
     for folder, (path, fresh) in built.items():
         if fresh:
             echo(f"  packaged {folder} → {path.name} ({path.stat().st_size // 1024} KiB)")
@@ -98,13 +99,15 @@ def _certify(sample: SampleApp, row: AppVersion | None, upload: Callable[[], App
     return row
 
 
-def seed_apps(echo) -> dict[str, App]:
-    """Enter, upload, certify, approve and publish the sample apps; returns them by folder. Idempotent."""
-    paths = package_all(echo)
+def seed_apps(echo, *, only: set[str] | None = None, bundle_cache: Path | None = None) -> dict[str, App]:
+    """Enter, upload, certify, approve and publish the sample apps (those whose folder is in ``only``, or all);
+    returns them by folder. Idempotent. Needs the base (``seed_base``) in the database."""
+    samples = [s for s in SAMPLE_APPS if only is None or s.folder in only]
+    paths = package_all(echo, samples, bundle_cache)
     store = FileBlobStore(current_app.config["BUNDLE_STORE"])
     made: dict[str, App] = {}
     with jobs_in_this_thread():
-        for sample in SAMPLE_APPS:
+        for sample in samples:
             developer = _user(vendor_email(sample.vendor))
             order = one(Order, slug=sample.order)
             app = one(App, slug=sample.folder) or vendors.app_create(

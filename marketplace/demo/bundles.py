@@ -58,7 +58,7 @@ def package(cache_dir: Path, folder: str) -> tuple[Path, bool]:
     cache_dir.mkdir(parents=True, exist_ok=True)
     for stale in cache_dir.glob(f"{folder}-*.tar.gz"):  # an older build of a changed app or SDK
         stale.unlink()
-    partial = target.with_suffix(".part")
+    partial = target.with_suffix(f".{os.getpid()}.part")  # two processes may package the same app at once
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     try:
         result = subprocess.run([govapp_command(), "package", "--out", str(partial), str(EXAMPLES / folder)],  # noqa: S603
