@@ -370,21 +370,19 @@ class TokenSigner:
     """Signs the citizen identity JWT for each case, as the gateway does, with a key made for this run."""
 
     def __init__(self):
-        from authlib.jose import JsonWebKey
+        from joserfc.jwk import ECKey
 
-        self.key = JsonWebKey.generate_key("EC", "P-256", is_private=True, options={"kid": "sandbox"})
+        self.key = ECKey.generate_key("P-256", parameters={"kid": "sandbox", "use": "sig", "alg": "ES256"})
 
     def jwks(self) -> bytes:
-        public = self.key.as_dict(is_private=False)
-        public.update({"kid": "sandbox", "use": "sig", "alg": "ES256"})
-        return json.dumps({"keys": [public]}).encode()
+        return json.dumps({"keys": [self.key.as_dict(private=False)]}).encode()
 
     def sign(self, claims: Mapping) -> str:
-        from authlib.jose import jwt
+        from joserfc import jwt
 
         now = int(time.time())
         payload = {"iss": ISSUER, "iat": now, "nbf": now, "exp": now + 600, **claims}
-        return jwt.encode({"alg": "ES256", "kid": "sandbox", "typ": "JWT"}, payload, self.key).decode()
+        return jwt.encode({"alg": "ES256", "kid": "sandbox", "typ": "JWT"}, payload, self.key, algorithms=["ES256"])
 
 
 # ---------------------------------------------------------------------------------------------- certification
