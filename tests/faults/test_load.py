@@ -20,10 +20,10 @@ from urllib.parse import urlsplit
 
 import requests
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 from tests.conftest import make_app, upgrade
 from tests.faults.conftest import PASSWORD
+from tests.live import served
 from tests.services import require_bwrap
 
 CITIZENS = int(os.environ.get("FAULTS_LOAD_CITIZENS", "8"))  # concurrent clients
@@ -93,133 +93,129 @@ def build_served_market(app, citizens: int) -> tuple[int, list[tuple[int, str]]]
 def test_concurrent_citizens_use_an_app_and_rate_it_without_errors_or_lost_writes(fresh_database_url, tmp_path):
     require_bwrap()
     from core.extensions import db
-    from marketplace.gateway import instances
     from marketplace.transactions.models import Transaction
 
     app = make_app(fresh_database_url, tmp_path, WTF_CSRF_ENABLED=False, TESTING=False, QUEUE_MODE="inline",
                    APPS_DOMAIN=APPS_DOMAIN)
     upgrade(app)
     _app_id, citizens = build_served_market(app, CITIZENS * ACCOUNTS_EACH)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    app_host = f"{SAMPLE}.{APPS_DOMAIN}:{server.server_port}"
-    serving = threading.Thread(target=server.serve_forever, daemon=True)
-    serving.start()
+    with served(app) as port:
+        base = f"http://127.0.0.1:{port}"
+        app_host = f"{SAMPLE}.{APPS_DOMAIN}:{port}"
 
-    errors: list[str] = []
-    server_errors = ServerErrors()
-    logging.getLogger().addHandler(server_errors)
-    latencies: dict[str, list[float]] = {}
-    acknowledged: list[str] = []  # platform case numbers whose rating the server acknowledged
-    completed: list[str] = []
-    exhausted: list[int] = []  # clients that ran out of fresh citizens before the end
-    lock = threading.Lock()
-    deadline = time.monotonic() + SECONDS
+        errors: list[str] = []
+        server_errors = ServerErrors()
+        latencies: dict[str, list[float]] = {}
+        acknowledged: list[str] = []  # platform case numbers whose rating the server acknowledged
+        completed: list[str] = []
+        exhausted: list[int] = []  # clients that ran out of fresh citizens before the end
+        lock = threading.Lock()
+        deadline = time.monotonic() + SECONDS
 
-    def timed(what: str, call, expect: set[int] | None = None):
+        def timed(what: str, call, expect: set[int] | None = None):
+            started = time.monotonic()
+            try:
+                result = call()
+            except Exception as exc:  # every exception is an error of the run
+                with lock:
+                    errors.append(f"{what}: {exc.__class__.__name__}: {exc}")
+                return None
+            finally:
+                with lock:
+                    latencies.setdefault(what, []).append(time.monotonic() - started)
+            status = getattr(result, "status_code", None)
+            if expect is not None and status not in expect:
+                with lock:
+                    errors.append(f"{what}: HTTP {status}: {result.text[:300]}")
+                return None
+            return result
+
+        def platform_case(department_case_number: str) -> tuple[str, str] | None:
+            # The test's own bookkeeping: which platform case the department's decision completed.
+            with app.app_context():
+                row = db.session.execute(sa.select(Transaction.case_number, Transaction.status).where(
+                    Transaction.department_case_number == department_case_number)).first()
+                db.session.remove()
+                return tuple(row) if row else None
+
+        def browse(web: requests.Session) -> None:
+            timed("catalogue", lambda: web.get(f"{base}/services", timeout=30), {200})
+            timed("app page", lambda: web.get(f"{base}/services/apps/{SAMPLE}", timeout=30), {200})
+
+        def use_and_rate(index: int, n: int, email: str) -> None:
+            """One citizen's visit: log in, browse, open the app, apply in it, rate the completed case."""
+            web = requests.Session()  # the platform's origin
+            on_app = requests.Session()  # the app's origin (its own cookie jar, as in a browser)
+            on_app.headers["Host"] = app_host
+            login = timed("login", lambda: web.post(f"{base}/login", data={"email": email, "password": PASSWORD},
+                                                    allow_redirects=False, timeout=30), {302})
+            if login is None:
+                return
+            browse(web)
+            launched = timed("launch", lambda: web.post(f"{base}/apps/{SAMPLE}/launch", allow_redirects=False,
+                                                        timeout=30), {303})
+            if launched is None:
+                return
+            target = urlsplit(launched.headers["Location"])
+            if target.path != "/_gateway/launch":
+                with lock:
+                    errors.append(f"launch: sent to {launched.headers['Location']}, not to the app")
+                return
+            entered = timed("enter app", lambda: on_app.get(f"{base}{target.path}?{target.query}",
+                                                            allow_redirects=False, timeout=30), {303})
+            if entered is None:
+                return
+            timed("app home", lambda: on_app.get(f"{base}/", timeout=60), {200})
+            body = {"mailing_address": f"上海市徐汇区负载路 {index}-{n} 号",
+                    "materials": ["application_form", "id_card", "photo"]}
+            applied = timed("apply in app", lambda: on_app.post(f"{base}/applications", json=body, timeout=60), {200, 201})
+            if applied is None:
+                return
+            answer = applied.json()
+            if answer.get("status") != "accepted":
+                with lock:
+                    errors.append(f"apply in app: {answer}")
+                return
+            case = platform_case(answer["case_number"])
+            if case is None or case[1] != "completed":
+                with lock:
+                    errors.append(f"the decision on {answer['case_number']} did not complete a case: {case}")
+                return
+            with lock:
+                completed.append(case[0])
+            form = {"stars": 1 + (n % 5), "comment": f"load {index}/{n}",
+                    **{d: 1 + ((n + i) % 5) for i, d in enumerate(DIMENSIONS)}}
+            rated = timed("rate", lambda: web.post(f"{base}/my/cases/{case[0]}/rating", data=form,
+                                                   allow_redirects=False, timeout=30), {302})
+            if rated is not None:
+                with lock:
+                    acknowledged.append(case[0])
+            timed("my cases", lambda: web.get(f"{base}/my/cases", timeout=30), {200})
+
+        def client(index: int, emails: list[str]) -> None:
+            n = 0
+            while time.monotonic() < deadline and emails:
+                n += 1
+                use_and_rate(index, n, emails.pop())
+            if time.monotonic() < deadline:  # out of fresh citizens: keep browsing until the time is up
+                with lock:
+                    exhausted.append(index)
+                web = requests.Session()
+                while time.monotonic() < deadline:
+                    browse(web)
+
+        emails = [email for _uid, email in citizens]
+        threads = [threading.Thread(target=client, args=(i, emails[i::CITIZENS])) for i in range(CITIZENS)]
+        logging.getLogger().addHandler(server_errors)
         started = time.monotonic()
         try:
-            result = call()
-        except Exception as exc:  # every exception is an error of the run
-            with lock:
-                errors.append(f"{what}: {exc.__class__.__name__}: {exc}")
-            return None
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=SECONDS + 120)
+            elapsed = time.monotonic() - started
         finally:
-            with lock:
-                latencies.setdefault(what, []).append(time.monotonic() - started)
-        status = getattr(result, "status_code", None)
-        if expect is not None and status not in expect:
-            with lock:
-                errors.append(f"{what}: HTTP {status}: {result.text[:300]}")
-            return None
-        return result
-
-    def platform_case(department_case_number: str) -> tuple[str, str] | None:
-        # The test's own bookkeeping: which platform case the department's decision completed.
-        with app.app_context():
-            row = db.session.execute(sa.select(Transaction.case_number, Transaction.status).where(
-                Transaction.department_case_number == department_case_number)).first()
-            db.session.remove()
-            return tuple(row) if row else None
-
-    def browse(web: requests.Session) -> None:
-        timed("catalogue", lambda: web.get(f"{base}/services", timeout=30), {200})
-        timed("app page", lambda: web.get(f"{base}/services/apps/{SAMPLE}", timeout=30), {200})
-
-    def use_and_rate(index: int, n: int, email: str) -> None:
-        """One citizen's visit: log in, browse, open the app, apply in it, rate the completed case."""
-        web = requests.Session()  # the platform's origin
-        on_app = requests.Session()  # the app's origin (its own cookie jar, as in a browser)
-        on_app.headers["Host"] = app_host
-        login = timed("login", lambda: web.post(f"{base}/login", data={"email": email, "password": PASSWORD},
-                                                allow_redirects=False, timeout=30), {302})
-        if login is None:
-            return
-        browse(web)
-        launched = timed("launch", lambda: web.post(f"{base}/apps/{SAMPLE}/launch", allow_redirects=False,
-                                                    timeout=30), {303})
-        if launched is None:
-            return
-        target = urlsplit(launched.headers["Location"])
-        if target.path != "/_gateway/launch":
-            with lock:
-                errors.append(f"launch: sent to {launched.headers['Location']}, not to the app")
-            return
-        entered = timed("enter app", lambda: on_app.get(f"{base}{target.path}?{target.query}",
-                                                        allow_redirects=False, timeout=30), {303})
-        if entered is None:
-            return
-        timed("app home", lambda: on_app.get(f"{base}/", timeout=60), {200})
-        body = {"mailing_address": f"上海市徐汇区负载路 {index}-{n} 号", "materials": ["application_form", "id_card", "photo"]}
-        applied = timed("apply in app", lambda: on_app.post(f"{base}/applications", json=body, timeout=60), {200, 201})
-        if applied is None:
-            return
-        answer = applied.json()
-        if answer.get("status") != "accepted":
-            with lock:
-                errors.append(f"apply in app: {answer}")
-            return
-        case = platform_case(answer["case_number"])
-        if case is None or case[1] != "completed":
-            with lock:
-                errors.append(f"the decision on {answer['case_number']} did not complete a case: {case}")
-            return
-        with lock:
-            completed.append(case[0])
-        form = {"stars": 1 + (n % 5), "comment": f"load {index}/{n}",
-                **{d: 1 + ((n + i) % 5) for i, d in enumerate(DIMENSIONS)}}
-        rated = timed("rate", lambda: web.post(f"{base}/my/cases/{case[0]}/rating", data=form,
-                                               allow_redirects=False, timeout=30), {302})
-        if rated is not None:
-            with lock:
-                acknowledged.append(case[0])
-        timed("my cases", lambda: web.get(f"{base}/my/cases", timeout=30), {200})
-
-    def client(index: int, emails: list[str]) -> None:
-        n = 0
-        while time.monotonic() < deadline and emails:
-            n += 1
-            use_and_rate(index, n, emails.pop())
-        if time.monotonic() < deadline:  # out of fresh citizens: keep browsing until the time is up
-            with lock:
-                exhausted.append(index)
-            web = requests.Session()
-            while time.monotonic() < deadline:
-                browse(web)
-
-    emails = [email for _uid, email in citizens]
-    threads = [threading.Thread(target=client, args=(i, emails[i::CITIZENS])) for i in range(CITIZENS)]
-    started = time.monotonic()
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=SECONDS + 120)
-        elapsed = time.monotonic() - started
-    finally:
-        server.shutdown()
-        instances.registry(app).close()
-        logging.getLogger().removeHandler(server_errors)
+            logging.getLogger().removeHandler(server_errors)
 
     operations = sum(len(v) for v in latencies.values())
     every = [x for v in latencies.values() for x in v]

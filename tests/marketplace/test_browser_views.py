@@ -4,20 +4,18 @@ logs in, creates an order, adds its acceptance suite and publishes it, and no pa
 from __future__ import annotations
 
 import struct
-import threading
 
 import pytest
 import yaml
-from werkzeug.serving import make_server
 
 from core.auth import SYSTEM
 from tests.conftest import make_app, upgrade
+from tests.live import PHONE, chromium, served
+from tests.live import phone_page as new_phone_page
 from tests.marketplace.conftest import contract_doc, suite_doc
-from tests.services import launch_chromium
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 360, "height": 740}
 EMAIL, PASSWORD = "officer@scjg.example.cn", "correct horse battery"
 
 
@@ -26,7 +24,6 @@ def live_server(fresh_database_url, tmp_path):
     """The platform on 127.0.0.1 and a free port, on its own database (the browser's requests commit)."""
     app = make_app(fresh_database_url, tmp_path / "instance")
     upgrade(app)
-    from core.extensions import db
     from marketplace.accounts import services as accounts
     from marketplace.catalogue import services as catalogue
 
@@ -37,32 +34,14 @@ def live_server(fresh_database_url, tmp_path):
                                       time_limit_days=10)
         accounts.user_create(SYSTEM, email=EMAIL, display_name="王晓明", role="department_staff",
                              department_id=dept.id, password=PASSWORD)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        with app.app_context():
-            db.engine.dispose()
+    with served(app) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
 def phone_page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        context = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True,
-                                      locale="zh-CN")
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        try:
-            yield page
-        finally:
-            browser.close()
+    with chromium() as browser, new_phone_page(browser) as page:
+        yield page
 
 
 def assert_fits_the_phone(page, shot_path) -> None:

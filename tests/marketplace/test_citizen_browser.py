@@ -14,22 +14,19 @@ it (a forged revoke of the citizen's consent changes nothing)."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from werkzeug.serving import make_server
 
 from core.auth import SYSTEM
 from tests.conftest import _create_database, make_app, upgrade
-from tests.marketplace.test_gateway_browser import free_port
+from tests.live import PHONE, chromium, free_port, phone_page, served
 from tests.sandbox.test_serving import packaged_example
-from tests.services import launch_chromium, require_bwrap, require_chromium
+from tests.services import require_bwrap, require_chromium
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 360, "height": 740}
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PASSWORD = "correct horse battery"
 COMMENT = "材料一次就提交成功，还自动带出了经营场所，很方便。"
@@ -51,21 +48,10 @@ def platform(tmp_path_factory):
     upgrade(app)
     with app.app_context():
         seeded = _seed(app)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield {"url": f"http://localhost:{port}", "port": port, **seeded}
+        with served(app, port):
+            yield {"url": f"http://localhost:{port}", "port": port, **seeded}
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        from marketplace.gateway import instances
-
-        instances.registry(app).close()
-        with app.app_context():
-            from core.extensions import db
-
-            db.engine.dispose()
         drop()
 
 
@@ -132,26 +118,14 @@ def _seed(app) -> dict:
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as chromium_browser:
+        yield chromium_browser
 
 
 @pytest.fixture
 def phone(browser):
-    context = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True,
-                                  locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    try:
+    with phone_page(browser, timeout_ms=20_000) as page:
         yield page
-    finally:
-        context.close()
 
 
 # --- what every citizen page must pass -----------------------------------------------------------------------

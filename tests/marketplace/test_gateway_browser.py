@@ -5,24 +5,16 @@ session: it is not in document.cookie, and the platform's API does not accept th
 from __future__ import annotations
 
 import io
-import socket
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from core.auth import SYSTEM
 from core.time import utcnow
 from tests.conftest import make_app, upgrade
+from tests.live import free_port, served
 from tests.marketplace.conftest import contract_doc, suite_doc
 from tests.marketplace.test_gateway import ECHO_APP
 from tests.services import launch_chromium, require_bwrap, require_chromium
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -35,18 +27,8 @@ def platform(fresh_database_url, tmp_path):
     upgrade(app)
     with app.app_context():
         resident_id = _seed(app)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": f"http://localhost:{port}", "port": port, "resident_id": resident_id}
-    server.shutdown()
-    from marketplace.gateway import instances
-
-    instances.registry(app).close()
-    with app.app_context():
-        from core.extensions import db
-
-        db.engine.dispose()
+    with served(app, port):
+        yield {"url": f"http://localhost:{port}", "port": port, "resident_id": resident_id}
 
 
 def _seed(app) -> str:

@@ -4,16 +4,13 @@ sideways."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
 from core.auth import SYSTEM
 from tests.conftest import make_app, upgrade
+from tests.live import chromium, phone_page, served
 from tests.marketplace.conftest import contract_doc, suite_doc
-from tests.marketplace.test_browser_views import PHONE, assert_fits_the_phone
-from tests.services import launch_chromium
+from tests.marketplace.test_browser_views import assert_fits_the_phone
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +20,6 @@ def market(fresh_database_url, tmp_path):
     """The platform on loopback with one published order asking for name and phone, and one app for it."""
     app = make_app(fresh_database_url, tmp_path / "instance")
     upgrade(app)
-    from core.extensions import db
     from marketplace.accounts import services as accounts
     from marketplace.catalogue import services as catalogue
     from marketplace.orders import services as orders
@@ -44,32 +40,14 @@ def market(fresh_database_url, tmp_path):
         member = accounts.user_create(SYSTEM, email="dev@shian.example.cn", display_name="开发者",
                                       role="vendor_member", vendor_id=vendor.id)
         app_id = vendors.app_create(member, order_id=order.id, name="食安通", slug="shiantong").id
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", app_id
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        with app.app_context():
-            db.engine.dispose()
+    with served(app) as port:
+        yield f"http://127.0.0.1:{port}", app_id
 
 
 @pytest.fixture
 def phone():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        context = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True,
-                                      locale="zh-CN")
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        try:
-            yield page
-        finally:
-            browser.close()
+    with chromium() as browser, phone_page(browser) as page:
+        yield page
 
 
 def test_citizen_consents_and_revokes_on_a_phone(market, phone, tmp_path):

@@ -8,13 +8,12 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests.conftest import make_app, upgrade
+from tests.live import served
 from tests.services import require_bwrap
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,16 +39,8 @@ def platform(fresh_database_url, tmp_path):
         vendor = db.session.query(User).filter_by(email="dev@haichuan.example.cn").one()
         client, secret = accounts.client_create(vendor, name="CI upload", scopes=sorted(ROLE_SCOPES[vendor.role]))
         credentials = (client.client_id, secret)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", credentials
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        with app.app_context():
-            db.engine.dispose()
+    with served(app) as port:
+        yield f"http://127.0.0.1:{port}", credentials
 
 
 def govapp(*args, cwd, env, timeout=300) -> subprocess.CompletedProcess:
