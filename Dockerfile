@@ -6,7 +6,8 @@
 #   docker run ... govmarket govmarket worker sandbox      (sandbox hosts also mount /var/run/docker.sock)
 # BASE_IMAGE is any Debian bookworm image with python3 (3.11): python:3.11-slim-bookworm by default; on a machine
 # without an image registry `scripts/build-image.sh --local-base` builds one from the sandbox runtime image and
-# builds this file on it (tests/deploy/test_image.py does that). Without outside networks add `--network host`.
+# builds this file on it (tests/deploy/test_image.py does that). Where dockerd has no bridge network, as here,
+# build with `--network host`.
 # Everything Python lives in the virtualenv /opt/venv (Debian's own pip refuses to install: PEP 668).
 # Layers: system packages, then the dependencies read from pyproject.toml and sdk/pyproject.toml, then the code
 # with --no-deps, so a code change rebuilds only the last layer (seconds).

@@ -2,7 +2,7 @@
 
 The image is built with ``scripts/build-image.sh --local-base`` (FROM a Debian bookworm base made from the
 sandbox runtime image, as no image registry is reachable here; Debian's mirror and PyPI are). The first build
-on a machine takes about a minute; later ones reuse Docker's layer cache and rebuild only the code layer.
+on a machine takes about two minutes; later ones reuse Docker's layer cache and rebuild only the code layer.
 
 Every container and volume is labelled and removed, also when a test fails; a last check finds none left.
 """
