@@ -1,25 +1,52 @@
 # The platform image: web (gunicorn) and RQ workers run from it with different commands.
 #   docker build -t govmarket .
 #   docker run -e DATABASE_URL=... -e REDIS_URL=... -e GOVMARKET_SECRET_KEY=... -p 8000:8000 govmarket
+#   docker run ... govmarket govmarket db upgrade heads      (before starting new code)
+#   docker run ... govmarket govmarket worker default billing
 #   docker run ... govmarket govmarket worker sandbox      (sandbox hosts also mount /var/run/docker.sock)
-# docs/operations.md describes the whole production topology.
-FROM python:3.11-slim-bookworm
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+# BASE_IMAGE is any Debian bookworm image with python3 (3.11): python:3.11-slim-bookworm by default; on a machine
+# without an image registry `scripts/build-image.sh --local-base` builds one from the sandbox runtime image and
+# builds this file on it (tests/deploy/test_image.py does that). Where dockerd has no bridge network, as here,
+# build with `--network host`.
+# Everything Python lives in the virtualenv /opt/venv (Debian's own pip refuses to install: PEP 668).
+# Layers: system packages, then the dependencies read from pyproject.toml and sdk/pyproject.toml, then the code
+# with --no-deps, so a code change rebuilds only the last layer (seconds).
+# docs/operations.md describes the whole production topology and the build.
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+FROM ${BASE_IMAGE}
+# PATH is spelled out: an imported rootfs (the local base) has no PATH of its own to extend.
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     GOVMARKET_ENV=production GOVMARKET_QUEUE_MODE=rq GOVMARKET_INSTANCE_PATH=/var/lib/govmarket \
-    FLASK_APP=marketplace.app:create_app
+    FLASK_APP=marketplace.app:create_app \
+    PORT=8000 WEB_CONCURRENCY=4
+# bubblewrap: the sandbox backend; fonts-noto-cjk: the Chinese font of the PDF reports (billing/reports.py).
+# python3-venv only where the base lacks ensurepip (Debian's python3; python:3.11-slim has it).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends bubblewrap fonts-noto-cjk \
- && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /var/lib/govmarket --create-home govmarket
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends bubblewrap fonts-noto-cjk ca-certificates \
+      $(python3 -c 'import ensurepip' 2>/dev/null || echo python3-venv) \
+ && apt-get clean && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /var/lib/govmarket --create-home govmarket \
+ && python3 -c 'import sys; assert sys.version_info >= (3, 11), sys.version' \
+ && python3 -m venv /opt/venv \
+ && pip install -q --upgrade pip 'setuptools>=68' wheel
 WORKDIR /app
-# Dependencies first, so code changes do not reinstall them.
-COPY pyproject.toml README.md ./
+# Dependencies only: this layer changes when a pyproject.toml does, not when the code does.
+COPY pyproject.toml pyproject.toml
 COPY sdk/pyproject.toml sdk/pyproject.toml
-COPY sdk/govapp sdk/govapp
+RUN python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
+s = tomllib.load(open("sdk/pyproject.toml", "rb"))["project"]; \
+print("\n".join(p["dependencies"] + s["dependencies"] + s["optional-dependencies"]["cli"]))' > /tmp/requirements.txt \
+ && pip install -q -r /tmp/requirements.txt \
+ && rm /tmp/requirements.txt
+# The code (.dockerignore leaves out tests, caches, .venv, instance), installed without touching the dependencies.
+# Editable (compat): the platform finds migrations/ and examples/ next to its packages, under /app.
 COPY . .
-RUN pip install --no-cache-dir --config-settings editable_mode=compat -e . -e './sdk[cli]' \
+RUN pip install -q --no-deps --no-build-isolation --config-settings editable_mode=compat -e . -e ./sdk \
+ && pip check \
  && chown -R govmarket /var/lib/govmarket
 USER govmarket
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz').status != 200)"
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4", "--access-logfile", "-", "marketplace.wsgi:app"]
+# gunicorn listens on 0.0.0.0:$PORT with $WEB_CONCURRENCY worker processes (its own environment defaults).
+HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import os,sys,urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ['PORT']).status != 200)"
+CMD ["gunicorn", "--threads", "4", "--access-logfile", "-", "marketplace.wsgi:app"]

@@ -1,0 +1,243 @@
+"""The platform image: built from the repository's Dockerfile and run as production runs it.
+
+The image is built with ``scripts/build-image.sh --local-base`` (FROM a Debian bookworm base made from the
+sandbox runtime image, as no image registry is reachable here; Debian's mirror and PyPI are). The first build
+on a machine takes about two minutes; later ones reuse Docker's layer cache and rebuild only the code layer.
+
+Every container and volume is labelled and removed, also when a test fails; a last check finds none left.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.services import missing, require_docker, require_redis
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD_SCRIPT = ROOT / "scripts" / "build-image.sh"
+# One tag per checkout: test runs in other worktrees on this machine neither replace nor remove this one's image.
+TAG = f"govmarket-test:{hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]}"
+LABEL = "org.govmarket.test"
+LABEL_VALUE = f"image-{os.getpid()}"
+BUILD_TIMEOUT = 1800
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def docker_cli(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
+    if check and proc.returncode != 0:
+        pytest.fail(f"docker {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-2000:]}{proc.stderr[-3000:]}")
+    return proc
+
+
+def image_id(tag: str) -> str | None:
+    proc = docker_cli("image", "inspect", "--format", "{{.Id}}", tag, check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+@pytest.fixture(scope="module")
+def image():
+    """The image built from the working tree; a rebuild after a code change reuses every layer before the code."""
+    require_docker()
+    if not shutil.which("docker"):
+        missing("Docker", "the docker command is not on PATH (apt-get install docker.io)")
+    from core.config import load_config
+    from core.errors import ServiceUnavailable
+    from sandbox import runtime
+
+    try:  # the local base is made from the sandbox runtime image
+        runtime.load(load_config(str(ROOT / "instance"))["RUNTIME_ROOTFS"])
+    except ServiceUnavailable as exc:
+        missing("the sandbox runtime", str(exc))
+
+    previous = image_id(TAG)
+    env = {**os.environ, "GOVMARKET": str(Path(sys.executable).with_name("govmarket"))}
+    started = time.monotonic()
+    proc = subprocess.run([str(BUILD_SCRIPT), "--local-base", "-t", TAG], capture_output=True, text=True,
+                          env=env, timeout=BUILD_TIMEOUT, check=False)
+    seconds = time.monotonic() - started
+    assert proc.returncode == 0, f"the image did not build:\n{proc.stdout[-2000:]}{proc.stderr[-6000:]}"
+    assert proc.stdout.strip().splitlines()[-1] == TAG
+    current = image_id(TAG)
+    cached = proc.stderr.count("Using cache")
+    size = int(docker_cli("image", "inspect", "--format", "{{.Size}}", TAG).stdout)
+    print(f"\nimage {TAG} built in {seconds:.1f} s ({cached} cached steps), {size / 1e6:.0f} MB")
+    if previous and previous != current:  # the last run's image, untagged now: do not let them pile up
+        docker_cli("image", "rm", previous, check=False)
+    return TAG
+
+
+@pytest.fixture(scope="module")
+def cleanup():
+    """Names of what the tests create; all of it is removed at the end, and nothing labelled may be left."""
+    made: dict[str, list[str]] = {"containers": [], "volumes": []}
+    yield made
+    for name in made["containers"]:
+        docker_cli("rm", "--force", "--volumes", name, check=False)
+    for name in made["volumes"]:
+        docker_cli("volume", "rm", "--force", name, check=False)
+    left = docker_cli("ps", "--all", "--quiet", "--filter", f"label={LABEL}={LABEL_VALUE}").stdout.split()
+    left_volumes = docker_cli("volume", "ls", "--quiet", "--filter", f"label={LABEL}={LABEL_VALUE}").stdout.split()
+    assert not left and not left_volumes, f"left behind: containers {left}, volumes {left_volumes}"
+
+
+def run_once(image: str, cleanup, *command: str, env: dict[str, str] | None = None, volume: str | None = None,
+             network: str = "none", timeout: float = 120) -> str:
+    """Run COMMAND in a fresh container of the image (as the image's user) and return its output."""
+    name = f"govmarket-test-{uuid.uuid4().hex[:10]}"
+    cleanup["containers"].append(name)
+    args = ["run", "--rm", "--name", name, "--label", f"{LABEL}={LABEL_VALUE}", "--network", network]
+    for key, value in (env or {}).items():
+        args += ["--env", f"{key}={value}"]
+    if volume:
+        args += ["--volume", f"{volume}:/var/lib/govmarket"]
+    proc = docker_cli(*args, image, *command, timeout=timeout, check=False)
+    assert proc.returncode == 0, f"{' '.join(command)} exited {proc.returncode}:\n{proc.stdout[-2000:]}{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_image_is_configured_for_production(image, cleanup):
+    config = json.loads(docker_cli("image", "inspect", image).stdout)[0]["Config"]
+    assert config["User"] == "govmarket"
+    assert config["Cmd"][0] == "gunicorn" and config["Cmd"][-1] == "marketplace.wsgi:app"
+    assert "healthz" in " ".join(config["Healthcheck"]["Test"])
+    env = dict(item.split("=", 1) for item in config["Env"])
+    assert env["GOVMARKET_ENV"] == "production" and env["GOVMARKET_INSTANCE_PATH"] == "/var/lib/govmarket"
+    assert env["PATH"].startswith("/opt/venv/bin:")
+
+    # Not root, and every program it is started with comes from the virtualenv.
+    programs = "python pip gunicorn govmarket govapp bwrap"
+    out = run_once(image, cleanup, "sh", "-c", f"id -un; id -u; for p in {programs}; do command -v $p; done")
+    user, uid, *programs = out.split()
+    assert (user, uid) == ("govmarket", "10001")
+    assert programs[:5] == [f"/opt/venv/bin/{p}" for p in ("python", "pip", "gunicorn", "govmarket", "govapp")]
+    assert programs[5] == "/usr/bin/bwrap"
+
+    # The Chinese font the PDF reports use, and it has the glyphs of a Chinese report.
+    out = run_once(image, cleanup, "python", "-c", (
+        "from fontTools.ttLib import TTCollection; from billing.reports import CJK_FONT, CJK_FONT_SC_INDEX\n"
+        "font = TTCollection(str(CJK_FONT)).fonts[CJK_FONT_SC_INDEX]; cmap = font.getBestCmap()\n"
+        "print(font['name'].getDebugName(4)); print(all(ord(c) in cmap for c in '政务应用市场结算报表'))"))
+    assert out.split("\n")[:2] == ["Noto Sans CJK SC", "True"], out
+
+
+def test_every_command_the_deployment_uses_exists(image, cleanup):
+    """The commands compose.yaml and docs/operations.md start the image with."""
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    commands = [service["command"] for service in compose["services"].values()
+                if service.get("image") == "govmarket:latest" and "command" in service]
+    assert ["govmarket", "db", "upgrade", "heads"] in commands
+    assert ["govmarket", "worker", "sandbox"] in commands
+    commands += [["govmarket", "sandbox", "worker"], ["govmarket", "sandbox", "sweep"], ["govmarket", "backup", "create"],
+                 ["govmarket", "backup", "restore"], ["govmarket", "ledger", "verify"]]
+    # Each command's --help through the console script's own group, in one process (the app loads once).
+    check = (
+        "import contextlib, io, json, os\n"
+        "from marketplace.cli import cli\n"
+        "for command in json.loads(os.environ['COMMANDS']):\n"
+        "    assert command[0] == 'govmarket', command\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        code = cli.main([*command[1:], '--help'], prog_name='govmarket', standalone_mode=False)\n"
+        "    assert code == 0, (command, code)\n"
+        "    print('exists:', *command)\n")
+    # Production settings (the app refuses to load without them); nothing here connects to the database.
+    env = {"GOVMARKET_SECRET_KEY": "x" * 32, "DATABASE_URL": "postgresql://govmarket@127.0.0.1:1/govmarket",
+           "COMMANDS": json.dumps(commands), "CHECK": check}
+    out = run_once(image, cleanup, "sh", "-c", 'set -e; govmarket --help; gunicorn --version; python -c "$CHECK"', env=env)
+    for group in ("db", "worker", "sandbox", "departments", "backup", "ledger"):
+        assert f"\n  {group} " in out, out
+    assert [line for line in out.splitlines() if line.startswith("exists:")] == [
+        "exists: " + " ".join(command) for command in commands], out
+
+
+def test_image_migrates_and_serves(image, cleanup, fresh_database_url):
+    """Migrations in a one-off container, then the image's own command (gunicorn) serving on the host network."""
+    port = free_port()
+    env = {"GOVMARKET_SECRET_KEY": secrets.token_hex(32), "PORT": str(port), "WEB_CONCURRENCY": "2",
+           "GOVMARKET_LOG_FORMAT": "json"}
+    if fresh_database_url.startswith("sqlite"):
+        # The SQLite file in the image's instance path, on a volume the migration and the web share;
+        # production refuses SQLite, so this is the image tried out in development mode.
+        env |= {"GOVMARKET_ENV": "development", "GOVMARKET_QUEUE_MODE": "sync"}
+        checks = {"database": "ok"}
+    else:
+        env |= {"DATABASE_URL": fresh_database_url, "REDIS_URL": require_redis()}
+        checks = {"database": "ok", "redis": "ok"}
+    volume = f"govmarket-test-{uuid.uuid4().hex[:10]}"
+    cleanup["volumes"].append(volume)
+    docker_cli("volume", "create", "--label", f"{LABEL}={LABEL_VALUE}", volume)
+
+    # As compose.yaml's `migrate` service does before the web starts; then an account the web must show.
+    run_once(image, cleanup, "sh", "-c", "govmarket db upgrade heads && govmarket departments create "
+             "--code image-check --name 镜像检查局 --name-en 'Image Check'", env=env, volume=volume, network="host")
+
+    name = f"govmarket-test-{uuid.uuid4().hex[:10]}"
+    cleanup["containers"].append(name)
+    args = ["run", "--detach", "--name", name, "--label", f"{LABEL}={LABEL_VALUE}", "--network", "host",
+            "--volume", f"{volume}:/var/lib/govmarket", "--health-interval", "1s", "--health-start-period", "30s"]
+    for key, value in env.items():
+        args += ["--env", f"{key}={value}"]
+    docker_cli(*args, image)  # no command: the image's CMD
+
+    def logs() -> str:
+        proc = docker_cli("logs", "--tail", "60", name, check=False)
+        return proc.stdout + proc.stderr
+
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    status = None
+    while time.monotonic() < deadline:
+        state = json.loads(docker_cli("inspect", "--format", "{{json .State}}", name).stdout)
+        assert state["Running"], f"the container stopped (exit {state['ExitCode']}):\n{logs()}"
+        try:
+            status, _ = get(base + "/healthz")
+        except OSError:
+            status = None
+        if status == 200 and state.get("Health", {}).get("Status") == "healthy":
+            break
+        time.sleep(0.5)
+    assert status == 200, f"/healthz never answered 200 within 90 s:\n{logs()}"
+    assert state["Health"]["Status"] == "healthy", f"the image's HEALTHCHECK did not pass: {state['Health']}\n{logs()}"
+
+    status, body = get(base + "/readyz")
+    assert status == 200, f"/readyz {status}: {body[:500]!r}\n{logs()}"
+    assert json.loads(body)["checks"] == checks
+    status, body = get(base + "/departments")  # the migrated tables and the department the CLI created
+    assert status == 200, f"/departments {status}\n{logs()}"
+    assert "镜像检查局" in body.decode()
+
+    # The gunicorn master and its workers, all as the unprivileged user.
+    top = docker_cli("top", name, "-o", "pid,uid,args").stdout.splitlines()[1:]  # docker top needs the pid
+    gunicorns = [line for line in top if "gunicorn" in line]
+    assert len(gunicorns) == 3, top  # the master and WEB_CONCURRENCY=2 workers
+    assert {line.split()[1] for line in top} == {"10001"}, top
