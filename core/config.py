@@ -27,8 +27,11 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "SANDBOX_BACKEND": ("bwrap", str, "Isolation backend for certification and serving: 'bwrap' or 'docker'."),
     "RUNTIME_ROOTFS": (None, str, "Sandbox runtime rootfs (built by `govmarket sandbox build-runtime`); "
                                   "default ~/.cache/govmarket/runtime/rootfs."),
+    "RUNTIME_IMAGE": (None, str, "Docker backend only: use the runtime image already in Docker under this tag "
+                                 "(govmarket-runtime:<hash>, as build-runtime prints it) instead of the rootfs; "
+                                 "for sandbox workers running in a container."),
     "SANDBOX_RUNS": (None, str, "Folder for per-run sandbox directories (sockets, bundle, deps); "
-                                "default /run/govmarket-sandbox as root."),
+                                "default /run/govmarket-sandbox as root. A worker in a container needs the same path on the host."),
     "APPS_DOMAIN": ("apps.localhost:5000", str, "Host suffix apps are served on: <slug>.<APPS_DOMAIN>."),
     "SERVING_IDLE_SECONDS": (300, int, "A served app with no request for this long is stopped; the next request starts it again."),
     "SERVING_DATASET": ("citizens-v1:42:2000", str, "spec:seed:size of the mock dataset the department service answers served apps from."),

@@ -6,6 +6,10 @@ can be reproduced on exactly the same interpreter and libraries.
 
 The rootfs lives outside the repository (default ``~/.cache/govmarket/runtime/rootfs``, setting
 ``GOVMARKET_RUNTIME_ROOTFS``), so a fresh clone on the same machine reuses it.
+
+The imported image carries the full hash and the Python version as labels, so a sandbox worker that runs in a
+container, with only the Docker socket, can use the image without the rootfs (``GOVMARKET_RUNTIME_IMAGE``,
+``docker_image``) and still name the exact runtime in its reports.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ log = logging.getLogger(__name__)
 SUITE = "bookworm"
 PACKAGES = ("python3", "python3-pip")
 IMAGE_REPOSITORY = "govmarket-runtime"
+HASH_LABEL = "org.govmarket.runtime.hash"
+PYTHON_LABEL = "org.govmarket.runtime.python"
 SANDBOX_UID = 10001  # the unprivileged user apps run as, on the host and inside the sandbox
 MOUNT_POINTS = ("app", "deps", "run/govapp")
 PYTHON = "/usr/bin/python3"
@@ -36,7 +42,7 @@ PYTHON = "/usr/bin/python3"
 
 @dataclass(frozen=True)
 class RuntimeImage:
-    rootfs: Path
+    rootfs: Path | None  # None: known only as the Docker image (docker_image), usable by the docker backend alone
     hash: str  # sha256 over the tree: paths, types, modes, owners, contents, link targets
     python: str
 
@@ -140,22 +146,54 @@ def _prepare(root: Path) -> None:
 
 
 def docker_import(image: RuntimeImage, client) -> str:
-    """Import the rootfs into Docker as ``govmarket-runtime:<hash>`` unless it is there; returns the tag."""
+    """Import the rootfs into Docker as ``govmarket-runtime:<hash>`` with the hash and Python version as labels,
+    unless it is there with them (an image imported before the labels existed is imported again); returns the tag."""
     import docker.errors
 
+    labels = {HASH_LABEL: image.hash, PYTHON_LABEL: image.python}
     try:
-        client.images.get(image.docker_tag)
-        return image.docker_tag
+        found = client.images.get(image.docker_tag)
+        if all((found.labels or {}).get(k) == v for k, v in labels.items()):
+            return image.docker_tag
     except docker.errors.ImageNotFound:
         pass
+    if image.rootfs is None:
+        raise ServiceUnavailable(f"the runtime image {image.docker_tag} is not in Docker and there is no rootfs to import")
     tar = subprocess.Popen(["/usr/bin/tar", "--numeric-owner", "-C", str(image.rootfs), "-cf", "-", "."],  # noqa: S603
                            stdout=subprocess.PIPE)
     try:
         repository, tag = image.docker_tag.split(":")
-        client.api.import_image(src=tar.stdout, repository=repository, tag=tag, stream_src=True)
+        client.api.import_image(src=tar.stdout, repository=repository, tag=tag, stream_src=True,
+                                changes=[f"LABEL {k}={v}" for k, v in labels.items()])
     finally:
         tar.stdout.close()
         if tar.wait() != 0:
             raise ServiceUnavailable(f"packing {image.rootfs} for docker import failed (tar exit {tar.returncode})")
-    client.images.get(image.docker_tag)  # raises if the import did not produce it
+    docker_image(image.docker_tag, client)  # raises if the import did not produce it, labelled
     return image.docker_tag
+
+
+def docker_image(tag: str, client) -> RuntimeImage:
+    """The runtime imported in Docker as ``tag`` (``govmarket-runtime:<first 16 of the hash>``), without its rootfs.
+
+    The full hash comes from the image's label and must agree with the tag, so a report never names a runtime
+    other than the one that ran; ServiceUnavailable when the image is missing, unlabelled or inconsistent."""
+    import docker.errors
+
+    how = ("import it with `govmarket sandbox build-runtime` where the rootfs is built and copy it to this "
+           "Docker engine (`docker save TAG | docker load`); docs/operations.md, \"Sandbox hosts\"")
+    repository, _, short = tag.partition(":")
+    if repository != IMAGE_REPOSITORY or len(short) != 16:
+        raise ServiceUnavailable(f"GOVMARKET_RUNTIME_IMAGE must be {IMAGE_REPOSITORY}:<16 hex digits of the runtime "
+                                 f"hash>, as `govmarket sandbox build-runtime` prints it; got {tag!r}")
+    try:
+        labels = client.images.get(tag).labels or {}
+    except docker.errors.ImageNotFound as exc:
+        raise ServiceUnavailable(f"the runtime image {tag} is not in Docker; {how}") from exc
+    digest, python = labels.get(HASH_LABEL, ""), labels.get(PYTHON_LABEL, "")
+    if not digest or not python:
+        raise ServiceUnavailable(f"the runtime image {tag} has no {HASH_LABEL}/{PYTHON_LABEL} labels (imported by an "
+                                 f"older version); {how}")
+    if not digest.startswith(short):
+        raise ServiceUnavailable(f"the runtime image {tag} is labelled with hash {digest}, which its tag does not match")
+    return RuntimeImage(rootfs=None, hash=digest, python=python)

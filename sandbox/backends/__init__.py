@@ -163,15 +163,17 @@ def get_backend(name: str, config: Any) -> SandboxBackend:
     apply its limits on this machine."""
     from sandbox import runtime
 
-    image = runtime.load(config["RUNTIME_ROOTFS"])
     if name == "bwrap":
         from sandbox.backends.bwrap import BwrapBackend
 
-        backend: SandboxBackend = BwrapBackend(image)
+        backend: SandboxBackend = BwrapBackend(runtime.load(config["RUNTIME_ROOTFS"]))
     elif name == "docker":
-        from sandbox.backends.docker import DockerBackend
+        from sandbox.backends.docker import DockerBackend, _client
 
-        backend = DockerBackend(image)
+        if config.get("RUNTIME_IMAGE"):  # a worker in a container: the imported image, no rootfs on disk
+            backend = DockerBackend(runtime.docker_image(config["RUNTIME_IMAGE"], _client()))
+        else:
+            backend = DockerBackend(runtime.load(config["RUNTIME_ROOTFS"]))
     else:
         raise ServiceUnavailable(f"GOVMARKET_SANDBOX_BACKEND must be 'bwrap' or 'docker', got {name!r}")
     backend.check()

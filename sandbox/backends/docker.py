@@ -1,6 +1,21 @@
 """The Docker backend: the runtime rootfs imported as an image, run with no network, a read-only root,
 a size-limited noexec ``/tmp``, memory == memory+swap, a pids limit, a CPU quota, every capability
-dropped, no-new-privileges and the unprivileged sandbox uid; labelled so a sweeper finds orphans."""
+dropped, no-new-privileges and the unprivileged sandbox uid; labelled so a sweeper finds orphans.
+
+The worker may itself run in a container (a sandbox host running the platform image with the Docker socket,
+docs/operations.md "Sandbox hosts"). Two things must then hold, and ``start`` refuses (ServiceUnavailable, an
+infrastructure error, never a verdict against the app) when they do not:
+
+- The folders it bind-mounts into the sandbox must be at the same path on the host, because dockerd resolves a
+  bind mount's source on the host: a same-path bind mount of ``GOVMARKET_SANDBOX_RUNS``. Otherwise dockerd would
+  create an empty folder on the host and every app would fail to start for a reason not its own.
+- It must see the sandbox's processes as the host does (``pid: host``): the harness vets the peer of ``app.sock``
+  by the pid SO_PEERCRED reports (``owns_process``), the kernel reports 0 for a peer in a pid namespace the
+  worker cannot see, and the owner keys on sandboxes and run folders (pid + start time) must be unique on the
+  host, or two workers on one host would sweep each other's sandboxes. The pids-limit events are read from the
+  host's cgroup tree (v1), so that is mounted read-only too. Neither grants the worker anything new: it holds
+  the Docker socket, which is root on the host; the apps stay in their own pid namespaces and see nothing of it.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +40,37 @@ def _client():
         raise ServiceUnavailable(f"the Docker engine does not answer ({exc}); start dockerd or use the bwrap backend") from exc
 
 
+def own_container_id() -> str | None:
+    """The id of the Docker container this process runs in (from the engine's /etc/hostname bind mount), or None."""
+    try:
+        with open("/proc/self/mountinfo") as fh:
+            for line in fh:
+                fields = line.split()
+                if len(fields) > 4 and fields[4] == "/etc/hostname" and "/containers/" in fields[3]:
+                    candidate = fields[3].rsplit("/containers/", 1)[1].split("/", 1)[0]
+                    if len(candidate) == 64 and all(c in "0123456789abcdef" for c in candidate):
+                        return candidate
+    except OSError:
+        pass
+    return None
+
+
+def host_path_problem(path: Path, mounts: list[dict]) -> str | None:
+    """Why dockerd (which resolves bind sources on the host) would not find ``path`` of this container, or None."""
+    path = Path(path).resolve()
+    best: dict | None = None
+    for mount in mounts:
+        dest = Path(mount.get("Destination", "/"))
+        if (path == dest or dest in path.parents) and (best is None or len(str(dest)) > len(best["Destination"])):
+            best = mount
+    if best is None:
+        return f"{path} is inside this container's own filesystem"
+    if best.get("Type") != "bind" or best.get("Source") != best["Destination"]:
+        return (f"{path} is on a {best.get('Type')} mount from {best.get('Source')} at {best['Destination']}, "
+                "not a bind mount of the same host path")
+    return None
+
+
 class DockerSandbox:
     def __init__(self, spec: SandboxSpec, container, output: CapturedOutput):
         self.id = spec.run_id
@@ -44,6 +90,25 @@ class DockerSandbox:
                         self._pids_cgroup = CGROUP_ROOT / "pids" / path.lstrip("/")
         except OSError:
             pass
+        if pid:
+            self._check_visible(pid)
+
+    def _check_visible(self, pid: int) -> None:
+        """Refuse unless this process sees the sandbox's processes and pids cgroup (a worker in a container)."""
+        problem = None
+        if not self.owns_process(pid):
+            problem = (f"this worker does not see the sandbox's process {pid} (another pid namespace), so it cannot vet "
+                       "the peer of app.sock; run it in the host's pid namespace (compose `pid: host`, "
+                       "docker run --pid host)")
+        elif self._pids_cgroup is not None and not (self._pids_cgroup / "pids.events").exists():
+            problem = (f"this worker does not see the host's cgroup {self._pids_cgroup}, so it cannot tell when the pids "
+                       "limit refused a fork; mount the host's /sys/fs/cgroup read-only at the same path")
+        if problem is None:
+            return
+        self.container.reload()
+        state = self.container.attrs["State"]
+        if state.get("Running") and state.get("Pid") == pid:  # not just a sandbox that has already exited
+            raise ServiceUnavailable(problem)
 
     def poll(self) -> int | None:
         if self._exit is not None:
@@ -94,8 +159,9 @@ class DockerSandbox:
                 text = fh.read()
         except OSError:
             return False
-        return any(line.split(":", 2)[1] == "pids" and self.container.id in line.split(":", 2)[2]
-                   for line in text.splitlines())
+        # cgroup v1: the pids hierarchy; v2: the unified one ("0::path"). The path names the container's id.
+        return any(line.count(":") >= 2 and line.split(":", 2)[1] in ("pids", "")
+                   and self.container.id in line.split(":", 2)[2] for line in text.splitlines())
 
     def stop(self) -> None:
         if self._stopped:
@@ -117,6 +183,7 @@ class DockerBackend:
     def __init__(self, image: RuntimeImage):
         self.image = image
         self.client = None
+        self._own_mounts: list[dict] | None = None  # this worker's container's mounts, when it runs in one
 
     def image_hash(self) -> str:
         return self.image.hash
@@ -135,16 +202,38 @@ class DockerBackend:
         except docker.errors.ImageNotFound as exc:
             raise ServiceUnavailable(f"the runtime image {self.image.docker_tag} is not in Docker; run "
                                      "`govmarket sandbox build-runtime`") from exc
+        own = own_container_id()
+        if own is not None:
+            try:
+                attrs = client.api.inspect_container(own)
+            except docker.errors.NotFound:  # another engine's container (docker in docker): paths are its own
+                attrs = None
+            if attrs is not None:
+                # Before anything else (the sweep judges sandboxes by their owner's pid): refuse outside the host's
+                # pid namespace, where owner keys would collide and other workers' live sandboxes look orphaned.
+                if (attrs.get("HostConfig") or {}).get("PidMode") != "host":
+                    raise ServiceUnavailable("this sandbox worker runs in a container with its own pid namespace; run "
+                                             "it with the host's (compose `pid: host`, docker run --pid host): it "
+                                             "vets app sockets and sweeps orphans by host process ids")
+                self._own_mounts = attrs.get("Mounts") or []
         self.client = client
 
     def start(self, spec: SandboxSpec) -> DockerSandbox:
         if self.client is None:
             self.check()
+        if self._own_mounts is not None:
+            for mount in spec.mounts:
+                problem = host_path_problem(mount.host, self._own_mounts)
+                if problem:
+                    raise ServiceUnavailable(
+                        f"the Docker engine would not find {mount.host} on the host: {problem}. A sandbox worker in a "
+                        "container needs GOVMARKET_SANDBOX_RUNS bind-mounted from the same host path "
+                        "(compose.yaml: /var/lib/govmarket-sandbox/runs:/var/lib/govmarket-sandbox/runs)")
         limits = spec.limits
         container = self.client.containers.create(  # type: ignore[union-attr]
             self.image.docker_tag,
             command=list(spec.argv),
-            name=f"govmarket-{spec.run_id}",
+            name=f"govmarket-{owner_key()}-{spec.run_id}",  # run ids repeat across databases; owner keys do not
             hostname="sandbox",
             user=f"{SANDBOX_UID}:{SANDBOX_UID}",
             environment=dict(spec.env),
@@ -175,10 +264,10 @@ class DockerBackend:
         try:
             container.start()
             output.follow(container.logs(stream=True, follow=True, stdout=True, stderr=True))
+            return DockerSandbox(spec, container, output)
         except Exception:
             container.remove(force=True)
             raise
-        return DockerSandbox(spec, container, output)
 
     def sweep(self) -> list[str]:
         client = self.client or _client()

@@ -1,100 +1,23 @@
-"""The platform image: built from the repository's Dockerfile and run as production runs it.
-
-The image is built with ``scripts/build-image.sh --local-base`` (FROM a Debian bookworm base made from the
-sandbox runtime image, as no image registry is reachable here; Debian's mirror and PyPI are). The first build
-on a machine takes about two minutes; later ones reuse Docker's layer cache and rebuild only the code layer.
-
-Every container and volume is labelled and removed, also when a test fails; a last check finds none left.
-"""
+"""The platform image: built from the repository's Dockerfile (tests/deploy/conftest.py) and run as production
+runs it: migrations, the web, the commands the deployment uses."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import secrets
-import shutil
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.services import missing, require_docker, require_redis
-
-ROOT = Path(__file__).resolve().parents[2]
-BUILD_SCRIPT = ROOT / "scripts" / "build-image.sh"
-# One tag per checkout: test runs in other worktrees on this machine neither replace nor remove this one's image.
-TAG = f"govmarket-test:{hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]}"
-LABEL = "org.govmarket.test"
-LABEL_VALUE = f"image-{os.getpid()}"
-BUILD_TIMEOUT = 1800
+from tests.deploy.conftest import LABEL, LABEL_VALUE, ROOT, docker_cli
+from tests.services import require_redis
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-
-
-def docker_cli(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
-    if check and proc.returncode != 0:
-        pytest.fail(f"docker {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-2000:]}{proc.stderr[-3000:]}")
-    return proc
-
-
-def image_id(tag: str) -> str | None:
-    proc = docker_cli("image", "inspect", "--format", "{{.Id}}", tag, check=False)
-    return proc.stdout.strip() if proc.returncode == 0 else None
-
-
-@pytest.fixture(scope="module")
-def image():
-    """The image built from the working tree; a rebuild after a code change reuses every layer before the code."""
-    require_docker()
-    if not shutil.which("docker"):
-        missing("Docker", "the docker command is not on PATH (apt-get install docker.io)")
-    from core.config import load_config
-    from core.errors import ServiceUnavailable
-    from sandbox import runtime
-
-    try:  # the local base is made from the sandbox runtime image
-        runtime.load(load_config(str(ROOT / "instance"))["RUNTIME_ROOTFS"])
-    except ServiceUnavailable as exc:
-        missing("the sandbox runtime", str(exc))
-
-    previous = image_id(TAG)
-    env = {**os.environ, "GOVMARKET": str(Path(sys.executable).with_name("govmarket"))}
-    started = time.monotonic()
-    proc = subprocess.run([str(BUILD_SCRIPT), "--local-base", "-t", TAG], capture_output=True, text=True,
-                          env=env, timeout=BUILD_TIMEOUT, check=False)
-    seconds = time.monotonic() - started
-    assert proc.returncode == 0, f"the image did not build:\n{proc.stdout[-2000:]}{proc.stderr[-6000:]}"
-    assert proc.stdout.strip().splitlines()[-1] == TAG
-    current = image_id(TAG)
-    cached = proc.stderr.count("Using cache")
-    size = int(docker_cli("image", "inspect", "--format", "{{.Size}}", TAG).stdout)
-    print(f"\nimage {TAG} built in {seconds:.1f} s ({cached} cached steps), {size / 1e6:.0f} MB")
-    if previous and previous != current:  # the last run's image, untagged now: do not let them pile up
-        docker_cli("image", "rm", previous, check=False)
-    return TAG
-
-
-@pytest.fixture(scope="module")
-def cleanup():
-    """Names of what the tests create; all of it is removed at the end, and nothing labelled may be left."""
-    made: dict[str, list[str]] = {"containers": [], "volumes": []}
-    yield made
-    for name in made["containers"]:
-        docker_cli("rm", "--force", "--volumes", name, check=False)
-    for name in made["volumes"]:
-        docker_cli("volume", "rm", "--force", name, check=False)
-    left = docker_cli("ps", "--all", "--quiet", "--filter", f"label={LABEL}={LABEL_VALUE}").stdout.split()
-    left_volumes = docker_cli("volume", "ls", "--quiet", "--filter", f"label={LABEL}={LABEL_VALUE}").stdout.split()
-    assert not left and not left_volumes, f"left behind: containers {left}, volumes {left_volumes}"
 
 
 def run_once(image: str, cleanup, *command: str, env: dict[str, str] | None = None, volume: str | None = None,

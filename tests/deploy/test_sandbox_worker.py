@@ -1,0 +1,180 @@
+"""A sandbox worker running from the platform image, holding only the Docker socket, certifies real uploads.
+
+The worker container is started the way compose.yaml's ``sandbox-worker`` is (its command, environment, pid
+namespace and mounts are read from compose.yaml), on the host network, against a fresh database and a private
+Redis. The test process queues certifications through the platform's own service (``certification_request``,
+QUEUE_MODE=rq); the worker runs each app in a sibling container of the host's dockerd, from the runtime image
+named by GOVMARKET_RUNTIME_IMAGE, with the per-run folders bind-mounted from the same path on the host.
+
+One app passes its suite (certified); another plants ``app.sock`` as a link to the Docker socket the worker
+holds, and the worker must refuse to talk to it (the peer check by host pid) and fail it with a report.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import make_app, upgrade
+from tests.deploy.conftest import LABEL, LABEL_VALUE, ROOT, docker_cli
+from tests.faults.conftest import PrivateRedis
+from tests.sandbox.conftest import APPS, make_bundle
+from tests.services import missing, require_docker
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+SUITE = {
+    "suite": "image-check", "version": "1", "dataset": {"spec": "citizens-v1", "seed": 7, "size": 100},
+    "pass": {"ratio": 1.0, "latency_p95_ms": 5000},
+    "cases": [{"id": "health", "category": "happy-path", "visibility": "public",
+               "request": {"method": "GET", "path": "/health"}, "expect": {"status": 200}},
+              {"id": "hello", "category": "happy-path", "visibility": "public",
+               "request": {"method": "GET", "path": "/hello"}, "expect": {"status": 200}}],
+}
+GOOD_APP = (b"def app(environ, start_response):\n"
+            b"    start_response('200 OK', [('Content-Type', 'application/json')])\n"
+            b"    return [b'{\"ok\": true}']\n")
+
+
+@pytest.fixture
+def private_redis():
+    binary = shutil.which("redis-server")
+    if not binary:
+        missing("redis-server", "not on PATH (apt-get install redis-server)")
+    directory = Path(tempfile.mkdtemp(prefix="govmarket-deploy-redis-"))
+    server = PrivateRedis(binary, directory)
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def runtime_tag():
+    """The runtime image in this host's dockerd, labelled with its full hash (imported from the built rootfs)."""
+    from core.config import load_config
+    from core.errors import ServiceUnavailable
+    from sandbox import runtime
+
+    client = require_docker()
+    try:
+        image = runtime.load(load_config(str(ROOT / "instance"))["RUNTIME_ROOTFS"])
+        return runtime.docker_import(image, client), image.hash
+    except ServiceUnavailable as exc:
+        missing("the sandbox runtime", exc.message)
+
+
+def sandbox_containers(owner: str) -> list[str]:
+    return docker_cli("ps", "--all", "--format", "{{.Names}}", "--filter", "label=govmarket.sandbox",
+                      "--filter", f"label=govmarket.owner={owner}").stdout.split()
+
+
+def test_sandbox_worker_container_certifies_with_the_docker_socket(image, cleanup, runtime_tag, fresh_database_url,
+                                                                   private_redis, tmp_path):
+    from core.extensions import db
+    from core.storage import FileBlobStore
+    from sandbox.models import CertificationRun
+    from sandbox.services import certification_request
+
+    tag, runtime_hash = runtime_tag
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]["sandbox-worker"]
+    env = dict(compose["environment"])
+    assert compose["pid"] == "host" and compose["user"] == "root"
+    assert env["GOVMARKET_SANDBOX_BACKEND"] == "docker" and env["GOVMARKET_RUNTIME_IMAGE"].startswith("${")
+    runs_in_compose = env["GOVMARKET_SANDBOX_RUNS"]
+    mounts = [volume.split(":") for volume in compose["volumes"]]
+    assert [runs_in_compose, runs_in_compose] in mounts, "the runs folder must be mounted from the same host path"
+    assert ["/var/run/docker.sock", "/var/run/docker.sock"] in mounts
+    assert ["/sys/fs/cgroup", "/sys/fs/cgroup", "ro"] in mounts
+
+    # The platform: the test process uploads and queues, as the web does.
+    instance = tmp_path / "instance"
+    app = make_app(fresh_database_url, instance, QUEUE_MODE="rq", REDIS_URL=private_redis.url)
+    upgrade(app)
+    bundles = Path(app.config["BUNDLE_STORE"])
+    good = make_bundle("app:app", {"app.py": GOOD_APP}, scopes=())
+    planter = make_bundle("planter:app", {"planter.py": (APPS / "planter.py").read_bytes()}, scopes=())
+    with app.app_context():
+        store = FileBlobStore(bundles)
+        runs = {}
+        for version, bundle in ((1, good), (2, planter)):
+            sha = store.put_stream(io.BytesIO(bundle), 10**7).sha256
+            runs[version] = certification_request(None, version, sha, SUITE, None, []).id
+        db.session.remove()
+
+    # A short folder (unix socket paths are limited to 108 bytes), the same path on the host and in the worker.
+    runs_root = Path(tempfile.mkdtemp(prefix="gm-runs-"))
+    os.chmod(runs_root, 0o711)
+    # compose's settings, less those naming compose's services or left to the operator (${…}), plus this test's.
+    environment = {key: value for key, value in env.items()
+                   if key not in ("DATABASE_URL", "REDIS_URL") and "${" not in str(value)}
+    environment |= {"GOVMARKET_SECRET_KEY": "x" * 32, "GOVMARKET_RUNTIME_IMAGE": tag,
+                    "GOVMARKET_SANDBOX_RUNS": str(runs_root), "GOVMARKET_BUNDLE_STORE": str(bundles),
+                    "DATABASE_URL": fresh_database_url, "REDIS_URL": private_redis.url,
+                    "GOVMARKET_RATELIMIT_STORAGE_URI": "memory://", "GOVMARKET_LOG_FORMAT": "text"}
+    volumes = [f"{runs_root}:{runs_root}", "/var/run/docker.sock:/var/run/docker.sock",
+               "/sys/fs/cgroup:/sys/fs/cgroup:ro", f"{bundles}:{bundles}:ro"]
+    if fresh_database_url.startswith("sqlite"):
+        # Production refuses SQLite: the worker runs in development mode on the same file, shared by a bind mount.
+        folder = fresh_database_url.removeprefix("sqlite:///").rsplit("/", 1)[0]
+        environment["GOVMARKET_ENV"] = "development"
+        volumes.append(f"{folder}:{folder}")
+    name = f"govmarket-test-{uuid.uuid4().hex[:10]}"
+    cleanup["containers"].append(name)
+    args = ["run", "--detach", "--name", name, "--label", f"{LABEL}={LABEL_VALUE}", "--network", "host",
+            "--pid", compose["pid"], "--user", compose["user"]]
+    for path in compose["tmpfs"]:
+        args += ["--tmpfs", path]
+    for volume in volumes:
+        args += ["--volume", volume]
+    for key, value in environment.items():
+        args += ["--env", f"{key}={value}"]
+    started = time.monotonic()
+    docker_cli(*args, image, *compose["command"])
+
+    def logs() -> str:
+        proc = docker_cli("logs", "--tail", "80", name, check=False)
+        return proc.stdout + proc.stderr
+
+    try:
+        deadline = time.monotonic() + 100
+        states: dict[int, CertificationRun] = {}
+        while time.monotonic() < deadline:
+            with app.app_context():
+                states = {v: db.session.get(CertificationRun, run_id) for v, run_id in runs.items()}
+                done = all(run.state in ("certified", "failed", "error") for run in states.values())
+                db.session.expunge_all()
+                db.session.remove()
+            if done:
+                break
+            state = json.loads(docker_cli("inspect", "--format", "{{json .State}}", name).stdout)
+            assert state["Running"], f"the worker stopped (exit {state['ExitCode']}):\n{logs()}"
+            time.sleep(0.5)
+        seconds = time.monotonic() - started
+        summary = {v: (run.state, run.error) for v, run in states.items()}
+        print(f"\nboth runs finished {seconds:.1f} s after the worker container started: {summary}")
+        good_run, planted = states[1], states[2]
+        assert good_run.state == "certified", f"{summary}\n{json.dumps(good_run.report, indent=1)[:3000]}\n{logs()}"
+        assert planted.state == "failed", f"{summary}\n{logs()}"
+        for run in (good_run, planted):
+            assert run.backend == "docker" and run.report["backend"] == "docker"
+            assert run.report["image_hash"] == runtime_hash
+            assert run.worker.partition(":")[0] == os.uname().nodename  # the host's name, on the host network
+        assert good_run.report["summary"]["passed"] == 2 and not good_run.report["verdicts"]
+        assert "not in the sandbox" in planted.report["verdicts"]["start_failure"], planted.report["verdicts"]
+        owner = good_run.worker.partition(":")[2]
+        assert int(owner.partition(".")[0]) != 1, "the worker's owner key is not a host pid"
+        assert sandbox_containers(owner) == [], "a sandbox container outlived its run"
+        assert list(runs_root.iterdir()) == [], "a run folder outlived its run"
+    finally:
+        docker_cli("stop", "--time", "20", name, check=False)
+        shutil.rmtree(runs_root, ignore_errors=True)
