@@ -178,3 +178,56 @@ def test_sandbox_worker_container_certifies_with_the_docker_socket(image, cleanu
     finally:
         docker_cli("stop", "--time", "20", name, check=False)
         shutil.rmtree(runs_root, ignore_errors=True)
+
+
+PROBE = """
+import json, os
+from pathlib import Path
+from core.config import load_config
+from core.errors import ServiceUnavailable
+from sandbox.backends import get_backend
+from sandbox.harness import AppSession, HarnessLimits
+try:
+    backend = get_backend("docker", load_config("/tmp"))
+    with AppSession(backend, Path(os.environ["RUNS"]), HarnessLimits()) as session:
+        backend.start(session._spec("probe", ["/usr/bin/sleep", "30"], {}, deps_writable=False)).stop()
+    print(json.dumps({"started": True}))
+except ServiceUnavailable as exc:
+    print(json.dumps({"refused": exc.message}))
+"""
+
+
+@pytest.mark.parametrize("wrong", ["own pid namespace", "runs folder inside the container", "no host cgroups"])
+def test_sandbox_worker_container_refuses_what_it_cannot_vet(image, cleanup, runtime_tag, wrong, tmp_path):
+    """A worker container set up wrongly refuses before an app runs (an infrastructure error the run records),
+    instead of misjudging every app, missing pids-limit hits, or sweeping other workers' live sandboxes."""
+    tag, _ = runtime_tag
+    if wrong == "runs folder inside the container":
+        runs, mount = "/var/lib/govmarket-sandbox-probe/runs", []  # the container's own filesystem: nothing on the host
+    else:
+        runs = tempfile.mkdtemp(prefix="gm-probe-")
+        os.chmod(runs, 0o711)
+        mount = ["--volume", f"{runs}:{runs}"]
+    name = f"govmarket-test-{uuid.uuid4().hex[:10]}"
+    cleanup["containers"].append(name)
+    args = ["run", "--rm", "--name", name, "--label", f"{LABEL}={LABEL_VALUE}", "--network", "none", "--user", "root",
+            "--volume", "/var/run/docker.sock:/var/run/docker.sock", *mount,
+            "--env", "GOVMARKET_ENV=development", "--env", f"GOVMARKET_RUNTIME_IMAGE={tag}", "--env", f"RUNS={runs}",
+            "--env", "PROMETHEUS_MULTIPROC_DIR="]
+    if wrong != "own pid namespace":
+        args += ["--pid", "host"]
+    if wrong != "no host cgroups":
+        args += ["--volume", "/sys/fs/cgroup:/sys/fs/cgroup:ro"]
+    try:
+        proc = docker_cli(*args, image, "python", "-c", PROBE)
+    finally:
+        shutil.rmtree(runs, ignore_errors=True)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    expected = {"own pid namespace": "own pid namespace; run it with the host's",
+                "runs folder inside the container": "is inside this container's own filesystem",
+                "no host cgroups": "does not see the host's cgroup"}[wrong]
+    assert expected in result.get("refused", ""), result
+    print(f"\nrefused: {result['refused']}")
+    assert not Path("/var/lib/govmarket-sandbox-probe").exists(), "dockerd created the runs folder on the host"
+    left = docker_cli("ps", "--all", "--format", "{{.Names}}", "--filter", "label=govmarket.sandbox").stdout.split()
+    assert not [n for n in left if n.endswith("-probe")], f"the refused sandbox was left: {left}"
