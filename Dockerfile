@@ -3,7 +3,8 @@
 #   docker run -e DATABASE_URL=... -e REDIS_URL=... -e GOVMARKET_SECRET_KEY=... -p 8000:8000 govmarket
 #   docker run ... govmarket govmarket db upgrade heads      (before starting new code)
 #   docker run ... govmarket govmarket worker default billing
-#   docker run ... govmarket govmarket worker sandbox      (sandbox hosts also mount /var/run/docker.sock)
+#   docker run ... govmarket govmarket worker sandbox      (sandbox hosts: root, --pid host, the Docker socket and
+#       the same-path runs folder; docs/operations.md "Sandbox hosts", compose.yaml's sandbox-worker)
 # BASE_IMAGE is any Debian bookworm image with python3 (3.11): python:3.11-slim-bookworm by default; on a machine
 # without an image registry `scripts/build-image.sh --local-base` builds one from the sandbox runtime image and
 # builds this file on it (tests/deploy/test_image.py does that). Where dockerd has no bridge network, as here,
