@@ -26,11 +26,12 @@ import yaml
 
 from tests.conftest import make_app, upgrade
 from tests.deploy.conftest import LABEL, LABEL_VALUE, ROOT, docker_cli
-from tests.faults.conftest import PrivateRedis
+from tests.faults import conftest as faults
 from tests.sandbox.conftest import APPS, make_bundle
 from tests.services import missing, require_docker
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
+private_redis = faults.private_redis  # the fixture: a redis-server of this test's own, stopped afterwards
 
 SUITE = {
     "suite": "image-check", "version": "1", "dataset": {"spec": "citizens-v1", "seed": 7, "size": 100},
@@ -43,19 +44,6 @@ SUITE = {
 GOOD_APP = (b"def app(environ, start_response):\n"
             b"    start_response('200 OK', [('Content-Type', 'application/json')])\n"
             b"    return [b'{\"ok\": true}']\n")
-
-
-@pytest.fixture
-def private_redis():
-    binary = shutil.which("redis-server")
-    if not binary:
-        missing("redis-server", "not on PATH (apt-get install redis-server)")
-    directory = Path(tempfile.mkdtemp(prefix="govmarket-deploy-redis-"))
-    server = PrivateRedis(binary, directory)
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture
