@@ -210,8 +210,8 @@ def run_worker(queue_names: list[str], *, redis_url: str, outage_seconds: float,
     while True:
         worker = GovWorker([Queue(name, connection=connection) for name in queue_names], connection=connection,
                            hooks=[reconcile, *hooks], maintenance_interval=maintenance_seconds,
-                           # rq waits for a job for worker_ttl - 15 s before it runs maintenance again
-                           worker_ttl=max(30, min(420, maintenance_seconds + 15)))
+                           # an idle rq worker blocks worker_ttl - 15 s waiting for a job between maintenance runs
+                           worker_ttl=max(16, min(420, maintenance_seconds + 15)))
         try:
             worker.work(burst=burst, with_scheduler=with_scheduler)
         except REDIS_ERRORS as exc:  # rq's teardown (register_death) met the outage too

@@ -277,7 +277,11 @@ def test_redis_down_longer_than_the_worker_waits_restarts_the_worker_in_process(
         wait_until(lambda: StartedJobRegistry(queue=Queue("default", connection=redis)).get_job_ids(), 60,
                    "the worker to start the long job")
         private_redis.stop()
-        time.sleep(6)  # the long job ends meanwhile; nothing can record it
+        down = time.monotonic()
+        # What the operator's readiness probe says meanwhile.
+        ready = app.test_client().get("/readyz")
+        assert ready.status_code == 503 and ready.get_json()["checks"]["redis"].startswith("error"), ready.get_json()
+        time.sleep(max(0.0, 6 - (time.monotonic() - down)))  # the long job ends meanwhile; nothing can record it
         private_redis.start()
         wait_until(lambda: len(set(lines(log_path))) >= len(keys) or busy.poll() is not None, 45,
                    f"the restarted worker to drain the queue; worker said: {wlog.read_text()[-3000:]}")
@@ -296,3 +300,46 @@ def test_redis_down_longer_than_the_worker_waits_restarts_the_worker_in_process(
 
     # It ran to its end once, but its result could not be recorded: rq's answer for that is "failed, abandoned".
     assert Job.fetch("faults-long", connection=Redis.from_url(private_redis.url)).get_status() in ("finished", "failed")
+
+
+def test_sandbox_worker_sweeps_and_requeues_lost_runs_while_it_runs(rq_app, tmp_path):
+    """Every GOVMARKET_WORKER_MAINTENANCE_SECONDS a running sandbox worker fails the runs a dead worker left
+    ``testing`` and enqueues again the ``queued`` runs whose job Redis no longer has; each of those runs once."""
+    from core.extensions import db
+    from sandbox.models import CertificationRun
+    from sandbox.services import job_id_for
+
+    app, env = rq_app
+    env = {**env, "GOVMARKET_WORKER_MAINTENANCE_SECONDS": "1"}
+    wlog = tmp_path / "workers.log"
+    busy = worker(env, "sandbox", "worker", log=wlog)
+    try:
+        wait_until(lambda: "Listening on" in (wlog.read_text() if wlog.exists() else ""), 60, "the worker to listen")
+        with app.app_context():
+            import socket
+
+            runs = {}
+            for version, state, owner in ((61, "testing", f"{socket.gethostname()}:999999.1"), (62, "queued", None)):
+                run = CertificationRun(app_version_id=version, bundle_sha256="0" * 64, suite_version="1",
+                                       suite_sha256="0" * 64, suite={}, dept_scopes=[], dataset={},
+                                       job_id=job_id_for(version, "1"), state=state, worker=owner)
+                db.session.add(run)
+                db.session.commit()
+                runs[state] = run.id
+            db.session.remove()
+
+            def settled():
+                states = {s: db.session.get(CertificationRun, i).state for s, i in runs.items()}
+                db.session.remove()
+                return states["testing"] == "error" and states["queued"] not in ("queued", "testing") and states
+
+            states = wait_until(settled, 30, f"the worker's maintenance; worker said: {wlog.read_text()[-2000:]}")
+            lost = db.session.get(CertificationRun, runs["queued"])
+            # The requeued run really ran (its bundle does not exist, so certify_run records an error) — once.
+            assert (states["queued"], lost.attempts) == ("error", 1), lost.error
+            db.session.remove()
+    finally:
+        os.killpg(busy.pid, signal.SIGTERM)
+        busy.wait(timeout=30)
+    said = wlog.read_text()
+    assert f"run {runs['queued']} re-enqueued" in said and f"run {runs['testing']} marked error" in said
