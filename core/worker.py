@@ -11,9 +11,10 @@ as abandoned although it ran. Three things here close that:
   its result is recorded when Redis is back, the waiting jobs (kept by Redis's append-only file) run next;
 - a longer outage still ends rq's work loop; ``run_worker`` then waits for the horse, waits for Redis, and starts
   a fresh worker in the same process, with one log line for each step;
-- at every start and every ``WORKER_MAINTENANCE_SECONDS`` the worker reconciles (``fail_abandoned``): a job left
-  ``started`` by a worker that is gone is handled as rq's own registry cleanup handles one (retried if it has
-  retries left, else failed as abandoned) without waiting for its timeout, and the caller's hooks run (the
+- at every start and every ``WORKER_MAINTENANCE_SECONDS`` the worker reconciles: a job left ``started`` by a
+  worker that is gone is handled as rq's own registry cleanup handles one (retried if it has retries left, else
+  failed as abandoned) without waiting for its timeout (``fail_abandoned``); a job a dead worker took but never
+  started goes back to its queue instead of being failed (``requeue_stuck``); and the caller's hooks run (the
   sandbox worker sweeps orphaned sandboxes and re-enqueues certification runs the database says are queued).
 """
 
@@ -107,15 +108,21 @@ class GovWorker(Worker):
         self.redis_error: Exception | None = None
 
     def run_maintenance_tasks(self):
-        super().run_maintenance_tasks()
-        for hook in self.hooks:
-            try:
-                hook(self)
-            except REDIS_ERRORS:
-                raise
-            except Exception:  # a failing reconciliation must not stop the jobs; it is retried next time
-                log.exception("worker maintenance %s failed", getattr(hook, "__name__", hook))
-        _release_database()
+        try:
+            # Ours first: requeue_stuck must see a stuck job before rq's intermediate-queue cleanup fails it.
+            for hook in self.hooks:
+                try:
+                    hook(self)
+                except REDIS_ERRORS:
+                    raise
+                except Exception:  # a failing reconciliation must not stop the jobs; it is retried next time
+                    log.exception("worker maintenance %s failed", getattr(hook, "__name__", hook))
+            super().run_maintenance_tasks()
+        except REDIS_ERRORS as exc:
+            self.redis_error = exc
+            raise
+        finally:
+            _release_database()
 
     def dequeue_job_and_maintain_ttl(self, *args, **kwargs):
         try:
@@ -181,6 +188,37 @@ def fail_abandoned(worker: Worker, dead_workers: Iterable[str] = ()) -> list[str
     return handled
 
 
+def requeue_stuck(worker: Worker) -> list[str]:
+    """Put back in their queue the jobs a worker moved into a queue's intermediate list but never started (it died
+    in between) once rq has seen them stuck there for a minute. rq's own cleanup would fail them instead, although
+    they never ran."""
+    requeued = []
+    for queue in worker.queues:
+        intermediate = queue.intermediate_queue
+        started = set(StartedJobRegistry(queue=queue).get_job_ids(cleanup=False))
+        stuck = []
+        for job_id in intermediate.get_job_ids():
+            if job_id in started or not intermediate.should_be_cleaned_up(job_id):
+                continue
+            try:
+                job = Job.fetch(job_id, connection=worker.connection)
+            except NoSuchJobError:
+                continue
+            if job.get_status(refresh=False) != JobStatus.QUEUED:
+                continue
+            with worker.connection.pipeline() as pipe:
+                pipe.lrem(intermediate.key, 1, job_id)
+                pipe.delete(intermediate.get_first_seen_key(job_id))
+                pipe.lpush(queue.key, job_id)
+                pipe.execute()
+            stuck.append(job_id)
+        if stuck:
+            log.warning("jobs %s of queue %s were taken by a worker that died before starting them; queued again",
+                        stuck, queue.name)
+        requeued += stuck
+    return requeued
+
+
 def _wait_for_redis(connection: Redis, stopping: Callable[[], bool]) -> bool:
     """Block until Redis answers a PING (True) or a stop is requested (False)."""
     delay = 0.5
@@ -205,9 +243,12 @@ def run_worker(queue_names: list[str], *, redis_url: str, outage_seconds: float,
     hooks = list(hooks)
 
     def reconcile(worker: GovWorker) -> None:
+        requeue_stuck(worker)
         fail_abandoned(worker, dead)
 
+    restarts = 0
     while True:
+        began = time.monotonic()
         worker = GovWorker([Queue(name, connection=connection) for name in queue_names], connection=connection,
                            hooks=[reconcile, *hooks], maintenance_interval=maintenance_seconds,
                            # an idle rq worker blocks worker_ttl - 15 s waiting for a job between maintenance runs
@@ -218,22 +259,32 @@ def run_worker(queue_names: list[str], *, redis_url: str, outage_seconds: float,
             worker.redis_error = worker.redis_error or exc
         except StopRequested:
             return
-        if worker._stop_requested or stop["requested"] or worker.redis_error is None:
+        stopped = worker._stop_requested or worker._shutdown_requested_date is not None  # SIGTERM/SIGINT, idle or busy
+        if stopped or stop["requested"] or (burst and worker.redis_error is None):
             return
+        # Not stopped, not done: rq's loop ended on an error (it logged it: "found an unhandled exception").
         dead.append(worker.name)
-        log.error("worker %s lost Redis for more than %d s (%s); starting a fresh worker once Redis answers",
-                  worker.name, outage_seconds, worker.redis_error)
+        if worker.redis_error is not None:
+            log.error("worker %s lost Redis for more than %d s (%s); starting a fresh worker once Redis answers",
+                      worker.name, outage_seconds, worker.redis_error)
+        else:
+            log.error("worker %s stopped on an error (logged above); starting a fresh worker", worker.name)
         # Until the fresh worker installs rq's handlers, a SIGTERM/SIGINT (a deploy) just ends this loop.
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.update(requested=True))
         if worker.horse_pid:
             # The job it was running goes on in its horse; a fresh worker must not see it as abandoned meanwhile.
-            log.warning("waiting for job %s (horse %s) to finish first", worker.get_current_job_id(),
-                        worker.horse_pid)
+            log.warning("waiting for the job in work horse %s to finish first", worker.horse_pid)
             try:
                 os.waitpid(worker.horse_pid, 0)
             except ChildProcessError:
                 pass
+        # A worker that keeps failing at once is restarted ever more slowly (up to a minute apart), not in a loop.
+        restarts = restarts + 1 if time.monotonic() - began < 60 else 1
+        pause = min(60.0, 0.5 * 2 ** (restarts - 1))
+        while pause > 0 and not stop["requested"]:
+            time.sleep(min(pause, 0.5))
+            pause -= 0.5
         if not _wait_for_redis(connection, lambda: stop["requested"]):
             return
         _outage_ended()

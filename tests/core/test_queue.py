@@ -123,6 +123,36 @@ def test_jobs_left_started_by_a_gone_worker_are_handled_as_rq_cleanup_would_now(
         rq_queue.empty()
 
 
+def test_a_job_taken_by_a_worker_that_died_before_starting_it_goes_back_to_its_queue():
+    import time
+
+    from rq.job import Job
+
+    from core.worker import GovWorker, requeue_stuck
+
+    queue = RQJobQueue(require_redis())
+    rq_queue = _private_queue(queue, "stuck")
+    intermediate = rq_queue.intermediate_queue
+    try:
+        for name in ("stuck", "just-taken"):
+            rq_queue.enqueue(record, name, job_id=f"{rq_queue.name}-{name}")
+            # What BLMOVE does when a worker takes a job; the worker dies before it starts it.
+            queue.redis.lmove(rq_queue.key, intermediate.key)
+        queue.redis.set(intermediate.get_first_seen_key(f"{rq_queue.name}-stuck"), time.time() - 120)
+        queue.redis.set(intermediate.get_first_seen_key(f"{rq_queue.name}-just-taken"), time.time())
+        me = GovWorker([rq_queue], connection=queue.redis)
+
+        assert requeue_stuck(me) == [f"{rq_queue.name}-stuck"]
+        assert rq_queue.get_job_ids() == [f"{rq_queue.name}-stuck"]
+        assert intermediate.get_job_ids() == [f"{rq_queue.name}-just-taken"]
+        assert Job.fetch(f"{rq_queue.name}-stuck", connection=queue.redis).get_status() == "queued"
+        assert requeue_stuck(me) == []
+    finally:
+        queue.redis.delete(intermediate.key, *(intermediate.get_first_seen_key(f"{rq_queue.name}-{n}")
+                                               for n in ("stuck", "just-taken")))
+        rq_queue.empty()
+
+
 def test_a_worker_connection_rides_out_an_outage_only_as_long_as_told():
     import time
 
