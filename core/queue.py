@@ -98,18 +98,23 @@ class RQJobQueue:
                    for k in (key, IntermediateQueue.get_intermediate_queue_key(key)))
 
 
-def worker_gone(job, connection) -> bool:
-    """Whether the worker of a started job is gone: its worker record expired, its process on this host no longer
-    runs, or neither it nor its worker has sent a heartbeat for ABANDONED_AFTER_S."""
+def worker_gone(job, connection, trust_silence: bool = True) -> bool:
+    """Whether the worker of a started job is gone: its process on this host no longer runs, or (``trust_silence``)
+    its worker record expired or neither it nor its worker has sent a heartbeat for ABANDONED_AFTER_S.
+
+    Silence proves nothing right after Redis was down: every worker's record and heartbeat lapsed meanwhile, and a
+    live worker renews them within rq's 30 s job monitoring interval."""
     from rq import Worker
 
     worker = None
     if job.worker_name:
         worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=connection)
     if worker is None:
-        return True
+        return trust_silence
     if worker.hostname == socket.gethostname() and worker.pid and not _process_runs(worker.pid):
         return True
+    if not trust_silence:
+        return False
     beats = [b if b.tzinfo else b.replace(tzinfo=UTC) for b in (job.last_heartbeat, worker.last_heartbeat) if b]
     return bool(beats) and datetime.now(UTC) - max(beats) > timedelta(seconds=ABANDONED_AFTER_S)
 

@@ -42,7 +42,11 @@ REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError)
 
 # One outage at a time per process: when it began (monotonic), so every command gives up at the same moment and
 # the operator reads one line when it starts and one when it ends, not one per retried command.
-_outage: dict[str, float | None] = {"since": None}
+_outage: dict[str, float | None] = {"since": None, "calm_since": time.monotonic()}
+
+# How long Redis must have answered (and this process run) before a worker's silence counts as its death: longer
+# than rq's job monitoring interval (30 s), in which every live worker renews its record and heartbeats.
+SILENCE_TRUSTED_AFTER_S = 60
 
 
 def _outage_began(error: Exception, seconds: float) -> float:
@@ -57,6 +61,7 @@ def _outage_ended() -> None:
     since = _outage["since"]
     if since is not None:
         _outage["since"] = None
+        _outage["calm_since"] = time.monotonic()
         log.warning("Redis answers again after %.1f s; the worker goes on", time.monotonic() - since)
 
 
@@ -155,14 +160,17 @@ def _release_database(close: bool = True) -> None:
         db.engine.dispose(close=close)
 
 
-def fail_abandoned(worker: Worker, dead_workers: Iterable[str] = ()) -> list[str]:
+def fail_abandoned(worker: Worker, dead_workers: Iterable[str] = (), trust_silence: bool | None = None) -> list[str]:
     """Handle the jobs of ``worker``'s queues left ``started`` by a worker that is gone, as rq's own registry cleanup
     does once their timeout has passed (retry if the job has retries left, else fail it as abandoned), but now.
 
     Gone: a name in ``dead_workers`` (a worker this process ran before Redis went away), or what
-    ``core.queue.worker_gone`` says (record expired, process dead on this host, heartbeats silent)."""
+    ``core.queue.worker_gone`` says (process dead on this host; record expired or heartbeats silent, which counts
+    only once Redis has answered this process for SILENCE_TRUSTED_AFTER_S, unless ``trust_silence`` says)."""
     from core.queue import worker_gone
 
+    if trust_silence is None:
+        trust_silence = time.monotonic() - _outage["calm_since"] > SILENCE_TRUSTED_AFTER_S
     dead = set(dead_workers)
     handled = []
     for queue in worker.queues:
@@ -177,7 +185,7 @@ def fail_abandoned(worker: Worker, dead_workers: Iterable[str] = ()) -> list[str
                 continue
             if job.get_status(refresh=False) != JobStatus.STARTED or job.worker_name == worker.name:
                 continue
-            if job.worker_name in dead or worker_gone(job, worker.connection):
+            if job.worker_name in dead or worker_gone(job, worker.connection, trust_silence):
                 expired[member] = 0
                 handled.append(job_id)
         if expired:

@@ -281,6 +281,7 @@ def test_redis_down_longer_than_the_worker_waits_restarts_the_worker_in_process(
         # What the operator's readiness probe says meanwhile.
         ready = app.test_client().get("/readyz")
         assert ready.status_code == 503 and ready.get_json()["checks"]["redis"].startswith("error"), ready.get_json()
+        assert app.test_client().get("/metrics").status_code == 200
         time.sleep(max(0.0, 6 - (time.monotonic() - down)))  # the long job ends meanwhile; nothing can record it
         private_redis.start()
         wait_until(lambda: len(set(lines(log_path))) >= len(keys) or busy.poll() is not None, 45,
