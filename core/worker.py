@@ -131,10 +131,12 @@ class GovWorker(Worker):
 
     def dequeue_job_and_maintain_ttl(self, *args, **kwargs):
         try:
-            return super().dequeue_job_and_maintain_ttl(*args, **kwargs)
+            result = super().dequeue_job_and_maintain_ttl(*args, **kwargs)
         except REDIS_ERRORS as exc:
             self.redis_error = exc
             raise
+        self.redis_error = None  # rq's own wait for a job retried past an error its maintenance met: it is over
+        return result
 
     def execute_job(self, job, queue):
         try:
