@@ -13,6 +13,7 @@ The worker and its work horse are SIGKILLed; then what must hold:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -79,7 +80,8 @@ def slow_bundle(tmp_path_factory) -> bytes:
 
 @pytest.fixture
 def certifying(fresh_database_url, private_redis, tmp_path):
-    """The platform on a fresh database, queueing to the private Redis, certifying on bwrap; and the worker env."""
+    """The platform on a fresh database, queueing to the private Redis, certifying on bwrap; and a function that
+    starts a ``govmarket sandbox worker --burst`` for it."""
     sandbox_backend("bwrap")  # skips locally, fails under CI, when bubblewrap or its cgroups are missing
     instance = tmp_path / "instance"
     app = make_app(fresh_database_url, instance, QUEUE_MODE="rq", REDIS_URL=private_redis.url,
@@ -87,7 +89,19 @@ def certifying(fresh_database_url, private_redis, tmp_path):
     upgrade(app)
     env = {**worker_env(fresh_database_url, private_redis.url, instance), "GOVMARKET_SANDBOX_BACKEND": "bwrap",
            "GOVMARKET_SANDBOX_RUNS": RUNS}
-    yield app, env
+    started: list[subprocess.Popen] = []
+
+    def start_worker(log: Path | None = None) -> subprocess.Popen:
+        proc = worker(env, "sandbox", "worker", "--burst", log=log)
+        started.append(proc)
+        return proc
+
+    yield app, start_worker
+    for proc in started:  # a failed assertion must not leave a worker (and its sandboxes) running
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
     with app.app_context():
         from core.extensions import db
 
@@ -191,7 +205,7 @@ def test_worker_killed_mid_real_certification_is_swept_and_recertified_once(cert
     from sandbox.services import JOB_TIMEOUT_S
     from sandbox.tasks import certify_run
 
-    app, env = certifying
+    app, start_worker = certifying
     started = time.monotonic()
     with app.app_context():
         member_id, version_id = upload(app, slow_bundle)
@@ -201,7 +215,7 @@ def test_worker_killed_mid_real_certification_is_swept_and_recertified_once(cert
         db.session.remove()
 
     # -- 1. a real worker certifies; the host loses it while the app is serving the suite -------------------------
-    first = worker(env, "sandbox", "worker", "--burst", log=tmp_path / "worker-1.log")
+    first = start_worker(log=tmp_path / "worker-1.log")
     try:
         with app.app_context():
             def serving():
@@ -212,7 +226,6 @@ def test_worker_killed_mid_real_certification_is_swept_and_recertified_once(cert
                 return state[0] == "testing" and state[1] >= 2 and state[2]
 
             holder = wait_until(serving, 60, "the certification to reach its third case").partition(":")[2]
-            db.session.remove()
         caught = sandbox_of(holder)
         # The kill really lands mid-run: the app's sandbox (cgroups with processes in them) and the department
         # service are alive.
@@ -234,13 +247,14 @@ def test_worker_killed_mid_real_certification_is_swept_and_recertified_once(cert
                f"the sandbox to die with its worker; alive: {survivors(caught['processes'])}")
     gone_at = time.monotonic()
     assert sandbox_of(holder)["cgroups"], "the killed worker's cgroups are left for the sweep"
-    sweeper = worker(env, "sandbox", "worker", "--burst")
+    sweeper = start_worker()
     swept, _ = sweeper.communicate(timeout=60)
     swept_at = time.monotonic()
     assert sweeper.returncode == 0, swept
     assert f"swept: run {run_id} marked error" in swept, swept
-    assert sum(f"swept: cgroup govmarket/{holder}-" in line for line in swept.splitlines()) >= 1, swept
     print("\n" + "\n".join(line for line in swept.splitlines() if line.startswith("swept:")))
+    # The sweep is host-wide: on a shared machine another worker's (or test's) sweep may have removed the killed
+    # worker's cgroups first, so what must hold is that they are gone, whoever swept them.
     left = sandbox_of(holder)
     assert left["cgroups"] == [] and left["run_dirs"] == [], left
     assert survivors(caught["processes"]) == [], "processes of the killed certification outlived the sweep"
@@ -263,7 +277,7 @@ def test_worker_killed_mid_real_certification_is_swept_and_recertified_once(cert
         assert (run.state, run.error, run.attempts) == ("queued", None, 1)
         db.session.remove()
 
-    rerun = worker(env, "sandbox", "worker", "--burst")
+    rerun = start_worker()
     output, _ = rerun.communicate(timeout=90)
     finished_at = time.monotonic()
     assert rerun.returncode == 0, output
@@ -275,6 +289,8 @@ def test_worker_killed_mid_real_certification_is_swept_and_recertified_once(cert
         assert run.cases_done == run.cases_total == len(report["cases"]) == report["summary"]["total"] >= CASES
         assert report["summary"]["passed"] == report["summary"]["total"] and report["verdicts"] == {}
         assert report["backend"] == "bwrap" and report["image_hash"] and report["bundle_sha256"]
+        finished = sandbox_of(run.worker.partition(":")[2])
+        assert finished["cgroups"] == [] and finished["run_dirs"] == [], "the rerun cleaned up after itself"
         member = db.session.get(User, member_id)
         assert vendors.version_view(member, version_id)["status"] == "certified"
         # The audit trail says what happened to the run and who asked for it again (once: the second ask found
