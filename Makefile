@@ -54,6 +54,7 @@ bench: install services runtime
 	$(BIN)/python bench/mockdata_generate.py --size 100000
 	$(BIN)/python bench/sandbox_start.py --repeat 5
 	$(BIN)/python -m bench.billing_settlement --scale 0.01
+	$(BIN)/python bench/gateway_overhead.py --requests 200 --concurrency 8
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

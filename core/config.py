@@ -19,6 +19,8 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "DATABASE_URL": (None, str, "SQLAlchemy URL; default SQLite file govmarket.db in the instance folder."),
     "REDIS_URL": ("redis://127.0.0.1:6379/0", str, "Redis for RQ queues and rate limits when QUEUE_MODE=rq."),
     "QUEUE_MODE": ("inline", str, "'inline' runs jobs in-process (embedded default); 'rq' enqueues on Redis for workers."),
+    "REDIS_OUTAGE_SECONDS": (60, int, "How long a worker retries Redis through an outage or restart (running jobs go on, their results are recorded once Redis is back) before it starts a fresh worker in the same process."),
+    "WORKER_MAINTENANCE_SECONDS": (60, int, "How often (and at start) a worker fails jobs left started by dead workers; a sandbox worker also sweeps orphaned sandboxes and re-enqueues queued certification runs Redis lost."),
     "RATELIMIT_STORAGE_URI": ("memory://", str, "Flask-Limiter storage; use the Redis URL when running several web processes."),
     "LOGIN_RATE_LIMIT": ("10 per minute", str, "Failed-login limit per client address and per account."),
     "INSTANCE_PATH": (None, str, "Folder for the SQLite file and stored bundles; default ./instance."),

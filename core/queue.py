@@ -30,6 +30,8 @@ ABANDONED_AFTER_S = 180
 class JobQueue(Protocol):
     def enqueue(self, queue: str, func: Callable, *args: Any, job_id: str, timeout: int, **kwargs: Any) -> str: ...
 
+    def job_state(self, job_id: str) -> str | None: ...
+
 
 class RQJobQueue:
     def __init__(self, redis_url: str):
@@ -49,7 +51,15 @@ class RQJobQueue:
         try:
             existing = Job.fetch(job_id, connection=self.redis)
             status = existing.get_status(refresh=True)
-            if status in {"queued", "deferred", "scheduled"} or (status == "started" and not self._abandoned(existing)):
+            if status == "queued" and not self._waiting(existing):
+                # Marked queued but in no queue's list (lost in a crash between rq's writes): no worker would ever
+                # take it, and refusing the enqueue would leave it stuck. Put the same job back in its queue.
+                log.warning("job %s was marked queued but missing from queue %s; putting it back", job_id,
+                            existing.origin)
+                self.queue(existing.origin).push_job_id(job_id)
+                return job_id
+            if status in {"queued", "deferred", "scheduled"} or (
+                    status == "started" and not worker_gone(existing, self.redis)):
                 return job_id
             if status == "started":
                 # Its worker died mid-run (killed, host lost): rq would report it "started" until the registry's
@@ -64,22 +74,49 @@ class RQJobQueue:
         )
         return job_id
 
+    def job_state(self, job_id):
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job
 
-    def _abandoned(self, job) -> bool:
-        """A started job whose worker is gone: its worker record expired, its process on this host no longer
-        runs, or neither it nor its worker has sent a heartbeat for ABANDONED_AFTER_S."""
-        from rq import Worker
+        try:
+            job = Job.fetch(job_id, connection=self.redis)
+        except NoSuchJobError:
+            return None
+        status = str(job.get_status(refresh=True).value)
+        if status == "queued" and not self._waiting(job):
+            return "lost"
+        if status == "started" and worker_gone(job, self.redis):
+            return "abandoned"
+        return status
 
-        worker = None
-        if job.worker_name:
-            worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name,
-                                        connection=self.redis)
-        if worker is None:
-            return True
-        if worker.hostname == socket.gethostname() and worker.pid and not _process_runs(worker.pid):
-            return True
-        beats = [b if b.tzinfo else b.replace(tzinfo=UTC) for b in (job.last_heartbeat, worker.last_heartbeat) if b]
-        return bool(beats) and datetime.now(UTC) - max(beats) > timedelta(seconds=ABANDONED_AFTER_S)
+    def _waiting(self, job) -> bool:
+        """Whether a queued job is in its queue's list, or in the intermediate list a worker just moved it to."""
+        from rq.intermediate_queue import IntermediateQueue
+
+        key = self.queue(job.origin).key
+        return any(self.redis.lpos(k, job.id) is not None
+                   for k in (key, IntermediateQueue.get_intermediate_queue_key(key)))
+
+
+def worker_gone(job, connection, trust_silence: bool = True) -> bool:
+    """Whether the worker of a started job is gone: its process on this host no longer runs, or (``trust_silence``)
+    its worker record expired or neither it nor its worker has sent a heartbeat for ABANDONED_AFTER_S.
+
+    Silence proves nothing right after Redis was down: every worker's record and heartbeat lapsed meanwhile, and a
+    live worker renews them within rq's 30 s job monitoring interval."""
+    from rq import Worker
+
+    worker = None
+    if job.worker_name:
+        worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=connection)
+    if worker is None:
+        return trust_silence
+    if worker.hostname == socket.gethostname() and worker.pid and not _process_runs(worker.pid):
+        return True
+    if not trust_silence:
+        return False
+    beats = [b if b.tzinfo else b.replace(tzinfo=UTC) for b in (job.last_heartbeat, worker.last_heartbeat) if b]
+    return bool(beats) and datetime.now(UTC) - max(beats) > timedelta(seconds=ABANDONED_AFTER_S)
 
 
 def _process_runs(pid: int) -> bool:
@@ -116,6 +153,10 @@ class InlineJobQueue:
         executor.submit(self._run, job_id, func, args, kwargs)
         return job_id
 
+    def job_state(self, job_id):
+        with self._lock:
+            return "started" if job_id in self._inflight else None
+
     def _run(self, job_id, func, args, kwargs):
         from core import logs
 
@@ -143,6 +184,12 @@ def init_app(app: Flask) -> None:
         app.extensions["job_queue"] = InlineJobQueue(app, synchronous=mode == "sync")
     else:
         raise RuntimeError(f"GOVMARKET_QUEUE_MODE must be 'inline', 'sync' or 'rq', got {mode!r}")
+
+
+def job_state(job_id: str) -> str | None:
+    """What became of a job id: rq's status ('queued', 'started', 'finished', 'failed', …), 'lost' for one marked
+    queued that is in no queue, 'abandoned' for one left started by a worker that is gone, None if unknown."""
+    return current_app.extensions["job_queue"].job_state(job_id)
 
 
 def enqueue(queue: str, func: Callable, *args: Any, job_id: str, timeout: int, **kwargs: Any) -> str:

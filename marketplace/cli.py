@@ -25,18 +25,25 @@ def main() -> None:
 def worker_command(queues):
     """Run an RQ worker for QUEUES (default: sandbox default billing) inside the app context.
 
-    Needs GOVMARKET_QUEUE_MODE=rq. Sandbox queues belong on hosts that hold the Docker socket.
+    Needs GOVMARKET_QUEUE_MODE=rq. Sandbox queues belong on hosts that hold the Docker socket. The worker rides out
+    a Redis restart (core/worker.py); with the sandbox queue it also sweeps as `govmarket sandbox worker` does.
     """
     from flask import current_app
-    from rq import Worker
 
-    job_queue = current_app.extensions["job_queue"]
+    from core.worker import run_worker
+
     if current_app.config["QUEUE_MODE"] != "rq":
         raise click.ClickException("set GOVMARKET_QUEUE_MODE=rq (and REDIS_URL) to run workers; "
                                    "the embedded default runs jobs in-process")
     names = list(queues) or ["sandbox", "default", "billing"]
-    worker = Worker([job_queue.queue(n) for n in names], connection=job_queue.redis)
-    worker.work(with_scheduler=True)
+    hooks = []
+    if "sandbox" in names:
+        from sandbox.tasks import maintain
+
+        hooks.append(maintain)
+    config = current_app.config
+    run_worker(names, redis_url=config["REDIS_URL"], outage_seconds=config["REDIS_OUTAGE_SECONDS"],
+               maintenance_seconds=config["WORKER_MAINTENANCE_SECONDS"], with_scheduler=True, hooks=hooks)
 
 
 def _commands():

@@ -127,11 +127,16 @@ def scenarios(spec, seed: int, size: int) -> None:
 @click.option("--dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Serve this SQLite dataset file instead of generating one in memory.")
 @click.option("--today", callback=_day, help="The department's date for decisions (default: the dataset's as_of).")
-def serve(socket_path, port, control_socket, control_port, scopes, spec, seed, size, dataset, today) -> None:
+@click.option("--parent-pid", type=int,
+              help="Stop when process PID (the one that started this service) is gone, even if it was killed.")
+def serve(socket_path, port, control_socket, control_port, scopes, spec, seed, size, dataset, today,
+          parent_pid) -> None:
     from mockdata.server import start_service
 
     if (socket_path is None) == (port is None):
         raise click.UsageError("give exactly one of --socket and --port")
+    if parent_pid is not None and os.getppid() != parent_pid:
+        raise click.UsageError(f"process {parent_pid} is not this service's parent (it is gone already?)")
     if dataset is not None:
         service = DepartmentService.from_sqlite(dataset, scopes, today=today)
     else:
@@ -148,7 +153,9 @@ def serve(socket_path, port, control_socket, control_port, scopes, spec, seed, s
                            "dataset": service.store.info, "scopes": sorted(scopes)}, ensure_ascii=False))
     sys.stdout.flush()
     try:
-        while not stop.wait(0.5):
-            pass
+        # A parent killed with SIGKILL sends nothing: once it is gone we are re-parented, and getppid() says so.
+        while not stop.wait(0.2):
+            if parent_pid is not None and os.getppid() != parent_pid:
+                break
     finally:
         server.stop()

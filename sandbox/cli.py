@@ -43,13 +43,13 @@ def sweep_command() -> None:
 @sandbox_cli.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 def worker_command(burst: bool) -> None:
-    """Sweep what a previous worker left, then run certification jobs from the RQ queue `sandbox`."""
-    from redis import Redis
-    from rq import Queue, Worker
+    """Sweep what a previous worker left, then run certification jobs from the RQ queue `sandbox`, sweeping again
+    every GOVMARKET_WORKER_MAINTENANCE_SECONDS and riding out Redis restarts (core/worker.py)."""
+    from core.worker import run_worker
+    from sandbox.tasks import maintain
 
-    from sandbox.tasks import sweep
-
-    for line in sweep():
+    for line in maintain():
         click.echo(f"swept: {line}")
-    connection = Redis.from_url(current_app.config["REDIS_URL"])
-    Worker([Queue("sandbox", connection=connection)], connection=connection).work(burst=burst)
+    config = current_app.config
+    run_worker(["sandbox"], redis_url=config["REDIS_URL"], outage_seconds=config["REDIS_OUTAGE_SECONDS"],
+               maintenance_seconds=config["WORKER_MAINTENANCE_SECONDS"], burst=burst, hooks=[maintain])

@@ -18,6 +18,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -39,6 +40,7 @@ from sandbox.runtime import PYTHON, SANDBOX_UID
 VERDICTS = ("start_failure", "timeout", "memory", "pids", "output", "crash", "scope_violation")
 SOCKET_DIR = "/run/govapp"
 ISSUER = "https://sandbox.govmarket.invalid"
+DEPT_PID_FILE = "dept.pid"  # in the run directory (root's, out of the app's reach): owner key of its department service
 
 
 @dataclass(frozen=True)
@@ -295,16 +297,32 @@ def _abort(conn: _SandboxConnection) -> None:
 
 
 def sweep_run_dirs(runs_root: Path) -> list[str]:
-    """Remove run directories whose worker process is gone."""
+    """Remove run directories whose worker process is gone, first killing the department service such a run
+    left running."""
     removed = []
     if not runs_root.is_dir():
         return removed
     for entry in runs_root.iterdir():
         owner = entry.name.split("-", 1)[0]
         if entry.is_dir() and not entry.is_symlink() and not owner_alive(owner):
+            removed += _kill_department_service(entry)
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(f"directory {entry}")
     return removed
+
+
+def _kill_department_service(run_dir: Path) -> list[str]:
+    try:
+        key = (run_dir / DEPT_PID_FILE).read_text().strip()
+    except OSError:
+        return []
+    if not owner_alive(key):  # gone already (it exits with its worker), or the pid now names another process
+        return []
+    try:
+        os.kill(int(key.partition(".")[0]), signal.SIGKILL)
+    except (ProcessLookupError, ValueError):
+        return []
+    return [f"department service {key} of {run_dir.name}"]
 
 
 # ---------------------------------------------------------------------------------------------- department
@@ -317,12 +335,18 @@ class DepartmentService:
     def __init__(self, session: AppSession, dataset: Mapping, scopes: Sequence[str], start_seconds: float = 60):
         self.socket = session.sock_dir / "dept.sock"
         self.control_path = session.dir / "dept-control.sock"
+        # It must not outlive a worker killed mid-run: it exits when its parent is gone (--parent-pid), and its
+        # owner key in the run directory lets the sweep kill it should it still be there.
         args = [sys.executable, "-m", "mockdata", "serve", "--socket", str(self.socket), "--control-socket",
                 str(self.control_path), "--spec", str(dataset["spec"]), "--seed", str(dataset["seed"]),
-                "--scopes", ",".join(sorted(scopes))]
+                "--scopes", ",".join(sorted(scopes)), "--parent-pid", str(os.getpid())]
         if dataset.get("size"):
             args += ["--size", str(dataset["size"])]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # noqa: S603
+        try:
+            (session.dir / DEPT_PID_FILE).write_text(owner_key(self.proc.pid))
+        except OSError:  # it exited already; the readiness check below says why
+            pass
         line: list[str] = []
         reader = threading.Thread(target=lambda: line.append(self.proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
         reader.start()

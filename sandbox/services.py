@@ -149,3 +149,26 @@ def certification_fail_orphans(actor: Any = None) -> list[int]:
             failed.append(run.id)
     db.session.commit()
     return failed
+
+
+def certification_requeue_lost(actor: Any = None) -> list[int]:
+    """Enqueue again, under its deterministic job id, every run the database says is ``queued`` whose job no
+    worker will take: unknown to the queue (Redis lost it), marked queued but in no queue, or left started by a
+    worker that is gone. A run whose job waits or runs is left alone, so this never runs a job twice.
+    Platform-only (actor None or admin)."""
+    authz.certification_request(actor, None)
+    from sandbox.tasks import certify_run
+
+    lost = []
+    for run in db.session.scalars(sa.select(CertificationRun).where(CertificationRun.state == "queued")
+                                  .order_by(CertificationRun.id)):
+        state = queue.job_state(run.job_id)
+        if state in ("queued", "started", "deferred", "scheduled"):
+            continue
+        audit.record(actor, "certification.requeued", "certification_run", run.id, {"job_state": state},
+                     department_id=run.department_id, vendor_id=run.vendor_id)
+        lost.append((run.id, run.job_id))
+    db.session.commit()
+    for run_id, job_id in lost:
+        queue.enqueue("sandbox", certify_run, run_id, job_id=job_id, timeout=JOB_TIMEOUT_S)
+    return [run_id for run_id, _ in lost]

@@ -16,7 +16,7 @@ from core.time import utcnow
 from sandbox import harness, intake
 from sandbox.backends import get_backend
 from sandbox.models import CertificationRun
-from sandbox.services import certification_fail_orphans, this_worker
+from sandbox.services import certification_fail_orphans, certification_requeue_lost, this_worker
 
 log = logging.getLogger(__name__)
 
@@ -87,3 +87,14 @@ def sweep() -> list[str]:
     removed += harness.sweep_run_dirs(Path(harness.default_runs_root(config)))
     removed += [f"run {run_id} marked error" for run_id in certification_fail_orphans(None)]
     return removed
+
+
+def maintain(worker=None) -> list[str]:
+    """What a sandbox worker does when it starts and every WORKER_MAINTENANCE_SECONDS: sweep what dead workers
+    left, then re-enqueue the queued runs whose job Redis lost (after the sweep, so a run it failed is not
+    among them)."""
+    done = sweep()
+    done += [f"run {run_id} re-enqueued (its job was missing from the queue)" for run_id in certification_requeue_lost(None)]
+    for line in done:
+        log.warning("sandbox maintenance: %s", line)
+    return done

@@ -19,6 +19,23 @@ def check_suite(document: Any) -> None:
     except SuiteError as exc:
         raise ValidationError(f"the acceptance suite is invalid: {'; '.join(exc.problems[:5])}",
                               errors={"suite": exc.problems}) from exc
+    _check_dataset(document["dataset"])
+
+
+def _check_dataset(dataset: dict) -> None:
+    """The simulated department service must be able to serve the suite's dataset; otherwise every certification
+    against it would end in an infrastructure error after its retries, blaming no one."""
+    from mockdata.specs import get_spec
+
+    try:
+        spec = get_spec(dataset["spec"])
+        if "size" in dataset:
+            spec.check_size(dataset["size"])
+    except (KeyError, ValueError) as exc:
+        problem = str(exc.args[0])
+        raise ValidationError(f"the acceptance suite is invalid: dataset: {problem}", errors={"suite": [problem]}) from exc
+    except RuntimeError:  # the host's data generator changed: a platform problem, reported when the service starts
+        pass
 
 
 def vendor_view(document: dict) -> dict:

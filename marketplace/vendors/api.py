@@ -123,6 +123,16 @@ def version_report(actor, version_id):
     return services.version_report(actor, version_id)
 
 
+@blp.post("/versions/<int:version_id>/recertify")
+@blp.response(200, VersionOut)
+@secured(blp, "apps:read")
+def version_recertify(actor, version_id):
+    """Certify a version again after its run ended in an infrastructure error (its vendor, the order's department
+    or an admin); asking while it is queued or testing changes nothing."""
+    services.version_recertify(actor, version_id)
+    return _version_out(services.version_view(actor, version_id))
+
+
 @blp.post("/versions/<int:version_id>/approve")
 @blp.response(200, VersionOut)
 @secured(blp, "versions:review")

@@ -55,3 +55,9 @@ def version_publish(actor, app) -> None:
     """Publishing and withdrawing: the app's vendor, or the order's department (or an admin)."""
     app_view(actor, app)
     require_role(actor, Role.VENDOR_MEMBER, Role.DEPARTMENT_STAFF, Role.ADMIN, action="publish or withdraw versions")
+
+
+def version_recertify(actor, app) -> None:
+    """Asking for a certification again: the app's vendor, the order's department, or an admin."""
+    app_view(actor, app)
+    require_role(actor, Role.VENDOR_MEMBER, Role.DEPARTMENT_STAFF, Role.ADMIN, action="re-request certifications")

@@ -201,6 +201,38 @@ def versions_retest(order_id: int, suite) -> list[int]:
     return [row.id for row in rows]
 
 
+def version_recertify(actor, version_id: int) -> AppVersion:
+    """Ask again for the certification of a version whose run ended in an infrastructure ``error`` (its sandbox
+    worker was killed mid-run, the sandbox host was down): the run is queued again against the order's current
+    suite under its deterministic job id, so asking twice runs it once. A run still queued or testing is left
+    alone (nothing to do); a version never tested against the current suite is queued for it.
+
+    Who: the app's vendor, the order's department, an admin. Raises Conflict for a withdrawn version, an order
+    without a suite, or a run that finished (certified or failed is a result: upload a new version instead).
+    """
+    row = version_get(actor, version_id)
+    authz.version_recertify(actor, row.app)
+    if row.withdrawn_at is not None:
+        raise Conflict(f"version {row.version} of app {row.app.slug} was withdrawn; upload a new version instead")
+    suite = row.app.order.current_suite
+    if suite is None:
+        raise Conflict(f"order {row.app.order.slug} has no acceptance suite to certify against")
+    run = latest_certification(row)
+    current = run is not None and str(run.suite_version) == str(suite.version)
+    if current and run.state in {"queued", "testing"}:
+        return row
+    if current and run.state in {"certified", "failed"}:
+        raise Conflict(f"the certification of version {row.version} against suite version {suite.version} finished "
+                       f"({run.state}); a finished run is a result, not an error — upload a new version to be "
+                       "tested again")
+    audit.record(actor, "version.recertify", "app_version", row.id,
+                 {"suite_version": str(suite.version), "previous_run": run.id if run else None,
+                  "previous_state": run.state if run else None, "previous_error": run.error if run else None},
+                 department_id=row.app.order.department_id, vendor_id=row.app.vendor_id)
+    _request_certification(row, suite)  # commits the audit record with the re-queued run
+    return row
+
+
 def version_get(actor, version_id: int) -> AppVersion:
     row = db.session.get(AppVersion, version_id)
     if row is None:

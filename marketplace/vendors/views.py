@@ -111,11 +111,13 @@ DECISIONS = {  # action -> (service, needs a reason, roles that see the button, 
                 {"approved"}),
     "suspend": (services.version_suspend, True, {Role.DEPARTMENT_STAFF, Role.ADMIN}, {"published"}),
     "withdraw": (services.version_withdraw, False, {Role.VENDOR_MEMBER}, {"published", "approved", "certified"}),
+    "recertify": (services.version_recertify, False, {Role.VENDOR_MEMBER, Role.DEPARTMENT_STAFF, Role.ADMIN},
+                  {"error"}),
 }
 
 
 ACTION_LABELS = {"approve": _l("Approve"), "reject": _l("Reject"), "publish": _l("Publish"),
-                 "suspend": _l("Suspend"), "withdraw": _l("Withdraw")}
+                 "suspend": _l("Suspend"), "withdraw": _l("Withdraw"), "recertify": _l("Certify again")}
 
 
 def _render_version(actor, version_id: int, reason_form=None, status: int = 200):

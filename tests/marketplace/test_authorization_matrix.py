@@ -85,6 +85,8 @@ CASES = [
     ("version_publish_unapproved", "POST", "/api/versions/{version_a}/publish", None,
      {"admin": 409, "staff_a": 409, "vendor_a": 409, "staff_b": 404, "vendor_b": 404, "citizen": 401,
       "finance": 403, "auditor": 403}, 403),
+    ("version_recertify_while_queued", "POST", "/api/versions/{version_a}/recertify", None,
+     {"admin": 200, "staff_a": 200, "vendor_a": 200, "staff_b": 404, "vendor_b": 404, "citizen": 401}, 403),
     ("audit_list", "GET", "/api/audit", None, {"admin": 200, "auditor": 200, "citizen": 401}, 403),
     ("user_create", "POST", "/api/users",
      lambda w: {"email": "new@test.example.cn", "display_name": "New", "role": "auditor",

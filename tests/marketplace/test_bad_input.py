@@ -103,6 +103,17 @@ def test_invalid_suite_names_the_case(world, unchanged):
     assert "cases[0].visibility" in response.json["detail"]
 
 
+def test_suite_dataset_the_department_service_cannot_serve(world, unchanged):
+    """Accepted, it would make every certification against it end in an infrastructure error."""
+    from tests.marketplace.conftest import suite_doc
+
+    for dataset, problem in (({"spec": "citizens-v1", "seed": 1, "size": 50}, "size 50 is outside 100.."),
+                             ({"spec": "citizens-v9", "seed": 1}, "unknown dataset spec 'citizens-v9'")):
+        suite = {**suite_doc(), "dataset": dataset}
+        response = world.call("staff_a", "POST", f"/api/orders/{world.ids['order_a']}/suite", json=suite)
+        assert response.status_code == 422 and problem in response.json["detail"], response.json
+
+
 def test_forbidden_transition(world, unchanged):
     response = world.call("staff_a", "POST", f"/api/orders/{world.ids['draft_a']}/close")
     assert response.status_code == 409

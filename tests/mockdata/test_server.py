@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import stat
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -71,3 +73,42 @@ def test_the_serve_command_runs_as_a_subprocess_until_sigterm(tmp_path, scenario
         _, stderr = process.communicate(timeout=10)
     assert process.returncode == 0, stderr
     assert not app_socket.exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def test_the_serve_command_stops_when_its_parent_is_killed(tmp_path):
+    """A certification worker SIGKILLed mid-run sends its department service nothing; --parent-pid makes it go."""
+    app_socket, control_socket, pid_file = tmp_path / "dept.sock", tmp_path / "control.sock", tmp_path / "pid"
+    serve = (f"{sys.executable} -m mockdata serve --socket {app_socket} --control-socket {control_socket} "
+             f"--spec citizens-v1 --seed 1 --size 100 --parent-pid $$")
+    parent = subprocess.Popen(["/bin/sh", "-c", f"{serve} > /dev/null & echo $! > {pid_file}; wait"], cwd=ROOT,
+                              start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not app_socket.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert app_socket.exists(), "the service never started"
+        child = int(pid_file.read_text())
+        assert _alive(child)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child), "the department service outlived the process that started it"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(parent.pid, signal.SIGKILL)
+
+
+def test_the_serve_command_refuses_a_parent_pid_that_is_not_its_parent(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "mockdata", "serve", "--socket", str(tmp_path / "dept.sock"),
+                             "--parent-pid", "1"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "process 1 is not this service's parent" in result.stderr

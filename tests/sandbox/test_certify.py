@@ -50,3 +50,37 @@ def test_sample_app_certifies_as_its_quality_says(app, app_ctx, yishi_bundle, ba
     assert report["image_hash"] and report["bundle_sha256"] == sha and report["suite"]["sha256"] == run.suite_sha256
     failed = {c["case_id"] for c in report["cases"] if not c["passed"]}
     assert failed == {"licence-revoked", "small-premises-hot-food", "retry-submits-once"}
+
+
+def test_sweep_kills_the_department_service_a_dead_worker_left(tmp_path):
+    """The department service runs on the host, outside the sandbox's cgroups: if it is still there when its run
+    directory is swept (its worker was SIGKILLed), the sweep kills it — but never a process that merely reuses
+    its pid."""
+    import sys
+
+    from sandbox import harness
+    from sandbox.backends import owner_key
+
+    runs = tmp_path / "runs"
+    left, reused = runs / "999999.1-r7a1", runs / "999998.1-r8a1"
+    services_started = []
+    for run_dir in (left, reused):
+        run_dir.mkdir(parents=True)
+        services_started.append(subprocess.Popen(
+            [sys.executable, "-m", "mockdata", "serve", "--socket", str(run_dir / "dept.sock"), "--size", "100"],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    orphan, bystander = services_started
+    try:
+        key = owner_key(orphan.pid)
+        (left / harness.DEPT_PID_FILE).write_text(key)
+        (reused / harness.DEPT_PID_FILE).write_text(f"{bystander.pid}.1")  # same pid, another start time
+        swept = harness.sweep_run_dirs(runs)
+        assert orphan.wait(10) == -9
+        assert bystander.poll() is None
+        assert sorted(swept) == sorted([f"department service {key} of {left.name}", f"directory {left}",
+                                        f"directory {reused}"])
+        assert not left.exists() and not reused.exists()
+    finally:
+        for proc in services_started:
+            proc.kill()
+            proc.wait(10)

@@ -109,3 +109,19 @@ def test_runs_of_a_dead_worker_are_failed_not_left_testing(queued):
     assert services.certification_fail_orphans(None) == [run.id]
     assert db.session.get(CertificationRun, run.id).state == "error"
     assert db.session.get(CertificationRun, live.id).state == "testing"
+
+
+def test_queued_runs_whose_job_the_queue_lost_are_enqueued_again_and_only_those(queued, monkeypatch):
+    waiting, lost, missing, running = (request(version=v) for v in (21, 22, 23, 24))
+    finished = request(version=25)
+    finished.state = "certified"
+    db.session.commit()
+    del queued[:]
+    states = {waiting.job_id: "queued", lost.job_id: "lost", missing.job_id: None, running.job_id: "started",
+              finished.job_id: None}
+    monkeypatch.setattr(services.queue, "job_state", states.get)
+    assert services.certification_requeue_lost(None) == [lost.id, missing.id]
+    assert [(args[2], kwargs["job_id"]) for args, kwargs in queued] == [(lost.id, lost.job_id),
+                                                                      (missing.id, missing.job_id)]
+    with pytest.raises(Forbidden):
+        services.certification_requeue_lost(vendor)
