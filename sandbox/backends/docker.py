@@ -263,7 +263,9 @@ class DockerBackend:
         output = CapturedOutput(limits.log_keep_bytes)
         try:
             container.start()
-            output.follow(container.logs(stream=True, follow=True, stdout=True, stderr=True))
+            # Attached to the container's stdio, not following its log file: that file is capped at 1 MiB and
+            # rotates under a flood, and a follower of it stopped there (the "output" verdict was then missed).
+            output.follow(container.attach(stdout=True, stderr=True, stream=True, logs=True))
             return DockerSandbox(spec, container, output)
         except Exception:
             container.remove(force=True)
