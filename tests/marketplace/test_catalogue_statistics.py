@@ -199,3 +199,51 @@ def test_item_page_queries_do_not_grow_with_apps_and_ratings(client, market, wor
     large = _count_queries(client, "/services/items/item-a")
     assert large == small, f"{small} queries with 2 apps but {large} with 6: something is loaded per app"
     assert large <= ITEM_PAGE_QUERY_BOUND
+
+
+def test_concurrent_completions_and_ratings_lose_no_count(fresh_database_url, tmp_path):
+    """Citizens completing and rating cases of one app at the same moment, each in its own database transaction
+    (real commits, threads released together): every completion and every rating is counted."""
+    import threading
+
+    from marketplace.accounts.models import User
+    from marketplace.catalogue.models import AppStatistics, ServiceItemStatistics
+    from marketplace.ratings import services as ratings
+    from marketplace.transactions import services as transactions
+    from tests.conftest import make_app, upgrade
+    from tests.faults.conftest import build_market
+
+    threads_n, rounds = 6, 4
+    app = make_app(fresh_database_url, tmp_path, QUEUE_MODE="inline")
+    upgrade(app)
+    with app.app_context():
+        market = build_market(threads_n)
+    start = threading.Barrier(threads_n)
+    errors: list[str] = []
+
+    def citizen(index: int, user_id: int) -> None:
+        for n in range(rounds):
+            start.wait(timeout=60)
+            try:
+                with app.app_context():
+                    user = db.session.get(User, user_id)
+                    txn = transactions.transaction_start(user, market.app_id)
+                    done = transactions.transaction_record_submission(
+                        txn.id, department_case_number=f"RACE-{index}-{n}", decision="accepted")
+                    ratings.rating_create(user, done.id, stars=1 + (index + n) % 5, dimensions=DIMS,
+                                          now=utcnow() - timedelta(hours=index * rounds + n))
+            except Exception as exc:  # every failure is a failure of the test
+                errors.append(f"citizen {index} round {n}: {exc.__class__.__name__}: {exc}")
+
+    workers = [threading.Thread(target=citizen, args=(i, uid)) for i, (uid, _email) in enumerate(market.citizens)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert errors == []
+    with app.app_context():
+        row = db.session.get(AppStatistics, market.app_id)
+        assert (row.completed, row.ratings) == (threads_n * rounds, threads_n * rounds)
+        assert db.session.scalar(sa.select(ServiceItemStatistics.completed)) == threads_n * rounds
+        assert_in_step()
+        db.engine.dispose()
