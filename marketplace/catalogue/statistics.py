@@ -6,13 +6,18 @@ transaction that changes them, so that a catalogue page reads one row per app in
   completions at once both count), then the app's median handling time is recomputed from its latest
   ``MEDIAN_SAMPLE`` completed cases (one app's rows, on the ``(app_id, completed_at)`` index).
 - Whether a rating counts changes on many paths (a new rating, an edit, a flag, a manipulation signal that puts
-  *other* ratings under review, hiding, closing a review), so every ORM write of a ``Rating`` is noted by a
-  session hook, and before the commit the rating figures of each app so noted are recomputed from that app's
-  counted ratings (``refresh_ratings``). Nothing that writes ratings through the ORM can forget it.
+  *other* ratings under review, hiding, closing a review), so every ORM flush of a ``Rating`` is seen by a
+  session hook, which turns the rating's values before and after (``active_history`` on the columns that matter
+  keeps the replaced values) into increments of its app's figures: −its old share if it counted, +its new share
+  if it counts. Before the commit they are added by atomic updates (``ratings = ratings + d`` …), so a rating
+  write costs the same whatever the app's number of ratings, and nothing that writes ratings through the ORM
+  can forget it. Should a replaced value be unknown, or the app have no statistics row yet (its first rating),
+  the app's figures are recomputed from its counted ratings instead (``refresh_ratings``).
 
-Both refreshes first take the app's statistics row lock (the upsert), then read the raw rows in a new statement:
-on PostgreSQL (READ COMMITTED) a concurrent writer of the same app waits for the lock and then sees the rows the
-other committed, so neither its count nor its median loses the other's case. SQLite serializes writers.
+Increments are atomic; the median and ``refresh_ratings`` first take the app's statistics row lock (the
+upsert), then read the raw rows in a new statement: on PostgreSQL (READ COMMITTED) a concurrent writer of the
+same app waits for the lock and then sees the rows the other committed, so nothing of the other's is lost.
+SQLite serializes writers.
 
 Bulk imports that bypass the ORM (the catalogue benchmark's COPY) and operators run ``statistics_rebuild``
 (``govmarket statistics rebuild``), which recomputes every row from the raw rows.
@@ -39,7 +44,7 @@ MEDIAN_SAMPLE = 1000  # the median handling time is taken over an app's latest c
 STAR_COLUMNS = ("stars_1", "stars_2", "stars_3", "stars_4", "stars_5")
 DIMENSION_COLUMNS = tuple(f"{name}_sum" for name in DIMENSIONS)
 RATING_COLUMNS = ("ratings", "stars_sum", *STAR_COLUMNS, *DIMENSION_COLUMNS)
-_NOTED = "catalogue_statistics_rated_apps"  # Session.info key: apps whose ratings this transaction wrote
+_NOTED = "catalogue_statistics_rating_changes"  # Session.info key: this transaction's rating increments per app
 
 
 # --- recomputation from the raw rows ------------------------------------------------------------------------
@@ -137,15 +142,74 @@ def refresh_ratings(app_ids: Collection[int], session: Session | None = None) ->
                         .values(**figures.get(app_id, zero)))
 
 
+_SHARE_ATTRIBUTES = ("app_id", "stars", *DIMENSIONS, "hidden_at", "under_review")
+
+
+def _share(values: dict) -> tuple[int, dict[str, int]] | None:
+    """(app, its figures' increments) that a rating with ``values`` adds to its app, or None if it does not count."""
+    if values["hidden_at"] is not None or values["under_review"]:
+        return None
+    stars = values["stars"]
+    return values["app_id"], {"ratings": 1, "stars_sum": stars, f"stars_{stars}": 1,
+                              **{f"{name}_sum": values[name] for name in DIMENSIONS}}
+
+
+def _before_and_after(obj: Rating, new: bool, deleted: bool) -> tuple[dict | None, dict | None] | None:
+    """The rating's share-deciding values before and after this flush; None when one is not known."""
+    state = sa.inspect(obj)
+    before, after = {}, {}
+    for name in _SHARE_ATTRIBUTES:
+        if name not in state.dict:
+            return None
+        history = state.attrs[name].history
+        current = state.dict[name]
+        after[name] = current
+        before[name] = history.deleted[0] if history.deleted else (None if history.added else current)
+        if history.added and not history.deleted and not new:
+            return None  # changed without the value it replaced (cannot happen with active_history)
+    return (None if new else before), (None if deleted else after)
+
+
 @event.listens_for(Session, "after_flush")
 def _note_rating_writes(session: Session, _context) -> None:
+    """Turn every flushed change of a rating into increments of its app's figures (or, where the values it
+    replaced are unknown, a recomputation of the app), applied before the commit."""
     noted = None
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(obj, Rating):
-            state = sa.inspect(obj)
-            noted = noted if noted is not None else session.info.setdefault(_NOTED, set())
-            # An expired row still knows its id; the app is looked up before the commit.
-            noted.add(("app", state.dict["app_id"]) if "app_id" in state.dict else ("rating", state.identity[0]))
+    for objects, new, deleted in ((session.new, True, False), (session.dirty, False, False),
+                                  (session.deleted, False, True)):
+        for obj in objects:
+            if not isinstance(obj, Rating):
+                continue
+            noted = noted if noted is not None else session.info.setdefault(_NOTED, {"deltas": {}, "recompute": set()})
+            change = _before_and_after(obj, new, deleted)
+            if change is None:
+                state = sa.inspect(obj)
+                noted["recompute"].add(("app", state.dict["app_id"]) if "app_id" in state.dict
+                                       else ("rating", state.identity[0]))
+                continue
+            for values, sign in ((change[0], -1), (change[1], 1)):
+                share = _share(values) if values is not None else None
+                if share is not None:
+                    deltas = noted["deltas"].setdefault(share[0], {})
+                    for column, amount in share[1].items():
+                        deltas[column] = deltas.get(column, 0) + sign * amount
+
+
+def _apply_increments(session: Session, deltas: dict[int, dict[str, int]]) -> set[int]:
+    """Add the increments to each app's figures, apps in id order: atomic ``UPDATE … SET n = n + d``. Returns the
+    apps that have no statistics row yet (to recompute: a row is never started from increments alone)."""
+    table = AppStatistics.__table__
+    now = utcnow()
+    missing = set()
+    for app_id in sorted(deltas):
+        changes = {column: amount for column, amount in deltas[app_id].items() if amount}
+        if not changes:
+            continue
+        result = session.execute(sa.update(table).where(table.c.app_id == app_id).values(
+            updated_at=now, **{column: table.c[column] + amount for column, amount in changes.items()}))
+        if result.rowcount == 0:
+            missing.add(app_id)
+    return missing
 
 
 @event.listens_for(Session, "before_commit")
@@ -153,14 +217,16 @@ def _refresh_noted_apps(session: Session) -> None:
     if not session.info.get(_NOTED) and not (session.new or session.dirty or session.deleted):
         return
     session.flush()
-    noted = session.info.pop(_NOTED, set())
+    noted = session.info.pop(_NOTED, None)
     if not noted:
         return
-    app_ids = {value for kind, value in noted if kind == "app"}
-    rating_ids = [value for kind, value in noted if kind == "rating"]
+    recompute = {value for kind, value in noted["recompute"] if kind == "app"}
+    rating_ids = [value for kind, value in noted["recompute"] if kind == "rating"]
     if rating_ids:
-        app_ids.update(session.scalars(sa.select(Rating.app_id).where(Rating.id.in_(rating_ids))))
-    refresh_ratings(app_ids, session)
+        recompute.update(session.scalars(sa.select(Rating.app_id).where(Rating.id.in_(rating_ids))))
+    # A recomputation reads this transaction's rows too, so it replaces the app's increments.
+    recompute |= _apply_increments(session, {a: d for a, d in noted["deltas"].items() if a not in recompute})
+    refresh_ratings(recompute, session)
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -247,3 +247,67 @@ def test_concurrent_completions_and_ratings_lose_no_count(fresh_database_url, tm
         assert db.session.scalar(sa.select(ServiceItemStatistics.completed)) == threads_n * rounds
         assert_in_step()
         db.engine.dispose()
+
+
+def test_the_migration_fills_the_statistics_of_the_cases_and_ratings_already_recorded(fresh_database_url, tmp_path):
+    import flask_migrate
+
+    from marketplace.accounts.models import User
+    from marketplace.catalogue.statistics import kept_statistics, raw_statistics
+    from marketplace.ratings import services as ratings
+    from marketplace.transactions import services as transactions
+    from tests.conftest import make_app, upgrade
+    from tests.faults.conftest import build_market
+
+    app = make_app(fresh_database_url, tmp_path, QUEUE_MODE="inline")
+    upgrade(app)
+    with app.app_context():
+        market = build_market(3)
+        for index, (user_id, _email) in enumerate(market.citizens):
+            user = db.session.get(User, user_id)
+            for n in range(index + 1):
+                started = utcnow() - timedelta(hours=10 * (index + 1) + n)
+                txn = transactions.transaction_start(user, market.app_id, occurred_at=started)
+                done = transactions.transaction_record_submission(
+                    txn.id, department_case_number=f"MIG-{index}-{n}", decision="accepted",
+                    occurred_at=started + timedelta(minutes=7 * (n + 1)))
+                ratings.rating_create(user, done.id, stars=2 + index, dimensions=DIMS,
+                                      now=utcnow() - timedelta(days=index + 3, hours=n))
+        expected = raw_statistics()
+        assert expected[0][market.app_id]["completed"] == 6 and expected[0][market.app_id]["ratings"] == 6
+        db.session.remove()
+        # Back to before the statistics existed, then forward: the migration computes them from the rows.
+        flask_migrate.downgrade(revision="citizen_0001")
+        assert "app_statistics" not in sa.inspect(db.engine).get_table_names()
+        flask_migrate.upgrade(revision="heads")
+        assert kept_statistics() == expected
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_a_rating_write_adds_its_difference_without_reading_the_apps_ratings(market, world):
+    """Rating writes on an app with many ratings stay cheap: the figures change by the rating's own difference."""
+    from marketplace.accounts.models import User
+    from marketplace.ratings import services
+
+    app_a = market.apps["a"]
+    written = [rate(c, handled(c, app_a, 5), 3, now=utcnow() - timedelta(hours=i))
+               for i, c in enumerate(market.citizen(f"many{i}") for i in range(4))]
+    statements = []
+
+    def note(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    engine = db.session.get_bind().engine
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        services.rating_hide(db.session.get(User, world.ids["admin"]), written[0].id, "spam")
+        services.rating_update(market.citizen("many1"), written[1].id, stars=1, dimensions=DIMS)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+    aggregates = [s for s in statements if "FROM ratings" in s and "GROUP BY" in s]
+    assert aggregates == [], "the app's ratings were re-aggregated on a single rating's change"
+    assert any("UPDATE app_statistics" in s for s in statements)
+    stats = kept_app(app_a)
+    assert (stats["ratings"], stats["stars_sum"], stats["stars_1"], stats["stars_3"]) == (3, 7, 1, 2)
+    assert_in_step()
