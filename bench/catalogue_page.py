@@ -236,8 +236,9 @@ def timed(client, path: str, repeat: int) -> tuple[float, int]:
 def timed_writes(app, app_id: int, citizen_id: int, repeat: int) -> dict:
     """What keeping the statistics costs a writer: a case completed and rated through the services for
     ``app_id`` (``repeat`` times, median seconds), and the statistics part alone — ``case_completed`` (+1 and the
-    app's median over its latest 1,000 cases) and ``refresh_ratings`` (the app's counted ratings re-aggregated) —
-    measured inside a transaction that is rolled back."""
+    app's median over its latest 1,000 cases) and ``apply_rating_increments`` (a rating's difference added) — plus
+    the fallback ``refresh_ratings`` (the app's counted ratings re-aggregated), each measured inside a transaction
+    that is rolled back."""
     from core.extensions import db
     from core.time import utcnow
     from marketplace.accounts.models import User
@@ -246,7 +247,7 @@ def timed_writes(app, app_id: int, citizen_id: int, repeat: int) -> dict:
     from marketplace.ratings.models import DIMENSIONS, Rating
     from marketplace.transactions import services as transactions
 
-    complete_s, rate_s, completed_part_s, ratings_part_s = [], [], [], []
+    complete_s, rate_s, completed_part_s, ratings_part_s, recompute_s = [], [], [], [], []
     with app.app_context():
         counted = db.session.scalar(sa.select(sa.func.count()).select_from(Rating).where(Rating.app_id == app_id))
         for n in range(repeat):
@@ -266,14 +267,19 @@ def timed_writes(app, app_id: int, citizen_id: int, repeat: int) -> dict:
             kept.case_completed(done)
             completed_part_s.append(time.perf_counter() - started)
             started = time.perf_counter()
-            kept.refresh_ratings([app_id])
+            kept.apply_rating_increments(db.session, {app_id: {"ratings": 1, "stars_sum": 4, "stars_4": 1,
+                                                               **{f"{d}_sum": 4 for d in DIMENSIONS}}})
             ratings_part_s.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            kept.refresh_ratings([app_id])
+            recompute_s.append(time.perf_counter() - started)
             db.session.rollback()
         db.session.remove()
     return {"app_id": app_id, "ratings_of_app": counted, "complete_case_s": round(statistics.median(complete_s), 5),
             "rate_case_s": round(statistics.median(rate_s), 5),
             "of_which_case_completed_s": round(statistics.median(completed_part_s), 5),
-            "of_which_refresh_ratings_s": round(statistics.median(ratings_part_s), 5)}
+            "of_which_rating_increments_s": round(statistics.median(ratings_part_s), 5),
+            "fallback_recompute_ratings_s": round(statistics.median(recompute_s), 5)}
 
 
 def main() -> None:

@@ -195,7 +195,7 @@ def _note_rating_writes(session: Session, _context) -> None:
                         deltas[column] = deltas.get(column, 0) + sign * amount
 
 
-def _apply_increments(session: Session, deltas: dict[int, dict[str, int]]) -> set[int]:
+def apply_rating_increments(session: Session, deltas: dict[int, dict[str, int]]) -> set[int]:
     """Add the increments to each app's figures, apps in id order: atomic ``UPDATE … SET n = n + d``. Returns the
     apps that have no statistics row yet (to recompute: a row is never started from increments alone)."""
     table = AppStatistics.__table__
@@ -225,7 +225,7 @@ def _refresh_noted_apps(session: Session) -> None:
     if rating_ids:
         recompute.update(session.scalars(sa.select(Rating.app_id).where(Rating.id.in_(rating_ids))))
     # A recomputation reads this transaction's rows too, so it replaces the app's increments.
-    recompute |= _apply_increments(session, {a: d for a, d in noted["deltas"].items() if a not in recompute})
+    recompute |= apply_rating_increments(session, {a: d for a, d in noted["deltas"].items() if a not in recompute})
     refresh_ratings(recompute, session)
 
 
