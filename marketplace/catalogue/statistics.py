@@ -160,7 +160,12 @@ def _before_and_after(obj: Rating, new: bool, deleted: bool) -> tuple[dict | Non
     before, after = {}, {}
     for name in _SHARE_ATTRIBUTES:
         if name not in state.dict:
-            return None
+            # A new rating's unset column holds what the INSERT wrote: its scalar default, or NULL.
+            default = Rating.__table__.c[name].default
+            if not new or (default is not None and not default.is_scalar):
+                return None
+            after[name] = default.arg if default is not None else None
+            continue
         history = state.attrs[name].history
         current = state.dict[name]
         after[name] = current
