@@ -7,12 +7,11 @@ transaction that changes them, so that a catalogue page reads one row per app in
   ``MEDIAN_SAMPLE`` completed cases (one app's rows, on the ``(app_id, completed_at)`` index).
 - Whether a rating counts changes on many paths (a new rating, an edit, a flag, a manipulation signal that puts
   *other* ratings under review, hiding, closing a review), so every ORM flush of a ``Rating`` is seen by a
-  session hook, which turns the rating's values before and after (``active_history`` on the columns that matter
-  keeps the replaced values) into increments of its app's figures: −its old share if it counted, +its new share
-  if it counts. Before the commit they are added by atomic updates (``ratings = ratings + d`` …), so a rating
-  write costs the same whatever the app's number of ratings, and nothing that writes ratings through the ORM
-  can forget it. Should a replaced value be unknown, or the app have no statistics row yet (its first rating),
-  the app's figures are recomputed from its counted ratings instead (``refresh_ratings``).
+  session hook; nothing that writes ratings through the ORM can forget it. A new rating — the common write —
+  adds its own share to its app's figures by an atomic update (``ratings = ratings + 1``, ``stars_4 = stars_4 +
+  1`` …), the same cost whatever the app's size. A change of an existing rating (rarer: edits and moderation)
+  recomputes its app's figures from its counted ratings (``refresh_ratings``): the values the session loaded may
+  be older than the row it updates, so a difference computed from them could count a concurrent change twice.
 
 Increments are atomic; the median and ``refresh_ratings`` first take the app's statistics row lock (the
 upsert), then read the raw rows in a new statement: on PostgreSQL (READ COMMITTED) a concurrent writer of the
@@ -142,11 +141,17 @@ def refresh_ratings(app_ids: Collection[int], session: Session | None = None) ->
                         .values(**figures.get(app_id, zero)))
 
 
-_SHARE_ATTRIBUTES = ("app_id", "stars", *DIMENSIONS, "hidden_at", "under_review")
-
-
-def _share(values: dict) -> tuple[int, dict[str, int]] | None:
-    """(app, its figures' increments) that a rating with ``values`` adds to its app, or None if it does not count."""
+def _new_rating_share(obj: Rating) -> tuple[int, dict[str, int]] | None:
+    """(app, increments of its figures) that a new rating adds, or None when it does not count; unset columns hold
+    what the INSERT wrote (their scalar default, or NULL)."""
+    state = sa.inspect(obj)
+    values = {}
+    for name in ("app_id", "stars", *DIMENSIONS, "hidden_at", "under_review"):
+        if name in state.dict:
+            values[name] = state.dict[name]
+        else:
+            default = Rating.__table__.c[name].default
+            values[name] = default.arg if default is not None and default.is_scalar else None
     if values["hidden_at"] is not None or values["under_review"]:
         return None
     stars = values["stars"]
@@ -154,50 +159,33 @@ def _share(values: dict) -> tuple[int, dict[str, int]] | None:
                               **{f"{name}_sum": values[name] for name in DIMENSIONS}}
 
 
-def _before_and_after(obj: Rating, new: bool, deleted: bool) -> tuple[dict | None, dict | None] | None:
-    """The rating's share-deciding values before and after this flush; None when one is not known."""
-    state = sa.inspect(obj)
-    before, after = {}, {}
-    for name in _SHARE_ATTRIBUTES:
-        if name not in state.dict:
-            # A new rating's unset column holds what the INSERT wrote: its scalar default, or NULL.
-            default = Rating.__table__.c[name].default
-            if not new or (default is not None and not default.is_scalar):
-                return None
-            after[name] = default.arg if default is not None else None
-            continue
-        history = state.attrs[name].history
-        current = state.dict[name]
-        after[name] = current
-        before[name] = history.deleted[0] if history.deleted else (None if history.added else current)
-        if history.added and not history.deleted and not new:
-            return None  # changed without the value it replaced (cannot happen with active_history)
-    return (None if new else before), (None if deleted else after)
-
-
 @event.listens_for(Session, "after_flush")
 def _note_rating_writes(session: Session, _context) -> None:
-    """Turn every flushed change of a rating into increments of its app's figures (or, where the values it
-    replaced are unknown, a recomputation of the app), applied before the commit."""
+    """Note what each flushed rating change does to its app's figures, to apply before the commit.
+
+    A new rating adds its own share: nobody else sees the row before the commit, so the increment is exact. A
+    change of an existing rating (edit, flag, signal, hiding, review closed) marks its app for recomputation
+    under the statistics row lock instead: the values this session loaded may be older than the row it updates
+    (a concurrent writer may have flagged or hidden it meanwhile), so a difference computed from them could
+    count a change twice."""
     noted = None
-    for objects, new, deleted in ((session.new, True, False), (session.dirty, False, False),
-                                  (session.deleted, False, True)):
-        for obj in objects:
-            if not isinstance(obj, Rating):
-                continue
-            noted = noted if noted is not None else session.info.setdefault(_NOTED, {"deltas": {}, "recompute": set()})
-            change = _before_and_after(obj, new, deleted)
-            if change is None:
-                state = sa.inspect(obj)
-                noted["recompute"].add(("app", state.dict["app_id"]) if "app_id" in state.dict
-                                       else ("rating", state.identity[0]))
-                continue
-            for values, sign in ((change[0], -1), (change[1], 1)):
-                share = _share(values) if values is not None else None
-                if share is not None:
-                    deltas = noted["deltas"].setdefault(share[0], {})
-                    for column, amount in share[1].items():
-                        deltas[column] = deltas.get(column, 0) + sign * amount
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if not isinstance(obj, Rating):
+            continue
+        noted = noted if noted is not None else session.info.setdefault(_NOTED, {"deltas": {}, "recompute": set()})
+        if obj in session.new:
+            share = _new_rating_share(obj)
+            if share is not None:
+                deltas = noted["deltas"].setdefault(share[0], {})
+                for column, amount in share[1].items():
+                    deltas[column] = deltas.get(column, 0) + amount
+            continue
+        state = sa.inspect(obj)
+        history = state.attrs.app_id.history
+        for app_id in (*history.deleted, *([state.dict["app_id"]] if "app_id" in state.dict else [])):
+            noted["recompute"].add(("app", app_id))
+        if "app_id" not in state.dict:
+            noted["recompute"].add(("rating", state.identity[0]))
 
 
 def apply_rating_increments(session: Session, deltas: dict[int, dict[str, int]]) -> set[int]:

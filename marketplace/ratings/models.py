@@ -27,26 +27,23 @@ class Rating(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     transaction_id: Mapped[int] = mapped_column(sa.ForeignKey("transactions.id"), unique=True, nullable=False)
     citizen_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), nullable=False, index=True)
-    # active_history on what decides a rating's share of its app's kept statistics (app, scores, whether it
-    # counts): a change always knows the value it replaces, so marketplace.catalogue.statistics can apply the
-    # difference instead of re-reading all the app's ratings.
-    app_id: Mapped[int] = mapped_column(sa.ForeignKey("apps.id"), nullable=False, active_history=True)
+    app_id: Mapped[int] = mapped_column(sa.ForeignKey("apps.id"), nullable=False)
     order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id"), nullable=False, index=True)
     vendor_id: Mapped[int] = mapped_column(sa.ForeignKey("vendors.id"), nullable=False, index=True)
-    stars: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False, active_history=True)
-    tangibility: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False, active_history=True)
-    reliability: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False, active_history=True)
-    responsiveness: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False, active_history=True)
-    assurance: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False, active_history=True)
-    empathy: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False, active_history=True)
+    stars: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False)
+    tangibility: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False)
+    reliability: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False)
+    responsiveness: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False)
+    assurance: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False)
+    empathy: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False)
     comment: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     # sha256 of the user agent and the client's network prefix: same-device clusters, never the address itself.
     device_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, default="", index=True)
     # Excluded from display and pay while it awaits review (set by signals and flags, cleared by moderators).
-    under_review: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False, active_history=True)
-    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime, active_history=True)
+    under_review: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hidden_reason: Mapped[str | None] = mapped_column(sa.Text)
     hidden_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 

@@ -1,5 +1,5 @@
-"""Sustained concurrent citizens against a real threaded server on loopback: zero errors, no lost usage event
-or rating. Runs on SQLite and, with TEST_DATABASE=postgres, on PostgreSQL."""
+"""Sustained concurrent citizens against a real threaded server on loopback: zero errors, no lost usage event,
+rating or count in the catalogue's kept statistics. Runs on SQLite and, with TEST_DATABASE=postgres, on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -133,6 +133,13 @@ def test_concurrent_citizens_complete_and_rate_cases_without_errors_or_lost_writ
         rated = set(db.session.scalars(sa.select(Transaction.case_number).join(
             Rating, Rating.transaction_id == Transaction.id)))
         assert set(acknowledged) <= rated, f"acknowledged ratings lost: {sorted(set(acknowledged) - rated)[:5]}"
+        # Concurrent completions, ratings and the burst signals they fire left the catalogue's kept statistics
+        # exactly as a recomputation from the rows gives them.
+        from marketplace.catalogue.statistics import kept_statistics, raw_statistics
+
+        kept, raw = kept_statistics(), raw_statistics()
+        assert kept == raw
+        assert kept[0][market.app_id]["completed"] == len(done)
         db.engine.dispose()
 
 
