@@ -217,9 +217,11 @@ def _refresh_noted_apps(session: Session) -> None:
     rating_ids = [value for kind, value in noted["recompute"] if kind == "rating"]
     if rating_ids:
         recompute.update(session.scalars(sa.select(Rating.app_id).where(Rating.id.in_(rating_ids))))
-    # A recomputation reads this transaction's rows too, so it replaces the app's increments.
-    recompute |= apply_rating_increments(session, {a: d for a, d in noted["deltas"].items() if a not in recompute})
-    refresh_ratings(recompute, session)
+    # One pass in app id order, so that concurrent writers take the statistics row locks in the same order. A
+    # recomputation reads this transaction's rows too, so it replaces the app's increments.
+    for app_id in sorted(recompute | set(noted["deltas"])):
+        if app_id in recompute or apply_rating_increments(session, {app_id: noted["deltas"][app_id]}):
+            refresh_ratings([app_id], session)
 
 
 @event.listens_for(Session, "after_soft_rollback")
