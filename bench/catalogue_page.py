@@ -11,11 +11,15 @@ market has: 50·scale extra departments' worth of service items (500·scale item
 item, ten apps per order (10,000·scale apps from 200 vendors), each with a published version, citizens, one
 completed transaction per rating and 1,000,000·scale ratings (stars and the five dimensions, 2 % hidden),
 spread unevenly over the apps. Every item page therefore shows 20 apps side by side, as a popular item would.
+As an operator does after a bulk import, it then rebuilds the catalogue's kept statistics from the raw rows
+(``govmarket statistics rebuild``; timed and reported as ``statistics_rebuild_s``).
 
 Timed through the Flask test client, warm (after two untimed requests), median of ``--repeat`` requests:
 ``GET /services/items/<code>`` (20 apps: Bayesian ratings, counts, distributions, completed cases, median
-handling time, certification dates), ``GET /services/search?q=…`` and the trivial ``GET /healthz``. Prints JSON
-with seconds per page and each page's ratio to /healthz, plus the load average.
+handling time, certification dates), ``GET /services/search?q=…`` and the trivial ``GET /healthz``. Then what
+keeping the statistics costs writers: a case completed and rated through the services for the most-rated app and
+a middle one, and the statistics part of each alone. Prints JSON with seconds per page and each page's ratio to
+/healthz (measured in the same run), the write figures, and the load average.
 """
 
 from __future__ import annotations
@@ -197,11 +201,21 @@ def fill(app, scale: float, seed: int) -> dict:
                                      f"(SELECT max(id) FROM {table}))")
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM ANALYZE" if conn.dialect.name == "postgresql" else "ANALYZE")
+    # The COPY bypassed the services, so the kept statistics are rebuilt as an operator does after a bulk import.
+    from marketplace.catalogue.statistics import statistics_rebuild
+
+    started_at = time.perf_counter()
+    with app.app_context():
+        rebuilt = statistics_rebuild()
+    rebuild_s = time.perf_counter() - started_at
     popular_item = order_item[app_order[max(app_ids, key=lambda a: weights[a - app_ids[0]])]]
     return {"items": items_n, "orders": orders_n, "apps": apps_n, "apps_per_item_page": ORDERS_PER_ITEM * APPS_PER_ORDER,
             "vendors": vendors_n, "citizens": citizens_n, "completed_transactions": ratings_n, "ratings": ratings_n,
             "insert_transactions_s": round(transactions_s, 1), "insert_ratings_s": round(ratings_s, 1),
-            "item_codes": [f"bench-item-{item_ids.index(popular_item)}", f"bench-item-{items_n // 2}"]}
+            "statistics_rebuild_s": round(rebuild_s, 1), "statistics_rebuilt": vars(rebuilt),
+            "item_codes": [f"bench-item-{item_ids.index(popular_item)}", f"bench-item-{items_n // 2}"],
+            "write_apps": [max(app_ids, key=lambda a: weights[a - app_ids[0]]), app_ids[len(app_ids) // 2]],
+            "citizen_id": citizen_ids[0]}
 
 
 def timed(client, path: str, repeat: int) -> tuple[float, int]:
@@ -217,6 +231,55 @@ def timed(client, path: str, repeat: int) -> tuple[float, int]:
         times.append(time.perf_counter() - started)
         size = len(response.get_data())
     return statistics.median(times), size
+
+
+def timed_writes(app, app_id: int, citizen_id: int, repeat: int) -> dict:
+    """What keeping the statistics costs a writer: a case completed and rated through the services for
+    ``app_id`` (``repeat`` times, median seconds), and the statistics part alone — ``case_completed`` (+1 and the
+    app's median over its latest 1,000 cases) and ``apply_rating_increments`` (a rating's difference added) — plus
+    the fallback ``refresh_ratings`` (the app's counted ratings re-aggregated), each measured inside a transaction
+    that is rolled back."""
+    from core.extensions import db
+    from core.time import utcnow
+    from marketplace.accounts.models import User
+    from marketplace.catalogue import statistics as kept
+    from marketplace.ratings import services as ratings
+    from marketplace.ratings.models import DIMENSIONS, Rating
+    from marketplace.transactions import services as transactions
+
+    complete_s, rate_s, completed_part_s, ratings_part_s, recompute_s = [], [], [], [], []
+    with app.app_context():
+        counted = db.session.scalar(sa.select(sa.func.count()).select_from(Rating).where(Rating.app_id == app_id))
+        for n in range(repeat):
+            citizen = db.session.get(User, citizen_id)
+            started = time.perf_counter()
+            txn = transactions.transaction_start(citizen, app_id)
+            done = transactions.transaction_record_submission(txn.id, department_case_number=f"BENCH-W-{app_id}-{n}",
+                                                              decision="accepted")
+            complete_s.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            # Dated apart so that the burst rule does not put them under review.
+            ratings.rating_create(citizen, done.id, stars=4, dimensions=dict.fromkeys(DIMENSIONS, 4),
+                                  now=utcnow() - timedelta(days=3, hours=n))
+            rate_s.append(time.perf_counter() - started)
+            assert done.app_id == app_id and done.service_item_id  # loaded before the clock starts
+            started = time.perf_counter()
+            kept.case_completed(done)
+            completed_part_s.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            kept.apply_rating_increments(db.session, {app_id: {"ratings": 1, "stars_sum": 4, "stars_4": 1,
+                                                               **{f"{d}_sum": 4 for d in DIMENSIONS}}})
+            ratings_part_s.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            kept.refresh_ratings([app_id])
+            recompute_s.append(time.perf_counter() - started)
+            db.session.rollback()
+        db.session.remove()
+    return {"app_id": app_id, "ratings_of_app": counted, "complete_case_s": round(statistics.median(complete_s), 5),
+            "rate_case_s": round(statistics.median(rate_s), 5),
+            "of_which_case_completed_s": round(statistics.median(completed_part_s), 5),
+            "of_which_rating_increments_s": round(statistics.median(ratings_part_s), 5),
+            "fallback_recompute_ratings_s": round(statistics.median(recompute_s), 5)}
 
 
 def main() -> None:
@@ -248,6 +311,7 @@ def main() -> None:
             data = fill(app, args.scale, args.seed)
             fill_s = time.perf_counter() - started
             codes = data.pop("item_codes")
+            write_apps, citizen_id = data.pop("write_apps"), data.pop("citizen_id")
             client = app.test_client()
             pages = {"trivial /healthz": "/healthz",
                      "item page (most-rated app's item)": f"/services/items/{codes[0]}",
@@ -261,6 +325,8 @@ def main() -> None:
             base = figures["trivial /healthz"]["median_s"]
             for figure in figures.values():
                 figure["ratio_to_trivial"] = round(figure["median_s"] / base, 1)
+            writes = {name: timed_writes(app, app_id, citizen_id, max(5, args.repeat // 2))
+                      for name, app_id in zip(("most-rated app", "middle app"), write_apps, strict=True)}
             with app.app_context():
                 from core.extensions import db
                 db.engine.dispose()
@@ -269,6 +335,7 @@ def main() -> None:
     print(json.dumps({"load_average_at_start": load_average, "load_average_at_end": os.getloadavg(),
                       "database": "sqlite" if args.sqlite else "postgresql", "scale": args.scale,
                       "repeat": args.repeat, "fill_s": round(fill_s, 1), **data, "pages": figures,
+                      "writes": writes,
                       "how": "Flask test client in-process, warm, median wall time of `repeat` GETs per page; "
                              "ratio = page median / GET /healthz median"}, indent=2, ensure_ascii=False))
 

@@ -12,7 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.extensions import db
+from core.extensions import db, dialect_insert
 from core.time import UTCDateTime, utcnow
 
 GENESIS_HASH = "0" * 64
@@ -204,11 +204,4 @@ class SettlementLine(db.Model):
 
 def insert_ignoring_duplicates(table: sa.Table, index_elements: list[str]):
     """INSERT … ON CONFLICT (index_elements) DO NOTHING, on PostgreSQL and SQLite alike."""
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - the platform runs on these two
-        raise RuntimeError(f"billing supports PostgreSQL and SQLite, not {dialect}")
-    return insert(table).on_conflict_do_nothing(index_elements=index_elements)
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=index_elements)

@@ -54,3 +54,16 @@ def _client_address():
 from flask_limiter import Limiter  # noqa: E402
 
 limiter = Limiter(key_func=_client_address, default_limits=[])
+
+
+def dialect_insert(table: sa.Table, session=None):
+    """An INSERT for the session's database, PostgreSQL or SQLite, with their ``on_conflict_do_nothing`` /
+    ``on_conflict_do_update`` (ON CONFLICT …): the two databases the platform runs on."""
+    dialect = (session or db.session).get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the platform runs on these two
+        raise RuntimeError(f"the platform supports PostgreSQL and SQLite, not {dialect}")
+    return insert(table)

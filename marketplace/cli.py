@@ -49,10 +49,10 @@ def worker_command(queues):
 def _commands():
     from marketplace.accounts.cli import users_cli
     from marketplace.backup import backup_cli
-    from marketplace.catalogue.cli import departments_cli
+    from marketplace.catalogue.cli import departments_cli, statistics_cli
     from marketplace.vendors.cli import vendors_cli
 
-    return [users_cli, departments_cli, vendors_cli, worker_command, backup_cli]
+    return [users_cli, departments_cli, statistics_cli, vendors_cli, worker_command, backup_cli]
 
 
 marketplace_commands = _commands()

@@ -2,35 +2,28 @@
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.orm import contains_eager, selectinload
 
 from core.errors import NotFound
 from core.extensions import db
 from marketplace.billing_source import certified_at_by_app
-from marketplace.catalogue.models import ServiceItem
+from marketplace.catalogue.models import AppStatistics, ServiceItem
 from marketplace.orders.models import Order
 from marketplace.ratings.services import AppRatingSummary, rating_summaries
-from marketplace.transactions.models import Transaction
 from marketplace.vendors.models import App, AppVersion
-
-MEDIAN_SAMPLE = 1000  # the median handling time is taken over an app's latest completed cases
-
-
-def live_version_clause():
-    """SQL condition: the version is published and not superseded, suspended or withdrawn."""
-    return sa.and_(AppVersion.published_at.is_not(None), AppVersion.superseded_at.is_(None),
-                   AppVersion.suspended_at.is_(None), AppVersion.withdrawn_at.is_(None))
 
 
 def published_apps_query():
-    """Apps with a live version, of orders that are published and not archived."""
-    live = sa.select(AppVersion.id).where(AppVersion.app_id == App.id, live_version_clause()).exists()
+    """Apps with a live version, of orders that are published and not archived; each app's vendor and order
+    (with its service item) come in the same round trips, not one lazy load per app."""
+    live = sa.select(AppVersion.id).where(AppVersion.app_id == App.id, AppVersion.live()).exists()
     return (sa.select(App).join(Order, App.order_id == Order.id)
-            .where(live, Order.published_at.is_not(None), Order.archived_at.is_(None)))
+            .where(live, Order.published_at.is_not(None), Order.archived_at.is_(None))
+            .options(selectinload(App.vendor), contains_eager(App.order).joinedload(Order.service_item)))
 
 
 @dataclass(frozen=True)
@@ -76,34 +69,31 @@ def item_apps(code_or_id: str | int) -> tuple[ServiceItem, list[AppChoice]]:
 
 
 def _choices(apps: list[App]) -> list[AppChoice]:
+    """The comparison facts of ``apps``, in a fixed number of queries whatever the number of apps, cases and
+    ratings: the kept statistics of every app of their orders (the Bayesian prior m is the order's mean over
+    all its apps, as billing computes it), the live versions and the certification dates."""
     if not apps:
         return []
     ids = [a.id for a in apps]
-    # m is the order's mean over all its apps, as billing computes it.
     order_app_ids: dict[int, list[int]] = {}
-    for app_id, order_id in db.session.execute(sa.select(App.id, App.order_id)
-                                               .where(App.order_id.in_({a.order_id for a in apps}))):
+    statistics: dict[int, AppStatistics] = {}
+    for app_id, order_id, row in db.session.execute(
+            sa.select(App.id, App.order_id, AppStatistics)
+            .outerjoin(AppStatistics, AppStatistics.app_id == App.id)
+            .where(App.order_id.in_({a.order_id for a in apps}))):
         order_app_ids.setdefault(order_id, []).append(app_id)
-    summaries = rating_summaries(ids, order_app_ids=order_app_ids)
-    completed = dict(db.session.execute(
-        sa.select(Transaction.app_id, sa.func.count()).where(Transaction.app_id.in_(ids),
-                                                             Transaction.status == "completed")
-        .group_by(Transaction.app_id)).all())
+        if row is not None:
+            statistics[app_id] = row
+    summaries = rating_summaries(ids, order_app_ids=order_app_ids, statistics=statistics)
     certified = certified_at_by_app(ids)
     versions = {}
-    for version in db.session.scalars(sa.select(AppVersion).where(AppVersion.app_id.in_(ids), live_version_clause())
+    for version in db.session.scalars(sa.select(AppVersion).where(AppVersion.app_id.in_(ids), AppVersion.live())
                                       .order_by(AppVersion.id)):
         versions[version.app_id] = version
-    return [AppChoice(app, versions[app.id], summaries[app.id], int(completed.get(app.id, 0)),
-                      median_handling_seconds(app.id), certified.get(app.id), list(app.order.citizen_scopes))
-            for app in apps]
-
-
-def median_handling_seconds(app_id: int) -> int | None:
-    """Median time from start to completion over the app's latest ``MEDIAN_SAMPLE`` completed cases."""
-    rows = db.session.execute(sa.select(Transaction.started_at, Transaction.completed_at)
-                              .where(Transaction.app_id == app_id, Transaction.status == "completed")
-                              .order_by(Transaction.completed_at.desc()).limit(MEDIAN_SAMPLE)).all()
-    if not rows:
-        return None
-    return int(statistics.median((done - start).total_seconds() for start, done in rows))
+    choices = []
+    for app in apps:
+        row = statistics.get(app.id)
+        choices.append(AppChoice(app, versions[app.id], summaries[app.id], row.completed if row else 0,
+                                 row.median_handling_seconds if row else None, certified.get(app.id),
+                                 list(app.order.citizen_scopes)))
+    return choices

@@ -17,10 +17,10 @@ from functools import lru_cache
 import sqlalchemy as sa
 from pypinyin import Style, lazy_pinyin
 from rapidfuzz import fuzz
+from sqlalchemy.orm import selectinload
 
 from core.extensions import db
-from marketplace.catalogue.models import LifeEvent, LifeEventStep, ServiceItem
-from marketplace.transactions.models import Transaction
+from marketplace.catalogue.models import LifeEvent, LifeEventStep, ServiceItem, ServiceItemStatistics
 
 MIN_SCORE = 70
 _HAN = re.compile(r"[\u3400-\u9fff]")
@@ -66,9 +66,8 @@ def match_score(query: str, terms: tuple[str, ...]) -> float:
 
 
 def completed_counts() -> Counter:
-    """Completed transactions per service item id."""
-    rows = db.session.execute(sa.select(Transaction.service_item_id, sa.func.count())
-                              .where(Transaction.status == "completed").group_by(Transaction.service_item_id))
+    """Completed transactions per service item id (the kept statistics: one row per item, not every case)."""
+    rows = db.session.execute(sa.select(ServiceItemStatistics.service_item_id, ServiceItemStatistics.completed))
     return Counter({item_id: int(count) for item_id, count in rows})
 
 
@@ -90,7 +89,8 @@ def catalogue_search(query: str, *, limit: int = 20, min_score: float = MIN_SCOR
         return []
     uses = completed_counts()
     hits: list[SearchHit] = []
-    for item in db.session.scalars(sa.select(ServiceItem)):
+    # Each hit shows its department: loaded with the items in one more query, not one per department.
+    for item in db.session.scalars(sa.select(ServiceItem).options(selectinload(ServiceItem.department))):
         score = match_score(query, index_terms(item.name, item.name_en, item.code))
         if score >= min_score:
             hits.append(SearchHit("item", item.code, item.name, item.name_en, score, uses.get(item.id, 0), item))
@@ -115,7 +115,9 @@ def _life_event_uses(uses: Counter) -> Counter:
 
 def popular_items(limit: int = 8) -> list[tuple[ServiceItem, int]]:
     """Service items by completed transactions, most used first (then by code), with their counts."""
-    uses = completed_counts()
-    items = list(db.session.scalars(sa.select(ServiceItem)))
-    items.sort(key=lambda i: (-uses.get(i.id, 0), i.code))
-    return [(item, uses.get(item.id, 0)) for item in items[:limit]]
+    uses = sa.func.coalesce(ServiceItemStatistics.completed, 0)
+    rows = db.session.execute(sa.select(ServiceItem, uses)
+                              .outerjoin(ServiceItemStatistics,
+                                         ServiceItemStatistics.service_item_id == ServiceItem.id)
+                              .order_by(uses.desc(), ServiceItem.code).limit(limit))
+    return [(item, int(n)) for item, n in rows]

@@ -12,6 +12,7 @@ def register(app, api) -> None:
     from billing.source import set_settlement_source
     from marketplace.billing_source import MarketplaceSettlementSource
     from marketplace.catalogue import models as _catalogue  # noqa: F401  (life events)
+    from marketplace.catalogue import statistics as _statistics  # noqa: F401  (kept in step with every rating write)
     from marketplace.complaints import models as _complaints  # noqa: F401
     from marketplace.ratings import models as _ratings  # noqa: F401
     from marketplace.transactions import models as _transactions  # noqa: F401

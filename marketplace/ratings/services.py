@@ -29,9 +29,8 @@ from billing.formula import bayesian_rating, order_prior_mean
 from billing.source import RatingStats
 from core import audit
 from core.errors import Conflict, NotFound, ValidationError
-from core.extensions import db
+from core.extensions import db, dialect_insert
 from core.time import utcnow
-from marketplace.billing_source import counted_ratings
 from marketplace.pagination import Page, paginate
 from marketplace.ratings import authz
 from marketplace.ratings.models import DIMENSIONS, Rating, RatingFlag, RatingReply, RatingSignal
@@ -131,11 +130,7 @@ def _signal(rating: Rating, kind: str, detail: dict, now: datetime) -> bool:
 
 
 def _insert_ignoring_duplicates(table: sa.Table, index_elements: list[str]):
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing(index_elements=index_elements)
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=index_elements)
 
 
 def detect_signals(rating: Rating, now: datetime) -> set[str]:
@@ -351,42 +346,40 @@ class AppRatingSummary:
         return round(self.bayesian * 10)
 
 
-def rating_summaries(app_ids: list[int], *, order_app_ids: dict[int, list[int]] | None = None
-                     ) -> dict[int, AppRatingSummary]:
+def rating_summaries(app_ids: list[int], *, order_app_ids: dict[int, list[int]] | None = None,
+                     statistics: dict | None = None) -> dict[int, AppRatingSummary]:
     """Counted ratings of each app, all time: count, distribution, the Bayesian average with billing's
-    formula (C = 20, m = the mean of the app's order, or 4.0 with too few ratings), dimension means.
+    formula (C = 20, m = the mean of the app's order, or 4.0 with too few ratings), dimension means — read from
+    the kept statistics (``marketplace.catalogue.statistics``), not from the ratings.
 
-    ``order_app_ids`` maps each order to all its apps (for m); by default m uses only ``app_ids``'s orders'
-    apps among ``app_ids``.
+    ``order_app_ids`` maps each order to all its apps (for m); by default every app of the apps' orders.
+    ``statistics`` ({app_id: AppStatistics}) saves reading them when the caller has them for those apps.
     """
+    from marketplace.catalogue.models import AppStatistics
     from marketplace.vendors.models import App
 
     if not app_ids:
         return {}
-    app_order = dict(db.session.execute(sa.select(App.id, App.order_id).where(App.id.in_(app_ids))).all())
     if order_app_ids is None:
+        orders = sa.select(App.order_id).where(App.id.in_(app_ids)).scalar_subquery()
         order_app_ids = defaultdict(list)
-        for app_id, order_id in db.session.execute(
-                sa.select(App.id, App.order_id).where(App.order_id.in_(set(app_order.values())))):
+        for app_id, order_id in db.session.execute(sa.select(App.id, App.order_id).where(App.order_id.in_(orders))):
             order_app_ids[order_id].append(app_id)
-    every_app = sorted({a for apps in order_app_ids.values() for a in apps} | set(app_ids))
-    dims = [sa.func.sum(getattr(Rating, name)) for name in DIMENSIONS]
-    rows = db.session.execute(sa.select(Rating.app_id, Rating.stars, sa.func.count(), *dims)
-                              .where(Rating.app_id.in_(every_app), counted_ratings())
-                              .group_by(Rating.app_id, Rating.stars))
-    dist: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
-    dim_sums: dict[int, list[int]] = defaultdict(lambda: [0] * len(DIMENSIONS))
-    for app_id, stars, count, *sums in rows:
-        dist[app_id][stars - 1] += int(count)
-        dim_sums[app_id] = [a + int(b or 0) for a, b in zip(dim_sums[app_id], sums, strict=True)]
-    stats = {a: RatingStats(a, sum(d), sum((i + 1) * c for i, c in enumerate(d)), tuple(d)) for a, d in dist.items()}
+    app_order = {a: order_id for order_id, apps in order_app_ids.items() for a in apps}
+    every_app = sorted(set(app_order) | set(app_ids))
+    if statistics is None:
+        statistics = {row.app_id: row for row in db.session.scalars(
+            sa.select(AppStatistics).where(AppStatistics.app_id.in_(every_app)))}
+    stats = {a: RatingStats(a, row.ratings, row.stars_sum, row.distribution)
+             for a, row in statistics.items() if row.ratings}
     result = {}
     for app_id in app_ids:
         order_id = app_order.get(app_id)
         prior = order_prior_mean([stats[a] for a in order_app_ids.get(order_id, [app_id]) if a in stats])
         s = stats.get(app_id) or RatingStats(app_id, 0, 0)
-        dimensions = {name: (Fraction(dim_sums[app_id][i], s.count) if s.count else None)
-                      for i, name in enumerate(DIMENSIONS)}
+        row = statistics.get(app_id)
+        dimensions = {name: (Fraction(getattr(row, f"{name}_sum"), s.count) if s.count else None)
+                      for name in DIMENSIONS}
         result[app_id] = AppRatingSummary(app_id, s.count, s.stars_sum, tuple(s.distribution),
                                           bayesian_rating(s.stars_sum, s.count, prior), dimensions)
     return result

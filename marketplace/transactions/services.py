@@ -3,7 +3,8 @@ decided (the case completes or is rejected), and the citizen follows the timelin
 
 Completion is decided by the department service the app submits to through the platform, never by the app:
 the gateway calls ``transaction_record_submission`` with the department's answer. A completed case emits
-exactly one usage event to billing, in the same database transaction as the status change.
+exactly one usage event to billing, and counts in the catalogue's statistics (completed cases, median handling
+time), in the same database transaction as the status change.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from core.auth import SYSTEM
 from core.errors import Conflict, NotFound, ValidationError
 from core.extensions import db
 from core.time import utcnow
+from marketplace.catalogue import statistics as catalogue_statistics
 from marketplace.pagination import Page, paginate
 from marketplace.transactions import authz
 from marketplace.transactions.models import FINAL, Transaction, TransactionEvent
@@ -163,6 +165,7 @@ def transaction_record_submission(transaction_id: int, *, department_case_number
                                                           "reasons": reasons})
     db.session.flush()
     if status == "completed":
+        catalogue_statistics.case_completed(transaction)
         # billing's metering commits the session: the status change, the timeline and the usage event land together.
         try:
             billing.usage_record(SYSTEM, idempotency_key=transaction.usage_key, order_id=transaction.order_id,

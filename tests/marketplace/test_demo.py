@@ -36,6 +36,7 @@ def test_seed_reaches_a_settled_quarter_and_a_second_run_adds_nothing(app_ctx, b
     from core.extensions import db
     from marketplace.accounts.models import User
     from marketplace.billing_source import counted_ratings
+    from marketplace.catalogue.statistics import kept_statistics, raw_statistics
     from marketplace.demo.base import vendor_email
     from marketplace.demo.data import SAMPLE_APPS
     from marketplace.demo.seed import seed
@@ -87,9 +88,14 @@ def test_seed_reaches_a_settled_quarter_and_a_second_run_adds_nothing(app_ctx, b
         statement = billing.vendor_statement(developer, developer.vendor_id, past.code)
         assert statement.balance.minor > 0
 
+    # The seed writes its history through the services, so the catalogue's kept statistics count all of it.
+    assert kept_statistics() == raw_statistics()
+    assert kept_statistics()[1], "the seeded completed cases are counted per service item"
+
     before = _row_counts()
     again = seed(citizens=30)
     assert again.settled and _row_counts() == before
+    assert kept_statistics() == raw_statistics()
 
 
 def test_orders_are_dated_before_the_quarter_they_are_settled_in(app_ctx):
