@@ -12,7 +12,7 @@ from core.extensions import limiter, login_manager
 from marketplace.accounts import services
 from marketplace.accounts.forms import ClientForm, LoginForm, LogoutForm
 from marketplace.accounts.scopes import ROLE_SCOPES, SCOPES
-from marketplace.home.forms import show_service_errors
+from marketplace.home.forms import select_choices, show_service_errors
 
 bp = Blueprint("accounts", __name__)
 
@@ -68,7 +68,7 @@ def logout():
 
 def _client_form(actor) -> ClientForm:
     form = ClientForm()
-    form.scopes.choices = {scope: f"{scope} — {SCOPES[scope]}" for scope in sorted(ROLE_SCOPES[actor.role])}
+    form.scopes.choices = select_choices({scope: f"{scope} — {SCOPES[scope]}" for scope in sorted(ROLE_SCOPES[actor.role])})
     return form
 
 

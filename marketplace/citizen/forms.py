@@ -8,8 +8,9 @@ from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from marketplace.complaints.models import THEMES
+from marketplace.home.forms import select_choices
 
-STAR_CHOICES = [(5, "5 ★★★★★"), (4, "4 ★★★★"), (3, "3 ★★★"), (2, "2 ★★"), (1, "1 ★")]
+STAR_CHOICES = select_choices({5: "5 ★★★★★", 4: "4 ★★★★", 3: "3 ★★★", 2: "2 ★★", 1: "1 ★"})
 DIMENSION_LABELS = {
     "tangibility": (_l("Tangibility"), _l("Is the app clear and pleasant to use, with the forms and documents you need?")),
     "reliability": (_l("Reliability"), _l("Did it do what it promised, correctly, the first time?")),
@@ -47,7 +48,7 @@ class RatingForm(FlaskForm):
 
 
 class ComplaintForm(FlaskForm):
-    theme = SelectField(_l("What is it about?"), choices=[(t, THEME_LABELS[t]) for t in THEMES],
+    theme = SelectField(_l("What is it about?"), choices=select_choices({t: THEME_LABELS[t] for t in THEMES}),
                         validators=[DataRequired()])
     description = TextAreaField(_l("What happened?"), validators=[DataRequired(), Length(max=4000)],
                                 description=_l("Only the vendor and the department see this text; the public sees "
@@ -67,7 +68,7 @@ class ModerationForm(FlaskForm):
 
 
 class ComplaintAnswerForm(FlaskForm):
-    outcome = SelectField(_l("Outcome"), choices=[("resolved", _l("Resolved")), ("rejected", _l("Rejected"))])
+    outcome = SelectField(_l("Outcome"), choices=select_choices({"resolved": _l("Resolved"), "rejected": _l("Rejected")}))
     response = TextAreaField(_l("Answer to the citizen"), validators=[DataRequired(), Length(max=4000)],
                              render_kw={"rows": 4})
     public_outcome = TextAreaField(_l("Public outcome (no personal data)"), validators=[DataRequired(),

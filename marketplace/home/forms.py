@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileSize
 from wtforms import SelectMultipleField, StringField, TextAreaField, widgets
+from wtforms.fields.choices import SelectChoice
 
 from core.money import Money
 
@@ -42,6 +43,12 @@ class YuanField(StringField):
         if amount.minor < 0:
             raise ValueError(_l("The amount cannot be negative."))
         self.fen = amount.minor
+
+
+def select_choices(labels: Mapping[Any, Any]) -> list[SelectChoice]:
+    """Choices for a select, radio or checkbox list from {value: label}, in that order (the form WTForms 3.3+
+    takes without deprecation warnings)."""
+    return [SelectChoice(value, label) for value, label in labels.items()]
 
 
 class CheckboxListField(SelectMultipleField):

@@ -15,6 +15,7 @@ from flask_login import login_user
 
 from core.auth import web_actor
 from core.errors import Unauthenticated, ValidationError
+from marketplace.home.forms import select_choices
 from marketplace.identity import authz, keys, oidc_client, services
 from marketplace.identity.forms import AccessLogFilterForm, ConsentForm, PersonaLoginForm, RevokeForm
 from marketplace.identity.personas import persona_list
@@ -143,7 +144,7 @@ def consent(app_id: int):
         return redirect(url_for("identity.login", next=request.full_path))
     app, status = services.consent_page(actor, app_id)
     form = ConsentForm()
-    form.fields.choices = [(f, str(FIELD_LABELS.get(f, f))) for f in status.requested]
+    form.fields.choices = select_choices({f: str(FIELD_LABELS.get(f, f)) for f in status.requested})
     next_url = _safe_next(request.args.get("next"))
     if form.validate_on_submit():
         if form.decline.data:

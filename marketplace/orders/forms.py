@@ -14,6 +14,7 @@ from marketplace.home.forms import (
     YuanField,
     document_file_field,
     document_text_field,
+    select_choices,
 )
 from marketplace.orders.contract import CITIZEN_SCOPES, DEPT_SCOPES
 
@@ -53,7 +54,7 @@ class OrderSearchForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.status.choices = {value: str(label) for value, label in STATUS_CHOICES.items()}
+        self.status.choices = select_choices({value: str(label) for value, label in STATUS_CHOICES.items()})
 
 
 class OrderForm(FlaskForm, DocumentFields):
@@ -83,8 +84,8 @@ class OrderForm(FlaskForm, DocumentFields):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.dept_scopes.choices = {k: f"{k} — {scope_label(k)}" for k in DEPT_SCOPES}
-        self.citizen_scopes.choices = {k: f"{k} — {scope_label(k)}" for k in CITIZEN_SCOPES}
+        self.dept_scopes.choices = select_choices({k: f"{k} — {scope_label(k)}" for k in DEPT_SCOPES})
+        self.citizen_scopes.choices = select_choices({k: f"{k} — {scope_label(k)}" for k in CITIZEN_SCOPES})
 
     def limit_to(self, editable: set[str], *, creating: bool) -> None:
         """Keep only the fields that can be set now (a service field name maps to one or two form fields)."""

@@ -13,7 +13,7 @@ from core.auth import web_actor
 from core.errors import Conflict, DomainError, NotFound, ValidationError
 from core.roles import Role
 from marketplace.catalogue import services as catalogue
-from marketplace.home.forms import show_service_errors
+from marketplace.home.forms import select_choices, show_service_errors
 from marketplace.orders import authz, services
 from marketplace.orders.forms import (
     ORDER_ERROR_FIELDS,
@@ -80,7 +80,7 @@ def order_new():
     authz.order_create(actor, actor.department_id)
     form = OrderForm()
     form.limit_to(services.EDITABLE["draft"], creating=True)
-    form.service_item_id.choices = _item_choices(actor)
+    form.service_item_id.choices = select_choices(_item_choices(actor))
     if request.method == "POST":
         valid = form.validate()
         contract = form.parse_document("contract", required=True)

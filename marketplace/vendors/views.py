@@ -11,7 +11,7 @@ from core.auth import require_role, web_actor
 from core.errors import Conflict, Forbidden, NotFound, TooLarge, ValidationError
 from core.roles import Role
 from core.storage import FileBlobStore
-from marketplace.home.forms import show_service_errors
+from marketplace.home.forms import select_choices, show_service_errors
 from marketplace.orders import services as orders
 from marketplace.vendors import services
 from marketplace.vendors.forms import AppForm, AppSearchForm, ReasonForm, VersionUploadForm
@@ -48,7 +48,7 @@ def app_new():
     actor = web_actor()
     require_role(actor, Role.VENDOR_MEMBER, action="enter apps for orders")
     form = AppForm()
-    form.order_id.choices = _order_choices(actor)
+    form.order_id.choices = select_choices(_order_choices(actor))
     if request.method == "GET" and request.args.get("order_id", type=int):
         form.order_id.data = request.args.get("order_id", type=int)
     if form.validate_on_submit():
