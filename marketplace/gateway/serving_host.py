@@ -64,13 +64,18 @@ class ServingHost:
                                       proto=proto, identity_token=token)
             registry = instances.registry(self.app)
             instance = registry.acquire(served)
-            upstream = forward(instance, inner, headers, self.limits, reserved_cookies=self.reserved,
-                               on_close=lambda: registry.release(instance))
         except DomainError as exc:
             if exc.status >= 500:
                 log.error("serving host: %s: %s", slug, exc.message)
                 return self.error(start_response, exc.status, "The app cannot be started right now; please try again later.")
             return self.error(start_response, exc.status, exc.message)
+        except Exception:
+            log.exception("serving host: %s %s for %s failed", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
+                          slug)
+            return self.error(start_response, 500, "Something went wrong on our side; it has been logged.")
+        try:
+            upstream = forward(instance, inner, headers, self.limits, reserved_cookies=self.reserved,
+                               on_close=lambda: registry.release(instance))
         except Exception as exc:
             status, detail = failure(exc, self.limits, slug)
             return self.error(start_response, status, detail)

@@ -202,3 +202,62 @@ def test_caps_hold_on_both_hops(app, client, gw, remote, serving_host, monkeypat
         b"".join(streamed.response)
     streamed.close()
     assert len(on_app(client, "/big?blocks=2").data) == 2 * 65536
+
+
+def test_the_serve_command_runs_the_serving_host_under_gunicorn(fresh_database_url, tmp_path):
+    """``govmarket gateway serve`` as compose's app-serving runs it: refuses to start without a secret; then
+    answers 401/403 without or with a wrong one and looks the app up in its database (404 for an unknown one).
+    Its own migrated database: the other tests' open transaction would lock SQLite for another process."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    from tests.conftest import make_app, upgrade
+
+    migrated = make_app(fresh_database_url, tmp_path / "migrate")
+    upgrade(migrated)
+    with migrated.app_context():
+        from core.extensions import db
+
+        db.engine.dispose()
+    secret = secrets.token_hex(32)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GOVMARKET_")}
+    env.update({"DATABASE_URL": fresh_database_url, "GOVMARKET_INSTANCE_PATH": str(tmp_path),
+                "GOVMARKET_SECRET_KEY": "x" * 32, "GOVMARKET_APPS_DOMAIN": APPS})
+    command = [str(Path(sys.executable).parent / "govmarket"), "gateway", "serve", "--bind", f"127.0.0.1:{port}",
+               "--threads", "2"]
+
+    refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "GOVMARKET_SERVING_SECRET must be set" in refused.stderr
+
+    process = subprocess.Popen(command, env={**env, "GOVMARKET_SERVING_SECRET": secret}, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        target = SimpleNamespace(port=port)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status = direct(target, "/")[0]
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "the serving host did not start"
+                time.sleep(0.2)
+        assert status == 401
+        hop = {"X-Govmarket-App": "no-such-app", "X-Forwarded-Proto": "http", "Authorization": "Bearer t.t.t"}
+        assert direct(target, "/", headers={**hop, "X-Govmarket-Serving-Secret": "x" * 64})[0] == 403
+        status, headers, body = direct(target, "/", headers={**hop, "X-Govmarket-Serving-Secret": secret})
+        if status != 404:
+            process.terminate()
+            pytest.fail(f"{status} {body!r}\n{process.communicate(timeout=30)[0][-3000:]}")
+        assert headers["X-Govmarket-Serving-Error"] == "1"
+        assert "no published app" in json.loads(body)["error"]
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0]
+    assert "govmarket-serving" in output or "Listening at" in output, output[-2000:]
