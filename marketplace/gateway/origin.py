@@ -181,14 +181,15 @@ class AppOrigin:
             served = None if self.serving else instances.served_version(self.app.config, app, version, origin=origin)
         headers = request_headers(request.environ, reserved_cookies=self.reserved,
                                   host=origin.split("://", 1)[1], proto=self.scheme(request), identity_token=token)
+        if self.serving is None:
+            assert served is not None
+            registry = instances.registry(self.app)
+            instance = registry.acquire(served)
         try:
             if self.serving is not None:  # the serving host runs the app (SERVING_URL)
                 upstream = self.serving.forward(slug, request.environ, headers, self.limits,
                                                 reserved_cookies=self.reserved)
             else:
-                assert served is not None
-                registry = instances.registry(self.app)
-                instance = registry.acquire(served)
                 upstream = forward(instance, request.environ, headers, self.limits, reserved_cookies=self.reserved,
                                    on_close=lambda: registry.release(instance))
         except Exception as exc:
