@@ -97,10 +97,18 @@ def serve(app: Flask, bind: str, threads: int) -> None:
     wsgi = ServingHost(app)  # refuses to start without a secret
     timeout = int(app.config["GATEWAY_TIMEOUT_SECONDS"] + 120)
 
+    def worker_exit(server, worker) -> None:
+        """Stop this host's instances when the process ends (a stop or restart of the service), rather than
+        leave them to the next start's sweep."""
+        existing = app.extensions.get(instances.EXTENSION)
+        if existing is not None:
+            existing.close()
+
     class _Server(BaseApplication):
         def load_config(self):
             for key, value in {"bind": [bind], "workers": 1, "worker_class": "gthread", "threads": threads,
-                               "timeout": timeout, "accesslog": "-", "proc_name": "govmarket-serving"}.items():
+                               "timeout": timeout, "accesslog": "-", "proc_name": "govmarket-serving",
+                               "worker_exit": worker_exit}.items():
                 self.cfg.set(key, value)
 
         def load(self):
