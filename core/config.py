@@ -40,6 +40,8 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "GATEWAY_REQUEST_BYTES": (10 * 1024 * 1024, int, "Largest request body the app gateway passes to an app, in bytes."),
     "GATEWAY_RESPONSE_BYTES": (50 * 1024 * 1024, int, "Largest response body the app gateway passes back from an app, in bytes."),
     "GATEWAY_TIMEOUT_SECONDS": (30, int, "How long the app gateway waits for an app to start answering (and between chunks)."),
+    "SERVING_URL": ("", str, "Where the app gateway sends requests for apps: http://host:port of `govmarket gateway serve` on a sandbox host (production). Unset: this process runs the apps itself (development, tests)."),
+    "SERVING_SECRET": ("", str, "Shared secret of the web processes and the serving host (at least 32 characters); the serving host refuses requests without it."),
     "GATEWAY_SESSION_SECONDS": (8 * 3600, int, "Lifetime of a citizen's gateway session on an app's origin, seconds."),
     "OAUTH2_TOKEN_EXPIRES_IN": (3600, int, "Lifetime of client-credentials access tokens, seconds."),
     "METRICS_TOKEN": ("", str, "If set, /metrics requires 'Authorization: Bearer <token>'."),

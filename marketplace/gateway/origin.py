@@ -21,6 +21,7 @@ from werkzeug.wrappers import Request, Response
 from core.errors import DomainError, NotFound
 from marketplace.gateway import instances, services
 from marketplace.gateway.proxy import BodyTooLarge, ProxyLimits, ResponseTooLarge, forward, request_headers
+from marketplace.gateway.remote import RemoteServing, ServingFailed
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,31 @@ def split_host(host: str) -> tuple[str, str]:
         return name, rest.lstrip(":")
     name, _, port = host.partition(":")
     return name, port
+
+
+def reserved_cookies(config) -> frozenset[str]:
+    """Cookies the app never sees and may never set: the gateway's own and the platform's."""
+    return frozenset({COOKIE, config.get("SESSION_COOKIE_NAME") or "session",
+                      config.get("REMEMBER_COOKIE_NAME") or "remember_token"})
+
+
+def failure(exc: Exception, limits: ProxyLimits, slug: str) -> tuple[int, str]:
+    """The status and page text for a request ``forward`` could not complete (re-raises what is not its)."""
+    if isinstance(exc, DomainError):
+        raise exc
+    if isinstance(exc, ServingFailed):
+        return exc.status, exc.detail
+    if isinstance(exc, BodyTooLarge):
+        return 413, f"The request is larger than {limits.request_bytes} bytes."
+    if isinstance(exc, ResponseTooLarge):
+        return 502, "The app answered with more data than the platform passes on."
+    if isinstance(exc, TimeoutError):
+        return 504, "The app did not answer in time; please try again."
+    if isinstance(exc, OSError):
+        log.warning("gateway: %s did not answer: %s", slug, exc)
+        return 502, "The app is not answering right now; please try again."
+    log.warning("gateway: %s answered badly: %s", slug, exc)  # http.client.HTTPException: it broke the protocol
+    return 502, "The app answered with something that is not HTTP."
 
 
 class HostDispatch:
@@ -76,9 +102,9 @@ class AppOrigin:
         self.secure = config.get("ENV") == "production"
         self.limits = ProxyLimits(config["GATEWAY_REQUEST_BYTES"], config["GATEWAY_RESPONSE_BYTES"],
                                   float(config["GATEWAY_TIMEOUT_SECONDS"]))
-        # Cookies the app never sees and may never set: the gateway's own and the platform's.
-        self.reserved = frozenset({COOKIE, config.get("SESSION_COOKIE_NAME") or "session",
-                                   config.get("REMEMBER_COOKIE_NAME") or "remember_token"})
+        self.reserved = reserved_cookies(config)
+        # Set: apps are served by the serving host at that address (docs/gateway.md, "Serving hosts").
+        self.serving = RemoteServing.from_config(config) if config.get("SERVING_URL") else None
 
     # -- addresses ---------------------------------------------------------------------------------
     def scheme(self, request: Request) -> str:
@@ -152,26 +178,23 @@ class AppOrigin:
             if session is None:
                 return self.page(request, slug, 401, "Open this app from the platform to sign in to it.", launch=True)
             token = services.identity_token(session, audience=origin)
-            served = instances.served_version(self.app.config, app, version, origin=origin)
+            served = None if self.serving else instances.served_version(self.app.config, app, version, origin=origin)
         headers = request_headers(request.environ, reserved_cookies=self.reserved,
                                   host=origin.split("://", 1)[1], proto=self.scheme(request), identity_token=token)
-        registry = instances.registry(self.app)
-        instance = registry.acquire(served)
+        if self.serving is None:
+            assert served is not None
+            registry = instances.registry(self.app)
+            instance = registry.acquire(served)
         try:
-            upstream = forward(instance, request.environ, headers, self.limits, reserved_cookies=self.reserved,
-                               on_close=lambda: registry.release(instance))
-        except BodyTooLarge:
-            return self.page(request, slug, 413, f"The request is larger than {self.limits.request_bytes} bytes.")
-        except ResponseTooLarge:
-            return self.page(request, slug, 502, "The app answered with more data than the platform passes on.")
-        except TimeoutError:
-            return self.page(request, slug, 504, "The app did not answer in time; please try again.")
-        except OSError as exc:
-            log.warning("gateway: %s did not answer: %s", slug, exc)
-            return self.page(request, slug, 502, "The app is not answering right now; please try again.")
-        except Exception as exc:  # http.client.HTTPException: the app broke the protocol
-            log.warning("gateway: %s answered badly: %s", slug, exc)
-            return self.page(request, slug, 502, "The app answered with something that is not HTTP.")
+            if self.serving is not None:  # the serving host runs the app (SERVING_URL)
+                upstream = self.serving.forward(slug, request.environ, headers, self.limits,
+                                                reserved_cookies=self.reserved)
+            else:
+                upstream = forward(instance, request.environ, headers, self.limits, reserved_cookies=self.reserved,
+                                   on_close=lambda: registry.release(instance))
+        except Exception as exc:
+            status, detail = failure(exc, self.limits, slug)
+            return self.page(request, slug, status, detail)
         return Response(upstream.body, status=f"{upstream.status} {upstream.reason}", headers=upstream.headers,
                         direct_passthrough=True)
 

@@ -15,9 +15,8 @@ import logging
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, Protocol
 from urllib.parse import quote
-
-from sandbox.serving import Instance
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +33,14 @@ SECURITY_HEADERS = (
 DEFAULT_HEADERS = (("Referrer-Policy", "strict-origin-when-cross-origin"),)
 CHUNK = 64 * 1024
 SPOOL_IN_MEMORY = 1024 * 1024
+
+
+class Target(Protocol):
+    """Where ``forward`` sends a request: a served instance (sandbox.serving.Instance), or the serving host."""
+
+    served: Any
+
+    def connection(self, timeout: float) -> http.client.HTTPConnection: ...
 
 
 class BodyTooLarge(Exception):
@@ -109,7 +116,9 @@ def response_headers(raw: list[tuple[str, str]], *, reserved_cookies: frozenset[
             continue
         headers.append((name, value))
     present = {name.lower() for name, _ in headers}
-    headers.extend(SECURITY_HEADERS)  # in addition to the app's own CSP: browsers enforce every policy given
+    # In addition to the app's own CSP (browsers enforce every policy given); once, also when the answer passed
+    # through a serving host that added them already.
+    headers.extend(h for h in SECURITY_HEADERS if h not in headers)
     headers.extend(h for h in DEFAULT_HEADERS if h[0].lower() not in present)
     return headers
 
@@ -157,7 +166,7 @@ class Upstream:
     body: Iterator[bytes]
 
 
-def forward(instance: Instance, environ: dict, headers: dict[str, str], limits: ProxyLimits, *,
+def forward(instance: Target, environ: dict, headers: dict[str, str], limits: ProxyLimits, *,
             reserved_cookies: frozenset[str], on_close: Callable[[], None]) -> Upstream:
     """Send the request to the app and return its answer for streaming. ``on_close`` runs exactly once, when the
     body has been sent or abandoned (or at once, if this raises). Raises BodyTooLarge, ResponseTooLarge

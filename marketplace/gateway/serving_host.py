@@ -1,0 +1,117 @@
+"""The serving host: ``govmarket gateway serve`` on a sandbox host runs the published apps' instances for the
+web processes (marketplace/gateway/remote.py is the web's side; docs/gateway.md, "Serving hosts").
+
+Each request must carry the shared secret (compared in constant time: 401 without it, 403 with another one) and
+the app's slug. The live version, its bundle, scopes and the identity keys come from this host's own database
+look-up (``services.served_app_get``), not from the web; the instance runs in this host's ServingRegistry
+(``instances.registry``), whose listeners record department calls and decisions in the database. The request
+goes to the app through ``proxy.forward`` with the same header filters, caps and timeouts as on the web.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from flask import Flask
+
+from core.errors import DomainError
+from marketplace.gateway import instances, services
+from marketplace.gateway.origin import SLUG, failure, reserved_cookies
+from marketplace.gateway.proxy import ProxyLimits, forward, request_headers
+from marketplace.gateway.remote import APP_HEADER, ERROR_HEADER, PREFIX, SECRET_HEADER, check_secret, without_hop_headers
+
+log = logging.getLogger(__name__)
+
+_SECRET_KEY = "HTTP_" + SECRET_HEADER.upper().replace("-", "_")
+_APP_KEY = "HTTP_" + APP_HEADER.upper().replace("-", "_")
+_HOP_PREFIX = "HTTP_" + PREFIX.upper().replace("-", "_")
+
+
+class ServingHost:
+    """WSGI app of the serving host."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        config = app.config
+        self.secret = check_secret(str(config.get("SERVING_SECRET") or "")).encode()
+        self.apps_domain = config["APPS_DOMAIN"]
+        self.limits = ProxyLimits(config["GATEWAY_REQUEST_BYTES"], config["GATEWAY_RESPONSE_BYTES"],
+                                  float(config["GATEWAY_TIMEOUT_SECONDS"]))
+        self.reserved = reserved_cookies(config)
+
+    def __call__(self, environ, start_response):
+        given = environ.get(_SECRET_KEY)
+        if not given:
+            return self.error(start_response, 401, "the serving host answers the platform's gateway only")
+        if not hmac.compare_digest(given.encode("latin-1"), self.secret):
+            log.warning("serving host: a request from %s with a wrong secret refused", environ.get("REMOTE_ADDR"))
+            return self.error(start_response, 403, "the serving host answers the platform's gateway only")
+        slug = environ.get(_APP_KEY, "")
+        proto = environ.get("HTTP_X_FORWARDED_PROTO", "")
+        token = environ.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ").strip()
+        if not SLUG.match(slug) or proto not in ("http", "https") or not token:
+            return self.error(start_response, 400, "a forwarded request names its app, scheme and identity token")
+        origin = f"{proto}://{slug}.{self.apps_domain}"
+        try:
+            with self.app.app_context():
+                app, version = services.served_app_get(slug)
+                served = instances.served_version(self.app.config, app, version, origin=origin)
+            # The hop's own headers stop here; the rest was filtered by the gateway and is filtered again.
+            inner = {key: value for key, value in environ.items() if not key.startswith(_HOP_PREFIX)}
+            headers = request_headers(inner, reserved_cookies=self.reserved, host=origin.split("://", 1)[1],
+                                      proto=proto, identity_token=token)
+            registry = instances.registry(self.app)
+            instance = registry.acquire(served)
+        except DomainError as exc:
+            if exc.status >= 500:
+                log.error("serving host: %s: %s", slug, exc.message)
+                return self.error(start_response, exc.status, "The app cannot be started right now; please try again later.")
+            return self.error(start_response, exc.status, exc.message)
+        except Exception:
+            log.exception("serving host: %s %s for %s failed", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
+                          slug)
+            return self.error(start_response, 500, "Something went wrong on our side; it has been logged.")
+        try:
+            upstream = forward(instance, inner, headers, self.limits, reserved_cookies=self.reserved,
+                               on_close=lambda: registry.release(instance))
+        except Exception as exc:
+            status, detail = failure(exc, self.limits, slug)
+            return self.error(start_response, status, detail)
+        start_response(f"{upstream.status} {upstream.reason}", without_hop_headers(upstream.headers))
+        return upstream.body
+
+    def error(self, start_response, status: int, detail: str):
+        body = json.dumps({"error": detail}).encode()
+        start_response(f"{status} Serving host", [("Content-Type", "application/json"), (ERROR_HEADER, "1"),
+                                                  ("Content-Length", str(len(body)))])
+        return [body]
+
+
+def serve(app: Flask, bind: str, threads: int) -> None:
+    """Run the serving host under gunicorn: one process (one registry holds this host's instances), ``threads``
+    requests at a time."""
+    from gunicorn.app.base import BaseApplication
+
+    wsgi = ServingHost(app)  # refuses to start without a secret
+    timeout = int(app.config["GATEWAY_TIMEOUT_SECONDS"] + 120)
+
+    def worker_exit(server, worker) -> None:
+        """Stop this host's instances when the process ends (a stop or restart of the service), rather than
+        leave them to the next start's sweep."""
+        existing = app.extensions.get(instances.EXTENSION)
+        if existing is not None:
+            existing.close()
+
+    class _Server(BaseApplication):
+        def load_config(self):
+            for key, value in {"bind": [bind], "workers": 1, "worker_class": "gthread", "threads": threads,
+                               "timeout": timeout, "accesslog": "-", "proc_name": "govmarket-serving",
+                               "worker_exit": worker_exit}.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return wsgi
+
+    _Server().run()
