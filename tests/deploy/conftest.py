@@ -15,6 +15,8 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -86,3 +88,50 @@ def cleanup():
     left = docker_cli("ps", "--all", "--quiet", "--filter", f"label={LABEL}={LABEL_VALUE}").stdout.split()
     left_volumes = docker_cli("volume", "ls", "--quiet", "--filter", f"label={LABEL}={LABEL_VALUE}").stdout.split()
     assert not left and not left_volumes, f"left behind: containers {left}, volumes {left_volumes}"
+
+
+@dataclass
+class Started:
+    """A container started as a compose service: its name, when it started, and its last log lines."""
+
+    name: str
+    started: float
+
+    def logs(self) -> str:
+        proc = docker_cli("logs", "--tail", "80", self.name, check=False)
+        return proc.stdout + proc.stderr
+
+
+def run_like_compose(service: dict, image: str, cleanup: dict, *, database_url: str, redis_url: str,
+                     runs_root: Path, bundles: Path, settings: dict[str, str],
+                     command: list[str] | None = None) -> Started:
+    """Start ``image`` as compose's sandbox-host ``service`` is declared (pid, user, tmpfs, the same-path runs
+    folder, the Docker socket, host cgroups), on the host network and this test's database and Redis.
+
+    The service's environment is kept, less what names compose's own services or is left to the operator
+    (``${…}``); ``settings`` are added. On SQLite, which production refuses, the container runs in development
+    mode on the same database file, shared by a bind mount."""
+    environment = {key: value for key, value in service["environment"].items()
+                   if key not in ("DATABASE_URL", "REDIS_URL") and "${" not in str(value)}
+    environment |= {"GOVMARKET_SECRET_KEY": "x" * 32, "GOVMARKET_SANDBOX_RUNS": str(runs_root),
+                    "GOVMARKET_BUNDLE_STORE": str(bundles), "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+                    "GOVMARKET_RATELIMIT_STORAGE_URI": "memory://", "GOVMARKET_LOG_FORMAT": "text", **settings}
+    volumes = [f"{runs_root}:{runs_root}", "/var/run/docker.sock:/var/run/docker.sock",
+               "/sys/fs/cgroup:/sys/fs/cgroup:ro", f"{bundles}:{bundles}:ro"]
+    if database_url.startswith("sqlite"):
+        folder = database_url.removeprefix("sqlite:///").rsplit("/", 1)[0]
+        environment["GOVMARKET_ENV"] = "development"
+        volumes.append(f"{folder}:{folder}")
+    name = f"govmarket-test-{uuid.uuid4().hex[:10]}"
+    cleanup["containers"].append(name)
+    args = ["run", "--detach", "--name", name, "--label", f"{LABEL}={LABEL_VALUE}", "--network", "host",
+            "--pid", service["pid"], "--user", service["user"]]
+    for path in service["tmpfs"]:
+        args += ["--tmpfs", path]
+    for volume in volumes:
+        args += ["--volume", volume]
+    for key, value in environment.items():
+        args += ["--env", f"{key}={value}"]
+    started = time.monotonic()
+    docker_cli(*args, image, *(command or service["command"]))
+    return Started(name, started)

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from tests.conftest import make_app, upgrade
-from tests.deploy.conftest import LABEL, LABEL_VALUE, ROOT, docker_cli
+from tests.deploy.conftest import LABEL, LABEL_VALUE, ROOT, docker_cli, run_like_compose
 from tests.faults import conftest as faults
 from tests.sandbox.conftest import APPS, make_bundle
 from tests.services import missing, require_docker
@@ -102,36 +102,10 @@ def test_sandbox_worker_container_certifies_with_the_docker_socket(image, cleanu
     # A short folder (unix socket paths are limited to 108 bytes), the same path on the host and in the worker.
     runs_root = Path(tempfile.mkdtemp(prefix="gm-runs-"))
     os.chmod(runs_root, 0o711)
-    # compose's settings, less those naming compose's services or left to the operator (${…}), plus this test's.
-    environment = {key: value for key, value in env.items()
-                   if key not in ("DATABASE_URL", "REDIS_URL") and "${" not in str(value)}
-    environment |= {"GOVMARKET_SECRET_KEY": "x" * 32, "GOVMARKET_RUNTIME_IMAGE": tag,
-                    "GOVMARKET_SANDBOX_RUNS": str(runs_root), "GOVMARKET_BUNDLE_STORE": str(bundles),
-                    "DATABASE_URL": fresh_database_url, "REDIS_URL": private_redis.url,
-                    "GOVMARKET_RATELIMIT_STORAGE_URI": "memory://", "GOVMARKET_LOG_FORMAT": "text"}
-    volumes = [f"{runs_root}:{runs_root}", "/var/run/docker.sock:/var/run/docker.sock",
-               "/sys/fs/cgroup:/sys/fs/cgroup:ro", f"{bundles}:{bundles}:ro"]
-    if fresh_database_url.startswith("sqlite"):
-        # Production refuses SQLite: the worker runs in development mode on the same file, shared by a bind mount.
-        folder = fresh_database_url.removeprefix("sqlite:///").rsplit("/", 1)[0]
-        environment["GOVMARKET_ENV"] = "development"
-        volumes.append(f"{folder}:{folder}")
-    name = f"govmarket-test-{uuid.uuid4().hex[:10]}"
-    cleanup["containers"].append(name)
-    args = ["run", "--detach", "--name", name, "--label", f"{LABEL}={LABEL_VALUE}", "--network", "host",
-            "--pid", compose["pid"], "--user", compose["user"]]
-    for path in compose["tmpfs"]:
-        args += ["--tmpfs", path]
-    for volume in volumes:
-        args += ["--volume", volume]
-    for key, value in environment.items():
-        args += ["--env", f"{key}={value}"]
-    started = time.monotonic()
-    docker_cli(*args, image, *compose["command"])
-
-    def logs() -> str:
-        proc = docker_cli("logs", "--tail", "80", name, check=False)
-        return proc.stdout + proc.stderr
+    container = run_like_compose(compose, image, cleanup, database_url=fresh_database_url,
+                                 redis_url=private_redis.url, runs_root=runs_root, bundles=bundles,
+                                 settings={"GOVMARKET_RUNTIME_IMAGE": tag})
+    name, started, logs = container.name, container.started, container.logs
 
     try:
         deadline = time.monotonic() + 100

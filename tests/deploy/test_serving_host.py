@@ -15,10 +15,8 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -27,8 +25,9 @@ import yaml
 
 from tests.conftest import make_app, upgrade
 from tests.deploy import test_sandbox_worker as worker_test
-from tests.deploy.conftest import LABEL, LABEL_VALUE, ROOT, docker_cli
+from tests.deploy.conftest import ROOT, docker_cli, run_like_compose
 from tests.faults import conftest as faults
+from tests.live import free_port
 from tests.marketplace.conftest import _uscc, contract_doc, suite_doc
 from tests.marketplace.test_gateway import ECHO_APP
 from tests.sandbox.conftest import make_bundle
@@ -115,42 +114,17 @@ def test_app_serving_container_serves_an_app_with_the_docker_socket(image, clean
     bundles = Path(app.config["BUNDLE_STORE"])
     resident_id = scenarios_for(get_spec("citizens-v1"), 42)["ssc_ok"]["applicant"]["resident_id"]
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     secret = secrets.token_hex(32)
     runs_root = Path(tempfile.mkdtemp(prefix="gm-serve-"))
     os.chmod(runs_root, 0o711)
-    environment = {key: value for key, value in env.items()
-                   if key not in ("DATABASE_URL", "REDIS_URL") and "${" not in str(value)}
-    environment |= {"GOVMARKET_SECRET_KEY": "x" * 32, "GOVMARKET_RUNTIME_IMAGE": tag, "GOVMARKET_SERVING_SECRET": secret,
-                    "GOVMARKET_SANDBOX_RUNS": str(runs_root), "GOVMARKET_BUNDLE_STORE": str(bundles),
-                    "DATABASE_URL": fresh_database_url, "REDIS_URL": private_redis.url,
-                    "GOVMARKET_RATELIMIT_STORAGE_URI": "memory://", "GOVMARKET_LOG_FORMAT": "text"}
-    volumes = [f"{runs_root}:{runs_root}", "/var/run/docker.sock:/var/run/docker.sock",
-               "/sys/fs/cgroup:/sys/fs/cgroup:ro", f"{bundles}:{bundles}:ro"]
-    if fresh_database_url.startswith("sqlite"):
-        folder = fresh_database_url.removeprefix("sqlite:///").rsplit("/", 1)[0]
-        environment["GOVMARKET_ENV"] = "development"
-        volumes.append(f"{folder}:{folder}")
     command = [*compose["command"]]
     command[command.index("--bind") + 1] = f"127.0.0.1:{port}"
-    name = f"govmarket-test-{uuid.uuid4().hex[:10]}"
-    cleanup["containers"].append(name)
-    args = ["run", "--detach", "--name", name, "--label", f"{LABEL}={LABEL_VALUE}", "--network", "host",
-            "--pid", compose["pid"], "--user", compose["user"]]
-    for path in compose["tmpfs"]:
-        args += ["--tmpfs", path]
-    for volume in volumes:
-        args += ["--volume", volume]
-    for key, value in environment.items():
-        args += ["--env", f"{key}={value}"]
-    started = time.monotonic()
-    docker_cli(*args, image, *command)
-
-    def logs() -> str:
-        proc = docker_cli("logs", "--tail", "80", name, check=False)
-        return proc.stdout + proc.stderr
+    container = run_like_compose(compose, image, cleanup, database_url=fresh_database_url,
+                                 redis_url=private_redis.url, runs_root=runs_root, bundles=bundles,
+                                 settings={"GOVMARKET_RUNTIME_IMAGE": tag, "GOVMARKET_SERVING_SECRET": secret},
+                                 command=command)
+    name, started, logs = container.name, container.started, container.logs
 
     hop = {"X-Govmarket-App": "echo", "X-Forwarded-Proto": "https", "Authorization": "Bearer the.identity.token",
            "Host": "echo.apps.example"}
