@@ -255,12 +255,9 @@ def test_unknown_and_unpublished_apps_get_a_friendly_404(app, client, gw):
     assert client.get("/apps/echo/launch").status_code == 404
 
 
-def test_request_and_response_sizes_are_capped(app, client, gw, monkeypatch):
-    from marketplace.gateway.proxy import ProxyLimits
-
-    enter(client)
-    origin = app.wsgi_app.origin
-    monkeypatch.setattr(origin, "limits", ProxyLimits(request_bytes=1000, response_bytes=200_000, timeout_seconds=10))
+def assert_caps_of_1000_and_200000_bytes(client) -> None:
+    """With the gateway's caps at 1,000 request bytes and 200,000 response bytes: a body at the cap passes, one
+    over it answers 413; a response over the cap is cut off (never a clean short body), one under it is whole."""
     assert on_app(client, "/", method="POST", data=b"x" * 999).json["body_bytes"] == 999
     assert on_app(client, "/", method="POST", data=b"x" * 1001).status_code == 413
     streamed = on_app(client, "/big?blocks=4", buffered=False)
@@ -269,6 +266,15 @@ def test_request_and_response_sizes_are_capped(app, client, gw, monkeypatch):
         b"".join(streamed.response)
     streamed.close()
     assert len(on_app(client, "/big?blocks=2").data) == 2 * 65536
+
+
+def test_request_and_response_sizes_are_capped(app, client, gw, monkeypatch):
+    from marketplace.gateway.proxy import ProxyLimits
+
+    enter(client)
+    origin = app.wsgi_app.origin
+    monkeypatch.setattr(origin, "limits", ProxyLimits(request_bytes=1000, response_bytes=200_000, timeout_seconds=10))
+    assert_caps_of_1000_and_200000_bytes(client)
 
 
 def test_department_calls_are_recorded_and_a_decision_completes_the_case(app, client, gw, ssc_ok):

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from tests.marketplace import test_gateway as local
-from tests.marketplace.test_gateway import APPS, enter, on_app
+from tests.marketplace.test_gateway import APPS, assert_caps_of_1000_and_200000_bytes, enter, on_app
 
 # The echo app and the citizen of the in-process gateway's tests, served here by the serving host instead.
 gw, served_registry, ssc_ok = local.gw, local.served_registry, local.ssc_ok
@@ -181,14 +181,7 @@ def test_caps_hold_on_both_hops(app, client, gw, remote, serving_host, monkeypat
     enter(client)
     # The web's caps.
     monkeypatch.setattr(remote, "limits", ProxyLimits(request_bytes=1000, response_bytes=200_000, timeout_seconds=10))
-    assert on_app(client, "/", method="POST", data=b"x" * 999).json["body_bytes"] == 999
-    assert on_app(client, "/", method="POST", data=b"x" * 1001).status_code == 413
-    streamed = on_app(client, "/big?blocks=4", buffered=False)
-    assert streamed.status_code == 200
-    with pytest.raises(Exception, match="larger than 200000"):
-        b"".join(streamed.response)
-    streamed.close()
-    assert len(on_app(client, "/big?blocks=2").data) == 2 * 65536
+    assert_caps_of_1000_and_200000_bytes(client)
 
     # The serving host's own caps, with a web that would pass more.
     monkeypatch.setattr(remote, "limits", ProxyLimits(request_bytes=10**6, response_bytes=10**7, timeout_seconds=10))
