@@ -42,7 +42,7 @@ import yaml  # noqa: E402
 from core.config import load_config  # noqa: E402
 from core.errors import ServiceUnavailable  # noqa: E402
 from core.storage import FileBlobStore  # noqa: E402
-from sandbox.backends import CapturedOutput, ResourceEvents, SandboxSpec, get_backend  # noqa: E402
+from sandbox.backends import CapturedOutput, ProcessSandbox, ResourceEvents, SandboxSpec, get_backend  # noqa: E402
 from sandbox.harness import CertificationInput, certify, default_runs_root  # noqa: E402
 
 APP = ROOT / "examples" / "food-shiantong"
@@ -55,29 +55,11 @@ MODES = ("none", "bwrap", "docker")
 # ---------------------------------------------------------------------------------------------- no isolation
 
 
-class HostProcess:
+class HostProcess(ProcessSandbox):
     """A command of a SandboxSpec run as a plain host process in its own session (benchmark baseline only)."""
-
-    def __init__(self, run_id: str, proc: subprocess.Popen, output: CapturedOutput):
-        self.id = run_id
-        self.proc = proc
-        self._output = output
-        self._stopped = False
-
-    def poll(self) -> int | None:
-        return self.proc.poll()
-
-    def wait(self, timeout: float) -> int | None:
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
 
     def events(self) -> ResourceEvents:
         return ResourceEvents(oom_killed=False, pids_limited=False, exit_code=self.proc.poll())  # no limits to hit
-
-    def output(self) -> CapturedOutput:
-        return self._output
 
     def owns_process(self, pid: int) -> bool:
         try:

@@ -12,6 +12,7 @@ so ``sweep`` can tell an orphan — whose owner is gone — from a sandbox anoth
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +135,29 @@ class CapturedOutput:
             if self.total > len(self._head):
                 text += f"\n[… {self.total - len(self._head)} more bytes not kept]"
             return text
+
+
+class ProcessSandbox:
+    """What every sandbox that is one host child process (``subprocess.Popen``) shares: its exit status and its
+    captured output. Backends add how they account resources, own processes and stop."""
+
+    def __init__(self, run_id: str, proc: subprocess.Popen, output: CapturedOutput):
+        self.id = run_id
+        self.proc = proc
+        self._output = output
+        self._stopped = False
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def wait(self, timeout: float) -> int | None:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def output(self) -> CapturedOutput:
+        return self._output
 
 
 def owner_key(pid: int | None = None) -> str:

@@ -18,7 +18,14 @@ import uuid
 from pathlib import Path
 
 from core.errors import ServiceUnavailable
-from sandbox.backends import CapturedOutput, ResourceEvents, SandboxSpec, owner_alive, owner_key
+from sandbox.backends import (
+    CapturedOutput,
+    ProcessSandbox,
+    ResourceEvents,
+    SandboxSpec,
+    owner_alive,
+    owner_key,
+)
 from sandbox.runtime import SANDBOX_UID, RuntimeImage
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -32,23 +39,11 @@ def _write(path: Path, value: str) -> None:
         fh.write(value)
 
 
-class BwrapSandbox:
+class BwrapSandbox(ProcessSandbox):
     def __init__(self, spec: SandboxSpec, cgroups: dict[str, Path], proc: subprocess.Popen, output: CapturedOutput):
-        self.id = spec.run_id
+        super().__init__(spec.run_id, proc, output)
         self.spec = spec
         self.cgroups = cgroups
-        self.proc = proc
-        self._output = output
-        self._stopped = False
-
-    def poll(self) -> int | None:
-        return self.proc.poll()
-
-    def wait(self, timeout: float) -> int | None:
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
 
     def events(self) -> ResourceEvents:
         oom = pids = False
@@ -59,9 +54,6 @@ class BwrapSandbox:
         except OSError:
             pass
         return ResourceEvents(oom_killed=oom, pids_limited=pids, exit_code=self.proc.poll())
-
-    def output(self) -> CapturedOutput:
-        return self._output
 
     def owns_process(self, pid: int) -> bool:
         try:
