@@ -16,7 +16,7 @@ from pathlib import Path
 from mockdata.generator import KEY_COLUMNS, chunk_lines, iter_chunk_rows, scenarios_for
 from mockdata.records import ENTITIES
 from mockdata.specs import DatasetSpec
-from mockdata.vocabulary import faker_lists_sha256
+from mockdata.vocabulary import wordlists_sha256
 
 FORMATS = ("jsonl", "sqlite")
 Progress = Callable[[int], None]
@@ -61,7 +61,8 @@ def write_jsonl(spec: DatasetSpec, seed: int, size: int, out: Path, *, workers: 
     manifest = {
         **dataset_info(spec, seed, size),
         "format": "jsonl",
-        "faker_lists_sha256": faker_lists_sha256(),
+        "wordlists": spec.wordlists,
+        "wordlists_sha256": wordlists_sha256(),
         "counts": counts,
         "sha256": {**{f"{e}.jsonl": hashes[e].hexdigest() for e in entities},
                    "scenarios.json": hashlib.sha256(scenarios).hexdigest()},

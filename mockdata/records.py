@@ -2,7 +2,7 @@
 
 A ``RecordFactory`` belongs to one chunk of one dataset: it draws from that chunk's seeded random stream
 and collects what it builds in its lists, in the order built. Every choice goes through its two seeded
-streams — one for persons and households, one for what they hold — with no Faker calls, no global random
+streams — one for persons and households, one for what they hold — with no calls into third-party fakers, no global random
 state and no clock, which is what makes the bytes reproducible.
 """
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 
-from mockdata.vocabulary import PROVINCES, faker_lists_sha256
+from mockdata.vocabulary import PROVINCES, WORDLISTS_FILE, wordlists_sha256
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,10 @@ class DatasetSpec:
     ssc_card_rate: float = 0.8
     expired_rate: float = 0.03
     revoked_rate: float = 0.02
-    # The Faker word lists the spec was published with (see vocabulary.faker_lists_sha256).
-    faker_lists_sha256: str | None = None
+    # The word lists the spec was published with: their file under mockdata/wordlists/ and their hash
+    # (vocabulary.wordlists_sha256). A spec never generates from other lists.
+    wordlists: str = WORDLISTS_FILE
+    wordlists_sha256: str | None = None
 
     @cached_property
     def region_codes(self) -> tuple[str, ...]:
@@ -61,14 +63,17 @@ class DatasetSpec:
         self.check_vocabulary()
 
     def check_vocabulary(self) -> None:
-        """Refuse to generate if Faker's word lists differ from those the spec was published with.
+        """Refuse to generate if the word lists differ from those the spec was published with.
 
-        Otherwise another Faker release would silently give vendors different data for the same spec and seed.
+        Otherwise an edited list would silently give vendors different data for the same spec and seed.
         """
-        if self.faker_lists_sha256 is not None and faker_lists_sha256() != self.faker_lists_sha256:
-            raise RuntimeError(f"the installed Faker's zh_CN word lists differ from those spec {self.name} was "
-                               f"published with (sha256 {self.faker_lists_sha256[:12]}…, installed "
-                               f"{faker_lists_sha256()[:12]}…); install the Faker release the platform pins")
+        if self.wordlists != WORDLISTS_FILE:
+            raise RuntimeError(f"spec {self.name} draws from word lists {self.wordlists}, which this release does not "
+                               f"carry (it has {WORDLISTS_FILE}); install the platform release that published the spec")
+        if self.wordlists_sha256 is not None and wordlists_sha256() != self.wordlists_sha256:
+            raise RuntimeError(f"the word lists in mockdata/wordlists/{self.wordlists} differ from those spec {self.name} "
+                               f"was published with (sha256 {self.wordlists_sha256[:12]}…, found "
+                               f"{wordlists_sha256()[:12]}…); restore the file from the release that published the spec")
 
     def describe(self) -> dict:
         return {"name": self.name, "version": self.version, "as_of": self.as_of.isoformat(),
@@ -102,5 +107,5 @@ CITIZENS_V1 = register_spec(DatasetSpec(
     as_of=date(2026, 7, 1),
     description="Persons in households, their businesses, e-licences, vehicles and social insurance; "
                 "food-licence and social-security-card scenarios.",
-    faker_lists_sha256="bf7515cb6b6a5d1e5ca77796ef2ef33d1338ef6344d8121f340d8d281de719da",
+    wordlists_sha256="bf7515cb6b6a5d1e5ca77796ef2ef33d1338ef6344d8121f340d8d281de719da",
 ))

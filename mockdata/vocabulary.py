@@ -1,29 +1,38 @@
 """Word lists the generator draws from, loaded once.
 
-Faker's zh_CN providers supply surnames (with their frequencies), given-name characters, districts,
-street words, company words and mobile prefixes; we read their lists directly instead of calling Faker
-per record, which is what makes a million persons take seconds rather than minutes. The rest is
-hand-written: region codes, rare characters outside GB 2312, minority names, industries.
+Surnames (with their frequencies), given-name characters, districts, street words, company words and mobile
+prefixes come from `wordlists/zh_CN-v1.json`, a data file of our own: copied once from the Faker release that
+spec citizens-v1 was published with (the file names it) and never read from a third-party package at run time,
+so no upstream release can change a dataset. Drawing from plain lists rather than calling a faker per record
+is also what makes a million persons take seconds rather than minutes. The rest is hand-written: region codes,
+rare characters outside GB 2312, minority names, industries.
 
-Changing any list here changes the bytes of every dataset: published specs depend on it, so append a
-new list for a new spec rather than editing one in place.
+Changing any list here changes the bytes of every dataset: published specs record the lists' hash
+(`wordlists_sha256`) and refuse to generate from other lists, so add a new word-list file for a new spec
+rather than editing one in place.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from importlib import resources
 from itertools import accumulate
 
-from faker.providers.address.zh_CN import Provider as _Address
-from faker.providers.company.zh_CN import Provider as _Company
-from faker.providers.person.zh_CN import Provider as _Person
-from faker.providers.phone_number.zh_CN import Provider as _Phone
+WORDLISTS_FILE = "zh_CN-v1.json"
 
-SURNAMES: tuple[str, ...] = tuple(_Person.last_names)
-SURNAME_CUM_WEIGHTS: tuple[float, ...] = tuple(accumulate(_Person.last_names.values()))
-GIVEN_MALE: tuple[str, ...] = tuple(_Person.first_names_male)
-GIVEN_FEMALE: tuple[str, ...] = tuple(_Person.first_names_female)
+
+def _load_wordlists(name: str) -> dict:
+    return json.loads(resources.files("mockdata").joinpath("wordlists", name).read_text(encoding="utf-8"))
+
+
+_LISTS = _load_wordlists(WORDLISTS_FILE)
+_SURNAME_WEIGHTS: dict[str, float] = dict(_LISTS["surnames"])
+
+SURNAMES: tuple[str, ...] = tuple(_SURNAME_WEIGHTS)
+SURNAME_CUM_WEIGHTS: tuple[float, ...] = tuple(accumulate(_SURNAME_WEIGHTS.values()))
+GIVEN_MALE: tuple[str, ...] = tuple(_LISTS["given_male"])
+GIVEN_FEMALE: tuple[str, ...] = tuple(_LISTS["given_female"])
 COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐")
 
 # Characters used in given names that GB 2312 cannot encode (tests assert it); 䶮 and 㛃 are in
@@ -55,11 +64,11 @@ PROVINCES = (
 )
 PROVINCE_BY_CODE = {p[0]: p for p in PROVINCES}
 
-DISTRICTS: tuple[str, ...] = tuple(_Address.districts)
-STREET_WORDS: tuple[str, ...] = tuple(_Address.cities) + tuple(list(_Person.last_names)[:60])
+DISTRICTS: tuple[str, ...] = tuple(_LISTS["districts"])
+STREET_WORDS: tuple[str, ...] = tuple(_LISTS["cities"]) + SURNAMES[:60]
 STREET_SUFFIXES = ("路", "街", "大道", "巷")
-PHONE_PREFIXES: tuple[str, ...] = (*(str(p) for p in _Phone.phonenumber_prefixes), "166", "173", "177", "191", "199")
-COMPANY_WORDS: tuple[str, ...] = tuple(w for w in _Company.company_prefixes if 2 <= len(w) <= 4 and "公司" not in w)
+PHONE_PREFIXES: tuple[str, ...] = (*_LISTS["phone_prefixes"], "166", "173", "177", "191", "199")
+COMPANY_WORDS: tuple[str, ...] = tuple(w for w in _LISTS["company_prefixes"] if 2 <= len(w) <= 4 and "公司" not in w)
 
 # industry → (share of businesses, trade word in the name, business scope, food licence share)
 INDUSTRIES = (
@@ -84,7 +93,7 @@ REVOCATION_REASONS_BUSINESS = ("未依法报送年度报告，被吊销营业执
 REVOCATION_REASONS_DRIVING = ("饮酒后驾驶营运机动车，吊销机动车驾驶证", "醉酒驾驶机动车，吊销机动车驾驶证")
 
 
-def faker_lists_sha256() -> str:
-    """Fingerprint of the lists taken from Faker: a Faker release that edits them would change datasets."""
+def wordlists_sha256() -> str:
+    """Fingerprint of the word lists as the generator uses them; a spec records it and refuses any other."""
     lists = [SURNAMES, SURNAME_CUM_WEIGHTS, GIVEN_MALE, GIVEN_FEMALE, DISTRICTS, STREET_WORDS, PHONE_PREFIXES, COMPANY_WORDS]
     return hashlib.sha256(json.dumps(lists, ensure_ascii=False).encode()).hexdigest()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -181,16 +183,67 @@ def test_the_fast_encoder_writes_the_same_bytes_as_the_standard_library():
             assert orjson.dumps(record) == stdlib(record)
 
 
-def test_the_installed_faker_lists_are_those_citizens_v1_was_published_with():
-    from mockdata.vocabulary import faker_lists_sha256
+# The bytes of citizens-v1, seed 42, 2,000 persons, written once (2026-12-03, from the word lists copied out of
+# Faker 40.60.0, the release citizens-v1 was published with). Vendors' suites are certified against these bytes:
+# no dependency upgrade, platform release or machine may change them.
+CITIZENS_V1_42_2000_SHA256 = {
+    "persons.jsonl": "5bbf0b0c68e25cbaedb7c6063507fa36965a0d79c26736b9ff65936d23c17b33",
+    "businesses.jsonl": "406c2f50491851d71a4093dfadb70df868c724033e10266dcf4c92a294bc8ed2",
+    "licences.jsonl": "64c7b5056cd0e69d89dba4dc28e26e17dd470ca37e7c64360e69c1d710a0c34f",
+    "vehicles.jsonl": "b11311b6210b852fa523ad28f328ca41e0a0ac53a785062bcb0b1ad5ef729be0",
+    "social_insurance.jsonl": "1a1928376b8c0e21d0473801079e53668445aac660dd126220403940acc9b322",
+    "scenarios.json": "ea9a5f7f2c8a9bd14768d9b81976496119980c897b68f30f92b87c4106db0f3d",
+}
 
-    assert faker_lists_sha256() == CITIZENS_V1.faker_lists_sha256
+# Run in a fresh interpreter where `import faker` fails: generation must not need any Faker, installed or not.
+_WITHOUT_FAKER = """
+import builtins, json, pathlib, sys
+real_import = builtins.__import__
+def refuse_faker(name, *args, **kwargs):
+    if name == "faker" or name.startswith("faker."):
+        raise ModuleNotFoundError("No module named 'faker' (hidden by the test)")
+    return real_import(name, *args, **kwargs)
+builtins.__import__ = refuse_faker
+from mockdata.output import write_jsonl
+from mockdata.specs import CITIZENS_V1
+print(json.dumps(write_jsonl(CITIZENS_V1, 42, 2000, pathlib.Path(sys.argv[1]))["sha256"]))
+"""
 
 
-def test_generation_refuses_other_faker_lists_rather_than_give_other_data(tmp_path):
-    altered = dataclasses.replace(CITIZENS_V1, name="citizens-v1-altered-lists", faker_lists_sha256="0" * 64)
-    with pytest.raises(RuntimeError, match="Faker"):
+def test_a_published_dataset_is_the_same_bytes_with_or_without_any_faker_installed(tmp_path):
+    out = subprocess.run([sys.executable, "-c", _WITHOUT_FAKER, str(tmp_path)], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[2])
+    assert json.loads(out.stdout) == CITIZENS_V1_42_2000_SHA256
+
+
+def test_mockdata_reads_no_third_party_word_lists():
+    import ast
+
+    package = Path(__file__).resolve().parents[2] / "mockdata"
+    imported = set()
+    for source in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    assert "faker" not in imported
+
+
+def test_the_word_lists_are_those_citizens_v1_was_published_with():
+    from mockdata.vocabulary import WORDLISTS_FILE, wordlists_sha256
+
+    assert (CITIZENS_V1.wordlists, CITIZENS_V1.wordlists_sha256) == (WORDLISTS_FILE, wordlists_sha256())
+    assert CITIZENS_V1.wordlists_sha256 == "bf7515cb6b6a5d1e5ca77796ef2ef33d1338ef6344d8121f340d8d281de719da"
+
+
+def test_generation_refuses_other_word_lists_rather_than_give_other_data(tmp_path):
+    altered = dataclasses.replace(CITIZENS_V1, name="citizens-v1-altered-lists", wordlists_sha256="0" * 64)
+    with pytest.raises(RuntimeError, match="differ from those spec citizens-v1-altered-lists was published with"):
         write_jsonl(altered, 1, 100, tmp_path)
+    missing = dataclasses.replace(CITIZENS_V1, name="citizens-v1-other-file", wordlists="zh_CN-v9.json")
+    with pytest.raises(RuntimeError, match="does not carry"):
+        write_jsonl(missing, 1, 100, tmp_path)
 
 
 def test_persons_are_the_same_bytes_whichever_entities_are_written(dataset, tmp_path):
