@@ -168,7 +168,7 @@ def bundle() -> Path:
 
 def expanded_suite(total: int, contract: dict) -> dict:
     """The food-licence suite grown to `total` cases (written + contract-generated) by cycling its written cases."""
-    from govapp.suite import load_suite
+    from govsuite import load_suite
 
     doc = yaml.safe_load(SUITE.read_text())
     written = doc["cases"]

@@ -4,7 +4,7 @@ One run: extract the bundle (intake again), install its wheels inside a sandbox 
 start the simulated department service on ``dept.sock`` and the app on ``app.sock`` in the run's
 private socket directory, wait for ``GET /health`` with a deadline, send every case of the suite
 (written and generated from the contract) with a per-request deadline and a response byte cap, judge
-each with ``govapp.suite.evaluate_case``, and stop everything. Resource verdicts (start_failure,
+each with ``govsuite.evaluate_case``, and stop everything. Resource verdicts (start_failure,
 timeout, memory, pids, output, crash, scope_violation) are kept apart from the functional results.
 
 Talking to the app: the socket directory is writable by the app, so ``app.sock`` may be a symlink to
@@ -416,7 +416,7 @@ class TokenSigner:
 class CertificationInput:
     run_id: str
     bundle_sha256: str
-    suite: Mapping  # the suite document (govapp.suite format)
+    suite: Mapping  # the suite document (govsuite format)
     contract: Mapping | None
     scopes: Sequence[str]  # the department API scopes the order grants
 
@@ -426,7 +426,7 @@ def certify(backend: SandboxBackend, store: BlobStore, runs_root: Path, job: Cer
             on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Run one certification and return its report (JSON-ready). Raises ServiceUnavailable for infrastructure
     failures (the caller may retry those); everything the app does wrong ends up in the report instead."""
-    from govapp.suite import CaseResult, SuiteRun, load_suite
+    from govsuite import CaseResult, SuiteRun, load_suite
 
     limits = limits or HarnessLimits()
     suite = load_suite(dict(job.suite))
@@ -494,7 +494,7 @@ def certify(backend: SandboxBackend, store: BlobStore, runs_root: Path, job: Cer
 
 
 def _run_case(session: AppSession, dept: DepartmentService, signer: TokenSigner, case, contract):
-    from govapp.suite import CaseResult, HttpResponse, evaluate_case
+    from govsuite import CaseResult, HttpResponse, evaluate_case
 
     dept.control("POST", "/reset")
     reply: Reply | None = None

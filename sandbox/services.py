@@ -39,7 +39,7 @@ def certification_request(actor: Any, app_version_id: int, bundle_sha256: str, s
     Raises ValidationError for an invalid suite or bundle hash, Forbidden for anyone else.
     """
     authz.certification_request(actor, vendor_id)
-    from govapp.suite import SuiteError, load_suite
+    from govsuite import SuiteError, load_suite
 
     if len(bundle_sha256) != 64 or any(c not in "0123456789abcdef" for c in bundle_sha256):
         raise ValidationError(f"bundle_sha256 {bundle_sha256!r} is not a sha256 hex digest")

@@ -1,11 +1,11 @@
 """Acceptance suites on the platform side: validation by the SDK's one definition of the format
-(``govapp.suite``), and the view vendors get, which never contains a hidden case."""
+(``govsuite``), and the view vendors get, which never contains a hidden case."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from govapp.suite import SuiteError, load_suite
+from govsuite import SuiteError, load_suite
 
 from core.errors import ValidationError
 

@@ -21,11 +21,12 @@ except ImportError:  # the app runtime installs govapp-sdk without the [cli] ext
     sys.stderr.write("govapp: the command line needs the SDK's tools: pip install 'govapp-sdk[cli]'\n")
     raise SystemExit(2) from None
 
+from govsuite import CaseResult, SuiteError, load_suite
+
 from govapp.bundle import BundleError, build_bundle, load_manifest
 from govapp.client import PlatformClient, PlatformError
 from govapp.credentials import Credentials, credentials_path, load_credentials, save_credentials
 from govapp.scaffold import ScaffoldError, create_app_folder
-from govapp.suite import CaseResult, SuiteError, load_suite
 
 
 def fail(message: str, code: int = 1) -> None:

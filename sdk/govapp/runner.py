@@ -4,7 +4,7 @@ It does locally what the platform's sandbox harness does: start the simulated de
 (`python -m mockdata serve`, from the platform's `mockdata` package) on a unix socket with the order's
 dataset and scopes, start the app with `python -m govapp.serve` on another socket, sign each case's
 identity as a JWT with a throw-away key whose JWKS the app is given, run every case (resetting the
-department's records before each) and judge it with `govapp.suite.evaluate_case`.
+department's records before each) and judge it with `govsuite.evaluate_case`.
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from govsuite import Case, CaseResult, HttpResponse, Suite, SuiteRun, evaluate_case
 from joserfc import jwt
 from joserfc.jwk import ECKey
-
-from govapp.suite import Case, CaseResult, HttpResponse, Suite, SuiteRun, evaluate_case
 
 __all__ = ["LocalRun", "RunnerError", "TokenSigner", "run_suite_locally"]
 

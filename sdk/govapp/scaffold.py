@@ -12,8 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
-
-from govapp.suite import Suite
+from govsuite import Suite
 
 __all__ = ["ScaffoldError", "create_app_folder", "render_app_module"]
 

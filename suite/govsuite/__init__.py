@@ -68,8 +68,8 @@ class SuiteError(ValueError):
 
 @cache
 def suite_schema() -> dict:
-    """The JSON Schema of the suite format (sdk/govapp/suite.schema.json)."""
-    return json.loads(resources.files("govapp").joinpath("suite.schema.json").read_text(encoding="utf-8"))
+    """The JSON Schema of the suite format (suite/govsuite/suite.schema.json)."""
+    return json.loads(resources.files("govsuite").joinpath("suite.schema.json").read_text(encoding="utf-8"))
 
 
 # --------------------------------------------------------------------------------------------- model

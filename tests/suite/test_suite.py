@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from govapp.suite import (
+from govsuite import (
     Case,
     HttpResponse,
     SuiteError,
