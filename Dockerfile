@@ -10,8 +10,8 @@
 # builds this file on it (tests/deploy/test_image.py does that). Where dockerd has no bridge network, as here,
 # build with `--network host`.
 # Everything Python lives in the virtualenv /opt/venv (Debian's own pip refuses to install: PEP 668).
-# Layers: system packages, then the dependencies read from pyproject.toml and sdk/pyproject.toml, then the code
-# with --no-deps, so a code change rebuilds only the last layer (seconds).
+# Layers: system packages, then the dependencies from the lock (requirements/platform.txt, hashes checked), then
+# our own code with --no-deps, so a code change rebuilds only the last layer (seconds).
 # docs/operations.md describes the whole production topology and the build.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 FROM ${BASE_IMAGE}
@@ -30,20 +30,15 @@ RUN apt-get update \
  && useradd --system --uid 10001 --home-dir /var/lib/govmarket --create-home govmarket \
  && python3 -c 'import sys; assert sys.version_info >= (3, 11), sys.version' \
  && python3 -m venv /opt/venv \
- && pip install -q --upgrade pip 'setuptools>=68' wheel
+ && pip install -q --upgrade pip
 WORKDIR /app
-# Dependencies only: this layer changes when a pyproject.toml does, not when the code does.
-COPY pyproject.toml pyproject.toml
-COPY sdk/pyproject.toml sdk/pyproject.toml
-RUN python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
-s = tomllib.load(open("sdk/pyproject.toml", "rb"))["project"]; \
-print("\n".join(p["dependencies"] + s["dependencies"] + s["optional-dependencies"]["cli"]))' > /tmp/requirements.txt \
- && pip install -q -r /tmp/requirements.txt \
- && rm /tmp/requirements.txt
+# Dependencies only, exactly as locked (versions and hashes): this layer changes when the lock does, not the code.
+COPY requirements/platform.txt requirements/platform.txt
+RUN pip install -q --require-hashes --no-deps -r requirements/platform.txt
 # The code (.dockerignore leaves out tests, caches, .venv, instance), installed without touching the dependencies.
 # Editable (compat): the platform finds migrations/ and examples/ next to its packages, under /app.
 COPY . .
-RUN pip install -q --no-deps --no-build-isolation --config-settings editable_mode=compat -e . -e ./sdk \
+RUN pip install -q --no-deps --no-build-isolation --config-settings editable_mode=compat -e . -e ./suite -e ./sdk \
  && pip check \
  && chown -R govmarket /var/lib/govmarket
 USER govmarket

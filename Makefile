@@ -6,17 +6,38 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 export FLASK_APP := marketplace.app:create_app
 
-.PHONY: run test install services runtime lint test-sqlite test-postgres bench clean
+.PHONY: run test install lock check-latest services runtime lint test-sqlite test-postgres bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml sdk/pyproject.toml
-	$(BIN)/pip install -q --config-settings editable_mode=compat -e '.[test]' -e './sdk[cli]'
+# Every third-party distribution comes from the lock, exact versions checked by hash (docs/operations.md,
+# "Dependencies"); our own three (the platform, ./suite, ./sdk) are then installed from their folders without
+# dependencies, so nothing but the lock decides a version.
+$(VENV)/.installed: $(BIN)/python requirements/dev.txt pyproject.toml sdk/pyproject.toml suite/pyproject.toml
+	$(BIN)/pip install -q --require-hashes --no-deps -r requirements/dev.txt
+	$(BIN)/pip install -q --no-deps --no-build-isolation --config-settings editable_mode=compat -e . -e ./suite -e ./sdk
+	$(BIN)/pip check
 	touch $@
 
 install: $(VENV)/.installed
+
+## make lock: re-resolve the locks after a range in a pyproject.toml changed. Versions already locked stay
+# unless asked: `make lock UPGRADE=rq` moves one distribution, `make lock UPGRADE=all` everything.
+UV_VERSION := 0.13.9
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet \
+	--no-emit-package govmarket --no-emit-package govapp-suite --no-emit-package govapp-sdk \
+	$(if $(filter all,$(UPGRADE)),--upgrade,$(foreach p,$(UPGRADE),--upgrade-package $(p)))
+lock:
+	test -x .venv-lock/bin/uv || { $(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install -q uv==$(UV_VERSION); }
+	.venv-lock/bin/uv pip compile requirements/platform.in $(LOCK_FLAGS) -o requirements/platform.txt
+	.venv-lock/bin/uv pip compile requirements/dev.in $(LOCK_FLAGS) -o requirements/dev.txt
+
+## make check-latest: the newest releases the pyproject ranges allow, in a scratch venv, against the tests that
+# need no database or service. Outside CI: it tells the team about upstream drift before a user meets it.
+check-latest:
+	./scripts/check-latest.sh
 
 ## make run: the platform on SQLite with its demo data, at http://$(HOST):$(PORT)/
 # Apps are served on their own origins, <slug>.apps.localhost:$(PORT); both follow PORT unless set.
@@ -57,4 +78,4 @@ bench: install services runtime
 	$(BIN)/python bench/gateway_overhead.py --requests 200 --concurrency 8
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-lock .venv-latest instance .pytest_cache .ruff_cache

@@ -144,12 +144,20 @@ def app_ctx(app):
         yield
 
 
+SERVICE_MARKERS = {"postgres", "redis", "docker", "bwrap", "browser"}
+
+
 def pytest_collection_modifyitems(config, items):
-    # The PostgreSQL pass re-runs only what touches the database; the rest ran in the SQLite pass.
-    if os.environ.get("TEST_DB_ONLY") != "1":
-        return
     db_fixtures = {"app", "fresh_database_url"}
-    keep = [item for item in items if db_fixtures & set(getattr(item, "fixturenames", ()))]
+    if os.environ.get("TEST_DB_ONLY") == "1":
+        # The PostgreSQL pass re-runs only what touches the database; the rest ran in the SQLite pass.
+        keep = [item for item in items if db_fixtures & set(getattr(item, "fixturenames", ()))]
+    elif os.environ.get("TEST_DB_FREE") == "1":
+        # `make check-latest`: only what needs neither a database nor a service (upstream drift, seen early).
+        keep = [item for item in items if not db_fixtures & set(getattr(item, "fixturenames", ()))
+                and not SERVICE_MARKERS & {mark.name for mark in item.iter_markers()}]
+    else:
+        return
     deselected = [item for item in items if item not in keep]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
