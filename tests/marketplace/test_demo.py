@@ -30,7 +30,14 @@ def bwrap_sandbox(app, monkeypatch):
     monkeypatch.setitem(app.config, "SANDBOX_RUNS", "/run/govmarket-sandbox-test")
 
 
-def test_seed_reaches_a_settled_quarter_and_a_second_run_adds_nothing(app_ctx, bwrap_sandbox):
+class SeederKilled(BaseException):
+    """What a killed `make run` looks like to the seeder: nothing after it runs, no except-Exception catches it."""
+
+
+def test_seed_resumes_after_a_killed_first_start_reaches_a_settled_quarter_and_adds_nothing_again(
+        app_ctx, bwrap_sandbox, monkeypatch):
+    import socket
+
     from billing import services as billing
     from billing.models import UsageEvent
     from core.extensions import db
@@ -43,12 +50,31 @@ def test_seed_reaches_a_settled_quarter_and_a_second_run_adds_nothing(app_ctx, b
     from marketplace.ratings.models import Rating
     from marketplace.transactions.services import published_version
     from marketplace.vendors import services as vendors
+    from sandbox import harness, tasks
+
+    # The first start is killed while it certifies the third sample app: its run is left 'testing' by a worker
+    # that no longer exists (a pid that cannot be alive), as after Ctrl-C or an OOM kill of `make run`.
+    real_certify, calls = harness.certify, []
+
+    def killed_on_the_third(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise SeederKilled
+        return real_certify(*args, **kwargs)
+
+    monkeypatch.setattr(harness, "certify", killed_on_the_third)
+    monkeypatch.setattr(tasks, "this_worker", lambda: f"{socket.gethostname()}:999999999.0")
+    with pytest.raises(SeederKilled):
+        seed(citizens=30, echo=lambda message="", nl=True: None)
+    monkeypatch.setattr(harness, "certify", real_certify)
 
     lines: list[str] = []
     result = seed(citizens=30, echo=lambda message="", nl=True: lines.append(message))
     past = result.when.past
     output = "".join(lines)
-    assert "certifying 食安通" in output and "26/26 passed" in output and "23/26 passed" in output
+    assert "certifying 食安通" not in output, "the second start re-certified an app the first one finished"
+    assert "certifying 易食证 (food-yishi, bwrap) again … 23/26 passed" in output, output
+    assert "certifying 卡宝" in output and "18/18 passed" in output
 
     finance = db.session.scalar(sa.select(User).where(User.email == "finance@govmarket.example.cn"))
     assert result.settled
