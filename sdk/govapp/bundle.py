@@ -142,7 +142,7 @@ def _can_build_in_place() -> bool:
         return False
     major, minor = (int(x) for x in re.findall(r"\d+", version)[:2])
     has_bdist_wheel = (major, minor) >= (70, 1) or importlib.util.find_spec("wheel") is not None
-    return (major, minor) >= (68, 0) and has_bdist_wheel
+    return (major, minor) >= (77, 0) and has_bdist_wheel
 
 
 def _platform_tags(arch: str) -> list[str]:

@@ -35,7 +35,8 @@ def test_the_good_apps_pass_every_case_quickly(sample):
     code, run = govapp_test(sample)
     assert code == 0
     assert run["passed"] and run["pass_ratio"] == 1.0, [c for c in run["cases"] if not c["passed"]]
-    assert run["latency_p95_ms"] < 150
+    # Quick by the pass rule, not by a wall-clock figure of this machine (a loaded CI machine doubles it).
+    assert run["latency_p95_ms"] <= run["latency_limit_ms"]
     assert {c["visibility"] for c in run["cases"]} == {"public", "hidden"}
 
 
