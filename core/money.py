@@ -35,7 +35,7 @@ class Money:
         whole, _, frac = s.partition(".")
         if not whole.isdigit() or (frac and (not frac.isdigit() or len(frac) > 2)):
             raise ValueError(f"{text!r} is not an amount in yuan with at most two decimals, e.g. '12.34'")
-        return cls(sign * (int(whole) * 100 + int(frac.ljust(2, "0") or 0)), currency)
+        return cls(sign * (int(whole) * 100 + int(frac.ljust(2, "0"))), currency)
 
     def format(self) -> str:
         sign = "-" if self.minor < 0 else ""

@@ -75,6 +75,9 @@ def generate() -> dict[str, list[str]]:
     from mutmut.__main__ import copy_also_copy_files, copy_src_dir, create_mutants
 
     LOG.parent.mkdir(exist_ok=True)
+    # mutmut's cache of which test reaches which function missed tests added or changed since it was written
+    # (mutants survived tests that kill them when run by hand); collecting it afresh costs a few minutes.
+    (ROOT / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
     with open(LOG, "w") as log:
         saved = os.dup(1)
         os.dup2(log.fileno(), 1)  # mutmut prints every file it copies

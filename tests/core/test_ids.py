@@ -61,3 +61,11 @@ def test_resident_id_problems_say_what_is_wrong(value, problem):
 ])
 def test_credit_code_problems_say_what_is_wrong(value, problem):
     assert ids.uscc_problem(value) == problem
+
+
+def test_check_characters_need_exactly_17_characters():
+    for short in ("1" * 16, "1" * 18):
+        with pytest.raises(ValueError):
+            ids.resident_id_check_char(short)
+        with pytest.raises(ValueError):
+            ids.uscc_check_char(short)

@@ -125,6 +125,8 @@ def test_known_answers_with_letters():
     assert org_code_check_char("71526726") == "X"
     assert org_code_check_char("10169286") == "X"
     assert org_code_check_char("19220382") == "1"
+    assert org_code_check_char("Z0000000") == "5"  # Z = 35: 35 × 3 = 105, 105 mod 11 = 6, 11 - 6 = 5
+    assert check.org_code_ok("Z00000005")
     assert credit_code_check_char("91350100M000100Y4") == "3"
     assert credit_code_check_char("9144030071526726X") == "G"
     assert make_credit_code("9", "1", "350100", "M000100Y") == "91350100M000100Y43"
