@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from fractions import Fraction
 
 import sqlalchemy as sa
@@ -104,6 +105,9 @@ def test_a_long_memo_is_stored_as_it_is_hashed(app_ctx):
     assert ledger.verify().ok
 
 
+AWARD_SCORE_9_2_400 = Decimal("26.972826422879561336328055893072073788950717944229")  # 4.5 × ln 401 at 100 digits
+
+
 # --- settlement snapshots ------------------------------------------------------------------------------
 
 TERMS = OrderTerms(1, 10, Money(200), Money(1_000_000), DEFAULT_TABLE, True, "食品经营许可证核发", "市场监督管理局")
@@ -163,6 +167,12 @@ def test_order_snapshot_known_answer():
     assert settlement.canonical_sha256(snapshot) == ORDER_SNAPSHOT_SHA256
 
 
+def test_award_score_known_answer():
+    # (9/2) × ln(401) to 50 significant digits, half to even: 10 guard digits, not the default 28-digit context.
+    assert formula.award_score(Fraction(9, 2), 400) == AWARD_SCORE_9_2_400
+    assert len(AWARD_SCORE_9_2_400.as_tuple().digits) == 50
+
+
 def test_canonical_json_is_sorted_compact_utf8():
     document = {"b": [1, None, True], "a": {"d": "食", "c": "2"}}
     expected = '{"a":{"c":"2","d":"食"},"b":[1,null,true]}'.encode()
@@ -181,6 +191,7 @@ def test_the_snapshot_settles_to_known_figures():
     # App 12 (unrated, the prior 4 since the order has 5 < 20 ratings): 4 transactions × 200 × 1 = 800 fen.
     # Total round(1816⅔) = 1817 under the budget; floors 1016 + 800, the leftover fen to app 11 (remainder ⅔).
     result = settlement.settle_order_snapshot(ORDER_SNAPSHOT)
+    assert (result.order_id, result.department_id, result.currency, result.budget) == (1, 10, "CNY", 1_000_000)
     assert (result.prior_mean, result.demand, result.total, result.capped) == (4, Fraction(5450, 3), 1817, False)
     assert [(x.app_id, x.completed, x.late, x.bayesian_rating, x.multiplier, x.exact_amount, x.amount)
             for x in result.lines] == [(11, 5, 0, Fraction(49, 12), Fraction(61, 60), Fraction(3050, 3), 1017),

@@ -107,8 +107,8 @@ def test_verify_reports_the_head_and_counts(app_ctx):
 def test_trial_balance_and_statement(app_ctx):
     append(100, quarter_code="2026Q3")
     append(30, quarter_code="2026Q4")
-    rows = {r.code: (r.debits, r.credits, r.balance) for r in ledger.trial_balance()}
-    assert rows == {"award_pool": (130, 0, 130), "treasury": (0, 130, -130)}
+    rows = [(r.code, r.kind, r.currency, r.debits, r.credits, r.balance) for r in ledger.trial_balance()]
+    assert rows == [("award_pool", "award_pool", "CNY", 130, 0, 130), ("treasury", "treasury", "CNY", 0, 130, -130)]
     q3 = {r.code: (r.debits, r.credits, r.balance) for r in ledger.trial_balance("2026Q3")}
     assert q3 == {"award_pool": (100, 0, 100), "treasury": (0, 100, -100)}
     treasury = ledger.account(ledger.TREASURY, "CNY")

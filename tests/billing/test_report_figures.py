@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 
 import pytest
@@ -23,7 +24,8 @@ from tests.billing.conftest import AFTER_Q3, FINANCE, Q3, record, usage_rows
 @pytest.fixture
 def settled(app_ctx, source):
     source.add_order(1, department_id=10, fee=200, budget=10_000_000)
-    source.add_order(2, department_id=20, fee=150, budget=2_000)
+    terms = source.add_order(2, department_id=20, fee=150, budget=2_000)
+    source.order_terms[2] = dataclasses.replace(terms, department_name="")  # named from its id in the report
     source.add_app(11, 1, 101)
     source.add_app(12, 1, 102)
     source.add_app(21, 2, 101)

@@ -429,3 +429,31 @@ def test_an_invalid_upload_is_not_kept(store):
     with pytest.raises(ValidationError):
         upload(store, build([("app.py", b"")]))
     assert not [p for p in store.root.rglob("*") if p.is_file()]
+
+
+def test_empty_and_dot_components_are_skipped_and_a_root_entry_is_not_the_end(tmp_path):
+    data = build([("./", lambda i: setattr(i, "type", tarfile.DIRTYPE)), ("govapp.toml", MANIFEST),
+                  ("pkg//mod.py", b"m"), ("app.py", b"")])
+    info = read(data, tmp_path / "out")
+    assert info.files == 4
+    assert (tmp_path / "out" / "pkg" / "mod.py").read_bytes() == b"m"
+
+
+def test_a_bomb_padded_with_incompressible_data_is_still_stopped():
+    # 60 MiB of zeros then 6 MiB of noise in one gzip stream: measured against what has been read so far, the zeros
+    # inflate far past 100:1 long before the noise arrives (over the whole file they would pass).
+    bomb = tarfile.TarInfo("zeros.bin")
+    bomb.size = 60 * 1024 * 1024
+    noise = os.urandom(6 * 1024 * 1024)
+    head = b""
+    for name, payload in good():
+        info = tarfile.TarInfo(name)
+        info.size = len(payload)
+        head += info.tobuf() + payload + b"\0" * (-len(payload) % 512)
+    tail = tarfile.TarInfo("noise.bin")
+    tail.size = len(noise)
+    stream = head + bomb.tobuf() + b"\0" * bomb.size + tail.tobuf() + noise + b"\0" * 1024
+    data = gzip.compress(stream, compresslevel=1)
+    assert len(stream) / len(data) < 100
+    with pytest.raises(TooLarge, match="decompression bomb"):
+        read(data)
