@@ -108,3 +108,16 @@ def test_amounts_and_ratings_as_text():
     assert reports.yuan(123456, "USD") == "1,234.56"
     assert reports.money_text(123456) == "¥1,234.56"
     assert reports.money_text(5, "USD") == "USD 0.05"
+
+
+def test_awards_are_listed_by_rank_not_by_app(app_ctx, source):
+    # Both apps qualify (100 transactions, 30 ratings); app 12's five stars rank it above app 11's three.
+    source.add_order(1, department_id=10, fee=1, budget=10_000_000)
+    source.add_app(11, 1, 101)
+    source.add_app(12, 1, 102)
+    source.rate(11, 30, 90)
+    source.rate(12, 30, 150)
+    record(usage_rows(1, 11, 101, 100) + usage_rows(1, 12, 102, 100))
+    services.settlement_post(FINANCE, Q3, now=AFTER_Q3)
+    report = reports.build_finance_report(Q3)
+    assert [(a.app_id, a.award_rank, a.award_fen) for a in report.awards] == [(12, 1, 10_000_000), (11, 2, 5_000_000)]
