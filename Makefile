@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 export FLASK_APP := marketplace.app:create_app
 
-.PHONY: run test install lock check-latest services runtime lint test-sqlite test-postgres bench clean
+.PHONY: run test install lock check-latest services runtime lint test-sqlite test-postgres mutation bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,15 @@ test: install services runtime lint
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 
+## make mutation: mutation testing of money, identity and intake code (docs/testing.md). Outside CI: a full run
+# takes hours on two cores; `make mutation SAMPLE=60` runs a seeded sample of 60 mutants per module,
+# `make mutation MODULES=billing/formula.py` one module.
+SAMPLE ?= 0
+SEED   ?= 23
+MODULES ?=
+mutation: install
+	$(BIN)/python scripts/mutation.py --sample $(SAMPLE) --seed $(SEED) $(MODULES)
+
 ## make bench: every benchmark at a quick scale (bench/README.md gives the full-scale commands)
 bench: install services runtime
 	$(BIN)/python bench/mockdata_generate.py --size 100000
@@ -78,4 +87,4 @@ bench: install services runtime
 	$(BIN)/python bench/gateway_overhead.py --requests 200 --concurrency 8
 
 clean:
-	rm -rf $(VENV) .venv-lock .venv-latest instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-lock .venv-latest instance .pytest_cache .ruff_cache mutants

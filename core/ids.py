@@ -7,7 +7,7 @@ from datetime import date
 
 _RID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _RID_CHECK = "10X98765432"
-_RID_RE = re.compile(r"^\d{17}[\dX]$")
+_RID_RE = re.compile(r"[0-9]{17}[0-9X]")  # fullmatch: no trailing newline, no non-ASCII digits
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -20,7 +20,7 @@ def resident_id_check_char(first17: str) -> str:
 
 def resident_id_problem(value: str) -> str | None:
     """None if ``value`` is a valid resident ID number, else what is wrong with it."""
-    if not isinstance(value, str) or not _RID_RE.match(value):
+    if not isinstance(value, str) or not _RID_RE.fullmatch(value):
         return "a resident ID number has 17 digits followed by a digit or X"
     try:
         date(int(value[6:10]), int(value[10:12]), int(value[12:14]))

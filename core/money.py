@@ -23,27 +23,6 @@ class Money:
         if not (isinstance(self.currency, str) and len(self.currency) == 3 and self.currency.isupper()):
             raise ValueError(f"currency must be an ISO 4217 code like 'CNY', got {self.currency!r}")
 
-    def _same(self, other: Money) -> None:
-        if not isinstance(other, Money):
-            raise TypeError(f"cannot combine Money with {type(other).__name__}")
-        if other.currency != self.currency:
-            raise ValueError(f"cannot combine {self.currency} with {other.currency}")
-
-    def __add__(self, other: Money) -> Money:
-        self._same(other)
-        return Money(self.minor + other.minor, self.currency)
-
-    def __sub__(self, other: Money) -> Money:
-        self._same(other)
-        return Money(self.minor - other.minor, self.currency)
-
-    def __neg__(self) -> Money:
-        return Money(-self.minor, self.currency)
-
-    @classmethod
-    def zero(cls, currency: str = CURRENCY) -> Money:
-        return cls(0, currency)
-
     @classmethod
     def parse(cls, text: str, currency: str = CURRENCY) -> Money:
         """Parse a decimal amount in yuan such as '12.34' exactly (two decimals at most)."""
@@ -51,11 +30,12 @@ class Money:
             raise TypeError(f"Money.parse takes a string like '12.34', got {type(text).__name__}")
         s = text.strip()
         sign = -1 if s.startswith("-") else 1
-        s = s.lstrip("+-")
+        if s.startswith(("+", "-")):  # one sign at most: "--1" and "+-1" are typos, not amounts
+            s = s[1:]
         whole, _, frac = s.partition(".")
         if not whole.isdigit() or (frac and (not frac.isdigit() or len(frac) > 2)):
             raise ValueError(f"{text!r} is not an amount in yuan with at most two decimals, e.g. '12.34'")
-        return cls(sign * (int(whole) * 100 + int(frac.ljust(2, "0") or 0)), currency)
+        return cls(sign * (int(whole) * 100 + int(frac.ljust(2, "0"))), currency)
 
     def format(self) -> str:
         sign = "-" if self.minor < 0 else ""

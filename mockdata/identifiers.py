@@ -19,7 +19,7 @@ from operator import mul
 
 RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 RESIDENT_ID_CHECK = "10X98765432"
-_RESIDENT_ID_RE = re.compile(r"^\d{17}[\dX]$")
+_RESIDENT_ID_RE = re.compile(r"[0-9]{17}[0-9X]")  # fullmatch: no trailing newline, no non-ASCII digits
 
 CREDIT_CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CREDIT_CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -79,7 +79,7 @@ class ResidentIdMaker:
 
 def resident_id_is_valid(value: str) -> bool:
     """True for a well-formed resident ID number: digits, a real birth date and the right check character."""
-    if not isinstance(value, str) or not _RESIDENT_ID_RE.match(value):
+    if not isinstance(value, str) or not _RESIDENT_ID_RE.fullmatch(value):
         return False
     try:
         date(int(value[6:10]), int(value[10:12]), int(value[12:14]))

@@ -301,11 +301,13 @@ def inspect_stored(store: BlobStore, sha256: str, limits: IntakeLimits, dest: Pa
     """Validate the stored bundle ``sha256`` (and extract it to ``dest`` when given)."""
     path = store.path(sha256)
     # The store is ours and content-addressed; O_NOFOLLOW still refuses a link planted in its place.
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    # O_NONBLOCK: a FIFO in its place is refused below instead of blocking the open.
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise _reject(f"stored bundle {sha256} is not a regular file")
     with os.fdopen(fd, "rb") as stream:
-        st = os.fstat(stream.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise _reject(f"stored bundle {sha256} is not a regular file")
         return read_bundle(stream, sha256, st.st_size, limits, dest)
 
 

@@ -16,11 +16,18 @@ import pytest
 import sqlalchemy as sa
 from flask import g, has_app_context
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, settings
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from tests.services import require_postgres
 
 TEST_DATABASE = os.environ.get("TEST_DATABASE", "sqlite")
+
+# `make mutation` (docs/testing.md) runs the same tests once per mutant: each run must draw the same examples
+# (derandomize, so a mutant's verdict does not depend on luck), and mutmut's tracing makes generation slow
+# enough to trip the health checks that guard ordinary runs.
+settings.register_profile("mutation", derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def _create_database(tmp_path_factory, name: str) -> tuple[str, callable]:

@@ -139,6 +139,14 @@ def test_verify_names_a_removed_entry(committed):
     db.session.commit()
     report = services.ledger_verify(FINANCE)
     assert any("entries #2 are missing" in p for p in report.problems), report.problems
+    # A longer gap is named as a range.
+    victim = db.session.scalar(sa.select(JournalEntry).where(JournalEntry.seq == 3))
+    db.session.execute(sa.text("DELETE FROM billing_postings WHERE entry_id = :e"), {"e": victim.id})
+    db.session.execute(sa.text("DELETE FROM billing_journal_entries WHERE id = :e"), {"e": victim.id})
+    db.session.commit()
+    report = services.ledger_verify(FINANCE)
+    assert any(p.startswith("entries #2–#3 are missing: the chain jumps to entry #4") for p in report.problems), \
+        report.problems
 
 
 def test_verify_names_a_removed_newest_entry(committed):
@@ -152,6 +160,8 @@ def test_verify_names_a_removed_newest_entry(committed):
     db.session.commit()
     report = services.ledger_verify(FINANCE)
     assert any(f"entries after #{last_seq - 1} were removed" in p for p in report.problems), report.problems
+    assert any(p.startswith(f"the chain ends at entry #{last_seq - 1} (") and f"records #{last_seq} (" in p
+               for p in report.problems), report.problems
 
 
 def test_verify_names_a_forged_entry_inserted_in_the_middle(committed):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from datetime import date
 
 import pytest
@@ -9,8 +10,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from core import ids as core_ids
+from mockdata.generator import iter_records
 from mockdata.identifiers import (
     CREDIT_CODE_ALPHABET,
+    ResidentIdMaker,
     credit_code_check_char,
     credit_code_is_valid,
     make_credit_code,
@@ -21,6 +24,8 @@ from mockdata.identifiers import (
     resident_id_gender,
     resident_id_is_valid,
 )
+from mockdata.specs import CITIZENS_V1
+from tests import identifier_check as check
 
 regions = st.from_regex(r"\A[1-6][0-9]{5}\Z")
 births = st.dates(min_value=date(1900, 1, 1), max_value=date(2026, 12, 31))
@@ -90,12 +95,14 @@ def test_any_single_changed_character_of_a_credit_code_is_detected(region, body,
     assert core_ids.uscc_problem(changed) is not None
 
 
-@pytest.mark.parametrize("value", ["", "11010519491231002", "1101051949123100Z2", "11010519491331002X", None])
+@pytest.mark.parametrize("value", ["", "11010519491231002", "1101051949123100Z2", "11010519491331002X", None,
+                                   "11010519491231002X\n", "١١٠١٠٥١٩٤٩١٢٣١٠٠٢X", "110105194912310021"])
 def test_malformed_resident_ids_are_invalid(value):
     assert not resident_id_is_valid(value)
 
 
-@pytest.mark.parametrize("value", ["", "91110108551385082", "9111010855138508IQ", "91110108551385082q"])
+@pytest.mark.parametrize("value", ["", "91110108551385082", "9111010855138508IQ", "91110108551385082q", None,
+                                   "91350100M000100Y44", "91350100M000100Y433"])
 def test_malformed_credit_codes_are_invalid(value):
     assert not credit_code_is_valid(value)
 
@@ -107,3 +114,119 @@ def test_builders_refuse_what_cannot_be_an_identifier():
         make_resident_id("110105", date(2000, 1, 1), 1000)
     with pytest.raises(ValueError, match="not allowed"):
         credit_code_check_char("9111010855138508I")
+
+
+# --- known answers and an independent check (tests/identifier_check.py) ------------------------------------
+
+def test_known_answers_with_letters():
+    # GB 32100-2015's example and Tencent's registered code (worked sums in tests/core/test_ids.py); the organisation
+    # code inside values letters A=10 … Z=35: M000100Y → 22×3 + 1×5 + 34×2 = 139, 11 - 139 mod 11 = 4.
+    assert org_code_check_char("M000100Y") == "4"
+    assert org_code_check_char("71526726") == "X"
+    assert org_code_check_char("10169286") == "X"
+    assert org_code_check_char("19220382") == "1"
+    assert org_code_check_char("Z0000000") == "5"  # Z = 35: 35 × 3 = 105, 105 mod 11 = 6, 11 - 6 = 5
+    assert check.org_code_ok("Z00000005")
+    assert credit_code_check_char("91350100M000100Y4") == "3"
+    assert credit_code_check_char("9144030071526726X") == "G"
+    assert make_credit_code("9", "1", "350100", "M000100Y") == "91350100M000100Y43"
+    assert make_credit_code("9", "1", "440300", "71526726") == "9144030071526726XG"
+    assert resident_id_check_char("11010519491231002") == "X"
+    assert make_resident_id("440524", date(1880, 1, 1), 1) == "440524188001010014"
+
+
+def test_an_organisation_code_whose_sum_is_a_multiple_of_11_checks_with_0():
+    # 3 × 10 (A) + 7 × 0 … + 2 × 7: 30 + 14 = 44 = 4 × 11, so the check is 11 - 0 → 0.
+    assert org_code_check_char("A0000007") == "0"
+    assert check.org_code_ok("A00000070")
+
+
+@pytest.mark.parametrize(("body", "problem"), [
+    ("M000100", "an organisation code body has 8 characters, got 'M000100'"),
+    ("M000100y", "organisation codes use digits and capitals, got 'y' in 'M000100y'"),
+    ("M000100-", "organisation codes use digits and capitals, got '-' in 'M000100-'"),
+])
+def test_organisation_code_refuses_what_it_cannot_check(body, problem):
+    with pytest.raises(ValueError) as raised:
+        org_code_check_char(body)
+    assert str(raised.value) == problem
+
+
+def test_check_character_builders_say_what_they_need():
+    with pytest.raises(ValueError) as raised:
+        resident_id_check_char("1101051949123100")
+    assert str(raised.value) == "need the first 17 digits of a resident ID number, got '1101051949123100'"
+    with pytest.raises(ValueError, match="need the first 17 digits"):
+        resident_id_check_char("1101051949123100A")
+    with pytest.raises(ValueError) as raised:
+        credit_code_check_char("91350100M000100Y")
+    assert str(raised.value) == "need the first 17 characters of a credit code, got '91350100M000100Y'"
+    with pytest.raises(ValueError) as raised:
+        credit_code_check_char("9135010OM000100Y4")
+    assert str(raised.value) == ("character 'O' is not allowed in a credit code (digits and capitals except I O S V Z)")
+    with pytest.raises(ValueError) as raised:
+        make_resident_id("11010a", date(2000, 1, 1), 1)
+    assert str(raised.value) == "a region code has 6 digits, got '11010a'"
+    with pytest.raises(ValueError) as raised:
+        make_resident_id("110105", date(2000, 1, 1), -1)
+    assert str(raised.value) == "the sequence is 0-999, got -1"
+
+
+def test_sequence_bounds_are_inclusive():
+    assert make_resident_id("110105", date(2000, 1, 1), 0)[14:17] == "000"
+    assert make_resident_id("110105", date(2000, 1, 1), 999)[14:17] == "999"
+
+
+def test_the_resident_id_maker_refuses_a_bad_region_and_reuses_its_parts():
+    maker = ResidentIdMaker()
+    with pytest.raises(ValueError) as raised:
+        maker.make("1101", "20000101", 1)
+    assert str(raised.value) == "a region code has 6 digits, got '1101'"
+    with pytest.raises(ValueError):
+        maker.make("11010x", "20000101", 1)
+    assert maker.make("440524", "18800101", 1) == "440524188001010014"
+    assert maker.make("440524", "18800101", 1) == "440524188001010014"  # from the cached parts
+
+
+@relaxed
+@given(regions, births, sequences)
+def test_the_resident_id_maker_agrees_with_the_plain_builder(region, birth, sequence):
+    maker = ResidentIdMaker()
+    yyyymmdd = birth.strftime("%Y%m%d")
+    made = maker.make(region, yyyymmdd, sequence)
+    assert made == make_resident_id(region, birth, sequence)
+    assert maker.make(region, yyyymmdd, sequence) == made
+    assert check.resident_id_ok(made)
+
+
+@relaxed
+@given(regions, births, sequences)
+def test_every_built_resident_id_passes_the_independent_check(region, birth, sequence):
+    rid = make_resident_id(region, birth, sequence)
+    assert check.resident_id_ok(rid)
+    assert resident_id_gender(rid) == ("male" if sequence % 2 else "female")
+
+
+@relaxed
+@given(st.sampled_from("9"), st.sampled_from("12"), regions, st.text(alphabet=string.digits + string.ascii_uppercase,
+                                                                    min_size=8, max_size=8))
+def test_every_built_credit_code_passes_the_independent_checks(authority, kind, region, body):
+    # Organisation code bodies may use all 26 letters (GB 11714), the credit code only 31 characters.
+    assume(all(c in CREDIT_CODE_ALPHABET for c in body))
+    code = make_credit_code(authority, kind, region, body)
+    assert check.credit_code_ok(code)
+    assert check.org_code_ok(code[8:17])
+
+
+@settings(deadline=None, max_examples=10)
+@given(st.integers(min_value=0, max_value=2**32))
+def test_every_generated_identifier_passes_the_independent_check(seed):
+    for chunk in iter_records(CITIZENS_V1, seed, CITIZENS_V1.min_size):
+        for person in chunk.persons:
+            assert check.resident_id_ok(person["resident_id"]), person
+            if person["guardian_resident_id"]:
+                assert check.resident_id_ok(person["guardian_resident_id"])
+        for business in chunk.businesses:
+            assert check.credit_code_ok(business["credit_code"]), business
+            assert check.org_code_ok(business["credit_code"][8:17]), business
+            assert check.resident_id_ok(business["legal_representative"])
