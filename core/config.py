@@ -23,6 +23,7 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "WORKER_MAINTENANCE_SECONDS": (60, int, "How often (and at start) a worker fails jobs left started by dead workers; a sandbox worker also sweeps orphaned sandboxes and re-enqueues queued certification runs Redis lost."),
     "RATELIMIT_STORAGE_URI": ("memory://", str, "Flask-Limiter storage; use the Redis URL when running several web processes."),
     "LOGIN_RATE_LIMIT": ("10 per minute", str, "Failed-login limit per client address and per account."),
+    "TRUSTED_PROXY_HOPS": (0, int, "How many reverse proxies in front of the web each append to X-Forwarded-For and set X-Forwarded-Proto/-Host (1 behind one nginx or load balancer, 2 behind a CDN and a load balancer). The client address that rate limits, audit and rating signals see is taken from that many hops back; 0 trusts no forwarding header (the web is reached directly)."),
     "INSTANCE_PATH": (None, str, "Folder for the SQLite file and stored bundles; default ./instance."),
     "BUNDLE_STORE": (None, str, "Folder where uploaded bundles are stored by sha256; default INSTANCE_PATH/bundles."),
     "MAX_BUNDLE_BYTES": (50 * 1024 * 1024, int, "Largest accepted bundle upload, in bytes."),
