@@ -65,7 +65,10 @@ class StaticHosts:
 
 
 class RedisRegistry:
-    """The serving hosts that announced themselves in Redis within the last HOST_TTL_SECONDS."""
+    """The serving hosts that announced themselves in Redis within the last HOST_TTL_SECONDS.
+
+    https only: the web sends its secret to whatever the registry lists, so a host is taken from it only when its
+    certificate proves it is one (mutual TLS, a private CA); an http entry is refused on both sides."""
 
     def __init__(self, redis, *, ttl: float = HOST_TTL_SECONDS, clock: Callable[[], float] = time.time):
         self.redis = redis
@@ -73,6 +76,9 @@ class RedisRegistry:
         self.clock = clock
 
     def announce(self, url: str) -> None:
+        if not url.startswith("https://"):
+            raise ValueError(f"a serving host announces an https:// address in the registry, not {url!r} (mutual "
+                             "TLS: GOVMARKET_SERVING_TLS_*; docs/operations.md, \"TLS\")")
         now = self.clock()
         pipe = self.redis.pipeline()
         pipe.zadd(REGISTRY_KEY, {check_url(url): now})
@@ -84,8 +90,12 @@ class RedisRegistry:
 
     def hosts(self) -> list[str]:
         alive_since = self.clock() - self.ttl
-        return [raw.decode() if isinstance(raw, bytes) else raw
-                for raw in self.redis.zrangebyscore(REGISTRY_KEY, alive_since, "+inf")]
+        found = [raw.decode() if isinstance(raw, bytes) else raw
+                 for raw in self.redis.zrangebyscore(REGISTRY_KEY, alive_since, "+inf")]
+        refused = [url for url in found if not url.startswith("https://")]
+        if refused:
+            log.error("gateway: the serving-host registry lists %s; ignored: only https hosts are used", refused)
+        return [url for url in found if url.startswith("https://")]
 
 
 class Placement:

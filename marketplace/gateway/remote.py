@@ -2,7 +2,11 @@
 
 The web process parses browser input and must not hold host root, so in production it starts no app: with
 SERVING_URL set, the gateway sends each proxied request — already filtered by ``proxy.request_headers``, with the
-identity token it minted — to ``govmarket gateway serve`` on a sandbox host, which runs the app's instance.
+identity token it minted — to ``govmarket gateway serve`` on the app's serving host, which runs the app's
+instance. Which host that is, and where to go when it does not answer, is ``placement``'s (several serving hosts,
+kept apart from this per-request path: the host list is read at most every few seconds); https hops verify the
+host and present the web's certificate (mutual TLS, ``client_tls``).
+
 The request carries two headers of its own: the shared secret (SERVING_SECRET; the serving host compares it in
 constant time and refuses anything else) and the app's slug (the serving host looks the live version up itself).
 The answer comes back through ``proxy.forward`` again, so the caps, timeouts and header filters apply on both

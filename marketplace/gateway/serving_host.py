@@ -193,9 +193,10 @@ def serve(app: Flask, bind: str, threads: int, advertise: str = "") -> None:
     announcer: list[Announcer] = []
     if advertise:
         placement.check_url(advertise)
-        if advertise.startswith("https:") != bool(tls):
-            raise ValueError(f"--advertise {advertise} must be https:// exactly when this host serves TLS "
-                             "(GOVMARKET_SERVING_TLS_CERT)")
+        if not advertise.startswith("https://") or not tls:
+            raise ValueError(f"--advertise {advertise}: a serving host in the registry serves https with mutual TLS "
+                             "(an https:// address and GOVMARKET_SERVING_TLS_CERT/_KEY/_CA): the web sends its "
+                             "secret to whatever the registry lists")
 
     def post_worker_init(worker) -> None:
         """In the worker process (threads do not survive gunicorn's fork): start announcing this host."""

@@ -86,8 +86,13 @@ def test_the_redis_registry_lists_hosts_that_announced_themselves_recently(priva
     assert registry.hosts() == ["https://serving-2:8090"]
     registry.withdraw("https://serving-2:8090")
     assert registry.hosts() == []
-    with pytest.raises(ValueError, match="http\\(s\\)://host:port"):
+    with pytest.raises(ValueError, match="an https:// address"):
         registry.announce("serving-3:8090")
+    with pytest.raises(ValueError, match="an https:// address"):
+        registry.announce("http://serving-3:8090")
+    # Whoever else writes to Redis cannot send the web (and its secret) to a plain-http host.
+    registry.redis.zadd(placement.REGISTRY_KEY, {"http://intruder:8090": now[0]})
+    assert registry.hosts() == []
 
     # A serving host announces itself only while it is healthy, and withdraws when its check fails.
     from marketplace.gateway.serving_host import Announcer
@@ -234,7 +239,7 @@ def test_the_serve_command_serves_mutual_tls_and_keeps_itself_in_the_registry(fr
                "--threads", "2"]
     wrong = subprocess.run([*command, "--advertise", f"http://127.0.0.1:{port}"], env=env, capture_output=True,
                            text=True, timeout=60)
-    assert wrong.returncode != 0 and "must be https:// exactly when this host serves TLS" in wrong.stderr
+    assert wrong.returncode != 0 and "serves https with mutual TLS" in wrong.stderr
 
     registry = placement.RedisRegistry(Redis.from_url(private_redis.url))
     mutual = ssl.create_default_context(cafile=str(pki.ca.path))
