@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 
+import pytest
 import requests
 import sqlalchemy as sa
 from alembic import command
@@ -27,6 +28,7 @@ from tests.deploy.conftest import ROOT
 from tests.live import served
 from tests.services import require_postgres
 
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 DRILL = ROOT / "tests" / "deploy" / "drill_migrations"
 WRITERS = 4
 

@@ -73,6 +73,7 @@ def test_placement_reads_the_host_list_at_most_every_few_seconds_and_puts_hosts_
     assert where.order("echo") == order, "a host found down is tried first again after down_seconds"
 
 
+@pytest.mark.redis
 def test_the_redis_registry_lists_hosts_that_announced_themselves_recently(private_redis):
     from redis import Redis
 
