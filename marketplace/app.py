@@ -71,7 +71,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if name.endswith("_api") or name == "api-docs":
             csrf.exempt(blueprint)
     _register_error_handlers(app)
+    _trust_proxies(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXY_HOPS reverse proxies, the client's address, scheme and host are what the nearest of
+    them recorded (werkzeug's ProxyFix, outermost: the platform and the apps' origins both see them). Only that
+    many entries are trusted, counted from the right, so a client's own X-Forwarded-For cannot pose as another
+    address."""
+    hops = int(app.config["TRUSTED_PROXY_HOPS"])
+    if hops < 0:
+        raise RuntimeError(f"GOVMARKET_TRUSTED_PROXY_HOPS must be 0 or more, not {hops}")
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
 class RowIdConverter(IntegerConverter):

@@ -55,11 +55,25 @@ def backup_create(target: Path) -> dict:
     return manifest
 
 
+def _extract(archive: tarfile.TarFile, target: Path) -> None:
+    """Unpack with tarfile's "data" filter (no absolute paths, no escaping links, no devices). Debian bookworm's
+    Python 3.11.2, which the platform image may be built on, predates the filter (3.11.4): there, the same
+    refusals by hand — only plain files and folders inside ``target``."""
+    if hasattr(tarfile, "data_filter"):
+        archive.extractall(target, filter="data")
+        return
+    for member in archive.getmembers():
+        path = (target / member.name).resolve()
+        if not (member.isfile() or member.isdir()) or not path.is_relative_to(target.resolve()):
+            raise click.ClickException(f"the archive holds {member.name!r}, which a backup never does; refusing it")
+    archive.extractall(target)  # noqa: S202 (every member checked above)
+
+
 def backup_restore(source: Path) -> dict:
     """Restore a backup archive over the configured database and bundle store."""
     url = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
     with tempfile.TemporaryDirectory() as tmp, tarfile.open(source, "r:gz") as archive:
-        archive.extractall(tmp, filter="data")
+        _extract(archive, Path(tmp))
         work = Path(tmp)
         manifest = json.loads((work / "manifest.json").read_text())
         if manifest["database"] != url.get_backend_name():

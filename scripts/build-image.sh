@@ -2,6 +2,8 @@
 # Builds the platform image from the repository's Dockerfile.
 #
 #   scripts/build-image.sh [-t TAG] [--local-base] [--base IMAGE] [-- DOCKER_BUILD_ARGS...]
+#   scripts/build-image.sh --local-base-only       builds (once) and prints only the local base's tag, for the
+#                                                  other images built on it (deploy/proxy, deploy/offline)
 #
 #   (default)     FROM python:3.11-slim-bookworm, pulled from Docker Hub as in any deployment
 #   --base IMAGE  FROM another Debian bookworm image with python3 (3.11)
@@ -19,11 +21,13 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 tag=govmarket:latest
 base=
 local_base=0
+base_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -t|--tag) tag=$2; shift 2 ;;
     --base) base=$2; shift 2 ;;
     --local-base) local_base=1; shift ;;
+    --local-base-only) local_base=1; base_only=1; shift ;;
     --) shift; break ;;
     *) echo "usage: $0 [-t TAG] [--local-base | --base IMAGE] [-- DOCKER_BUILD_ARGS...]" >&2; exit 2 ;;
   esac
@@ -63,6 +67,10 @@ EOF
   else
     log "building the local base $base from $runtime and $ca_bundle"
     docker build --force-rm --network host --label "org.govmarket.runtime=$runtime" -t "$base" "$ctx" >&2
+  fi
+  if [ "$base_only" = 1 ]; then
+    echo "$base"
+    exit 0
   fi
 fi
 

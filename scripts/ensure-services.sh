@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs and starts what the platform and its tests need on a Debian machine, when missing:
-# Debian packages (bubblewrap, docker.io, debootstrap, chromium, CJK fonts), PostgreSQL, Redis, dockerd.
+# Debian packages (bubblewrap, docker.io, docker-compose, debootstrap, chromium, CJK fonts), PostgreSQL, Redis, dockerd.
 # Idempotent: running it again on a ready machine takes a second.
 set -euo pipefail
 
@@ -10,6 +10,8 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 need_pkgs=()
 command -v bwrap >/dev/null || need_pkgs+=(bubblewrap)
 command -v dockerd >/dev/null || need_pkgs+=(docker.io)
+# Compose 1.29 (Debian's; it reads the compose spec): tests/deploy/test_compose_stack.py brings compose.yaml up.
+command -v docker-compose >/dev/null || need_pkgs+=(docker-compose)
 command -v debootstrap >/dev/null || need_pkgs+=(debootstrap)
 command -v chromium >/dev/null || need_pkgs+=(chromium)
 [ -d /usr/share/fonts/opentype/noto ] || need_pkgs+=(fonts-noto-cjk)
@@ -44,4 +46,4 @@ if ! docker info >/dev/null 2>&1; then
   for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null 2>&1 || { log "dockerd did not start; see /var/log/dockerd.log"; tail -n 20 /var/log/dockerd.log >&2; exit 1; }
 fi
-log "ready: PostgreSQL, Redis, dockerd, bubblewrap, chromium"
+log "ready: PostgreSQL, Redis, dockerd, docker-compose, bubblewrap, chromium"

@@ -24,12 +24,17 @@ def sweep() -> None:
 @gateway_cli.command("serve")
 @click.option("--bind", default="0.0.0.0:8090", show_default=True, help="Address the web processes reach.")
 @click.option("--threads", default=16, show_default=True, help="Requests served at a time.")
-def serve_command(bind: str, threads: int) -> None:
+@click.option("--advertise", default=None, metavar="URL",
+              help="http(s)://host:port the web processes reach this host at: announce it in the Redis registry "
+                   "while healthy [default: GOVMARKET_SERVING_ADVERTISE_URL].")
+def serve_command(bind: str, threads: int, advertise: str | None) -> None:
     """Run the serving host: the published apps' instances, for the web processes' gateway (GOVMARKET_SERVING_URL
-    there; both need GOVMARKET_SERVING_SECRET). Runs on sandbox hosts only, set up like a sandbox worker."""
+    there; both need GOVMARKET_SERVING_SECRET). Runs on sandbox hosts only, set up like a sandbox worker.
+    https with GOVMARKET_SERVING_TLS_CERT/KEY, mutual TLS with GOVMARKET_SERVING_TLS_CA too."""
     from marketplace.gateway.serving_host import serve
 
+    app = current_app._get_current_object()
     try:
-        serve(current_app._get_current_object(), bind, threads)
+        serve(app, bind, threads, advertise or app.config["SERVING_ADVERTISE_URL"])
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc

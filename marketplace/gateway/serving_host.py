@@ -13,11 +13,14 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import ssl
+import threading
 
+import sqlalchemy as sa
 from flask import Flask
 
 from core.errors import DomainError
-from marketplace.gateway import instances, services
+from marketplace.gateway import instances, placement, services
 from marketplace.gateway.origin import SLUG, failure, reserved_cookies
 from marketplace.gateway.proxy import ProxyLimits, forward, request_headers
 from marketplace.gateway.remote import APP_HEADER, ERROR_HEADER, PREFIX, SECRET_HEADER, check_secret, without_hop_headers
@@ -27,6 +30,7 @@ log = logging.getLogger(__name__)
 _SECRET_KEY = "HTTP_" + SECRET_HEADER.upper().replace("-", "_")
 _APP_KEY = "HTTP_" + APP_HEADER.upper().replace("-", "_")
 _HOP_PREFIX = "HTTP_" + PREFIX.upper().replace("-", "_")
+HEALTH_PATH = "/_serving/health"
 
 
 class ServingHost:
@@ -43,6 +47,8 @@ class ServingHost:
 
     def __call__(self, environ, start_response):
         given = environ.get(_SECRET_KEY)
+        if not given and environ.get("PATH_INFO") == HEALTH_PATH and _APP_KEY not in environ:
+            return self.health_answer(start_response)
         if not given:
             return self.error(start_response, 401, "the serving host answers the platform's gateway only")
         if not hmac.compare_digest(given.encode("latin-1"), self.secret):
@@ -82,6 +88,27 @@ class ServingHost:
         start_response(f"{upstream.status} {upstream.reason}", without_hop_headers(upstream.headers))
         return upstream.body
 
+    def health(self) -> str | None:
+        """None while this host can serve (its database and sandbox backend answer), else what is wrong."""
+        try:
+            with self.app.app_context():
+                from core.extensions import db
+
+                db.session.execute(sa.text("SELECT 1"))
+                db.session.remove()
+            instances.registry(self.app).backend().check()
+        except Exception as exc:
+            return f"{exc.__class__.__name__}: {exc}"
+        return None
+
+    def health_answer(self, start_response):
+        """``GET /_serving/health`` (no secret needed; it tells nothing about apps): 200, or 503 and why."""
+        problem = self.health()
+        body = json.dumps({"status": "ok"} if problem is None else {"status": "unavailable", "error": problem}).encode()
+        start_response("200 OK" if problem is None else "503 Service Unavailable",
+                       [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
     def error(self, start_response, status: int, detail: str):
         body = json.dumps({"error": detail}).encode()
         start_response(f"{status} Serving host", [("Content-Type", "application/json"), (ERROR_HEADER, "1"),
@@ -89,17 +116,103 @@ class ServingHost:
         return [body]
 
 
-def serve(app: Flask, bind: str, threads: int) -> None:
+class Announcer:
+    """Keeps this serving host in the Redis registry (marketplace/gateway/placement.py) while it is healthy:
+    every HEARTBEAT_SECONDS it checks itself and announces ``url``, or withdraws while a check fails."""
+
+    def __init__(self, host: ServingHost, url: str, registry: placement.RedisRegistry,
+                 every: float = placement.HEARTBEAT_SECONDS):
+        self.host, self.url, self.registry, self.every = host, placement.check_url(url), registry, every
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._healthy: bool | None = None
+
+    def beat(self) -> None:
+        problem = self.host.health()
+        try:
+            if problem is None:
+                self.registry.announce(self.url)
+            else:
+                self.registry.withdraw(self.url)
+        except Exception as exc:  # Redis restarting: the web keeps its last list meanwhile
+            log.warning("serving host: could not update the registry: %s", exc)
+            return
+        if (problem is None) != self._healthy:
+            self._healthy = problem is None
+            if problem is None:
+                log.info("serving host: %s announced in the registry", self.url)
+            else:
+                log.error("serving host: %s withdrawn from the registry: %s", self.url, problem)
+
+    def start(self) -> None:
+        def loop():
+            while not self._stop.is_set():
+                self.beat()
+                self._stop.wait(self.every)
+
+        self._thread = threading.Thread(target=loop, name="serving-announcer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Withdraw at once (a stop or restart), so the web processes send this host's apps elsewhere now."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        try:
+            self.registry.withdraw(self.url)
+            log.info("serving host: %s withdrawn from the registry", self.url)
+        except Exception as exc:
+            log.warning("serving host: could not withdraw from the registry: %s", exc)
+
+
+def tls_settings(config) -> dict:
+    """gunicorn's TLS settings from SERVING_TLS_*: https with the host's certificate; with the CA too, only
+    clients presenting a certificate from that CA (the web processes) are accepted."""
+    cert, key, ca = (config.get(name) or None for name in ("SERVING_TLS_CERT", "SERVING_TLS_KEY", "SERVING_TLS_CA"))
+    if not cert:
+        if ca:
+            raise ValueError("GOVMARKET_SERVING_TLS_CA on a serving host needs its certificate "
+                             "(GOVMARKET_SERVING_TLS_CERT and GOVMARKET_SERVING_TLS_KEY)")
+        return {}
+    if not key:
+        raise ValueError("GOVMARKET_SERVING_TLS_CERT and GOVMARKET_SERVING_TLS_KEY go together")
+    settings = {"certfile": cert, "keyfile": key}
+    if ca:
+        settings |= {"ca_certs": ca, "cert_reqs": ssl.CERT_REQUIRED}
+    return settings
+
+
+def serve(app: Flask, bind: str, threads: int, advertise: str = "") -> None:
     """Run the serving host under gunicorn: one process (one registry holds this host's instances), ``threads``
-    requests at a time."""
+    requests at a time; announced in the Redis registry as ``advertise`` when given."""
     from gunicorn.app.base import BaseApplication
 
     wsgi = ServingHost(app)  # refuses to start without a secret
     timeout = int(app.config["GATEWAY_TIMEOUT_SECONDS"] + 120)
+    tls = tls_settings(app.config)
+    announcer: list[Announcer] = []
+    if advertise:
+        placement.check_url(advertise)
+        if not advertise.startswith("https://") or not tls:
+            raise ValueError(f"--advertise {advertise}: a serving host in the registry serves https with mutual TLS "
+                             "(an https:// address and GOVMARKET_SERVING_TLS_CERT/_KEY/_CA): the web sends its "
+                             "secret to whatever the registry lists")
+
+    def post_worker_init(worker) -> None:
+        """In the worker process (threads do not survive gunicorn's fork): start announcing this host."""
+        if advertise:
+            from redis import Redis
+
+            registry = placement.RedisRegistry(Redis.from_url(app.config["REDIS_URL"], socket_timeout=2,
+                                                              socket_connect_timeout=2))
+            announcer.append(Announcer(wsgi, advertise, registry))
+            announcer[0].start()
 
     def worker_exit(server, worker) -> None:
-        """Stop this host's instances when the process ends (a stop or restart of the service), rather than
-        leave them to the next start's sweep."""
+        """Leave the registry first, then stop this host's instances when the process ends (a stop or restart of
+        the service), rather than leave them to the next start's sweep."""
+        for each in announcer:
+            each.stop()
         existing = app.extensions.get(instances.EXTENSION)
         if existing is not None:
             existing.close()
@@ -108,7 +221,7 @@ def serve(app: Flask, bind: str, threads: int) -> None:
         def load_config(self):
             for key, value in {"bind": [bind], "workers": 1, "worker_class": "gthread", "threads": threads,
                                "timeout": timeout, "accesslog": "-", "proc_name": "govmarket-serving",
-                               "worker_exit": worker_exit}.items():
+                               "post_worker_init": post_worker_init, "worker_exit": worker_exit, **tls}.items():
                 self.cfg.set(key, value)
 
         def load(self):

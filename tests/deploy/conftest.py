@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,11 @@ TAG = f"govmarket-test:{hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]}"
 LABEL = "org.govmarket.test"
 LABEL_VALUE = f"image-{os.getpid()}"
 BUILD_TIMEOUT = 1800
+
+
+def compose_default(value: str) -> str:
+    """A compose.yaml value with each ``${NAME:-default}`` replaced by its default (what compose uses unset)."""
+    return re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", value)
 
 
 def docker_cli(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:

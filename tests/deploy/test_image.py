@@ -59,12 +59,12 @@ def test_image_is_configured_for_production(image, cleanup):
     assert env["PATH"].startswith("/opt/venv/bin:")
 
     # Not root, and every program it is started with comes from the virtualenv.
-    programs = "python pip gunicorn govmarket govapp bwrap"
+    programs = "python pip gunicorn govmarket govapp bwrap pg_dump pg_restore"
     out = run_once(image, cleanup, "sh", "-c", f"id -un; id -u; for p in {programs}; do command -v $p; done")
     user, uid, *programs = out.split()
     assert (user, uid) == ("govmarket", "10001")
     assert programs[:5] == [f"/opt/venv/bin/{p}" for p in ("python", "pip", "gunicorn", "govmarket", "govapp")]
-    assert programs[5] == "/usr/bin/bwrap"
+    assert programs[5:] == ["/usr/bin/bwrap", "/usr/bin/pg_dump", "/usr/bin/pg_restore"]  # pg_*: `govmarket backup`
 
     # The Chinese font the PDF reports use, and it has the glyphs of a Chinese report.
     out = run_once(image, cleanup, "python", "-c", (
@@ -78,7 +78,7 @@ def test_every_command_the_deployment_uses_exists(image, cleanup):
     """The commands compose.yaml and docs/operations.md start the image with."""
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     commands = [service["command"] for service in compose["services"].values()
-                if service.get("image") == "govmarket:latest" and "command" in service]
+                if service.get("image") == "${GOVMARKET_IMAGE:-govmarket:latest}" and "command" in service]
     assert ["govmarket", "db", "upgrade", "heads"] in commands
     assert ["govmarket", "worker", "sandbox"] in commands
     commands += [["govmarket", "sandbox", "worker"], ["govmarket", "sandbox", "sweep"], ["govmarket", "backup", "create"],

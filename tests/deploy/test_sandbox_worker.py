@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from tests.conftest import make_app, upgrade
-from tests.deploy.conftest import LABEL, LABEL_VALUE, ROOT, docker_cli, run_like_compose
+from tests.deploy.conftest import LABEL, LABEL_VALUE, ROOT, compose_default, docker_cli, run_like_compose
 from tests.faults import conftest as faults
 from tests.sandbox.conftest import APPS, make_bundle
 from tests.services import missing, require_docker
@@ -78,8 +78,8 @@ def test_sandbox_worker_container_certifies_with_the_docker_socket(image, cleanu
     env = dict(compose["environment"])
     assert compose["pid"] == "host" and compose["user"] == "root"
     assert env["GOVMARKET_SANDBOX_BACKEND"] == "docker" and env["GOVMARKET_RUNTIME_IMAGE"].startswith("${")
-    runs_in_compose = env["GOVMARKET_SANDBOX_RUNS"]
-    mounts = [volume.split(":") for volume in compose["volumes"]]
+    runs_in_compose = compose_default(env["GOVMARKET_SANDBOX_RUNS"])
+    mounts = [compose_default(volume).split(":") for volume in compose["volumes"]]
     assert [runs_in_compose, runs_in_compose] in mounts, "the runs folder must be mounted from the same host path"
     assert ["/var/run/docker.sock", "/var/run/docker.sock"] in mounts
     assert ["/sys/fs/cgroup", "/sys/fs/cgroup", "ro"] in mounts

@@ -1,5 +1,6 @@
-"""The serving host running from the platform image, as compose.yaml's ``app-serving`` (its command, environment,
-pid namespace and mounts are read from compose.yaml), serves a published app with the Docker backend.
+"""The serving host running from the platform image, as compose.yaml's ``serving-1`` (its command, environment,
+pid namespace and mounts are read from compose.yaml), serves a published app with the Docker backend. (TLS and the
+Redis registry are left out here: tests/deploy/test_compose_stack.py runs compose.yaml whole.)
 
 The test process plays the web: it sends the forwarded request with the shared secret, the app's slug, the scheme
 and an identity token. The serving host looks the app up in the (fresh) database, starts its instance in a
@@ -93,7 +94,7 @@ def test_app_serving_container_serves_an_app_with_the_docker_socket(image, clean
 
     tag, _runtime_hash = runtime_tag
     services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
-    compose, worker = services["app-serving"], services["sandbox-worker"]
+    compose, worker = services["serving-1"], services["sandbox-worker"]
     env = dict(compose["environment"])
     # Set up like a sandbox host; the web points at it and shares the secret; nothing publishes its port.
     assert compose["pid"] == worker["pid"] == "host" and compose["user"] == "root"
@@ -103,7 +104,9 @@ def test_app_serving_container_serves_an_app_with_the_docker_socket(image, clean
                                                   "GOVMARKET_SANDBOX_RUNS")}
     web = services["web"]["environment"]
     bind = compose["command"][compose["command"].index("--bind") + 1]
-    assert web["GOVMARKET_SERVING_URL"] == f"http://app-serving:{bind.rsplit(':', 1)[1]}"
+    advertised = compose["command"][compose["command"].index("--advertise") + 1]
+    assert web["GOVMARKET_SERVING_URL"] == "registry" and advertised == f"https://serving-1:{bind.rsplit(':', 1)[1]}"
+    assert services["serving-2"]["command"] == [*compose["command"][:-1], "https://serving-2:8090"]
     assert web["GOVMARKET_SERVING_SECRET"] == env["GOVMARKET_SERVING_SECRET"] and "${" in env["GOVMARKET_SERVING_SECRET"]
     assert "/var/run/docker.sock:/var/run/docker.sock" not in services["web"].get("volumes", [])
 
@@ -120,9 +123,13 @@ def test_app_serving_container_serves_an_app_with_the_docker_socket(image, clean
     os.chmod(runs_root, 0o711)
     command = [*compose["command"]]
     command[command.index("--bind") + 1] = f"127.0.0.1:{port}"
+    advertise_at = command.index("--advertise")
+    del command[advertise_at:advertise_at + 2]
     container = run_like_compose(compose, image, cleanup, database_url=fresh_database_url,
                                  redis_url=private_redis.url, runs_root=runs_root, bundles=bundles,
-                                 settings={"GOVMARKET_RUNTIME_IMAGE": tag, "GOVMARKET_SERVING_SECRET": secret},
+                                 settings={"GOVMARKET_RUNTIME_IMAGE": tag, "GOVMARKET_SERVING_SECRET": secret,
+                                           "GOVMARKET_SERVING_TLS_CA": "", "GOVMARKET_SERVING_TLS_CERT": "",
+                                           "GOVMARKET_SERVING_TLS_KEY": ""},
                                  command=command)
     name, started, logs = container.name, container.started, container.logs
 

@@ -47,3 +47,41 @@ def test_backup_and_restore_round_trip(fresh_database_url, tmp_path):
         from core.extensions import db
 
         db.engine.dispose()
+
+
+def test_restore_refuses_what_no_backup_holds_also_without_tarfiles_data_filter(tmp_path, monkeypatch):
+    """Debian bookworm's Python 3.11.2 (a supported base of the platform image) has no tarfile data filter:
+    the restore then checks each member itself: plain files and folders inside the target only."""
+    import io
+    import tarfile
+
+    import click
+    import pytest
+
+    from marketplace.backup import _extract
+
+    monkeypatch.delattr(tarfile, "data_filter", raising=False)
+
+    def archive(*members: tarfile.TarInfo) -> tarfile.TarFile:
+        raw = io.BytesIO()
+        with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+            for member in members:
+                tar.addfile(member, io.BytesIO(b"x" * member.size) if member.isfile() else None)
+        raw.seek(0)
+        return tarfile.open(fileobj=raw, mode="r:gz")
+
+    def file(name: str) -> tarfile.TarInfo:
+        info = tarfile.TarInfo(name)
+        info.size = 1
+        return info
+
+    good = tmp_path / "good"
+    _extract(archive(file("manifest.json"), file("bundles/ab/abcd")), good)
+    assert (good / "bundles" / "ab" / "abcd").read_bytes() == b"x"
+
+    link = tarfile.TarInfo("bundles/evil")
+    link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+    for bad in (file("../escape"), file("/etc/cron.d/x"), link):
+        with pytest.raises(click.ClickException, match="which a backup never does"):
+            _extract(archive(bad), tmp_path / "bad")
+    assert not (tmp_path / "escape").exists()

@@ -58,7 +58,7 @@ def remote(app, serving_host, monkeypatch):
     monkeypatch.setitem(app.config, "SERVING_URL", serving_host.url)
     monkeypatch.setitem(app.config, "SERVING_SECRET", serving_host.secret)
     origin = AppOrigin(app)
-    assert origin.serving is not None and origin.serving.url == serving_host.url
+    assert origin.serving is not None and origin.serving.placement.hosts() == [serving_host.url]
     monkeypatch.setattr(app.wsgi_app, "origin", origin)
     serving_host.reached.clear()
     return origin
@@ -161,18 +161,20 @@ def test_the_serving_host_refuses_requests_without_the_secret(app, gw, serving_h
 
 def test_a_wrong_secret_on_the_web_shows_a_page_and_the_app_is_not_reached(app, client, gw, remote, serving_host,
                                                                           monkeypatch):
+    from marketplace.gateway.placement import StaticHosts
     from marketplace.gateway.remote import RemoteServing
 
     enter(client)
-    monkeypatch.setattr(remote, "serving", RemoteServing(serving_host.url, "x" * 64))
+    monkeypatch.setattr(remote, "serving", RemoteServing(StaticHosts([serving_host.url]), "x" * 64))
     response = on_app(client, "/")
     assert response.status_code == 502 and "X-Echo" not in response.headers
     assert "not answering" in response.get_data(as_text=True)
 
     with pytest.raises(ValueError, match="at least 32"):
-        RemoteServing(serving_host.url, "short")
-    with pytest.raises(ValueError, match="SERVING_URL"):
-        RemoteServing("unix:///run/serving.sock", "x" * 64)
+        RemoteServing(StaticHosts([serving_host.url]), "short")
+    for wrong in ("unix:///run/serving.sock", "http://a:1,ftp://b:2", " , "):
+        with pytest.raises(ValueError, match="GOVMARKET_SERVING_URL"):
+            RemoteServing.from_config({"SERVING_URL": wrong, "SERVING_SECRET": "x" * 64})
 
 
 def test_caps_hold_on_both_hops(app, client, gw, remote, serving_host, monkeypatch):
