@@ -7,6 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from marketplace.gateway import instances
+from marketplace.gateway.serving_host import serve
 
 gateway_cli = AppGroup("gateway", help="The app gateway and the served app instances of this host.")
 
@@ -27,8 +28,6 @@ def sweep() -> None:
 def serve_command(bind: str, threads: int) -> None:
     """Run the serving host: the published apps' instances, for the web processes' gateway (GOVMARKET_SERVING_URL
     there; both need GOVMARKET_SERVING_SECRET). Runs on sandbox hosts only, set up like a sandbox worker."""
-    from marketplace.gateway.serving_host import serve
-
     try:
         serve(current_app._get_current_object(), bind, threads)
     except ValueError as exc:

@@ -13,21 +13,18 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.dates import format_datetime
 from flask import Blueprint, current_app, render_template, request, send_from_directory
-from flask_babel import get_locale, refresh
 from flask_babel import lazy_gettext as _l
 from swagger_ui_bundle import swagger_ui_path
 
 from core.auth import web_actor
 from core.money import Money
 from core.roles import Role
-from marketplace.app import LOCALES
 from marketplace.catalogue import services as catalogue
+from marketplace.i18n import locale_code
 from marketplace.orders import services as orders
 
-bp = Blueprint("home", __name__)
+bp = Blueprint("home", __name__, template_folder="templates")
 
-LANG_COOKIE = "lang"
-LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 # Times are stored in UTC and shown in the platform's local time.
 DISPLAY_TIMEZONE = "Asia/Shanghai"
 
@@ -62,28 +59,6 @@ def swagger_ui_asset(filename: str):
     return send_from_directory(swagger_ui_path, filename, max_age=24 * 3600)
 
 
-@bp.before_app_request
-def choose_language_per_request():
-    # Flask-Babel caches the locale on the application context, which a request reuses when one is already
-    # pushed (CLI commands, tests): forget it so every request applies its own ?lang= / cookie.
-    refresh()
-
-
-@bp.after_app_request
-def remember_language(response):
-    chosen = request.args.get("lang")
-    if chosen in LOCALES and request.cookies.get(LANG_COOKIE) != chosen:
-        response.set_cookie(LANG_COOKIE, chosen, max_age=LANG_COOKIE_MAX_AGE, samesite="Lax", httponly=True,
-                            secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
-    return response
-
-
-def _locale_code() -> str:
-    """The chosen catalogue: "zh_CN" or "en"."""
-    locale = get_locale()
-    return "en" if locale is not None and locale.language == "en" else "zh_CN"
-
-
 def _language_url(code: str) -> str:
     args = request.args.to_dict(flat=False)
     args["lang"] = [code]
@@ -96,7 +71,7 @@ def _has_endpoint(name: str) -> bool:
 
 @bp.app_context_processor
 def site_shell():
-    locale = _locale_code()
+    locale = locale_code()
     other = "en" if locale.startswith("zh") else "zh_CN"
     return {
         "current_actor": web_actor(required=False),
@@ -140,13 +115,13 @@ def when(moment: datetime | None) -> str:
     if moment is None:
         return "—"
     local = moment.astimezone(ZoneInfo(DISPLAY_TIMEZONE))
-    return format_datetime(local, "medium", locale=_DATE_LOCALES[_locale_code()])
+    return format_datetime(local, "medium", locale=_DATE_LOCALES[locale_code()])
 
 
 @bp.app_template_filter("localized")
 def localized(obj, attribute: str = "name") -> str:
     """The English name (``<attribute>_en``) on English pages when there is one, else the Chinese name."""
-    if _locale_code() == "en":
+    if locale_code() == "en":
         english = getattr(obj, f"{attribute}_en", "")
         if english:
             return english
