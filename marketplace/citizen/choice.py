@@ -19,7 +19,6 @@ from marketplace.orders.models import Order
 from marketplace.ratings.models import DIMENSIONS
 from marketplace.vendors.models import App, AppVersion
 from marketplace.vendors.services import (
-    app_get_published,
     app_get_published_by_slug,
     certified_at_by_app,
     published_apps_query,
@@ -39,11 +38,6 @@ class AppChoice:
     @property
     def vendor(self):
         return self.app.vendor
-
-
-def app_choice_get(app_id: int) -> AppChoice:
-    """One published app's comparison facts (public). Raises NotFound for an unpublished app."""
-    return _choices([app_get_published(app_id)])[0]
 
 
 def app_choice_by_slug(slug: str) -> AppChoice:
