@@ -7,7 +7,6 @@ that domain's (rating, complaint and analytics pages)."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
-from flask_babel import gettext as _
 
 from core.auth import require_role, web_actor
 from core.roles import Role
@@ -19,32 +18,9 @@ from marketplace.complaints import services as complaints
 from marketplace.orders import services as orders
 from marketplace.ratings import services as ratings
 from marketplace.ratings.forms import FlagForm, ModerationForm, ReplyForm
-from marketplace.schemas import decimal_text
 from marketplace.transactions import services as transactions
 
 bp = Blueprint("citizen", __name__, template_folder="templates")
-
-
-@bp.app_template_filter("duration")
-def duration(seconds: int | None) -> str:
-    """A handling time: 3 d 4 h, 2 h 5 min, 40 s."""
-    if seconds is None:
-        return "—"
-    days, rest = divmod(int(seconds), 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return _("%(d)s d %(h)s h", d=days, h=hours)
-    if hours:
-        return _("%(h)s h %(m)s min", h=hours, m=minutes)
-    if minutes:
-        return _("%(m)s min", m=minutes)
-    return _("%(s)s s", s=secs)
-
-
-@bp.app_template_filter("fraction")
-def fraction(value, places: int = 1) -> str:
-    return decimal_text(value, places) or "—"
 
 
 # --- the departments' stores ------------------------------------------------------------------------

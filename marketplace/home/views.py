@@ -1,6 +1,6 @@
-"""The start page and the site shell every page shares: navigation by role, the language switch (remembered
-in a cookie), display filters for money and time, and the Swagger UI assets served from the installed
-``swagger-ui-bundle`` package so /api/docs works without outside networks."""
+"""The start page and the site shell every page shares: navigation by role, the language switch link (the choice
+itself is ``marketplace.i18n``), display filters for money, time, durations and exact figures, and the Swagger UI
+assets served from the installed ``swagger-ui-bundle`` package so /api/docs works without outside networks."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.dates import format_datetime
 from flask import Blueprint, current_app, render_template, request, send_from_directory
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from swagger_ui_bundle import swagger_ui_path
 
@@ -22,6 +23,7 @@ from core.roles import Role
 from marketplace.catalogue import services as catalogue
 from marketplace.i18n import locale_code
 from marketplace.orders import services as orders
+from marketplace.schemas import decimal_text
 
 bp = Blueprint("home", __name__, template_folder="templates")
 
@@ -97,6 +99,28 @@ def yuan(fen: int | None) -> str:
 def stars(tenths: int) -> str:
     """A rating in tenths of a star as 4.5★."""
     return f"{Decimal(int(tenths)) / 10:.1f}★"
+
+
+@bp.app_template_filter("duration")
+def duration(seconds: int | None) -> str:
+    """A handling time: 3 d 4 h, 2 h 5 min, 40 s."""
+    if seconds is None:
+        return "—"
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return _("%(d)s d %(h)s h", d=days, h=hours)
+    if hours:
+        return _("%(h)s h %(m)s min", h=hours, m=minutes)
+    if minutes:
+        return _("%(m)s min", m=minutes)
+    return _("%(s)s s", s=secs)
+
+
+@bp.app_template_filter("fraction")
+def fraction(value, places: int = 1) -> str:
+    return decimal_text(value, places) or "—"
 
 
 @bp.app_template_filter("multiplier")
