@@ -55,8 +55,10 @@ services:
 runtime: install services
 	$(BIN)/govmarket sandbox build-runtime
 
+## make lint: ruff, and the layering contracts of ARCHITECTURE.md §2 (import-linter, [tool.importlinter] in pyproject.toml)
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 test-sqlite: install
 	TEST_DATABASE=sqlite $(BIN)/pytest -q -p no:cacheprovider

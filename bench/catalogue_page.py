@@ -202,7 +202,7 @@ def fill(app, scale: float, seed: int) -> dict:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM ANALYZE" if conn.dialect.name == "postgresql" else "ANALYZE")
     # The COPY bypassed the services, so the kept statistics are rebuilt as an operator does after a bulk import.
-    from marketplace.catalogue.statistics import statistics_rebuild
+    from marketplace.citizen.statistics import statistics_rebuild
 
     started_at = time.perf_counter()
     with app.app_context():
@@ -242,7 +242,7 @@ def timed_writes(app, app_id: int, citizen_id: int, repeat: int) -> dict:
     from core.extensions import db
     from core.time import utcnow
     from marketplace.accounts.models import User
-    from marketplace.catalogue import statistics as kept
+    from marketplace.citizen import statistics as kept
     from marketplace.ratings import services as ratings
     from marketplace.ratings.models import DIMENSIONS, Rating
     from marketplace.transactions import services as transactions

@@ -29,8 +29,3 @@ def quarter_code_of(moment: datetime) -> str:
         raise ValidationError(f"naive datetime {moment!r}: give times with a timezone")
     local = moment.astimezone(CHINA)
     return f"{local.year}Q{(local.month - 1) // 3 + 1}"
-
-
-def next_quarter_code(code: str) -> str:
-    span = quarter_span(code)
-    return quarter_code_of(span.ends_at)

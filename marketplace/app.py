@@ -7,17 +7,44 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
-from flask_babel import Babel
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
+import billing
+import core.audit  # noqa: F401  (the audit table belongs to every deployment)
+import mockdata
+import sandbox
+from billing.source import set_settlement_source
 from core import logs, queue
 from core.config import load_config
 from core.errors import DomainError, ValidationError
 from core.extensions import csrf, db, limiter, login_manager, migrate
+from marketplace import (
+    accounts,
+    analytics,
+    audit,
+    backup,
+    catalogue,
+    citizen,
+    complaints,
+    demo,
+    gateway,
+    health,
+    home,
+    i18n,
+    identity,
+    observability,
+    orders,
+    ratings,
+    security_headers,
+    transactions,
+    vendors,
+    worker,
+)
 from marketplace.accounts import passwords
 from marketplace.apidoc import ProblemApi
+from marketplace.billing_source import MarketplaceSettlementSource
 
 ROOT = Path(__file__).resolve().parent.parent
 API_PREFIX = "/api"
@@ -53,7 +80,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.login_view = "accounts.login"
     csrf.init_app(app)
     limiter.init_app(app)
-    Babel(app, locale_selector=_select_locale)
+    i18n.init_app(app)
     queue.init_app(app)
     passwords.configure(app.config.get("PASSWORD_HASH_PROFILE", "RFC_9106_LOW_MEMORY"))
 
@@ -63,9 +90,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["govmarket_api"] = api
 
     app.url_map.converters["int"] = RowIdConverter
-    from marketplace import components
-
-    components.register(app, api)
+    _init_packages(app, api)
     for name, blueprint in app.blueprints.items():
         # The REST API authenticates with bearer tokens, never cookies, so CSRF does not apply to it.
         if name.endswith("_api") or name == "api-docs":
@@ -89,6 +114,33 @@ def _trust_proxies(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
+def _init_packages(app: Flask, api: ProblemApi) -> None:
+    """Every package plugs in the same way, its ``init_app``; the order below is the order they build on."""
+    billing.init_app(app, api)  # tables, API, finance pages, CLI
+    accounts.init_app(app, api)  # OAuth 2 server and actor resolver first: every API below authenticates with it
+    identity.init_app(app, api)  # citizen login, consent, identity JWT and JWKS, access log
+    observability.init_app(app)
+    security_headers.init_app(app)  # CSP, nosniff, referrer policy, no framing on every platform response
+    catalogue.init_app(app, api)
+    orders.init_app(app, api)
+    vendors.init_app(app, api)  # also: a new suite of an open order re-tests its published apps
+    audit.init_app(app, api)
+    health.init_app(app)
+    home.init_app(app)
+    transactions.init_app(app, api)
+    ratings.init_app(app, api)
+    complaints.init_app(app, api)
+    citizen.init_app(app, api)  # also: every completed case and rating write counts in the kept statistics
+    analytics.init_app(app, api)
+    set_settlement_source(app, MarketplaceSettlementSource())  # what billing settles on, read from the marketplace
+    gateway.init_app(app)  # app origins: host dispatch in front of everything above
+    sandbox.init_app(app)
+    mockdata.init_app(app)
+    worker.init_app(app)
+    backup.init_app(app)
+    demo.init_app(app)
+
+
 class RowIdConverter(IntegerConverter):
     """``<int:...>`` in every route: ids beyond a 32-bit INTEGER column match no row (404) rather than overflowing the
     database (SQLite raises OverflowError, PostgreSQL "integer out of range"; both were a 500)."""
@@ -96,17 +148,6 @@ class RowIdConverter(IntegerConverter):
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", 2**31 - 1)
         super().__init__(map, *args, **kwargs)
-
-
-LOCALES = ("zh_CN", "en")
-
-
-def _select_locale() -> str:
-    """?lang= (remembered in a cookie by the pages), then the browser's preference, then Chinese."""
-    chosen = request.args.get("lang") or request.cookies.get("lang")
-    if chosen in LOCALES:
-        return chosen
-    return request.accept_languages.best_match(LOCALES) or LOCALES[0]
 
 
 def _wants_json() -> bool:

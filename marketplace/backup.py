@@ -15,10 +15,11 @@ import tempfile
 from pathlib import Path
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.engine import make_url
 
+from core.extensions import db
 from core.time import utcnow
 
 FORMAT_VERSION = 1
@@ -80,7 +81,6 @@ def backup_restore(source: Path) -> dict:
             raise click.ClickException(f"this backup holds a {manifest['database']} database but DATABASE_URL "
                                        f"points at {url.get_backend_name()}")
         database_file = work / manifest["database_file"]
-        from core.extensions import db
 
         db.session.remove()
         db.engine.dispose()
@@ -120,3 +120,7 @@ def restore_command(source: Path, yes: bool):
         click.confirm("Restoring replaces the current database. Continue?", abort=True)
     manifest = backup_restore(source)
     click.echo(f"restored the {manifest['database']} database from {manifest['created_at']}")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(backup_cli)

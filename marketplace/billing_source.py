@@ -1,5 +1,5 @@
 """The marketplace's implementation of billing's ``SettlementSource``: orders' price terms, app facts and
-rating statistics read from the marketplace tables. Plugged in by ``marketplace.citizen.register``."""
+rating statistics read from the marketplace tables. Plugged in by ``create_app``."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from core.extensions import db
 from core.money import Money
 from marketplace.catalogue.models import Department
 from marketplace.orders.models import Order
-from marketplace.ratings.models import Rating
+from marketplace.ratings.models import Rating, counted_ratings
 from marketplace.vendors.models import App, AppVersion, Vendor
+from marketplace.vendors.services import certified_at_by_app
 
 
 def multiplier_points(table: Sequence[Sequence[int]]) -> tuple[MultiplierPoint, ...]:
@@ -26,35 +27,6 @@ def order_terms(order: Order, department_name: str = "") -> OrderTerms:
     return OrderTerms(order.id, order.department_id, Money(order.fee_per_transaction_fen, order.currency),
                       Money(order.quarterly_budget_fen, order.currency), multiplier_points(order.rating_multipliers),
                       order.award_eligible, order.title, department_name)
-
-
-def certified_at_by_app(app_ids: Collection[int]) -> dict[int, object]:
-    """When each app was first certified: the earliest certified sandbox run of any of its versions; for a
-    version approved without a recorded run (data from before certification runs were kept), its approval,
-    since a department approves only certified versions."""
-    from sandbox.models import CertificationRun
-
-    if not app_ids:
-        return {}
-    ids = list(app_ids)
-    result: dict[int, object] = {}
-    runs = db.session.execute(sa.select(AppVersion.app_id, sa.func.min(CertificationRun.finished_at))
-                              .join(CertificationRun, CertificationRun.app_version_id == AppVersion.id)
-                              .where(AppVersion.app_id.in_(ids), CertificationRun.state == "certified",
-                                     CertificationRun.finished_at.is_not(None))
-                              .group_by(AppVersion.app_id))
-    result.update({app_id: moment for app_id, moment in runs})
-    approvals = db.session.execute(sa.select(AppVersion.app_id, sa.func.min(AppVersion.approved_at))
-                                   .where(AppVersion.app_id.in_(ids), AppVersion.approved_at.is_not(None))
-                                   .group_by(AppVersion.app_id))
-    for app_id, moment in approvals:
-        result.setdefault(app_id, moment)
-    return result
-
-
-def counted_ratings():
-    """The condition a rating must meet to count for display and pay: not hidden, not awaiting review."""
-    return sa.and_(Rating.hidden_at.is_(None), Rating.under_review.is_(False))
 
 
 class MarketplaceSettlementSource:

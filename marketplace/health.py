@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Flask, current_app, jsonify
 
 from core.extensions import db
 
@@ -33,3 +33,7 @@ def readyz():
             checks["redis"] = f"error: {exc.__class__.__name__}"
     ready = all(v == "ok" for v in checks.values())
     return jsonify(status="ready" if ready else "not ready", checks=checks), 200 if ready else 503
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

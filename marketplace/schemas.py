@@ -1,8 +1,10 @@
-"""Schemas shared by every API: paging query arguments."""
+"""Schemas shared by every API: paging query arguments, row ids, exact figures as decimal text."""
 
 from __future__ import annotations
 
 import json
+from decimal import ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
 
 from marshmallow import Schema, fields, validate
 
@@ -24,3 +26,11 @@ def page_headers(page) -> dict[str, str]:
     """Paging facts for list responses, in the X-Pagination header (the body stays a plain list)."""
     return {"X-Pagination": json.dumps({"total": page.total, "total_pages": page.pages,
                                         "page": page.page, "page_size": page.page_size})}
+
+
+def decimal_text(value: Fraction | None, places: int = 2) -> str | None:
+    """An exact figure as a decimal string rounded half to even, e.g. Fraction(95, 23) → '4.13'."""
+    if value is None:
+        return None
+    quantum = Decimal(1).scaleb(-places)
+    return str((Decimal(value.numerator) / Decimal(value.denominator)).quantize(quantum, rounding=ROUND_HALF_EVEN))

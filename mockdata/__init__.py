@@ -8,3 +8,10 @@
 
 See docs/mockdata.md.
 """
+
+from mockdata.cli import cli
+
+
+def init_app(app) -> None:
+    """Mount these commands on the platform as `govmarket mockdata`."""
+    app.cli.add_command(cli, "mockdata")

@@ -81,15 +81,6 @@ def certification_get(actor: Any, run_id: int) -> CertificationRun:
     return run
 
 
-def certification_latest(actor: Any, app_version_id: int) -> CertificationRun | None:
-    """The newest run of an app version (by suite version order of creation), or None."""
-    run = db.session.scalar(sa.select(CertificationRun).where(CertificationRun.app_version_id == app_version_id)
-                            .order_by(CertificationRun.id.desc()).limit(1))
-    if run is not None:
-        authz.certification_report(actor, run.vendor_id, run.department_id)
-    return run
-
-
 def certification_report(actor: Any, run_id: int) -> dict[str, Any]:
     """The report as the actor may see it: departments (and admins, auditors) everything; the vendor full diffs
     for public cases only, hidden cases as per-category counts, and no app output once hidden cases ran (the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.auth import require_role
+from core.errors import NotFound
 from core.roles import Role
 
 
@@ -22,6 +23,4 @@ def client_create(actor) -> None:
 def client_revoke(actor, client) -> None:
     client_create(actor)
     if client.user_id != actor.id and str(actor.role) != Role.ADMIN:
-        from core.errors import NotFound
-
         raise NotFound(f"API client {client.client_id} does not exist")

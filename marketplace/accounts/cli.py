@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import click
+import sqlalchemy as sa
 from flask.cli import with_appcontext
 
 from core.auth import SYSTEM
 from core.errors import DomainError
+from core.extensions import db
 from marketplace.accounts import services
+from marketplace.accounts.models import User
+from marketplace.catalogue.services import department_get
 
 
 @click.group("users", help="Create users and API clients.")
@@ -27,8 +31,6 @@ def users_cli():
 @with_appcontext
 def create_user(email, display_name, role, password, department, vendor, resident_id):
     """Create a user with one role."""
-    from marketplace.catalogue.services import department_get
-
     try:
         department_id = department_get(department).id if department else None
         user = services.user_create(SYSTEM, email=email, display_name=display_name, role=role, password=password,
@@ -45,11 +47,6 @@ def create_user(email, display_name, role, password, department, vendor, residen
 @with_appcontext
 def create_client(email, name, scopes):
     """Create an API client for a user and print its id and secret (shown once)."""
-    import sqlalchemy as sa
-
-    from core.extensions import db
-    from marketplace.accounts.models import User
-
     user = db.session.scalar(sa.select(User).where(User.email == email.lower()))
     if user is None:
         raise click.ClickException(f"no user with email {email}")

@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from marketplace.home.forms import CheckboxListField
+from marketplace.forms import CheckboxListField
 
 
 class LoginForm(FlaskForm):

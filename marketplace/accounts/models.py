@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.extensions import db
 from core.roles import Role
 from core.time import UTCDateTime, utcnow
+from marketplace.accounts.passwords import verify_secret
 
 ROLE_VALUES = tuple(r.value for r in Role)
 
@@ -80,8 +81,6 @@ class OAuth2Client(db.Model, OAuth2ClientMixin):
         return super().get_allowed_scope(scope)
 
     def check_client_secret(self, client_secret: str) -> bool:
-        from marketplace.accounts.passwords import verify_secret
-
         return self.revoked_at is None and verify_secret(self.client_secret, client_secret)
 
     def check_endpoint_auth_method(self, method, endpoint):

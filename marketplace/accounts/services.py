@@ -17,6 +17,8 @@ from marketplace.accounts import authz
 from marketplace.accounts.models import OAuth2Client, User
 from marketplace.accounts.passwords import hash_secret, verify_secret
 from marketplace.accounts.scopes import ROLE_SCOPES, SCOPES
+from marketplace.catalogue.models import Department
+from marketplace.vendors.models import Vendor
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 10
@@ -75,9 +77,6 @@ def user_create(actor, *, email: str, display_name: str, role: str, password: st
 
 
 def _check_tenant_exists(department_id, vendor_id) -> None:
-    from marketplace.catalogue.models import Department
-    from marketplace.vendors.models import Vendor
-
     if department_id is not None and db.session.get(Department, department_id) is None:
         raise ValidationError(f"department {department_id} does not exist", errors={"department": "unknown"})
     if vendor_id is not None and db.session.get(Vendor, vendor_id) is None:

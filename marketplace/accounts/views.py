@@ -12,9 +12,9 @@ from core.extensions import limiter, login_manager
 from marketplace.accounts import services
 from marketplace.accounts.forms import ClientForm, LoginForm, LogoutForm
 from marketplace.accounts.scopes import ROLE_SCOPES, SCOPES
-from marketplace.home.forms import select_choices, show_service_errors
+from marketplace.forms import select_choices, show_service_errors
 
-bp = Blueprint("accounts", __name__)
+bp = Blueprint("accounts", __name__, template_folder="templates")
 
 
 @login_manager.user_loader

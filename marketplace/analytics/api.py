@@ -7,7 +7,7 @@ from marshmallow import Schema, fields
 
 from marketplace.analytics import services
 from marketplace.apidoc import secured
-from marketplace.catalogue.citizen_schemas import decimal_text
+from marketplace.schemas import decimal_text
 
 blp = Blueprint("analytics_api", __name__, url_prefix="/api", description="Department analytics")
 

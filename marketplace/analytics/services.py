@@ -15,11 +15,10 @@ from core.errors import NotFound
 from core.extensions import db
 from core.time import utcnow
 from marketplace.analytics import authz
-from marketplace.billing_source import counted_ratings
 from marketplace.catalogue.models import Department, ServiceItem
 from marketplace.complaints.models import Complaint
 from marketplace.orders.models import Order
-from marketplace.ratings.models import DIMENSIONS, Rating
+from marketplace.ratings.models import DIMENSIONS, Rating, counted_ratings
 from marketplace.transactions.models import Transaction
 from marketplace.vendors.models import App
 

@@ -8,7 +8,7 @@ from core.auth import web_actor
 from marketplace.audit import services
 from marketplace.audit.forms import AuditFilterForm
 
-bp = Blueprint("audit", __name__)
+bp = Blueprint("audit", __name__, template_folder="templates")
 PAGE_SIZE = 50
 
 

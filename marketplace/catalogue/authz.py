@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from core.auth import require_role
+from core.errors import Forbidden
 from core.roles import Role
 
 
@@ -11,6 +12,4 @@ def department_create(actor) -> None:
 def service_item_create(actor, department_id: int) -> None:
     require_role(actor, Role.ADMIN, Role.DEPARTMENT_STAFF, action="create service items")
     if actor.role == Role.DEPARTMENT_STAFF and actor.department_id != department_id:
-        from core.errors import Forbidden
-
         raise Forbidden("department staff may add service items only to their own department")

@@ -1,66 +1,46 @@
-"""Citizen pages: the service catalogue (search, life events, popular items), an item's guide with its apps
-side by side, public rating pages, my cases with their timelines, the to-do list, rating and complaint forms;
-and for vendors, departments and admins the pages answering ratings and complaints, and department analytics."""
+"""The pages that compose several domains: the service catalogue (search, life events, popular items), the
+departments' stores, an item's guide with its apps side by side, an app's page with its public ratings and
+complaint outcomes; my cases with their timelines and ratings, the to-do list; and for vendors, departments and
+admins the feedback page (ratings and complaints to answer, the moderation queue). The pages of one domain are
+that domain's (rating, complaint and analytics pages)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask import Blueprint, current_app, render_template, request
 
 from core.auth import require_role, web_actor
-from core.errors import Conflict, NotFound, ValidationError
 from core.roles import Role
-from marketplace.analytics import charts
-from marketplace.analytics import services as analytics
-from marketplace.catalogue import choice, life_events, recommendations, search
-from marketplace.citizen.forms import (
-    DIMENSION_LABELS,
-    THEME_LABELS,
-    ComplaintAnswerForm,
-    ComplaintForm,
-    FlagForm,
-    ModerationForm,
-    RatingForm,
-    ReplyForm,
-    SearchForm,
-)
+from marketplace.catalogue import life_events
+from marketplace.catalogue import services as catalogue
+from marketplace.citizen import choice, recommendations, search
+from marketplace.citizen.forms import SearchForm
 from marketplace.complaints import services as complaints
-from marketplace.home.forms import show_service_errors
+from marketplace.orders import services as orders
 from marketplace.ratings import services as ratings
-from marketplace.ratings.models import DIMENSIONS
-from marketplace.ratings.services import device_fingerprint
+from marketplace.ratings.forms import FlagForm, ModerationForm, ReplyForm
 from marketplace.transactions import services as transactions
 
-bp = Blueprint("citizen", __name__)
+bp = Blueprint("citizen", __name__, template_folder="templates")
 
 
-@bp.app_context_processor
-def citizen_labels():
-    return {"dimension_labels": DIMENSION_LABELS, "theme_labels": THEME_LABELS, "dimensions": DIMENSIONS}
+# --- the departments' stores ------------------------------------------------------------------------
+
+@bp.get("/departments")
+def department_list():
+    q = request.args.get("q", "").strip()[:200]
+    page = catalogue.department_list(q=q, page=request.args.get("page", 1, type=int),
+                                    page_size=current_app.config["PAGE_SIZE"])
+    return render_template("citizen/department_list.html", page=page, q=q)
 
 
-@bp.app_template_filter("duration")
-def duration(seconds: int | None) -> str:
-    """A handling time: 3 d 4 h, 2 h 5 min, 40 s."""
-    if seconds is None:
-        return "—"
-    days, rest = divmod(int(seconds), 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return _("%(d)s d %(h)s h", d=days, h=hours)
-    if hours:
-        return _("%(h)s h %(m)s min", h=hours, m=minutes)
-    if minutes:
-        return _("%(m)s min", m=minutes)
-    return _("%(s)s s", s=secs)
-
-
-@bp.app_template_filter("fraction")
-def fraction(value, places: int = 1) -> str:
-    from marketplace.catalogue.citizen_schemas import decimal_text
-
-    return decimal_text(value, places) or "—"
+@bp.get("/departments/<code>")
+def department_show(code: str):
+    department = catalogue.department_get(code)
+    actor = web_actor(required=False)
+    return render_template(
+        "citizen/department_show.html", department=department,
+        items=catalogue.service_item_list(department_id=department.id, page_size=100).items,
+        open_orders=orders.order_list(actor, status="open", department_id=department.id, page_size=50).items)
 
 
 # --- catalogue ----------------------------------------------------------------------------------------
@@ -112,20 +92,6 @@ def app_page(slug: str):
                            outcomes=[complaints.public_view(x) for x in outcomes.items])
 
 
-@bp.post("/services/ratings/<int:rating_id>/flag")
-def rating_flag(rating_id: int):
-    actor = web_actor()
-    rating = ratings.rating_get_public(rating_id)
-    form = FlagForm()
-    if form.validate_on_submit():
-        try:
-            ratings.rating_flag(actor, rating_id, form.reason.data)
-            flash(_("Thank you. A moderator will look at this rating."), "success")
-        except Conflict as exc:
-            flash(exc.message, "error")
-    else:
-        flash(_("Say why the rating should be looked at."), "error")
-    return redirect(url_for("citizen.app_page", slug=rating.app.slug) + f"#rating-{rating_id}")
 
 
 # --- my cases -----------------------------------------------------------------------------------------
@@ -159,64 +125,10 @@ def case_page(case_number: str):
     return render_template("citizen/case.html", txn=txn, rating=ratings.rating_of_transaction(actor, txn.id))
 
 
-@bp.route("/my/cases/<case_number>/rating", methods=["GET", "POST"])
-def rating_form(case_number: str):
-    actor = _citizen()
-    txn = transactions.transaction_get_by_case_number(actor, case_number)
-    existing = ratings.rating_of_transaction(actor, txn.id)
-    form = RatingForm(obj=existing) if request.method == "GET" else RatingForm()
-    if txn.status != "completed":
-        return render_template("citizen/rating_form.html", txn=txn, form=None, existing=None), 409
-    if form.validate_on_submit():
-        scores = {d: getattr(form, d).data for d in DIMENSIONS}
-        try:
-            if existing is None:
-                ratings.rating_create(actor, txn.id, stars=form.stars.data, dimensions=scores,
-                                      comment=form.comment.data or "",
-                                      device_hash=device_fingerprint(request.user_agent.string, request.remote_addr))
-            else:
-                ratings.rating_update(actor, existing.id, stars=form.stars.data, dimensions=scores,
-                                      comment=form.comment.data or "")
-        except (Conflict, ValidationError) as exc:
-            show_service_errors(form, exc.errors or {}, exc.message)
-            return render_template("citizen/rating_form.html", txn=txn, form=form, existing=existing), exc.status
-        flash(_("Thank you for your rating."), "success")
-        return redirect(url_for("citizen.app_page", slug=txn.app.slug))
-    status = 422 if request.method == "POST" else 200
-    return render_template("citizen/rating_form.html", txn=txn, form=form, existing=existing), status
 
 
-@bp.route("/my/complaints/new", methods=["GET", "POST"])
-def complaint_new():
-    actor = _citizen()
-    txn = None
-    app_choice = None
-    if request.args.get("case"):
-        txn = transactions.transaction_get_by_case_number(actor, request.args["case"])
-    elif request.args.get("app"):
-        app_choice = choice.app_choice_by_slug(request.args["app"])
-    else:
-        abort(404)
-    form = ComplaintForm()
-    if form.validate_on_submit():
-        try:
-            filed = complaints.complaint_file(actor, theme=form.theme.data, description=form.description.data,
-                                              transaction_id=txn.id if txn else None,
-                                              app_id=None if txn else app_choice.app.id)
-        except ValidationError as exc:
-            show_service_errors(form, exc.errors or {}, exc.message)
-            return render_template("citizen/complaint_form.html", form=form, txn=txn, c=app_choice), 422
-        flash(_("Complaint %(ref)s filed. You get an answer by %(due)s.", ref=filed.reference,
-                due=filed.due_at.strftime("%Y-%m-%d")), "success")
-        return redirect(url_for("citizen.my_complaints"))
-    status = 422 if request.method == "POST" else 200
-    return render_template("citizen/complaint_form.html", form=form, txn=txn, c=app_choice), status
 
 
-@bp.get("/my/complaints")
-def my_complaints():
-    actor = _citizen()
-    return render_template("citizen/complaints.html", page=complaints.complaint_list(actor, page_size=50))
 
 
 # --- vendors, departments, admins ---------------------------------------------------------------------
@@ -232,77 +144,9 @@ def feedback():
                            reply_form=ReplyForm(), moderation_form=ModerationForm())
 
 
-@bp.post("/feedback/ratings/<int:rating_id>/reply")
-def rating_reply(rating_id: int):
-    actor = web_actor()
-    form = ReplyForm()
-    if form.validate_on_submit():
-        ratings.rating_reply(actor, rating_id, form.text.data)
-        flash(_("Reply published."), "success")
-    else:
-        flash(_("Write a reply first."), "error")
-    return redirect(url_for("citizen.feedback") + f"#rating-{rating_id}")
 
 
-@bp.post("/feedback/ratings/<int:rating_id>/<any(hide, resolve):action>")
-def rating_moderate(rating_id: int, action: str):
-    actor = web_actor()
-    form = ModerationForm()
-    if not form.validate_on_submit():
-        flash(_("Give a reason."), "error")
-    elif action == "hide":
-        ratings.rating_hide(actor, rating_id, form.reason.data)
-        flash(_("Rating hidden."), "success")
-    else:
-        ratings.rating_review_resolve(actor, rating_id, form.reason.data)
-        flash(_("Review closed; the rating counts again."), "success")
-    return redirect(url_for("citizen.feedback"))
 
 
-@bp.route("/feedback/complaints/<int:complaint_id>", methods=["GET", "POST"])
-def complaint_page(complaint_id: int):
-    actor = web_actor()
-    complaint = complaints.complaint_get(actor, complaint_id)
-    form = ComplaintAnswerForm()
-    if request.method == "POST" and request.form.get("action") == "acknowledge":
-        if form.csrf_token.validate(form):
-            complaints.complaint_acknowledge(actor, complaint_id)
-            flash(_("Acknowledged."), "success")
-        return redirect(url_for("citizen.complaint_page", complaint_id=complaint_id))
-    if form.validate_on_submit():
-        try:
-            complaints.complaint_close(actor, complaint_id, outcome=form.outcome.data, response=form.response.data,
-                                       public_outcome=form.public_outcome.data)
-        except (Conflict, ValidationError) as exc:
-            show_service_errors(form, exc.errors or {}, exc.message)
-            return render_template("citizen/complaint_answer.html", complaint=complaint, form=form), exc.status
-        flash(_("Answer sent."), "success")
-        return redirect(url_for("citizen.feedback"))
-    return render_template("citizen/complaint_answer.html", complaint=complaint, form=form), (
-        422 if request.method == "POST" else 200)
 
 
-@bp.get("/analytics")
-def analytics_page():
-    actor = web_actor()
-    department_id = request.args.get("department", type=int) or getattr(actor, "department_id", None)
-    if department_id is None:
-        require_role(actor, Role.DEPARTMENT_STAFF, action="see department analytics")
-        raise NotFound("choose a department: /analytics?department=<id>")
-    result = analytics.analytics_department(actor, department_id)
-    dimension_names = {d: str(DIMENSION_LABELS[d][0]) for d in DIMENSIONS}
-    sections = []
-    for item, apps in result.items:
-        series = {a.name: a for a in apps} or {item.name: item}
-        themes = {str(THEME_LABELS[t]): n for t, n in item.complaint_themes.items()}
-        sections.append({
-            "item": item, "apps": apps,
-            "usage": charts.usage_chart(_("Completed cases per month"), result.months,
-                                        {n: s.usage for n, s in series.items()}),
-            "trend": charts.rating_trend_chart(_("Average stars per month"), result.months,
-                                               {n: s.rating_trend for n, s in series.items()}),
-            "dimensions": charts.dimension_chart(_("Quality dimensions (1–5)"), dimension_names,
-                                                 {n: s.dimensions for n, s in series.items()}),
-            "themes": charts.themes_chart(_("Complaints by topic"), themes) if themes else None,
-        })
-    return render_template("citizen/analytics.html", result=result, sections=sections)

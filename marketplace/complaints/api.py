@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from marketplace.apidoc import secured
-from marketplace.catalogue.choice import app_choice_get
 from marketplace.complaints import services
 from marketplace.complaints.schemas import ComplaintClose, ComplaintOut, ComplaintPublicOut, ComplaintQuery
 from marketplace.schemas import PageQuery, page_headers
+from marketplace.vendors.services import app_get_published
 
 blp = Blueprint("complaints_api", __name__, url_prefix="/api", description="Complaints (投诉)")
 
@@ -53,6 +53,6 @@ def complaint_close(actor, args, complaint_id):
 @blp.response(200, ComplaintPublicOut(many=True))
 def complaint_list_public(args, app_id):
     """A published app's complaints, anonymised (public)."""
-    app_choice_get(app_id)
+    app_get_published(app_id)
     page = services.complaint_list_public(app_id, page=args["page"], page_size=args["page_size"])
     return [services.public_view(c) for c in page.items], page_headers(page)

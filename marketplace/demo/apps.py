@@ -21,8 +21,10 @@ from marketplace.demo import bundles
 from marketplace.demo.base import STAFF, one, vendor_email
 from marketplace.demo.data import SAMPLE_APPS, SampleApp
 from marketplace.orders.models import Order
+from marketplace.transactions.services import published_version
 from marketplace.vendors import services as vendors
 from marketplace.vendors.models import App, AppVersion
+from sandbox.services import certification_fail_orphans, certification_request
 
 DEMO_VERSION = "1.0.0"
 
@@ -76,8 +78,6 @@ def _report(sample: SampleApp, row: AppVersion, started: float, echo) -> None:
 def _certify(sample: SampleApp, row: AppVersion | None, upload: Callable[[], AppVersion], echo) -> AppVersion:
     """Upload the version if needed (its certification runs during the upload) and make sure it has a finished
     run, re-running one that ended in an infrastructure error or was cut off by a stopped seeder."""
-    from sandbox.services import certification_fail_orphans, certification_request
-
     started = time.perf_counter()
     backend = current_app.config["SANDBOX_BACKEND"]
     if row is None:
@@ -135,6 +135,4 @@ def seed_apps(echo, *, only: set[str] | None = None, bundle_cache: Path | None =
 
 def published(apps: dict[str, App]) -> dict[str, App]:
     """The sample apps live on the market."""
-    from marketplace.transactions.services import published_version
-
     return {folder: app for folder, app in apps.items() if published_version(app.id) is not None}

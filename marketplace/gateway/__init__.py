@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from flask import Flask
 
+from marketplace.gateway import cli, views
+from marketplace.gateway import models as _models  # noqa: F401  (the tables)
+from marketplace.gateway.origin import AppOrigin, HostDispatch, split_host
+
 
 def init_app(app: Flask) -> None:
     """Register the gateway's tables and pages, and put host dispatch in front of the platform's WSGI app."""
-    from marketplace.gateway import cli, views
-    from marketplace.gateway import models as _models  # noqa: F401
-    from marketplace.gateway.origin import AppOrigin, HostDispatch, split_host
-
     cookie_domain = (app.config.get("SESSION_COOKIE_DOMAIN") or "").lstrip(".").lower()
     apps_domain, _port = split_host(app.config["APPS_DOMAIN"])
     if cookie_domain and (apps_domain == cookie_domain or apps_domain.endswith("." + cookie_domain)):

@@ -7,6 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from marketplace.gateway import instances
+from marketplace.gateway.serving_host import serve
 
 gateway_cli = AppGroup("gateway", help="The app gateway and the served app instances of this host.")
 
@@ -31,8 +32,6 @@ def serve_command(bind: str, threads: int, advertise: str | None) -> None:
     """Run the serving host: the published apps' instances, for the web processes' gateway (GOVMARKET_SERVING_URL
     there; both need GOVMARKET_SERVING_SECRET). Runs on sandbox hosts only, set up like a sandbox worker.
     https with GOVMARKET_SERVING_TLS_CERT/KEY, mutual TLS with GOVMARKET_SERVING_TLS_CA too."""
-    from marketplace.gateway.serving_host import serve
-
     app = current_app._get_current_object()
     try:
         serve(app, bind, threads, advertise or app.config["SERVING_ADVERTISE_URL"])

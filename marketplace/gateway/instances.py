@@ -13,6 +13,7 @@ from core.storage import FileBlobStore
 from marketplace.gateway import services
 from marketplace.identity import keys
 from marketplace.vendors.models import App, AppVersion
+from sandbox.backends import get_backend
 from sandbox.harness import default_runs_root
 from sandbox.serving import Listeners, ServedVersion, ServingRegistry
 
@@ -32,8 +33,6 @@ def registry(app: Flask) -> ServingRegistry:
 
 
 def _make_registry(app: Flask) -> ServingRegistry:
-    from sandbox.backends import get_backend
-
     config = app.config
 
     def on_call(served: ServedVersion, call: dict) -> None:

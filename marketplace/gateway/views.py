@@ -11,7 +11,7 @@ from core.auth import web_actor
 from marketplace.gateway import services
 from marketplace.gateway.origin import PREFIX
 
-bp = Blueprint("gateway", __name__)
+bp = Blueprint("gateway", __name__, template_folder="templates")
 
 
 class LaunchForm(FlaskForm):

@@ -1,6 +1,6 @@
-"""The start page and the site shell every page shares: navigation by role, the language switch (remembered
-in a cookie), display filters for money and time, and the Swagger UI assets served from the installed
-``swagger-ui-bundle`` package so /api/docs works without outside networks."""
+"""The start page and the site shell every page shares: navigation by role, the language switch link (the choice
+itself is ``marketplace.i18n``), display filters for money, time, durations and exact figures, and the Swagger UI
+assets served from the installed ``swagger-ui-bundle`` package so /api/docs works without outside networks."""
 
 from __future__ import annotations
 
@@ -13,21 +13,20 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.dates import format_datetime
 from flask import Blueprint, current_app, render_template, request, send_from_directory
-from flask_babel import get_locale, refresh
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from swagger_ui_bundle import swagger_ui_path
 
 from core.auth import web_actor
 from core.money import Money
 from core.roles import Role
-from marketplace.app import LOCALES
 from marketplace.catalogue import services as catalogue
+from marketplace.i18n import locale_code
 from marketplace.orders import services as orders
+from marketplace.schemas import decimal_text
 
-bp = Blueprint("home", __name__)
+bp = Blueprint("home", __name__, template_folder="templates")
 
-LANG_COOKIE = "lang"
-LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 # Times are stored in UTC and shown in the platform's local time.
 DISPLAY_TIMEZONE = "Asia/Shanghai"
 
@@ -62,28 +61,6 @@ def swagger_ui_asset(filename: str):
     return send_from_directory(swagger_ui_path, filename, max_age=24 * 3600)
 
 
-@bp.before_app_request
-def choose_language_per_request():
-    # Flask-Babel caches the locale on the application context, which a request reuses when one is already
-    # pushed (CLI commands, tests): forget it so every request applies its own ?lang= / cookie.
-    refresh()
-
-
-@bp.after_app_request
-def remember_language(response):
-    chosen = request.args.get("lang")
-    if chosen in LOCALES and request.cookies.get(LANG_COOKIE) != chosen:
-        response.set_cookie(LANG_COOKIE, chosen, max_age=LANG_COOKIE_MAX_AGE, samesite="Lax", httponly=True,
-                            secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
-    return response
-
-
-def _locale_code() -> str:
-    """The chosen catalogue: "zh_CN" or "en"."""
-    locale = get_locale()
-    return "en" if locale is not None and locale.language == "en" else "zh_CN"
-
-
 def _language_url(code: str) -> str:
     args = request.args.to_dict(flat=False)
     args["lang"] = [code]
@@ -96,7 +73,7 @@ def _has_endpoint(name: str) -> bool:
 
 @bp.app_context_processor
 def site_shell():
-    locale = _locale_code()
+    locale = locale_code()
     other = "en" if locale.startswith("zh") else "zh_CN"
     return {
         "current_actor": web_actor(required=False),
@@ -124,6 +101,28 @@ def stars(tenths: int) -> str:
     return f"{Decimal(int(tenths)) / 10:.1f}★"
 
 
+@bp.app_template_filter("duration")
+def duration(seconds: int | None) -> str:
+    """A handling time: 3 d 4 h, 2 h 5 min, 40 s."""
+    if seconds is None:
+        return "—"
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return _("%(d)s d %(h)s h", d=days, h=hours)
+    if hours:
+        return _("%(h)s h %(m)s min", h=hours, m=minutes)
+    if minutes:
+        return _("%(m)s min", m=minutes)
+    return _("%(s)s s", s=secs)
+
+
+@bp.app_template_filter("fraction")
+def fraction(value, places: int = 1) -> str:
+    return decimal_text(value, places) or "—"
+
+
 @bp.app_template_filter("multiplier")
 def multiplier(basis_points: int) -> str:
     """A multiplier in basis points as ×1.20 (exact: Decimal, never float)."""
@@ -140,13 +139,13 @@ def when(moment: datetime | None) -> str:
     if moment is None:
         return "—"
     local = moment.astimezone(ZoneInfo(DISPLAY_TIMEZONE))
-    return format_datetime(local, "medium", locale=_DATE_LOCALES[_locale_code()])
+    return format_datetime(local, "medium", locale=_DATE_LOCALES[locale_code()])
 
 
 @bp.app_template_filter("localized")
 def localized(obj, attribute: str = "name") -> str:
     """The English name (``<attribute>_en``) on English pages when there is one, else the Chinese name."""
-    if _locale_code() == "en":
+    if locale_code() == "en":
         english = getattr(obj, f"{attribute}_en", "")
         if english:
             return english

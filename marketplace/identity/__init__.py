@@ -11,13 +11,13 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
+from marketplace.identity import api as identity_api
+from marketplace.identity import cli, oidc_client, oidc_provider, views, well_known
+from marketplace.identity import models as _models  # noqa: F401  (the tables)
+
 
 def init_app(app: Flask, api: Api) -> None:
     """Register the tables, pages, API, well-known endpoints, OIDC parts and CLI of identity."""
-    from marketplace.identity import api as identity_api
-    from marketplace.identity import cli, oidc_client, oidc_provider, views, well_known
-    from marketplace.identity import models as _models  # noqa: F401
-
     views.check_config(app.config)
     app.register_blueprint(views.bp)
     app.register_blueprint(well_known.bp)

@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SubmitField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from marketplace.home.forms import CheckboxListField
+from marketplace.forms import CheckboxListField
 
 
 class PersonaLoginForm(FlaskForm):

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
 from core.time import UTCDateTime, utcnow
+from marketplace.accounts.passwords import verify_secret
 
 
 class SigningKey(db.Model):
@@ -151,8 +152,6 @@ class OIDCClient(db.Model, OAuth2ClientMixin):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def check_client_secret(self, client_secret: str) -> bool:
-        from marketplace.accounts.passwords import verify_secret
-
         return self.revoked_at is None and verify_secret(self.client_secret, client_secret)
 
 

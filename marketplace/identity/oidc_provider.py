@@ -23,7 +23,7 @@ from flask import Blueprint, Flask, abort, current_app, g, jsonify, redirect, re
 
 from core import audit
 from core.auth import web_actor
-from core.errors import Forbidden
+from core.errors import Forbidden, ValidationError
 from core.extensions import csrf, db
 from core.roles import Role
 from marketplace.accounts.models import User
@@ -46,7 +46,6 @@ bp = Blueprint("identity_provider", __name__, url_prefix=PREFIX)
 def oidc_client_create(actor, *, name: str, redirect_uris: list[str]) -> tuple[OIDCClient, str]:
     """Register a relying party. Admins only. Returns the client and its secret (shown once, stored hashed)."""
     authz.oidc_client_create(actor)
-    from core.errors import ValidationError
 
     uris = [u.strip() for u in redirect_uris if u and u.strip()]
     bad = [u for u in uris if not u.startswith(("https://", "http://"))]

@@ -15,12 +15,12 @@ from flask_login import login_user
 
 from core.auth import web_actor
 from core.errors import Unauthenticated, ValidationError
-from marketplace.home.forms import select_choices
+from marketplace.forms import select_choices
 from marketplace.identity import authz, keys, oidc_client, services
 from marketplace.identity.forms import AccessLogFilterForm, ConsentForm, PersonaLoginForm, RevokeForm
 from marketplace.identity.personas import persona_list
 
-bp = Blueprint("identity", __name__, url_prefix="/identity")
+bp = Blueprint("identity", __name__, url_prefix="/identity", template_folder="templates")
 PAGE_SIZE = 50
 
 FIELD_LABELS = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, jsonify
 
 from marketplace.identity import keys
+from marketplace.identity.oidc_provider import discovery_document
 
 bp = Blueprint("identity_well_known", __name__, url_prefix="/.well-known")
 
@@ -22,7 +23,6 @@ def jwks():
 def openid_configuration():
     if "identity_oidc_server" not in current_app.extensions:
         abort(404, description="this instance is not an OpenID Connect provider (GOVMARKET_OIDC_PROVIDER is off)")
-    from marketplace.identity.oidc_provider import discovery_document
 
     response = jsonify(discovery_document())
     response.headers["Cache-Control"] = "public, max-age=300"

@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
-from marketplace.home.forms import (
+from marketplace.forms import (
     CheckboxListField,
     DocumentFields,
     YuanField,

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from blinker import Namespace
 from sqlalchemy.orm.exc import StaleDataError
 
 from core import audit
@@ -39,6 +40,11 @@ TRANSITIONS = {
     "close": ({"open"}, "closed_at"),
     "archive": ({"draft", "closed"}, "archived_at"),
 }
+
+_signals = Namespace()
+# Sent with the order's id and ``suite=`` after a new suite version of an open order is committed. The vendors
+# package answers it by re-testing every published app (connected by its ``init_app``): orders sit below vendors.
+suite_added = _signals.signal("suite-added")
 
 
 def order_get(actor, order_id: int, *, for_update: bool = False) -> Order:
@@ -229,9 +235,7 @@ def suite_add(actor, order_id: int, document: dict) -> AcceptanceSuite:
                  department_id=order.department_id)
     db.session.commit()
     if order.status == "open":
-        from marketplace.vendors.services import versions_retest
-
-        versions_retest(order.id, suite)
+        suite_added.send(order.id, suite=suite)
     return suite
 
 

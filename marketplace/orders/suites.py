@@ -8,6 +8,7 @@ from typing import Any
 from govsuite import SuiteError, load_suite
 
 from core.errors import ValidationError
+from mockdata.specs import get_spec
 
 
 def check_suite(document: Any) -> None:
@@ -25,8 +26,6 @@ def check_suite(document: Any) -> None:
 def _check_dataset(dataset: dict) -> None:
     """The simulated department service must be able to serve the suite's dataset; otherwise every certification
     against it would end in an infrastructure error after its retries, blaming no one."""
-    from mockdata.specs import get_spec
-
     try:
         spec = get_spec(dataset["spec"])
         if "size" in dataset:

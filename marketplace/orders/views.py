@@ -13,7 +13,7 @@ from core.auth import web_actor
 from core.errors import Conflict, DomainError, NotFound, ValidationError
 from core.roles import Role
 from marketplace.catalogue import services as catalogue
-from marketplace.home.forms import select_choices, show_service_errors
+from marketplace.forms import select_choices, show_service_errors
 from marketplace.orders import authz, services
 from marketplace.orders.forms import (
     ORDER_ERROR_FIELDS,
@@ -25,7 +25,7 @@ from marketplace.orders.forms import (
     scope_label,
 )
 
-bp = Blueprint("orders", __name__)
+bp = Blueprint("orders", __name__, template_folder="templates")
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 TRANSITION_MESSAGES = {"publish": _l("Order published: vendors can now enter apps."),

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from marketplace.apidoc import secured
-from marketplace.catalogue.choice import app_choice_get
 from marketplace.ratings import services
 from marketplace.ratings.schemas import ModerationNote, RatingOut, RatingQuery, ReplyCreate, ReplyOut
 from marketplace.schemas import page_headers
+from marketplace.vendors.services import app_get_published
 
 blp = Blueprint("ratings_api", __name__, url_prefix="/api", description="Ratings (一事一评)")
 
@@ -18,7 +18,7 @@ blp = Blueprint("ratings_api", __name__, url_prefix="/api", description="Ratings
 @blp.response(200, RatingOut(many=True))
 def rating_list_public(args, app_id):
     """A published app's ratings, newest first (public; hidden ratings are left out)."""
-    app_choice_get(app_id)
+    app_get_published(app_id)
     page = services.rating_list_public(app_id, page=args["page"], page_size=args["page_size"])
     return page.items, page_headers(page)
 

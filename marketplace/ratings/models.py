@@ -15,6 +15,11 @@ DIMENSIONS = ("tangibility", "reliability", "responsiveness", "assurance", "empa
 SIGNAL_KINDS = ("burst", "ring", "device")
 
 
+def counted_ratings():
+    """The condition a rating must meet to count for display and pay: not hidden, not awaiting review."""
+    return sa.and_(Rating.hidden_at.is_(None), Rating.under_review.is_(False))
+
+
 class Rating(db.Model):
     """A citizen's rating of the app that handled one of their completed transactions.
 

@@ -18,19 +18,17 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from fractions import Fraction
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from billing.formula import bayesian_rating, order_prior_mean
-from billing.source import RatingStats
 from core import audit
 from core.errors import Conflict, NotFound, ValidationError
 from core.extensions import db, dialect_insert
+from core.roles import Role
 from core.time import utcnow
+from marketplace.orders.models import Order
 from marketplace.pagination import Page, paginate
 from marketplace.ratings import authz
 from marketplace.ratings.models import DIMENSIONS, Rating, RatingFlag, RatingReply, RatingSignal
@@ -311,9 +309,6 @@ def rating_list_public(app_id: int, *, page: int = 1, page_size: int = 20) -> Pa
 
 def rating_list_for_staff(actor, *, page: int = 1, page_size: int = 20) -> Page:
     """Ratings of the vendor's apps or of the department's orders, newest first (to reply to)."""
-    from core.roles import Role
-    from marketplace.orders.models import Order
-
     authz.rating_list_for_staff(actor)
     query = sa.select(Rating).order_by(Rating.created_at.desc(), Rating.id.desc())
     if actor is not None and actor.role == Role.VENDOR_MEMBER:
@@ -323,63 +318,3 @@ def rating_list_for_staff(actor, *, page: int = 1, page_size: int = 20) -> Page:
     elif actor is None or actor.role not in {Role.ADMIN, Role.AUDITOR}:
         query = query.where(sa.false())
     return paginate(query, page, page_size)
-
-
-# --- figures for choosing an app -----------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class AppRatingSummary:
-    app_id: int
-    count: int
-    stars_sum: int
-    distribution: tuple[int, int, int, int, int]
-    bayesian: Fraction
-    dimensions: dict[str, Fraction | None]
-
-    @property
-    def mean(self) -> Fraction | None:
-        return Fraction(self.stars_sum, self.count) if self.count else None
-
-    @property
-    def bayesian_tenths(self) -> int:
-        """The Bayesian average in tenths of a star, rounded half to even (for display)."""
-        return round(self.bayesian * 10)
-
-
-def rating_summaries(app_ids: list[int], *, order_app_ids: dict[int, list[int]] | None = None,
-                     statistics: dict | None = None) -> dict[int, AppRatingSummary]:
-    """Counted ratings of each app, all time: count, distribution, the Bayesian average with billing's
-    formula (C = 20, m = the mean of the app's order, or 4.0 with too few ratings), dimension means — read from
-    the kept statistics (``marketplace.catalogue.statistics``), not from the ratings.
-
-    ``order_app_ids`` maps each order to all its apps (for m); by default every app of the apps' orders.
-    ``statistics`` ({app_id: AppStatistics}) saves reading them when the caller has them for those apps.
-    """
-    from marketplace.catalogue.models import AppStatistics
-    from marketplace.vendors.models import App
-
-    if not app_ids:
-        return {}
-    if order_app_ids is None:
-        orders = sa.select(App.order_id).where(App.id.in_(app_ids)).scalar_subquery()
-        order_app_ids = defaultdict(list)
-        for app_id, order_id in db.session.execute(sa.select(App.id, App.order_id).where(App.order_id.in_(orders))):
-            order_app_ids[order_id].append(app_id)
-    app_order = {a: order_id for order_id, apps in order_app_ids.items() for a in apps}
-    every_app = sorted(set(app_order) | set(app_ids))
-    if statistics is None:
-        statistics = {row.app_id: row for row in db.session.scalars(
-            sa.select(AppStatistics).where(AppStatistics.app_id.in_(every_app)))}
-    stats = {a: RatingStats(a, row.ratings, row.stars_sum, row.distribution)
-             for a, row in statistics.items() if row.ratings}
-    result = {}
-    for app_id in app_ids:
-        order_id = app_order.get(app_id)
-        prior = order_prior_mean([stats[a] for a in order_app_ids.get(order_id, [app_id]) if a in stats])
-        s = stats.get(app_id) or RatingStats(app_id, 0, 0)
-        row = statistics.get(app_id)
-        dimensions = {name: (Fraction(getattr(row, f"{name}_sum"), s.count) if s.count else None)
-                      for name in DIMENSIONS}
-        result[app_id] = AppRatingSummary(app_id, s.count, s.stars_sum, tuple(s.distribution),
-                                          bayesian_rating(s.stars_sum, s.count, prior), dimensions)
-    return result

@@ -60,12 +60,6 @@ class Transaction(db.Model):
     def is_final(self) -> bool:
         return self.status in FINAL
 
-    @property
-    def handling_seconds(self) -> int | None:
-        if self.completed_at is None:
-            return None
-        return int((self.completed_at - self.started_at).total_seconds())
-
 
 class TransactionEvent(db.Model):
     """One step of a case's timeline: started, submitted, completed, rejected, failed, or a note."""

@@ -3,8 +3,8 @@ decided (the case completes or is rejected), and the citizen follows the timelin
 
 Completion is decided by the department service the app submits to through the platform, never by the app:
 the gateway calls ``transaction_record_submission`` with the department's answer. A completed case emits
-exactly one usage event to billing, and counts in the catalogue's statistics (completed cases, median handling
-time), in the same database transaction as the status change.
+exactly one usage event to billing and is announced by ``case_completed`` (the citizen read side counts it in its
+statistics: completed cases, median handling time), in the same database transaction as the status change.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from blinker import Namespace
 
 from billing import services as billing
 from core import audit
@@ -21,7 +22,6 @@ from core.auth import SYSTEM
 from core.errors import Conflict, NotFound, ValidationError
 from core.extensions import db
 from core.time import utcnow
-from marketplace.catalogue import statistics as catalogue_statistics
 from marketplace.pagination import Page, paginate
 from marketplace.transactions import authz
 from marketplace.transactions.models import FINAL, Transaction, TransactionEvent
@@ -29,6 +29,11 @@ from marketplace.vendors.models import App, AppVersion
 
 DECISIONS = {"accepted": "completed", "rejected": "rejected"}
 _CASE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # no I, O, S, V, Z: read aloud over the phone without doubt
+
+_signals = Namespace()
+# Sent with the completed transaction (flushed, not yet committed): receivers write in the same database transaction.
+# The citizen read side's ``init_app`` connects its statistics to it; it sits above transactions.
+case_completed = _signals.signal("case-completed")
 
 
 def new_case_number(now: datetime) -> str:
@@ -165,7 +170,7 @@ def transaction_record_submission(transaction_id: int, *, department_case_number
                                                           "reasons": reasons})
     db.session.flush()
     if status == "completed":
-        catalogue_statistics.case_completed(transaction)
+        case_completed.send(transaction)
         # billing's metering commits the session: the status change, the timeline and the usage event land together.
         try:
             billing.usage_record(SYSTEM, idempotency_key=transaction.usage_key, order_id=transaction.order_id,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import BinaryIO
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager, selectinload
 
 from core import audit
 from core.errors import Conflict, NotFound, ValidationError
@@ -15,10 +17,14 @@ from core.ids import uscc_problem
 from core.roles import Role
 from core.storage import BlobStore
 from core.time import utcnow
+from marketplace.orders.models import Order
 from marketplace.orders.services import order_get
 from marketplace.pagination import Page, like, paginate
 from marketplace.vendors import authz
 from marketplace.vendors.models import App, AppVersion, Vendor
+from sandbox.intake import IntakeLimits, intake_upload
+from sandbox.models import CertificationRun
+from sandbox.services import certification_report, certification_request
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+-]{0,39}$")
@@ -99,10 +105,34 @@ def app_get(actor, app_id: int) -> App:
     return app
 
 
+def published_apps_query():
+    """Apps with a live version, of orders that are published and not archived; each app's vendor and order
+    (with its service item) come in the same round trips, not one lazy load per app."""
+    live = sa.select(AppVersion.id).where(AppVersion.app_id == App.id, AppVersion.live()).exists()
+    return (sa.select(App).join(Order, App.order_id == Order.id)
+            .where(live, Order.published_at.is_not(None), Order.archived_at.is_(None))
+            .options(selectinload(App.vendor), contains_eager(App.order).joinedload(Order.service_item)))
+
+
+def app_get_published(app_id: int) -> App:
+    """A published app (public): it has a live version, and its order is published and not archived. Raises
+    NotFound for any other app."""
+    app = db.session.scalar(published_apps_query().where(App.id == app_id))
+    if app is None:
+        raise NotFound(f"app {app_id} is not published")
+    return app
+
+
+def app_get_published_by_slug(slug: str) -> App:
+    """A published app by its address name (public). Raises NotFound for any other app."""
+    app = db.session.scalar(published_apps_query().where(App.slug == slug))
+    if app is None:
+        raise NotFound(f"no published app has the address name {slug!r}")
+    return app
+
+
 def app_list(actor, *, order_id: int | None = None, q: str = "", page: int = 1, page_size: int = 20) -> Page:
     """Apps ``actor`` may see: a vendor's own, the apps for a department's orders, or all for oversight."""
-    from marketplace.orders.models import Order
-
     query = sa.select(App).order_by(App.id.desc())
     if actor is None:
         query = query.where(sa.false())
@@ -129,8 +159,6 @@ def version_upload(actor, app_id: int, *, version: str, stream: BinaryIO, store:
     manifest whose version, order or scopes disagree with the upload; Conflict if the version label exists.
     Nothing is recorded when any of these is raised.
     """
-    from sandbox.intake import IntakeLimits, intake_upload
-
     app = app_get(actor, app_id)
     authz.version_upload(actor, app)
     version = (version or "").strip()
@@ -183,8 +211,6 @@ def _discard_unreferenced(store: BlobStore, sha256: str) -> None:
 
 def _request_certification(row: AppVersion, suite) -> None:
     """Queue (idempotently) the certification of ``row`` against ``suite``; the platform acts, not a person."""
-    from sandbox.services import certification_request
-
     order = row.app.order
     certification_request(None, row.id, row.bundle_sha256, suite.document, order.contract, list(order.dept_scopes),
                           vendor_id=row.app.vendor_id, department_id=order.department_id)
@@ -243,10 +269,30 @@ def version_get(actor, version_id: int) -> AppVersion:
 
 def latest_certification(row: AppVersion):
     """The newest certification run of a version, or None (read without an actor: callers have authorised)."""
-    from sandbox.models import CertificationRun
-
     return db.session.scalar(sa.select(CertificationRun).where(CertificationRun.app_version_id == row.id)
                              .order_by(CertificationRun.id.desc()).limit(1))
+
+
+def certified_at_by_app(app_ids: Collection[int]) -> dict[int, object]:
+    """When each app was first certified: the earliest certified sandbox run of any of its versions; for a
+    version approved without a recorded run (data from before certification runs were kept), its approval,
+    since a department approves only certified versions."""
+    if not app_ids:
+        return {}
+    ids = list(app_ids)
+    result: dict[int, object] = {}
+    runs = db.session.execute(sa.select(AppVersion.app_id, sa.func.min(CertificationRun.finished_at))
+                              .join(CertificationRun, CertificationRun.app_version_id == AppVersion.id)
+                              .where(AppVersion.app_id.in_(ids), CertificationRun.state == "certified",
+                                     CertificationRun.finished_at.is_not(None))
+                              .group_by(AppVersion.app_id))
+    result.update({app_id: moment for app_id, moment in runs})
+    approvals = db.session.execute(sa.select(AppVersion.app_id, sa.func.min(AppVersion.approved_at))
+                                   .where(AppVersion.app_id.in_(ids), AppVersion.approved_at.is_not(None))
+                                   .group_by(AppVersion.app_id))
+    for app_id, moment in approvals:
+        result.setdefault(app_id, moment)
+    return result
 
 
 def version_status(row: AppVersion, run=None) -> str:
@@ -281,8 +327,6 @@ def version_view(actor, version_id: int) -> dict:
 def version_report(actor, version_id: int) -> dict:
     """The certification report of a version's newest run: everything for its department, admins and auditors;
     for its vendor public-case diffs only and hidden cases as counts per category."""
-    from sandbox.services import certification_report
-
     row = version_get(actor, version_id)
     run = latest_certification(row)
     if run is None:

@@ -11,12 +11,12 @@ from core.auth import require_role, web_actor
 from core.errors import Conflict, Forbidden, NotFound, TooLarge, ValidationError
 from core.roles import Role
 from core.storage import FileBlobStore
-from marketplace.home.forms import select_choices, show_service_errors
+from marketplace.forms import select_choices, show_service_errors
 from marketplace.orders import services as orders
 from marketplace.vendors import services
 from marketplace.vendors.forms import AppForm, AppSearchForm, ReasonForm, VersionUploadForm
 
-bp = Blueprint("vendors", __name__)
+bp = Blueprint("vendors", __name__, template_folder="templates")
 
 # Room for the multipart envelope around the bundle itself.
 MULTIPART_OVERHEAD = 64 * 1024

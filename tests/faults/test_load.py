@@ -245,7 +245,7 @@ def test_concurrent_citizens_use_an_app_and_rate_it_without_errors_or_lost_write
         assert set(acknowledged) <= rated, f"acknowledged ratings lost: {sorted(set(acknowledged) - rated)[:5]}"
         # Concurrent completions, ratings and the burst signals they fire left the catalogue's kept statistics
         # exactly as a recomputation from the rows gives them.
-        from marketplace.catalogue.statistics import kept_statistics, raw_statistics
+        from marketplace.citizen.statistics import kept_statistics, raw_statistics
 
         kept, raw = kept_statistics(), raw_statistics()
         assert kept == raw

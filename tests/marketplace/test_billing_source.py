@@ -85,7 +85,7 @@ def test_settlement_preview_pays_completed_cases_through_the_real_source(market,
 def test_certification_date_comes_from_the_first_certified_sandbox_run(market):
     from datetime import UTC, datetime
 
-    from marketplace.billing_source import certified_at_by_app
+    from marketplace.vendors.services import certified_at_by_app
     from sandbox.models import CertificationRun
 
     version = market.apps["b"].versions[0]

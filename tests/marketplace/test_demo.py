@@ -42,12 +42,11 @@ def test_seed_resumes_after_a_killed_first_start_reaches_a_settled_quarter_and_a
     from billing.models import UsageEvent
     from core.extensions import db
     from marketplace.accounts.models import User
-    from marketplace.billing_source import counted_ratings
-    from marketplace.catalogue.statistics import kept_statistics, raw_statistics
+    from marketplace.citizen.statistics import kept_statistics, raw_statistics
     from marketplace.demo.base import vendor_email
     from marketplace.demo.data import SAMPLE_APPS
     from marketplace.demo.seed import seed
-    from marketplace.ratings.models import Rating
+    from marketplace.ratings.models import Rating, counted_ratings
     from marketplace.transactions.services import published_version
     from marketplace.vendors import services as vendors
     from sandbox import harness, tasks

@@ -109,20 +109,22 @@ def test_flag_puts_under_review_admin_hides_with_reason_and_keeps_it(market, wor
 
 def test_resolving_a_review_makes_the_rating_count_again(market, world):
     from marketplace.accounts.models import User
+    from marketplace.citizen.choice import rating_summaries
     from marketplace.ratings import services
 
     citizen = market.citizens["citizen"]
     rating = rate(citizen, market.complete(citizen, market.apps["a"]), 5)
     services.rating_flag(market.citizen("x"), rating.id, "looks fake")
-    summary = services.rating_summaries([market.apps["a"].id])[market.apps["a"].id]
+    summary = rating_summaries([market.apps["a"].id])[market.apps["a"].id]
     assert summary.count == 0
     services.rating_review_resolve(db.session.get(User, world.ids["admin"]), rating.id, "checked: genuine")
-    summary = services.rating_summaries([market.apps["a"].id])[market.apps["a"].id]
+    summary = rating_summaries([market.apps["a"].id])[market.apps["a"].id]
     assert summary.count == 1 and summary.distribution == (0, 0, 0, 0, 1)
 
 
 def test_same_device_cluster_is_flagged_and_excluded(market):
-    from marketplace.ratings.services import DEVICE_ACCOUNTS, device_fingerprint, rating_summaries
+    from marketplace.citizen.choice import rating_summaries
+    from marketplace.ratings.services import DEVICE_ACCOUNTS, device_fingerprint
 
     device = device_fingerprint("Mozilla/5.0 Phone", "10.1.2.3")
     assert device == device_fingerprint("Mozilla/5.0 Phone", "10.1.2.200")  # same /24
@@ -169,7 +171,7 @@ def test_rating_ring_across_one_vendors_apps_is_flagged(market, world):
 def test_summary_uses_billings_bayesian_average(market):
     from fractions import Fraction
 
-    from marketplace.ratings.services import rating_summaries
+    from marketplace.citizen.choice import rating_summaries
 
     for i in range(3):
         c = market.citizen(f"r{i}")

@@ -1,10 +1,11 @@
-"""The catalogue's kept statistics (``AppStatistics``, ``ServiceItemStatistics``): written in the database
+"""The citizen read side's kept statistics (``AppStatistics``, ``ServiceItemStatistics``): written in the database
 transaction that changes them, so that a catalogue page reads one row per app instead of every case and rating.
 
-- A completed case (``transactions.transaction_record_submission``) calls ``case_completed``: +1 completed case for
-  its app and its service item by atomic ``INSERT … ON CONFLICT DO UPDATE SET completed = completed + 1`` (two
-  completions at once both count), then the app's median handling time is recomputed from its latest
-  ``MEDIAN_SAMPLE`` completed cases (one app's rows, on the ``(app_id, completed_at)`` index).
+- A completed case (``transactions.transaction_record_submission`` sends ``transactions.services.case_completed``,
+  connected to ``case_completed`` here by ``marketplace.citizen.init_app``): +1 completed case for its app and its
+  service item by atomic ``INSERT … ON CONFLICT DO UPDATE SET completed = completed + 1`` (two completions at once
+  both count), then the app's median handling time is recomputed from its latest ``MEDIAN_SAMPLE`` completed cases
+  (one app's rows, on the ``(app_id, completed_at)`` index).
 - Whether a rating counts changes on many paths (a new rating, an edit, a flag, a manipulation signal that puts
   *other* ratings under review, hiding, closing a review), so every ORM flush of a ``Rating`` is seen by a
   session hook; nothing that writes ratings through the ORM can forget it. A new rating — the common write —
@@ -34,9 +35,8 @@ from sqlalchemy.orm import Session
 
 from core.extensions import db, dialect_insert
 from core.time import utcnow
-from marketplace.billing_source import counted_ratings
-from marketplace.catalogue.models import AppStatistics, ServiceItemStatistics
-from marketplace.ratings.models import DIMENSIONS, Rating
+from marketplace.citizen.models import AppStatistics, ServiceItemStatistics
+from marketplace.ratings.models import DIMENSIONS, Rating, counted_ratings
 from marketplace.transactions.models import Transaction
 
 MEDIAN_SAMPLE = 1000  # the median handling time is taken over an app's latest completed cases

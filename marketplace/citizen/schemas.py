@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
-from fractions import Fraction
-
 from marshmallow import Schema, fields, validate
 
 from marketplace.ratings.models import DIMENSIONS
-from marketplace.schemas import NO_NUL
-
-
-def decimal_text(value: Fraction | None, places: int = 2) -> str | None:
-    """An exact figure as a decimal string rounded half to even, e.g. Fraction(95, 23) → '4.13'."""
-    if value is None:
-        return None
-    quantum = Decimal(1).scaleb(-places)
-    return str((Decimal(value.numerator) / Decimal(value.denominator)).quantize(quantum, rounding=ROUND_HALF_EVEN))
+from marketplace.schemas import NO_NUL, decimal_text
 
 
 class SearchQuery(Schema):

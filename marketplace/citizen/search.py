@@ -20,7 +20,8 @@ from rapidfuzz import fuzz
 from sqlalchemy.orm import selectinload
 
 from core.extensions import db
-from marketplace.catalogue.models import LifeEvent, LifeEventStep, ServiceItem, ServiceItemStatistics
+from marketplace.catalogue.models import LifeEvent, LifeEventStep, ServiceItem
+from marketplace.citizen.models import ServiceItemStatistics
 
 MIN_SCORE = 70
 _HAN = re.compile(r"[\u3400-\u9fff]")

@@ -19,7 +19,7 @@ DIMS = {"tangibility": 4, "reliability": 5, "responsiveness": 4, "assurance": 5,
 
 
 def kept_and_raw():
-    from marketplace.catalogue.statistics import kept_statistics, raw_statistics
+    from marketplace.citizen.statistics import kept_statistics, raw_statistics
 
     return kept_statistics(), raw_statistics()
 
@@ -102,7 +102,7 @@ def test_every_rating_write_keeps_the_figures_in_step(market, world):
 
 
 def test_the_page_reads_the_kept_figures(client, market):
-    from marketplace.catalogue.models import AppStatistics
+    from marketplace.citizen.models import AppStatistics
 
     app_a = market.apps["a"]
     rate(market.citizens["citizen"], market.complete(market.citizens["citizen"], app_a), 5)
@@ -117,7 +117,7 @@ def test_the_page_reads_the_kept_figures(client, market):
 
 
 def test_rebuild_command_recomputes_from_the_raw_rows(app, market):
-    from marketplace.catalogue.models import AppStatistics, ServiceItemStatistics
+    from marketplace.citizen.models import AppStatistics, ServiceItemStatistics
 
     app_a, app_b = market.apps["a"], market.apps["b"]
     for name, app_ in (("r1", app_a), ("r2", app_a), ("r3", app_b)):
@@ -207,7 +207,7 @@ def test_concurrent_completions_and_ratings_lose_no_count(fresh_database_url, tm
     import threading
 
     from marketplace.accounts.models import User
-    from marketplace.catalogue.models import AppStatistics, ServiceItemStatistics
+    from marketplace.citizen.models import AppStatistics, ServiceItemStatistics
     from marketplace.ratings import services as ratings
     from marketplace.transactions import services as transactions
     from tests.conftest import make_app, upgrade
@@ -253,7 +253,7 @@ def test_the_migration_fills_the_statistics_of_the_cases_and_ratings_already_rec
     import flask_migrate
 
     from marketplace.accounts.models import User
-    from marketplace.catalogue.statistics import kept_statistics, raw_statistics
+    from marketplace.citizen.statistics import kept_statistics, raw_statistics
     from marketplace.ratings import services as ratings
     from marketplace.transactions import services as transactions
     from tests.conftest import make_app, upgrade

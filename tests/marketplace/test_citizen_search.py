@@ -9,7 +9,7 @@ from tests.marketplace.citizen_world import *  # noqa: F403  (the `market` fixtu
 
 
 def codes(query):
-    from marketplace.catalogue.search import catalogue_search
+    from marketplace.citizen.search import catalogue_search
 
     return [h.code for h in catalogue_search(query)]
 
@@ -42,7 +42,7 @@ def test_nonsense_and_empty_queries_find_nothing(demo_items):
 
 
 def test_most_used_items_first(market, world):
-    from marketplace.catalogue.search import catalogue_search, popular_items
+    from marketplace.citizen.search import catalogue_search, popular_items
 
     assert [h.code for h in catalogue_search("shixiang")] == ["item-a", "item-b"]  # a tie: by code
     # 乙事项 gets used: it moves ahead of 甲事项 in search and in the popular list.
@@ -62,7 +62,7 @@ def test_most_used_items_first(market, world):
 def test_recommendations_from_history(market, world):
     from core.auth import SYSTEM
     from marketplace.catalogue.life_events import life_event_save
-    from marketplace.catalogue.recommendations import recommendations_for
+    from marketplace.citizen.recommendations import recommendations_for
 
     life_event_save(SYSTEM, code="a-then-b", name="先甲后乙", name_en="A then B", description="", description_en="",
                     steps=[("item-a", [], "", ""), ("item-b", ["item-a"], "", "")])

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from marketplace.catalogue import choice, life_events, search
-from marketplace.catalogue.citizen_schemas import AppChoiceOut, LifeEventOut, SearchHitOut, SearchQuery
+from marketplace.catalogue import life_events
+from marketplace.citizen import choice, search
+from marketplace.citizen.schemas import AppChoiceOut, LifeEventOut, SearchHitOut, SearchQuery
 
 blp = Blueprint("citizen_catalogue_api", __name__, url_prefix="/api",
                 description="Citizen catalogue: search, life events, choosing an app")
