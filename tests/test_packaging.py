@@ -8,6 +8,7 @@ Nothing from the development venv is visible: an import of something undeclared 
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import venv
 from pathlib import Path
@@ -82,8 +83,13 @@ def test_the_platform_alone_installs_from_the_lock_and_imports_every_module(tmp_
     # Build isolation would fetch the newest setuptools; the locked one builds our wheels instead.
     setuptools = next(line for line in constraints.read_text().splitlines() if line.startswith("setuptools=="))
     subprocess.run([python, "-m", "pip", "install", "-q", setuptools], check=True, cwd=tmp_path)
+    # Built from a copy of the sources: setuptools keeps build/ in the tree it builds, and a stale build/lib
+    # there would put modules that no longer exist (or miss new ones) into the wheel.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "build", "*.egg-info", "instance", "node_modules", "mutants", "__pycache__"))
     subprocess.run([python, "-m", "pip", "install", "-q", "--no-build-isolation", "-c", str(constraints),
-                    str(ROOT / "suite"), str(ROOT)], check=True, cwd=tmp_path)
+                    str(source / "suite"), str(source)], check=True, cwd=tmp_path)
     subprocess.run([python, "-m", "pip", "check"], check=True, cwd=tmp_path)
     # Run outside the source tree, so every import comes from the installed wheels.
     result = subprocess.run([python, "-I", "-c", _IMPORT_ALL, *PLATFORM_PACKAGES], capture_output=True, text=True,
