@@ -42,7 +42,14 @@ import yaml  # noqa: E402
 from core.config import load_config  # noqa: E402
 from core.errors import ServiceUnavailable  # noqa: E402
 from core.storage import FileBlobStore  # noqa: E402
-from sandbox.backends import CapturedOutput, ProcessSandbox, ResourceEvents, SandboxSpec, get_backend  # noqa: E402
+from sandbox.backends import (  # noqa: E402
+    CapturedOutput,
+    CpuTimes,
+    ProcessSandbox,
+    ResourceEvents,
+    SandboxSpec,
+    get_backend,
+)
 from sandbox.harness import CertificationInput, certify, default_runs_root  # noqa: E402
 
 APP = ROOT / "examples" / "food-shiantong"
@@ -60,6 +67,9 @@ class HostProcess(ProcessSandbox):
 
     def events(self) -> ResourceEvents:
         return ResourceEvents(oom_killed=False, pids_limited=False, exit_code=self.proc.poll())  # no limits to hit
+
+    def cpu_times(self) -> CpuTimes:
+        return CpuTimes(None, 0.0)  # not accounted: its timeouts stay "timeout"
 
     def owns_process(self, pid: int) -> bool:
         try:

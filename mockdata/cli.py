@@ -5,8 +5,10 @@ A plain click group, so it runs without the platform; the platform mounts the sa
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import resource
 import signal
 import sys
 import threading
@@ -19,6 +21,7 @@ import click
 from mockdata.generator import scenarios_for
 from mockdata.output import FORMATS, write_dataset
 from mockdata.records import ENTITIES
+from mockdata.server import ServerLimits, start_service
 from mockdata.service import DEFAULT_SIZE, SCOPES, DepartmentService
 from mockdata.specs import all_specs, get_spec
 
@@ -129,28 +132,39 @@ def scenarios(spec, seed: int, size: int) -> None:
 @click.option("--today", callback=_day, help="The department's date for decisions (default: the dataset's as_of).")
 @click.option("--parent-pid", type=int,
               help="Stop when process PID (the one that started this service) is gone, even if it was killed.")
-def serve(socket_path, port, control_socket, control_port, scopes, spec, seed, size, dataset, today,
-          parent_pid) -> None:
-    from mockdata.server import start_service
-
+@click.option("--call-budget", type=int, help="Calls answered between two resets (one test case); more get 429.")
+@click.option("--connections", type=int, default=ServerLimits.connections, show_default=True,
+              help="Connections handled at once; more are closed at once.")
+@click.option("--connection-seconds", type=float, default=ServerLimits.connection_seconds, show_default=True,
+              help="A connection is cut this long after it was accepted.")
+@click.option("--user", "uid", type=int,
+              help="Once the dataset is built and the sockets bound, run as this (unprivileged) uid, with no groups.")
+@click.option("--memory-bytes", type=int, help="Address-space limit (RLIMIT_AS) once serving.")
+@click.option("--cpu-seconds", type=int, help="CPU-time limit (RLIMIT_CPU) once serving.")
+@click.option("--open-files", type=int, help="Open-file limit (RLIMIT_NOFILE) once serving.")
+def serve(socket_path, port, control_socket, control_port, scopes, spec, seed, size, dataset, today, parent_pid,
+          call_budget, connections, connection_seconds, uid, memory_bytes, cpu_seconds, open_files) -> None:
     if (socket_path is None) == (port is None):
         raise click.UsageError("give exactly one of --socket and --port")
     if parent_pid is not None and os.getppid() != parent_pid:
         raise click.UsageError(f"process {parent_pid} is not this service's parent (it is gone already?)")
     if dataset is not None:
-        service = DepartmentService.from_sqlite(dataset, scopes, today=today)
+        service = DepartmentService.from_sqlite(dataset, scopes, today=today, call_budget=call_budget)
     else:
         _check(spec, size)
-        service = DepartmentService.from_spec(spec.name, seed, size, scopes, today=today)
+        service = DepartmentService.from_spec(spec.name, seed, size, scopes, today=today, call_budget=call_budget)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     server = start_service(service, socket_path=socket_path, port=port, control_socket_path=control_socket,
-                           control_port=control_port)
+                           control_port=control_port,
+                           limits=ServerLimits(connections=connections, connection_seconds=connection_seconds))
+    _confine(uid, memory_bytes=memory_bytes, cpu_seconds=cpu_seconds, open_files=open_files)
     click.echo(json.dumps({"ready": True, "address": server.address, "control_address": server.control_address,
                            "socket": str(socket_path) if socket_path else None,
                            "control_socket": str(control_socket) if control_socket else None,
-                           "dataset": service.store.info, "scopes": sorted(scopes)}, ensure_ascii=False))
+                           "dataset": service.store.info, "scopes": sorted(scopes), "uid": os.getuid()},
+                          ensure_ascii=False))
     sys.stdout.flush()
     try:
         # A parent killed with SIGKILL sends nothing: once it is gone we are re-parented, and getppid() says so.
@@ -159,3 +173,28 @@ def serve(socket_path, port, control_socket, control_port, scopes, spec, seed, s
                 break
     finally:
         server.stop()
+
+
+def _confine(uid: int | None, *, memory_bytes: int | None, cpu_seconds: int | None, open_files: int | None) -> None:
+    """Set the limits, then drop to ``uid`` for good: no groups, no capabilities, no way to gain privileges.
+
+    Done once everything the service needs from the disk is loaded (the dataset, every module a request uses,
+    both sockets bound), so the uid needs no access to the interpreter's files — they may sit where only root
+    reads (a home folder)."""
+    for limit, value in ((resource.RLIMIT_AS, memory_bytes), (resource.RLIMIT_CPU, cpu_seconds),
+                         (resource.RLIMIT_NOFILE, open_files)):
+        if value is not None:
+            resource.setrlimit(limit, (value, value))
+    if uid is None:
+        return
+    import email.utils  # noqa: F401  (what answering a request imports late, loaded while the files are readable)
+    import encodings.idna  # noqa: F401
+
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)  # every thread (the C library applies it process-wide); capabilities go with root
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        raise click.ClickException("could not set no_new_privs")
+    if os.getuid() != uid or os.geteuid() != uid or os.getgroups():
+        raise click.ClickException(f"could not drop to uid {uid}")

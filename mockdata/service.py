@@ -14,13 +14,14 @@ import hashlib
 import json
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.exceptions import MethodNotAllowed, NotFound, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
@@ -32,6 +33,9 @@ from mockdata.store import MemoryStore, SqliteStore
 log = logging.getLogger(__name__)
 
 DEFAULT_SIZE = 2_000
+BODY_BYTES = 64 * 1024  # department calls carry small JSON documents (an application is under 2 KiB)
+LOGGED_BODY_BYTES = 4 * 1024 * 1024  # request bodies kept in the call log between two resets
+LOGGED_FIELD_CHARS = 2048
 SCOPES = ("person.read", "licence.read", "business.read", "application.submit", "application.read")
 
 
@@ -90,7 +94,12 @@ def _error(status: int, code: str, detail: str, **extra: Any) -> _Refusal:
 class DepartmentService:
     """One simulated department service over one dataset, for one order's granted scopes."""
 
-    def __init__(self, store: DatasetStore, scopes: Iterable[str], *, today: date | None = None) -> None:
+    def __init__(self, store: DatasetStore, scopes: Iterable[str], *, today: date | None = None,
+                 call_budget: int | None = None, body_bytes: int = BODY_BYTES, logged_body_bytes: int = LOGGED_BODY_BYTES
+                 ) -> None:
+        """``call_budget``: calls answered between two resets (one test case) — beyond it 429, as a department
+        throttles a runaway client; None for no budget (serving). The call log keeps the last ``call_budget``
+        (or 1,000) calls, and their bodies up to ``logged_body_bytes`` in all, so reading it back stays small."""
         self.store = store
         self.scopes = frozenset(scopes)
         unknown = self.scopes - set(SCOPES)
@@ -98,7 +107,14 @@ class DepartmentService:
             raise ValueError(f"unknown department API scopes {sorted(unknown)}; known: {', '.join(SCOPES)}")
         self.today = today or date.fromisoformat(store.info["as_of"])
         self._lock = threading.Lock()
-        self._calls: list[dict] = []
+        self.call_budget = call_budget
+        self.body_bytes = body_bytes
+        self.logged_body_bytes = logged_body_bytes
+        self._calls: deque[dict] = deque(maxlen=call_budget or 1000)
+        self._answered = 0  # since the last reset
+        self._logged_bytes = 0
+        # What the service refused since the last reset; the app-facing listener adds its own counts here.
+        self.refusals: dict[str, int] = {"bodies_too_large": 0, "calls_over_budget": 0, "bodies_not_logged": 0}
         self._cases: dict[str, dict] = {}
         self._accepted: dict[tuple[str, str, str], str] = {}
         self._rejections: dict[tuple[str, str, str], int] = {}
@@ -106,14 +122,16 @@ class DepartmentService:
 
     @classmethod
     def from_spec(cls, spec: str, seed: int, size: int = DEFAULT_SIZE, scopes: Iterable[str] = (), *,
-                  today: date | None = None) -> DepartmentService:
+                  today: date | None = None, **options: Any) -> DepartmentService:
         """A service over the dataset (spec, seed, size), generated and indexed in memory."""
-        return cls(MemoryStore(spec, seed, size), scopes, today=today)
+        return cls(MemoryStore(spec, seed, size), scopes, today=today, **options)
 
     @classmethod
-    def from_sqlite(cls, path: str | Path, scopes: Iterable[str] = (), *, today: date | None = None) -> DepartmentService:
-        """A service over a dataset file written by ``python -m mockdata generate --format sqlite``."""
-        return cls(SqliteStore(path), scopes, today=today)
+    def from_sqlite(cls, path: str | Path, scopes: Iterable[str] = (), *, today: date | None = None,
+                    **options: Any) -> DepartmentService:
+        """A service over a dataset file written by ``python -m mockdata generate --format sqlite`` (read with one
+        connection per thread: the file must stay readable to the uid the service runs as)."""
+        return cls(SqliteStore(path), scopes, today=today, **options)
 
     # ---- what the harness inspects -------------------------------------------------------------
 
@@ -124,7 +142,7 @@ class DepartmentService:
     @property
     def calls(self) -> list[dict]:
         with self._lock:
-            return copy.deepcopy(self._calls)
+            return copy.deepcopy(list(self._calls))
 
     @property
     def violations(self) -> list[dict]:
@@ -136,9 +154,12 @@ class DepartmentService:
             return copy.deepcopy(self._cases)
 
     def reset(self) -> None:
-        """Forget every call, violation and case (between test cases or runs)."""
+        """Forget every call, violation, case and refusal (between test cases or runs)."""
         with self._lock:
             self._calls.clear()
+            self._answered = self._logged_bytes = 0
+            for kind in self.refusals:
+                self.refusals[kind] = 0
             self._cases.clear()
             self._accepted.clear()
             self._rejections.clear()
@@ -170,16 +191,40 @@ class DepartmentService:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         request = Request(environ)
+        request.max_content_length = self.body_bytes
+        with self._lock:
+            over_budget = self.call_budget is not None and self._answered >= self.call_budget
+            if over_budget:
+                self.refusals["calls_over_budget"] += 1
+            else:
+                self._answered += 1
+                seq = self._answered
+        if over_budget:
+            return json_response({"error": "too_many_calls", "detail": f"at most {self.call_budget} department calls "
+                                  "per case; this one was not answered"}, 429)(environ, start_response)
+        # A path or query of up to 64 KiB (what the HTTP parser lets through) is kept short in the log.
+        query = request.args.to_dict() if len(request.query_string) <= LOGGED_FIELD_CHARS else {"(too long)": ""}
         record = {"seq": 0, "time": datetime.now(UTC).isoformat().replace("+00:00", "Z"), "method": request.method,
-                  "path": request.path, "query": request.args.to_dict(), "json": None, "status": 0, "scope": None,
+                  "path": request.path[:LOGGED_FIELD_CHARS], "query": query, "json": None, "status": 0, "scope": None,
                   "violation": False, "duplicate": False, "case_number": None}
         try:
             status, body, decided = self._dispatch(request, record)
         except _Refusal as refusal:
             status, body, decided = refusal.status, refusal.body, None
+        except RequestEntityTooLarge:
+            with self._lock:
+                self.refusals["bodies_too_large"] += 1
+            status, decided = 413, None
+            body = {"error": "too_large", "detail": f"a department call carries at most {self.body_bytes} bytes"}
         record["status"] = status
         with self._lock:
-            record["seq"] = len(self._calls) + 1
+            size = len(request.get_data(cache=True)) if request.method == "POST" and status != 413 else 0
+            if size and self._logged_bytes + size > self.logged_body_bytes:
+                record["json"], record["json_dropped"] = None, True
+                self.refusals["bodies_not_logged"] += 1
+            else:
+                self._logged_bytes += size
+            record["seq"] = seq
             self._calls.append(record)
         if decided is not None:
             self._notify(decided)
@@ -339,7 +384,8 @@ class DepartmentService:
         if endpoint == "calls":
             calls = self.calls
             cases = [{k: v for k, v in case.items()} for case in self.cases.values()]
-            body: Any = {"calls": calls, "violations": [c for c in calls if c["violation"]], "cases": cases}
+            body: Any = {"calls": calls, "violations": [c for c in calls if c["violation"]], "cases": cases,
+                         "refusals": dict(self.refusals)}
         elif endpoint == "scenarios":
             body = self.scenarios
         else:

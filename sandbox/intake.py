@@ -282,8 +282,16 @@ def parse_manifest(raw: bytes) -> BundleManifest:
         raise _reject(f"{MANIFEST_NAME} is not valid UTF-8 TOML: {exc}") from exc
     errors = sorted(jsonschema.Draft202012Validator(MANIFEST_SCHEMA).iter_errors(data), key=lambda e: list(e.path))
     if errors:
-        fields = {".".join(str(p) for p in e.path) or "manifest": e.message[:300] for e in errors}
+        fields: dict[str, str] = {}
+        missing = [name for name in MANIFEST_SCHEMA["required"] if isinstance(data, dict) and name not in data]
+        for name in missing:  # each missing field by its own name: a "required" error names only the first
+            fields[name] = f"missing: add {name} = … to {MANIFEST_NAME}"
+        for error in errors:
+            if error.validator != "required":
+                fields[".".join(str(p) for p in error.path) or "manifest"] = error.message[:300]
         summary = "; ".join(f"{k}: {v}" for k, v in fields.items())
+        if missing:
+            summary = f"missing {', '.join(missing)}" + (f"; {summary}" if len(fields) > len(missing) else "")
         raise ValidationError(f"bundle rejected: {MANIFEST_NAME} is invalid — {summary}", errors=fields)
     return BundleManifest(name=data["name"], version=data["version"], order=str(data["order"]),
                           entrypoint=data["entrypoint"], runtime=data["runtime"], scopes=tuple(data["scopes"]))

@@ -36,6 +36,7 @@ IMAGE_REPOSITORY = "govmarket-runtime"
 HASH_LABEL = "org.govmarket.runtime.hash"
 PYTHON_LABEL = "org.govmarket.runtime.python"
 SANDBOX_UID = 10001  # the unprivileged user apps run as, on the host and inside the sandbox
+DEPT_UID = 10002  # the unprivileged user the certification's simulated department service runs as, on the host
 MOUNT_POINTS = ("app", "deps", "run/govapp")
 PYTHON = "/usr/bin/python3"
 

@@ -22,6 +22,7 @@ from sandbox.harness import suite_hash
 from sandbox.models import CertificationRun
 
 JOB_TIMEOUT_S = 1800
+HIDDEN_DETAIL = "during a hidden case"
 
 
 def job_id_for(app_version_id: int, suite_version: str) -> str:
@@ -83,8 +84,8 @@ def certification_get(actor: Any, run_id: int) -> CertificationRun:
 
 def certification_report(actor: Any, run_id: int) -> dict[str, Any]:
     """The report as the actor may see it: departments (and admins, auditors) everything; the vendor full diffs
-    for public cases only, hidden cases as per-category counts, and no app output once hidden cases ran (the
-    app could have logged their inputs)."""
+    for public cases only, hidden cases as per-category counts, and nothing of the app instance that served
+    hidden cases (it could have logged or echoed their inputs): see ``vendor_view``."""
     run = db.session.get(CertificationRun, run_id)
     if run is None:
         raise NotFound(f"certification run {run_id} does not exist")
@@ -98,7 +99,13 @@ def certification_report(actor: Any, run_id: int) -> dict[str, Any]:
 
 
 def vendor_view(report: dict[str, Any]) -> dict[str, Any]:
-    """Strip everything a vendor must not learn about hidden cases from a full report."""
+    """Strip everything a vendor must not learn about hidden cases from a full report.
+
+    Hidden cases run in a fresh app instance after every public case (``report_version`` 2), so the public
+    cases' diffs and the public instance's output are the vendor's; of the instance that served hidden cases
+    the vendor sees nothing — not its output, nor the details of a verdict first seen while it ran. A report
+    from before that rule ran public cases after hidden ones in the same process: its public diffs and output
+    may echo hidden inputs, so they are withheld too."""
     out = copy.deepcopy(report)
     hidden = [c for c in report.get("cases", []) if c.get("visibility") == "hidden"]
     hidden_ids = {c["case_id"] for c in hidden}
@@ -109,11 +116,21 @@ def vendor_view(report: dict[str, Any]) -> dict[str, Any]:
         entry["passed"] += bool(case.get("passed"))
     out["cases"] = [c for c in report.get("cases", []) if c.get("visibility") != "hidden"]
     out["hidden"] = dict(sorted(counts.items()))
-    out["verdicts"] = {name: ("during a hidden case" if any(h in str(detail) for h in hidden_ids) else detail)
+    hidden_verdicts = set(report.get("hidden_verdicts") or ())
+    out["verdicts"] = {name: (HIDDEN_DETAIL if name in hidden_verdicts or any(h in str(detail) for h in hidden_ids)
+                              else detail)
                        for name, detail in report.get("verdicts", {}).items()}
-    if hidden:
-        out["output"] = {"text": "(the app's output is not shown to vendors once hidden cases have run; run the public "
-                                 "cases locally with `govapp test` to see it)",
+    out.pop("hidden_verdicts", None)
+    out.pop("hidden_output", None)
+    if hidden and report.get("report_version", 1) < 2:
+        for case in out["cases"]:
+            if not case.get("passed"):
+                case["failures"] = []
+                case["diff"] = (f"✗ {case['case_id']} [{case['category']}] — details withheld: this run served hidden "
+                                "cases in the same app instance before this one (a certification run before hidden "
+                                "cases had an instance of their own); certify again to see them")
+        out["output"] = {"text": "(the app's output is not shown: the instance that printed it also served hidden "
+                                 "cases; run the public cases locally with `govapp test` to see it)",
                          "bytes": report.get("output", {}).get("bytes", 0)}
     return out
 

@@ -46,9 +46,6 @@ from sandbox.harness import SOCKET_DIR, AppSession, HarnessLimits, _SandboxConne
 
 log = logging.getLogger(__name__)
 
-# Department calls carry small JSON documents; a larger body is refused before the service sees it.
-DEPT_BODY_BYTES = 256 * 1024
-
 
 @dataclass(frozen=True)
 class ServedVersion:
@@ -81,16 +78,21 @@ class _CallReporter:
         self.service = service
         self.report = report
 
+    @property
+    def refusals(self) -> dict[str, int]:
+        return self.service.refusals
+
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         body = b""
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > DEPT_BODY_BYTES:
+        if length > self.service.body_bytes:  # refused before the body is read (the service counts it too)
+            self.service.refusals["bodies_too_large"] += 1
             start_response("413 Payload Too Large", [("Content-Type", "application/json")])
             return [json.dumps({"error": "too_large", "detail": f"department calls carry at most "
-                                                                f"{DEPT_BODY_BYTES} bytes"}).encode()]
+                                                                f"{self.service.body_bytes} bytes"}).encode()]
         if length:
             body = environ["wsgi.input"].read(length)
             environ["wsgi.input"] = io.BytesIO(body)

@@ -31,6 +31,7 @@ class Limits:
     pids: int = 64
     cpus: float = 1.0
     tmp_bytes: int = 32 * 1024 * 1024
+    open_files: int = 256  # RLIMIT_NOFILE: a threaded server under the pids limit needs far fewer
     log_keep_bytes: int = 64 * 1024  # stdout+stderr kept for the report
     log_flood_bytes: int = 8 * 1024 * 1024  # more than this is an "output" verdict
 
@@ -58,6 +59,13 @@ class ResourceEvents:
     oom_killed: bool  # the memory limit was hit and a process was killed
     pids_limited: bool  # a fork/clone was refused at the pids limit
     exit_code: int | None  # None while the main process runs
+    cpu_seconds: float | None = None  # CPU time all its processes used so far (None: not accounted)
+
+
+@dataclass(frozen=True)
+class CpuTimes:
+    used: float | None  # CPU time, from the cgroup's accounting (None: not accounted)
+    runnable: float  # time its threads ran or waited to run, summed: a busy host or the quota does not hide a spin
 
 
 class Sandbox(Protocol):
@@ -68,6 +76,9 @@ class Sandbox(Protocol):
     def wait(self, timeout: float) -> int | None: ...
 
     def events(self) -> ResourceEvents: ...
+
+    def cpu_times(self) -> CpuTimes:
+        """What its processes used of the CPU so far (cheap: read before and after each request)."""
 
     def output(self) -> CapturedOutput: ...
 

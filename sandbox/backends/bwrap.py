@@ -1,25 +1,31 @@
 """The bubblewrap backend: every namespace unshared (network included), a new session, a cleared
-environment, the runtime rootfs bound read-only as ``/``, a size-limited ``/tmp``; and cgroup (v1)
-limits for memory (+swap), pids and CPU on a cgroup the whole process tree is born into.
+environment, the runtime rootfs bound read-only as ``/``, a size-limited noexec ``/tmp``, a seccomp filter
+modelled on Docker's default profile; and cgroup limits (v1 or v2, ``sandbox.cgroups``) for memory (+swap),
+pids and CPU on a cgroup the whole process tree is born into.
 
-As root, the worker drops to the unprivileged sandbox uid (setpriv, no new privileges, empty
+The worker must be root: it drops to the unprivileged sandbox uid (setpriv, no new privileges, empty
 capability sets) before bwrap runs, so the app is that uid on the host too; bwrap then creates an
-unprivileged user namespace and forbids nested ones (``--disable-userns``).
+unprivileged user namespace and forbids nested ones (``--disable-userns``). Root is also what mounts the
+run's size-capped areas (``sandbox.areas``) and the sandbox's private ``/tmp``.
+
+Nothing of the host shows inside: bwrap reads its arguments (which name host paths) from a file descriptor
+(``--args``) and runs with an empty environment, so the sandbox's pid 1 — bubblewrap's own init, which the
+app can see — has neither host paths in its command line nor host variables in its environment; the rootfs
+and ``/tmp`` are mounted in a private mount namespace, and the filter refuses ``ptrace`` of anything.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import time
 import uuid
-from pathlib import Path
 
 from core.errors import ServiceUnavailable
+from sandbox import cgroups, seccomp
 from sandbox.backends import (
     CapturedOutput,
+    CpuTimes,
     ProcessSandbox,
     ResourceEvents,
     SandboxSpec,
@@ -28,41 +34,37 @@ from sandbox.backends import (
 )
 from sandbox.runtime import SANDBOX_UID, RuntimeImage
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
-CONTROLLERS = ("memory", "pids", "cpu")
-PARENT = "govmarket"
-CFS_PERIOD_US = 100_000
-
-
-def _write(path: Path, value: str) -> None:
-    with open(path, "w") as fh:
-        fh.write(value)
+# Run by /bin/sh in the sandbox's private mount namespace, as root: join the cgroups (so bwrap and all it starts
+# are born inside them), bind the rootfs onto a mount point in the run directory (the sandbox uid may not
+# traverse root's home), mount the sandbox's own /tmp (noexec; bwrap's --tmpfs has no such option), then exec
+# the rest. Arguments: the number of cgroup.procs files, the files, rootfs source, rootfs mount point, /tmp
+# mount point, /tmp size in bytes, the command.
+PREPARE = """set -e
+n=$1; shift
+while [ "$n" -gt 0 ]; do echo $$ > "$1"; shift; n=$((n - 1)); done
+mount --bind "$1" "$2"
+mount -t tmpfs -o "size=$4,nr_inodes=4096,mode=1777,noexec,nosuid,nodev" govapp-tmp "$3"
+shift 4
+exec "$@"
+"""
 
 
 class BwrapSandbox(ProcessSandbox):
-    def __init__(self, spec: SandboxSpec, cgroups: dict[str, Path], proc: subprocess.Popen, output: CapturedOutput):
+    def __init__(self, spec: SandboxSpec, cgroup: cgroups.Cgroup, proc: subprocess.Popen, output: CapturedOutput):
         super().__init__(spec.run_id, proc, output)
         self.spec = spec
-        self.cgroups = cgroups
+        self.cgroup = cgroup
 
     def events(self) -> ResourceEvents:
-        oom = pids = False
-        try:
-            control = (self.cgroups["memory"] / "memory.oom_control").read_text()
-            oom = any(line.split()[0] == "oom_kill" and int(line.split()[1]) > 0 for line in control.splitlines())
-            pids = int((self.cgroups["pids"] / "pids.events").read_text().split()[1]) > 0
-        except OSError:
-            pass
-        return ResourceEvents(oom_killed=oom, pids_limited=pids, exit_code=self.proc.poll())
+        counted = self.cgroup.accounting()
+        return ResourceEvents(oom_killed=counted.oom_kills > 0, pids_limited=counted.pids_refused > 0,
+                              exit_code=self.proc.poll(), cpu_seconds=counted.cpu_seconds)
+
+    def cpu_times(self) -> CpuTimes:
+        return CpuTimes(self.cgroup.accounting().cpu_seconds, self.cgroup.runnable_seconds())
 
     def owns_process(self, pid: int) -> bool:
-        try:
-            with open(f"/proc/{pid}/cgroup") as fh:
-                lines = fh.read().splitlines()
-        except OSError:
-            return False
-        want = "/" + str(self.cgroups["pids"].relative_to(CGROUP_ROOT / "pids"))
-        return any(line.split(":", 2)[1] == "pids" and line.split(":", 2)[2] == want for line in lines)
+        return self.cgroup.owns(pid)
 
     def stop(self) -> None:
         if self._stopped:
@@ -71,13 +73,13 @@ class BwrapSandbox(ProcessSandbox):
         if self.proc.poll() is None:
             # Kill the sandbox from the inside out: bwrap's own process (our child) reaps its namespace's init and
             # exits, so no zombie is left to a host init that may not reap.
-            _kill_members(self.cgroups, spare=self.proc.pid)
+            self.cgroup.kill(spare=self.proc.pid)
             try:
                 self.proc.wait(3)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(3)
-        _kill_and_remove(self.cgroups)
+        self.cgroup.remove()
         _reap_orphans()
         self._output.join()
 
@@ -106,55 +108,15 @@ def _reap_orphans() -> None:
             continue
 
 
-def _kill_members(cgroups: dict[str, Path], spare: int) -> None:
-    try:
-        pids = [int(p) for p in (cgroups["pids"] / "cgroup.procs").read_text().split()]
-    except OSError:
-        return
-    for pid in pids:
-        if pid != spare:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-
-def _kill_and_remove(cgroups: dict[str, Path]) -> None:
-    """SIGKILL every process in the sandbox's cgroups until they are empty, then remove them."""
-    procs = cgroups["pids"] / "cgroup.procs" if "pids" in cgroups else None
-    deadline = time.monotonic() + 10
-    while procs is not None and time.monotonic() < deadline:
-        try:
-            pids = [int(p) for p in procs.read_text().split()]
-        except OSError:
-            break
-        if not pids:
-            break
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.02)
-    for path in cgroups.values():
-        for _ in range(50):
-            try:
-                path.rmdir()
-                break
-            except FileNotFoundError:
-                break
-            except OSError:
-                time.sleep(0.05)
-
-
 class BwrapBackend:
     name = "bwrap"
 
-    def __init__(self, image: RuntimeImage):
+    def __init__(self, image: RuntimeImage, cgroup_root=cgroups.ROOT):
         self.image = image
+        self.cgroup_root = cgroup_root
+        self.hierarchy: cgroups.Hierarchy | None = None
         self.bwrap = shutil.which("bwrap") or "/usr/bin/bwrap"
-        self.setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
-        self.unshare = shutil.which("unshare") or "/usr/bin/unshare"
+        self.tools = {name: shutil.which(name) or f"/usr/bin/{name}" for name in ("setpriv", "unshare", "prlimit", "env")}
         _become_subreaper()
 
     def image_hash(self) -> str:
@@ -163,100 +125,82 @@ class BwrapBackend:
     def check(self) -> None:
         if not os.path.exists(self.bwrap):
             raise ServiceUnavailable("bubblewrap is not installed; apt-get install bubblewrap or use the docker backend")
-        for ctrl in CONTROLLERS:
-            base = CGROUP_ROOT / ctrl
-            if not (base / "cgroup.procs").exists():
-                raise ServiceUnavailable(
-                    f"the cgroup v1 '{ctrl}' controller is not mounted at {base}; the bwrap backend will not run apps "
-                    "without memory, pids and CPU limits — mount it or use the docker backend")
-            if not os.access(base, os.W_OK):
-                raise ServiceUnavailable(
-                    f"{base} is not writable by this worker (uid {os.geteuid()}); the bwrap backend needs to create "
-                    "cgroups to limit apps — run the sandbox worker as root, delegate the cgroup, or use docker")
-        if os.geteuid() == 0 and not (os.path.exists(self.setpriv) and os.path.exists(self.unshare)):
-            raise ServiceUnavailable("setpriv/unshare (util-linux) are missing; they drop the sandbox to an unprivileged uid")
-
-    def _make_cgroups(self, spec: SandboxSpec) -> dict[str, Path]:
-        name = f"{owner_key()}-{spec.run_id}-{uuid.uuid4().hex[:6]}"
-        limits = spec.limits
-        cgroups: dict[str, Path] = {}
+        if os.geteuid() != 0:
+            raise ServiceUnavailable(
+                f"the bwrap backend runs as root (this worker is uid {os.geteuid()}): it mounts each run's size-capped "
+                "areas and drops every sandbox to an unprivileged uid — run the sandbox worker as root or use docker")
+        missing = [path for path in self.tools.values() if not os.path.exists(path)]
+        if missing:
+            raise ServiceUnavailable(f"{', '.join(missing)} (util-linux) missing: they drop the sandbox to an "
+                                     "unprivileged uid and set its limits")
+        hierarchy = cgroups.detect(self.cgroup_root)
+        if hierarchy is None:
+            raise ServiceUnavailable(f"{cgroups.describe_missing(self.cgroup_root)}; the bwrap backend will not run apps "
+                                     "without memory, pids and CPU limits — mount them or use the docker backend")
+        base = self.cgroup_root if hierarchy.version == 2 else self.cgroup_root / "memory"
+        if not os.access(base, os.W_OK):
+            raise ServiceUnavailable(
+                f"{base} is not writable by this worker; the bwrap backend needs to create cgroups to limit apps — "
+                "delegate the cgroup (v2: a writable subtree with memory, pids and cpu) or use docker")
         try:
-            for ctrl in CONTROLLERS:
-                path = CGROUP_ROOT / ctrl / PARENT / name
-                path.mkdir(parents=True)
-                cgroups[ctrl] = path
-            mem = cgroups["memory"]
-            _write(mem / "memory.limit_in_bytes", str(limits.memory_bytes))
-            if (mem / "memory.memsw.limit_in_bytes").exists():
-                _write(mem / "memory.memsw.limit_in_bytes", str(limits.memory_bytes))
-            _write(mem / "memory.swappiness", "0")
-            _write(cgroups["pids"] / "pids.max", str(limits.pids))
-            _write(cgroups["cpu"] / "cpu.cfs_period_us", str(CFS_PERIOD_US))
-            _write(cgroups["cpu"] / "cpu.cfs_quota_us", str(int(limits.cpus * CFS_PERIOD_US)))
-            applied = (int((mem / "memory.limit_in_bytes").read_text()),
-                       (cgroups["pids"] / "pids.max").read_text().strip(),
-                       int((cgroups["cpu"] / "cpu.cfs_quota_us").read_text()))
-            if applied[0] > limits.memory_bytes or applied[1] != str(limits.pids) or applied[2] <= 0:
-                raise ServiceUnavailable(f"the kernel did not apply the sandbox limits (read back {applied}); refusing to run")
-        except OSError as exc:
-            _kill_and_remove(cgroups)
-            raise ServiceUnavailable(f"could not create the sandbox cgroups ({exc}); refusing to run without limits") from exc
-        return cgroups
+            seccomp.program()
+        except (ImportError, OSError, RuntimeError) as exc:
+            raise ServiceUnavailable(f"the seccomp filter cannot be compiled ({exc}); install libseccomp2") from exc
+        self.hierarchy = hierarchy
 
-    def _argv(self, spec: SandboxSpec, uid: int, rootfs: Path) -> list[str]:
-        args = [self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--new-session",
-                "--die-with-parent", "--clearenv", "--cap-drop", "ALL", "--hostname", "sandbox",
-                "--uid", str(uid), "--gid", str(uid),
-                "--ro-bind", str(rootfs), "/", "--proc", "/proc", "--dev", "/dev",
-                "--size", str(spec.limits.tmp_bytes), "--tmpfs", "/tmp"]  # noqa: S108  (inside the sandbox)
+    def _bwrap_args(self, spec: SandboxSpec, rootfs: str, tmp: str, seccomp_fd: int) -> list[str]:
+        args = ["--unshare-all", "--unshare-user", "--disable-userns", "--new-session", "--die-with-parent",
+                "--clearenv", "--cap-drop", "ALL", "--hostname", "sandbox",
+                "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+                "--ro-bind", rootfs, "/", "--proc", "/proc", "--dev", "/dev",
+                "--bind", tmp, "/tmp",  # noqa: S108  (inside the sandbox)
+                "--seccomp", str(seccomp_fd)]
         for mount in spec.mounts:
             args += ["--bind" if mount.writable else "--ro-bind", str(mount.host), mount.target]
         for key, value in spec.env.items():
             args += ["--setenv", key, value]
-        args += ["--chdir", spec.workdir, "--", *spec.argv]
-        return args
+        return [*args, "--chdir", spec.workdir]
 
     def start(self, spec: SandboxSpec) -> BwrapSandbox:
-        cgroups = self._make_cgroups(spec)
-        procs = [str(cgroups[c] / "cgroup.procs") for c in CONTROLLERS]
-        if os.geteuid() == 0:
-            # The rootfs may sit where the sandbox uid cannot traverse (root's ~/.cache): bind it onto a mount
-            # point in the run's own directory, inside a private mount namespace that dies with the sandbox —
-            # nothing is mounted on the host. Then drop to the sandbox uid with no capabilities at all.
-            uid = SANDBOX_UID
-            rootfs = spec.host_dir / "rootfs"
-            rootfs.mkdir(mode=0o755, exist_ok=True)
-            argv = [self.unshare, "--mount", "--propagation", "private", "/bin/sh", "-c",
-                    'set -e; for p in "$1" "$2" "$3"; do echo $$ > "$p"; done; mount --bind "$4" "$5"; shift 5; exec "$@"',
-                    "govmarket-sandbox", *procs, str(self.image.rootfs), str(rootfs),
-                    self.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
-                    "--bounding-set=-all", "--no-new-privs", "--"]
-        else:
-            uid, rootfs = os.geteuid(), self.image.rootfs
-            argv = ["/bin/sh", "-c", 'set -e; for p in "$1" "$2" "$3"; do echo $$ > "$p"; done; shift 3; exec "$@"',
-                    "govmarket-sandbox", *procs]
-        # The shell joins the cgroups first, so bwrap and everything it starts are born inside them.
-        argv += self._argv(spec, uid, rootfs)
-        output = CapturedOutput(spec.limits.log_keep_bytes)
+        if self.hierarchy is None:
+            self.check()
+        assert self.hierarchy is not None
+        limits = spec.limits
+        cgroup = cgroups.create(self.hierarchy, f"{owner_key()}-{spec.run_id}-{uuid.uuid4().hex[:6]}",
+                                memory_bytes=limits.memory_bytes, pids=limits.pids, cpus=limits.cpus)
+        rootfs, tmp = spec.host_dir / "rootfs", spec.host_dir / f"tmp-{spec.run_id}"
+        rootfs.mkdir(mode=0o755, exist_ok=True)
+        tmp.mkdir(mode=0o755, exist_ok=True)
+        # bwrap's options name host paths: they go through a file descriptor, not its command line (which holds
+        # only the command run inside).
+        filter_fd = seccomp.memfd()
+        args_fd = os.memfd_create("govmarket-bwrap-args", 0)
+        os.write(args_fd, b"\0".join(a.encode() for a in self._bwrap_args(spec, str(rootfs), str(tmp), filter_fd)) + b"\0")
+        os.lseek(args_fd, 0, os.SEEK_SET)
+        procs = [str(p) for p in cgroup.procs_files()]
+        argv = [self.tools["unshare"], "--mount", "--propagation", "private", "/bin/sh", "-c", PREPARE,
+                "govmarket-sandbox", str(len(procs)), *procs, str(self.image.rootfs), str(rootfs), str(tmp),
+                str(limits.tmp_bytes),
+                self.tools["setpriv"], f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
+                self.tools["prlimit"], f"--nofile={limits.open_files}:{limits.open_files}", "--",
+                self.tools["env"], "-i", self.bwrap, "--args", str(args_fd), "--", *spec.argv]
+        output = CapturedOutput(limits.log_keep_bytes)
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,  # noqa: S603
-                                    stderr=subprocess.STDOUT, start_new_session=True, env={"PATH": "/usr/bin:/bin"})
+                                    stderr=subprocess.STDOUT, start_new_session=True, env={"PATH": "/usr/bin:/bin"},
+                                    cwd="/", pass_fds=(args_fd, filter_fd))
         except OSError as exc:
-            _kill_and_remove(cgroups)
+            cgroup.remove()
             raise ServiceUnavailable(f"could not start bubblewrap: {exc}") from exc
+        finally:
+            os.close(args_fd)
+            os.close(filter_fd)
         output.follow_pipe(proc.stdout)  # type: ignore[arg-type]
-        return BwrapSandbox(spec, cgroups, proc, output)
+        return BwrapSandbox(spec, cgroup, proc, output)
 
     def sweep(self) -> list[str]:
-        removed = []
-        parents = {ctrl: CGROUP_ROOT / ctrl / PARENT for ctrl in CONTROLLERS}
-        names = set()
-        for path in parents.values():
-            if path.is_dir():
-                names |= {p.name for p in path.iterdir() if p.is_dir()}
-        for name in sorted(names):
-            if owner_alive(name.split("-", 1)[0]):
-                continue
-            _kill_and_remove({ctrl: parents[ctrl] / name for ctrl in CONTROLLERS})
-            removed.append(f"cgroup {PARENT}/{name}")
-        return removed
+        hierarchy = self.hierarchy or cgroups.detect(self.cgroup_root)
+        if hierarchy is None:
+            return []
+        return cgroups.sweep(hierarchy, owner_alive)

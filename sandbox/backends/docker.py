@@ -3,18 +3,22 @@ a size-limited noexec ``/tmp``, memory == memory+swap, a pids limit, a CPU quota
 dropped, no-new-privileges and the unprivileged sandbox uid; labelled so a sweeper finds orphans.
 
 The worker may itself run in a container (a sandbox host running the platform image with the Docker socket,
-docs/operations.md "Sandbox hosts"). Two things must then hold, and ``start`` refuses (ServiceUnavailable, an
+docs/operations.md "Sandbox hosts"). These must then hold, and ``start`` refuses (ServiceUnavailable, an
 infrastructure error, never a verdict against the app) when they do not:
 
 - The folders it bind-mounts into the sandbox must be at the same path on the host, because dockerd resolves a
   bind mount's source on the host: a same-path bind mount of ``GOVMARKET_SANDBOX_RUNS``. Otherwise dockerd would
-  create an empty folder on the host and every app would fail to start for a reason not its own.
+  create an empty folder on the host and every app would fail to start for a reason not its own. The run's
+  size-capped areas (``sandbox.mounts``) are tmpfs mounts the worker makes in that folder: it needs CAP_SYS_ADMIN
+  for them, and the folder bind-mounted with ``rshared`` propagation from a shared mount on the host, so that
+  dockerd sees them (otherwise the app would write to the host's disk under them).
 - It must see the sandbox's processes as the host does (``pid: host``): the harness vets the peer of ``app.sock``
   by the pid SO_PEERCRED reports (``owns_process``), the kernel reports 0 for a peer in a pid namespace the
   worker cannot see, and the owner keys on sandboxes and run folders (pid + start time) must be unique on the
-  host, or two workers on one host would sweep each other's sandboxes. The pids-limit events are read from the
-  host's cgroup tree (v1), so that is mounted read-only too. Neither grants the worker anything new: it holds
+  host, or two workers on one host would sweep each other's sandboxes. Neither grants the worker anything new: it holds
   the Docker socket, which is root on the host; the apps stay in their own pid namespaces and see nothing of it.
+- It reads an app container's refused forks and CPU time from the host's cgroup tree (v1 or v2, ``sandbox.cgroups``),
+  mounted read-only at the same path and seen from the host's cgroup namespace (compose ``cgroup: host``).
 """
 
 from __future__ import annotations
@@ -22,10 +26,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.errors import ServiceUnavailable
-from sandbox.backends import LABEL, OWNER_LABEL, RUN_LABEL, CapturedOutput, ResourceEvents, SandboxSpec, owner_alive, owner_key
+from sandbox import cgroups, mounts
+from sandbox.backends import (
+    LABEL,
+    OWNER_LABEL,
+    RUN_LABEL,
+    CapturedOutput,
+    CpuTimes,
+    ResourceEvents,
+    SandboxSpec,
+    owner_alive,
+    owner_key,
+)
 from sandbox.runtime import SANDBOX_UID, RuntimeImage
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
 LOG_CONFIG = {"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}}  # bounded on the host's disk too
 
 
@@ -72,37 +86,32 @@ def host_path_problem(path: Path, mounts: list[dict]) -> str | None:
 
 
 class DockerSandbox:
-    def __init__(self, spec: SandboxSpec, container, output: CapturedOutput):
+    def __init__(self, spec: SandboxSpec, container, output: CapturedOutput, hierarchy: cgroups.Hierarchy | None):
         self.id = spec.run_id
         self.spec = spec
         self.container = container
         self._output = output
         self._stopped = False
-        self._pids_cgroup: Path | None = None
         self._exit: int | None = None
         container.reload()
         pid = container.attrs["State"].get("Pid") or 0
-        try:
-            with open(f"/proc/{pid}/cgroup") as fh:
-                for line in fh.read().splitlines():
-                    _n, ctrl, path = line.split(":", 2)
-                    if ctrl == "pids":
-                        self._pids_cgroup = CGROUP_ROOT / "pids" / path.lstrip("/")
-        except OSError:
-            pass
+        # The container's own cgroup, for what the engine does not report: refused forks, CPU time (v1 or v2).
+        self._cgroup = cgroups.of_process(pid, hierarchy) if pid and hierarchy is not None else None
         if pid:
             self._check_visible(pid)
 
     def _check_visible(self, pid: int) -> None:
-        """Refuse unless this process sees the sandbox's processes and pids cgroup (a worker in a container)."""
+        """Refuse unless this process sees the sandbox's processes and cgroup (a worker in a container)."""
         problem = None
         if not self.owns_process(pid):
             problem = (f"this worker does not see the sandbox's process {pid} (another pid namespace), so it cannot vet "
                        "the peer of app.sock; run it in the host's pid namespace (compose `pid: host`, "
                        "docker run --pid host)")
-        elif self._pids_cgroup is not None and not (self._pids_cgroup / "pids.events").exists():
-            problem = (f"this worker does not see the host's cgroup {self._pids_cgroup}, so it cannot tell when the pids "
-                       "limit refused a fork; mount the host's /sys/fs/cgroup read-only at the same path")
+        elif self._cgroup is None or not (self._cgroup.dirs["pids"] / "pids.events").exists():
+            where = self._cgroup.dirs["pids"] if self._cgroup is not None else f"of process {pid}"
+            problem = (f"this worker does not see the host's cgroup {where}, so it cannot tell when the pids limit "
+                       "refused a fork; mount the host's /sys/fs/cgroup read-only at the same path, in the host's "
+                       "cgroup namespace (compose `cgroup: host`)")
         if problem is None:
             return
         self.container.reload()
@@ -133,22 +142,16 @@ class DockerSandbox:
             return None
 
     def events(self) -> ResourceEvents:
-        pids = False
-        if self._pids_cgroup is not None:
-            try:
-                pids = int((self._pids_cgroup / "pids.events").read_text().split()[1]) > 0
-            except (OSError, IndexError, ValueError):
-                pass
+        counted = self._cgroup.accounting() if self._cgroup is not None else None
         exit_code = self.poll()
-        oom = bool(self.container.attrs["State"].get("OOMKilled"))
-        if not oom and self._pids_cgroup is not None:
-            memory = CGROUP_ROOT / "memory" / self._pids_cgroup.relative_to(CGROUP_ROOT / "pids")
-            try:
-                oom = any(line.startswith("oom_kill ") and int(line.split()[1]) > 0
-                          for line in (memory / "memory.oom_control").read_text().splitlines())
-            except OSError:
-                pass
-        return ResourceEvents(oom_killed=oom, pids_limited=pids, exit_code=exit_code)
+        oom = bool(self.container.attrs["State"].get("OOMKilled")) or bool(counted and counted.oom_kills)
+        return ResourceEvents(oom_killed=oom, pids_limited=bool(counted and counted.pids_refused), exit_code=exit_code,
+                              cpu_seconds=counted.cpu_seconds if counted is not None else None)
+
+    def cpu_times(self) -> CpuTimes:
+        if self._cgroup is None:
+            return CpuTimes(None, 0.0)
+        return CpuTimes(self._cgroup.accounting().cpu_seconds, self._cgroup.runnable_seconds())
 
     def output(self) -> CapturedOutput:
         return self._output
@@ -219,11 +222,16 @@ class DockerBackend:
         self.client = client
 
     def start(self, spec: SandboxSpec) -> DockerSandbox:
+        import docker.types
+
         if self.client is None:
             self.check()
         if self._own_mounts is not None:
             for mount in spec.mounts:
                 problem = host_path_problem(mount.host, self._own_mounts)
+                if problem is None and mounts.shared(mount.host) is False:
+                    problem = (f"{mount.host} is a mount of this container that does not propagate to the host (the "
+                               "runs folder must be bind-mounted with propagation rshared from a shared mount)")
                 if problem:
                     raise ServiceUnavailable(
                         f"the Docker engine would not find {mount.host} on the host: {problem}. A sandbox worker in a "
@@ -246,6 +254,7 @@ class DockerBackend:
             pids_limit=limits.pids,
             nano_cpus=int(limits.cpus * 1e9),
             cap_drop=["ALL"],
+            ulimits=[docker.types.Ulimit(name="nofile", soft=limits.open_files, hard=limits.open_files)],
             security_opt=["no-new-privileges:true"],
             ipc_mode="private",
             init=False,
@@ -255,8 +264,10 @@ class DockerBackend:
         )
         host = container.attrs["HostConfig"]
         applied = (host.get("Memory"), host.get("MemorySwap"), host.get("PidsLimit"), host.get("NanoCpus"),
-                   host.get("ReadonlyRootfs"), host.get("NetworkMode"))
-        wanted = (limits.memory_bytes, limits.memory_bytes, limits.pids, int(limits.cpus * 1e9), True, "none")
+                   host.get("ReadonlyRootfs"), host.get("NetworkMode"),
+                   [(u.get("Name"), u.get("Soft"), u.get("Hard")) for u in host.get("Ulimits") or []])
+        wanted = (limits.memory_bytes, limits.memory_bytes, limits.pids, int(limits.cpus * 1e9), True, "none",
+                  [("nofile", limits.open_files, limits.open_files)])
         if applied != wanted:
             container.remove(force=True)
             raise ServiceUnavailable(f"Docker did not apply the sandbox limits (asked {wanted}, got {applied}); refusing")
@@ -266,7 +277,7 @@ class DockerBackend:
             # Attached to the container's stdio, not following its log file: that file is capped at 1 MiB and
             # rotates under a flood, and a follower of it stopped there (the "output" verdict was then missed).
             output.follow(container.attach(stdout=True, stderr=True, stream=True, logs=True))
-            return DockerSandbox(spec, container, output)
+            return DockerSandbox(spec, container, output, cgroups.detect())
         except Exception:
             container.remove(force=True)
             raise

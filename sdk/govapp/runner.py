@@ -5,6 +5,10 @@ It does locally what the platform's sandbox harness does: start the simulated de
 dataset and scopes, start the app with `python -m govapp.serve` on another socket, sign each case's
 identity as a JWT with a throw-away key whose JWKS the app is given, run every case (resetting the
 department's records before each) and judge it with `govsuite.evaluate_case`.
+
+The cases run through `govsuite.run_cases`, the loop the platform's sandbox uses too: public cases first,
+then hidden ones (a department's full suite may hold some) in a fresh app process, so a run here orders and
+isolates cases exactly as certification does.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from govsuite import Case, CaseResult, HttpResponse, Suite, SuiteRun, evaluate_case
+from govsuite import Case, CaseResult, Exchange, HttpResponse, Request, Suite, SuiteRun, run_cases
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
@@ -103,7 +107,8 @@ class LocalRun:
     """Everything a finished local run produced."""
 
     run: SuiteRun
-    app_output: list[str] = field(default_factory=list)
+    app_output: list[str] = field(default_factory=list)  # of the instance that served the public cases
+    hidden_output: list[str] = field(default_factory=list)  # of the fresh instance that served hidden cases
 
 
 def _wait_for_health(socket_path: str, process: _Process, deadline_s: float) -> None:
@@ -146,6 +151,46 @@ def department_service(workdir: Path, dataset: Mapping, scopes: Sequence[str], p
         process.stop()
 
 
+class _LocalTransport:
+    """One app process on a unix socket, and the department service's control client."""
+
+    def __init__(self, app: _Process, socket_path: str, control: httpx.Client, signer: TokenSigner, timeout: float):
+        self.app = app
+        self.control = control
+        self.signer = signer
+        self.client = _uds_client(socket_path, timeout=timeout)
+
+    def unavailable(self) -> tuple[str, str] | None:
+        if self.app.proc.poll() is not None:
+            return "crash", f"the app exited with status {self.app.proc.returncode} during the suite"
+        return None
+
+    def open_case(self, case: Case) -> dict[str, str]:
+        self.control.post("/reset").raise_for_status()
+        # Where the platform's harness also hands the case its department delegation.
+        return {"Authorization": f"Bearer {self.signer.sign(case.identity)}"} if case.identity is not None else {}
+
+    def send(self, request: Request, headers: Mapping[str, str]) -> Exchange:
+        started = time.perf_counter()
+        try:
+            reply = self.client.request(request.method, request.target(), content=request.body_bytes(),
+                                        headers=dict(headers))
+        except httpx.TimeoutException:
+            return Exchange(None, (time.perf_counter() - started) * 1000, "timeout",
+                            f"no complete answer within {self.client.timeout.read} s")
+        except httpx.HTTPError as exc:
+            verdict = "crash" if self.app.proc.poll() is not None else None
+            return Exchange(None, (time.perf_counter() - started) * 1000, verdict, f"no answer ({exc})")
+        elapsed = (time.perf_counter() - started) * 1000
+        return Exchange(HttpResponse(reply.status_code, dict(reply.headers), reply.content, elapsed), elapsed)
+
+    def department_calls(self) -> list[dict]:
+        return self.control.get("/calls").raise_for_status().json().get("calls", [])
+
+    def close(self) -> None:
+        self.client.close()
+
+
 def run_suite_locally(
     app_dir: Path,
     entrypoint: str,
@@ -158,7 +203,8 @@ def run_suite_locally(
     request_timeout: float = 10.0,
     on_result: Callable[[CaseResult], None] | None = None,
 ) -> LocalRun:
-    """Start the department service and the app, run the suite's cases, return the judged run."""
+    """Start the department service, run the suite's cases in the app (public ones first, hidden ones in a fresh
+    app process), return the judged run."""
     with tempfile.TemporaryDirectory(prefix="govapp-test-") as tmp:
         workdir = Path(tmp)
         with department_service(workdir, suite.dataset, scopes, python=python) as (dept_socket, control):
@@ -172,45 +218,23 @@ def run_suite_locally(
                    "GOVAPP_DEPT_SOCKET": dept_socket, "GOVAPP_JWKS": str(jwks_path), "GOVAPP_ISSUER": signer.issuer,
                    "GOVAPP_ACCESS_LOG": "0", "PYTHONDONTWRITEBYTECODE": "1"}
             env.pop("GOVAPP_PORT", None)
-            app = _Process("the app (python -m govapp.serve)", [python, "-m", "govapp.serve"], env=env, cwd=str(app_dir))
-            try:
-                _wait_for_health(app_socket, app, deadline_s=30)
-                results = []
-                chosen = cases(resolved) if cases else resolved.all_cases(contract)
-                with _uds_client(app_socket, timeout=request_timeout) as client:
-                    for case in chosen:
-                        result = run_case(case, client, control, signer, contract)
-                        results.append(result)
-                        if on_result:
-                            on_result(result)
-                return LocalRun(SuiteRun(resolved, results), app.output)
-            finally:
-                app.stop()
+            outputs: dict[str, list[str]] = {}
 
+            @contextlib.contextmanager
+            def instance(phase: str) -> Iterator[_LocalTransport]:
+                app = _Process("the app (python -m govapp.serve)", [python, "-m", "govapp.serve"], env=env,
+                               cwd=str(app_dir))
+                try:
+                    _wait_for_health(app_socket, app, deadline_s=30)
+                    transport = _LocalTransport(app, app_socket, control, signer, request_timeout)
+                    try:
+                        yield transport
+                    finally:
+                        transport.close()
+                finally:
+                    app.stop()
+                    outputs[phase] = app.output
 
-def run_case(case: Case, client: httpx.Client, control: httpx.Client, signer: TokenSigner,
-             contract: Mapping | None) -> CaseResult:
-    """Reset the department's records, send the case's requests, judge the last response."""
-    control.post("/reset").raise_for_status()
-    response: HttpResponse | None = None
-    for request in case.requests():
-        headers = dict(request.headers)
-        if case.identity is not None:
-            headers["Authorization"] = f"Bearer {signer.sign(case.identity)}"
-        if request.content_type():
-            headers.setdefault("Content-Type", request.content_type())
-        started = time.perf_counter()
-        try:
-            reply = client.request(request.method, request.target(), content=request.body_bytes(), headers=headers)
-        except httpx.TimeoutException:
-            elapsed = (time.perf_counter() - started) * 1000
-            result = CaseResult(case.id, case.category, case.visibility, False, None, elapsed, verdict="timeout")
-            return result
-        except httpx.HTTPError as exc:
-            elapsed = (time.perf_counter() - started) * 1000
-            return CaseResult(case.id, case.category, case.visibility, False, None, elapsed, verdict=f"no answer ({exc})")
-        elapsed = (time.perf_counter() - started) * 1000
-        response = HttpResponse(reply.status_code, dict(reply.headers), reply.content, elapsed)
-    calls = control.get("/calls").raise_for_status().json().get("calls", [])
-    assert response is not None
-    return evaluate_case(case, response, calls, contract)
+            chosen = cases(resolved) if cases else resolved.all_cases(contract)
+            results = run_cases(chosen, instance, contract, on_result=on_result)
+            return LocalRun(SuiteRun(resolved, results), outputs.get("public", []), outputs.get("hidden", []))

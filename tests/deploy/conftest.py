@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -96,6 +97,26 @@ def cleanup():
     assert not left and not left_volumes, f"left behind: containers {left}, volumes {left_volumes}"
 
 
+@pytest.fixture
+def shared_folder():
+    """Makes new folders that are shared mount points of their own, as compose's rshared runs folder needs on the host
+    (a systemd host shares / already; this test machine's / is private). Unmounted and removed afterwards."""
+    made: list[Path] = []
+
+    def make(prefix: str) -> Path:
+        path = Path(tempfile.mkdtemp(prefix=prefix))
+        made.append(path)
+        os.chmod(path, 0o711)
+        subprocess.run(["mount", "--bind", str(path), str(path)], check=True)
+        subprocess.run(["mount", "--make-shared", str(path)], check=True)
+        return path
+
+    yield make
+    for path in made:
+        subprocess.run(["umount", "--recursive", "--lazy", str(path)], check=False)
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @dataclass
 class Started:
     """A container started as a compose service: its name, when it started, and its last log lines."""
@@ -111,8 +132,9 @@ class Started:
 def run_like_compose(service: dict, image: str, cleanup: dict, *, database_url: str, redis_url: str,
                      runs_root: Path, bundles: Path, settings: dict[str, str],
                      command: list[str] | None = None) -> Started:
-    """Start ``image`` as compose's sandbox-host ``service`` is declared (pid, user, tmpfs, the same-path runs
-    folder, the Docker socket, host cgroups), on the host network and this test's database and Redis.
+    """Start ``image`` as compose's sandbox-host ``service`` is declared (pid, user, tmpfs, capabilities, security
+    options, cgroup namespace, the same-path runs folder and its propagation, the Docker socket, host cgroups), on
+    the host network and this test's database and Redis. ``runs_root`` must be a shared mount (``shared_folder``).
 
     The service's environment is kept, less what names compose's own services or is left to the operator
     (``${…}``); ``settings`` are added. On SQLite, which production refuses, the container runs in development
@@ -122,8 +144,9 @@ def run_like_compose(service: dict, image: str, cleanup: dict, *, database_url: 
     environment |= {"GOVMARKET_SECRET_KEY": "x" * 32, "GOVMARKET_SANDBOX_RUNS": str(runs_root),
                     "GOVMARKET_BUNDLE_STORE": str(bundles), "DATABASE_URL": database_url, "REDIS_URL": redis_url,
                     "GOVMARKET_RATELIMIT_STORAGE_URI": "memory://", "GOVMARKET_LOG_FORMAT": "text", **settings}
-    volumes = [f"{runs_root}:{runs_root}", "/var/run/docker.sock:/var/run/docker.sock",
-               "/sys/fs/cgroup:/sys/fs/cgroup:ro", f"{bundles}:{bundles}:ro"]
+    runs_volume = next(v for v in service["volumes"] if "govmarket-sandbox/runs" in v)
+    volumes = [f"{runs_root}:{runs_root}" + (":rshared" if runs_volume.endswith(":rshared") else ""),
+               "/var/run/docker.sock:/var/run/docker.sock", "/sys/fs/cgroup:/sys/fs/cgroup:ro", f"{bundles}:{bundles}:ro"]
     if database_url.startswith("sqlite"):
         folder = database_url.removeprefix("sqlite:///").rsplit("/", 1)[0]
         environment["GOVMARKET_ENV"] = "development"
@@ -134,6 +157,12 @@ def run_like_compose(service: dict, image: str, cleanup: dict, *, database_url: 
             "--pid", service["pid"], "--user", service["user"]]
     for path in service["tmpfs"]:
         args += ["--tmpfs", path]
+    for cap in service.get("cap_add", []):
+        args += ["--cap-add", cap]
+    for option in service.get("security_opt", []):
+        args += ["--security-opt", option.replace(":", "=", 1)]
+    if service.get("cgroup"):
+        args += ["--cgroupns", service["cgroup"]]
     for volume in volumes:
         args += ["--volume", volume]
     for key, value in environment.items():

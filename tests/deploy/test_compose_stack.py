@@ -122,7 +122,7 @@ def build_on_local_base(images: dict[str, str]) -> None:
 
 
 @pytest.fixture
-def stack(image, runtime_tag, tmp_path_factory):  # noqa: F811 (runtime_tag is the fixture)
+def stack(image, runtime_tag, tmp_path_factory, shared_folder):  # noqa: F811 (runtime_tag is the fixture)
     """The stack's environment (images, secrets, TLS, ports, a short runs folder), torn down at the end."""
     runtime, _hash = runtime_tag
     proxy, offline = f"govmarket-proxy-test:{CHECKOUT}", f"govmarket-offline-test:{CHECKOUT}"
@@ -130,9 +130,8 @@ def stack(image, runtime_tag, tmp_path_factory):  # noqa: F811 (runtime_tag is t
     build_on_local_base({"proxy": proxy, "offline": offline})
     print(f"\nproxy and offline images ready in {time.monotonic() - started:.1f} s")
     work = Path(tempfile.mkdtemp(prefix="gmst-"))  # short: unix socket paths under the runs folder
-    runs = work / "runs"
-    runs.mkdir()
-    os.chmod(runs, 0o711)
+    # A shared mount of its own: the workers' per-run tmpfs areas propagate through it to dockerd (compose's rshared).
+    runs = shared_folder("gmsr-")
     tls = work / "tls"
     subprocess.run([str(ROOT / "scripts" / "stack-tls.sh"), str(tls), "localhost"], check=True, capture_output=True,
                    timeout=60)

@@ -67,7 +67,7 @@ def sandbox_containers(owner: str) -> list[str]:
 
 
 def test_sandbox_worker_container_certifies_with_the_docker_socket(image, cleanup, runtime_tag, fresh_database_url,
-                                                                   private_redis, tmp_path):
+                                                                   private_redis, tmp_path, shared_folder):
     from core.extensions import db
     from core.storage import FileBlobStore
     from sandbox.models import CertificationRun
@@ -80,7 +80,9 @@ def test_sandbox_worker_container_certifies_with_the_docker_socket(image, cleanu
     assert env["GOVMARKET_SANDBOX_BACKEND"] == "docker" and env["GOVMARKET_RUNTIME_IMAGE"].startswith("${")
     runs_in_compose = compose_default(env["GOVMARKET_SANDBOX_RUNS"])
     mounts = [compose_default(volume).split(":") for volume in compose["volumes"]]
-    assert [runs_in_compose, runs_in_compose] in mounts, "the runs folder must be mounted from the same host path"
+    assert [runs_in_compose, runs_in_compose, "rshared"] in mounts, \
+        "the runs folder must be mounted from the same host path, its mounts propagating to the host"
+    assert compose["cap_add"] == ["SYS_ADMIN"] and "cgroup" not in compose, "docker-compose 1.29 refuses `cgroup`"
     assert ["/var/run/docker.sock", "/var/run/docker.sock"] in mounts
     assert ["/sys/fs/cgroup", "/sys/fs/cgroup", "ro"] in mounts
 
@@ -100,8 +102,7 @@ def test_sandbox_worker_container_certifies_with_the_docker_socket(image, cleanu
         db.session.remove()
 
     # A short folder (unix socket paths are limited to 108 bytes), the same path on the host and in the worker.
-    runs_root = Path(tempfile.mkdtemp(prefix="gm-runs-"))
-    os.chmod(runs_root, 0o711)
+    runs_root = shared_folder("gm-runs-")
     container = run_like_compose(compose, image, cleanup, database_url=fresh_database_url,
                                  redis_url=private_redis.url, runs_root=runs_root, bundles=bundles,
                                  settings={"GOVMARKET_RUNTIME_IMAGE": tag})
@@ -159,23 +160,30 @@ except ServiceUnavailable as exc:
 """
 
 
-@pytest.mark.parametrize("wrong", ["own pid namespace", "runs folder inside the container", "no host cgroups"])
-def test_sandbox_worker_container_refuses_what_it_cannot_vet(image, cleanup, runtime_tag, wrong, tmp_path):
+@pytest.mark.parametrize("wrong", ["own pid namespace", "runs folder inside the container", "no host cgroups",
+                                   "runs folder not shared", "no capability to mount"])
+def test_sandbox_worker_container_refuses_what_it_cannot_vet(image, cleanup, runtime_tag, wrong, tmp_path, shared_folder):
     """A worker container set up wrongly refuses before an app runs (an infrastructure error the run records),
-    instead of misjudging every app, missing pids-limit hits, or sweeping other workers' live sandboxes."""
+    instead of misjudging every app, missing pids-limit hits, letting an app write to the host's disk, or sweeping
+    other workers' live sandboxes. Everything else is as compose.yaml declares it."""
     tag, _ = runtime_tag
     if wrong == "runs folder inside the container":
         runs, mount = "/var/lib/govmarket-sandbox-probe/runs", []  # the container's own filesystem: nothing on the host
-    else:
+    elif wrong == "runs folder not shared":
         runs = tempfile.mkdtemp(prefix="gm-probe-")
         os.chmod(runs, 0o711)
         mount = ["--volume", f"{runs}:{runs}"]
+    else:
+        runs = str(shared_folder("gm-probe-"))
+        mount = ["--volume", f"{runs}:{runs}:rshared"]
     name = f"govmarket-test-{uuid.uuid4().hex[:10]}"
     cleanup["containers"].append(name)
     args = ["run", "--rm", "--name", name, "--label", f"{LABEL}={LABEL_VALUE}", "--network", "none", "--user", "root",
-            "--volume", "/var/run/docker.sock:/var/run/docker.sock", *mount,
+            "--volume", "/var/run/docker.sock:/var/run/docker.sock", *mount, "--cgroupns", "host",
             "--env", "GOVMARKET_ENV=development", "--env", f"GOVMARKET_RUNTIME_IMAGE={tag}", "--env", f"RUNS={runs}",
             "--env", "PROMETHEUS_MULTIPROC_DIR="]
+    if wrong != "no capability to mount":
+        args += ["--cap-add", "SYS_ADMIN", "--security-opt", "apparmor=unconfined"]
     if wrong != "own pid namespace":
         args += ["--pid", "host"]
     if wrong != "no host cgroups":
@@ -183,11 +191,14 @@ def test_sandbox_worker_container_refuses_what_it_cannot_vet(image, cleanup, run
     try:
         proc = docker_cli(*args, image, "python", "-c", PROBE)
     finally:
-        shutil.rmtree(runs, ignore_errors=True)
+        if wrong == "runs folder not shared":
+            shutil.rmtree(runs, ignore_errors=True)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     expected = {"own pid namespace": "own pid namespace; run it with the host's",
                 "runs folder inside the container": "is inside this container's own filesystem",
-                "no host cgroups": "does not see the host's cgroup"}[wrong]
+                "no host cgroups": "does not see the host's cgroup",
+                "runs folder not shared": "does not propagate to the host",
+                "no capability to mount": "could not mount the size-capped area"}[wrong]
     assert expected in result.get("refused", ""), result
     print(f"\nrefused: {result['refused']}")
     assert not Path("/var/lib/govmarket-sandbox-probe").exists(), "dockerd created the runs folder on the host"

@@ -13,10 +13,8 @@ from __future__ import annotations
 import http.client
 import io
 import json
-import os
 import secrets
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -86,7 +84,7 @@ def publish_echo(app) -> tuple[int, int]:
 
 
 def test_app_serving_container_serves_an_app_with_the_docker_socket(image, cleanup, runtime_tag, fresh_database_url,
-                                                                    private_redis, tmp_path):
+                                                                    private_redis, tmp_path, shared_folder):
     from core.extensions import db
     from marketplace.gateway.models import DepartmentCall
     from mockdata.generator import scenarios_for
@@ -119,8 +117,7 @@ def test_app_serving_container_serves_an_app_with_the_docker_socket(image, clean
 
     port = free_port()
     secret = secrets.token_hex(32)
-    runs_root = Path(tempfile.mkdtemp(prefix="gm-serve-"))
-    os.chmod(runs_root, 0o711)
+    runs_root = shared_folder("gm-serve-")
     command = [*compose["command"]]
     command[command.index("--bind") + 1] = f"127.0.0.1:{port}"
     advertise_at = command.index("--advertise")

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox import cgroups as sandbox_cgroups
 from tests.conftest import make_app, upgrade
 from tests.faults.test_worker_faults import wait_until, worker, worker_env
 from tests.marketplace.conftest import contract_doc
@@ -34,7 +35,6 @@ ROOT = Path(__file__).resolve().parents[2]
 # Short, traversable by the sandbox uid (unix socket paths are limited to 108 bytes), shared with the sandbox tests.
 RUNS = "/run/govmarket-sandbox-test"
 CGROUPS = Path("/sys/fs/cgroup")
-CONTROLLERS = ("memory", "pids", "cpu")
 CASES = 14
 PAUSE_S = 0.35
 PASSWORD = "correct horse battery"
@@ -156,7 +156,8 @@ def sandbox_of(horse: str) -> dict:
     process descended from it (bwrap, the sandboxed app, the simulated department service), by owner key."""
     from sandbox.backends import owner_key
 
-    cgroups = sorted(p for ctrl in CONTROLLERS for p in (CGROUPS / ctrl / "govmarket").glob(f"{horse}-*"))
+    cgroups = sorted(p for cg in sandbox_cgroups.existing(sandbox_cgroups.detect(CGROUPS)).values()
+                     if cg.name.startswith(f"{horse}-") for p in set(cg.dirs.values()))
     members = set()
     for path in cgroups:
         if path.parent.parent.name == "pids":
@@ -229,7 +230,7 @@ def test_worker_killed_mid_real_certification_is_swept_and_recertified_once(cert
         caught = sandbox_of(holder)
         # The kill really lands mid-run: the app's sandbox (cgroups with processes in them) and the department
         # service are alive.
-        assert len(caught["cgroups"]) == len(CONTROLLERS) and caught["members"], caught
+        assert caught["cgroups"] and caught["members"], caught
         assert caught["run_dirs"] and any("mockdata" in p for p in caught["processes"].values()), caught
         killed_at = time.monotonic()
         # rq moves the work horse into its own process group: kill it and the worker's whole group.

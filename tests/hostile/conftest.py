@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from tests.marketplace.citizen_world import market, publish  # noqa: F401  (shared fixtures)
 from tests.marketplace.conftest import _rid, _uscc, held_jobs, minimal_bundle, suite_doc, world  # noqa: F401
+from tests.sandbox.conftest import backend, no_leftovers, runs_root, store, stored_bundle  # noqa: F401  (sandboxes)
 
 
 @dataclass

@@ -98,8 +98,23 @@ def runs_root(tmp_path_factory):
 
 
 def sandbox_processes() -> list[str]:
-    out = subprocess.run(["ps", "-o", "pid=,ppid=,args=", "-u", str(SANDBOX_UID)], capture_output=True, text=True)
-    return [line for line in out.stdout.splitlines() if line.strip()]
+    """Processes of the sandbox uid that descend from this test process (bwrap sandboxes are its children, and an
+    orphan is re-parented to it, a subreaper). Other engineers' test runs on the machine have their own; Docker's
+    are the containerd shim's, and the container check below covers them."""
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,uid=,args="], capture_output=True, text=True)
+    rows = [line.split(None, 3) for line in out.stdout.splitlines() if line.strip()]
+    parent = {int(r[0]): int(r[1]) for r in rows}
+    me = os.getpid()
+
+    def mine(pid: int) -> bool:
+        seen = 0
+        while pid > 1 and seen < 64:
+            if pid == me:
+                return True
+            pid, seen = parent.get(pid, 0), seen + 1
+        return False
+
+    return [" ".join(r) for r in rows if len(r) > 2 and int(r[2]) == SANDBOX_UID and mine(int(r[0]))]
 
 
 @pytest.fixture

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -95,13 +97,23 @@ def test_read_only_root_and_bounded_tmp(hostile):
 
 
 def test_fork_bomb_hits_the_pids_limit(hostile):
-    reply = hostile.request("GET", "/fork-bomb")
+    reply = hostile.request("GET", "/fork-bomb?hold=1")
     assert reply.status == 200, reply
     assert json.loads(reply.body)["children"] < LIMITS.sandbox.pids
     hostile.check_resources()
     assert "pids" in hostile.verdicts
     # Contained: the host can still start processes (the app's own pid budget is what ran out).
     assert subprocess.run(["/bin/true"], check=False).returncode == 0
+    # Its server has no thread left for the next connection: the reset says why, not a bare failure. (The app's
+    # own pressure retakes a freed slot within some milliseconds: ask a few times.)
+    failed = []
+    for _ in range(20):
+        after = hostile.request("GET", "/ok")
+        if after.status is None:
+            failed.append(after)
+            break
+        time.sleep(0.05)
+    assert failed and all(f.verdict == "pids" for f in failed), failed
 
 
 def test_memory_hog_is_killed_with_a_memory_verdict(hostile):
@@ -114,10 +126,11 @@ def test_memory_hog_is_killed_with_a_memory_verdict(hostile):
     assert "memory" in hostile.verdicts, hostile.verdicts
 
 
-def test_cpu_spin_times_out_and_is_throttled(hostile):
+def test_cpu_spin_gets_a_cpu_verdict_and_is_throttled(hostile):
     started = time.monotonic()
     reply = hostile.request("GET", "/spin")
-    assert reply.verdict == "timeout"
+    assert reply.verdict == "cpu", reply  # not a mere timeout: the cgroup's CPU accounting shows the quota used
+    assert "computed all the while" in reply.error
     assert time.monotonic() - started < LIMITS.request_seconds + 1
     before = os.times()
     time.sleep(0.5)
@@ -161,6 +174,68 @@ def test_crash_mid_run_gets_a_crash_verdict(hostile):
     time.sleep(0.3)
     assert not hostile.alive()
     assert hostile.request("GET", "/ok").status is None
+
+
+def test_nothing_of_the_host_shows_in_pid_1_mounts_or_descriptors(hostile, runs_root):
+    facts = get_json(hostile, "/host-facts")
+    assert not facts["ptrace_init"]["ok"] and not facts["proc1_mem"]["ok"], facts
+    host = [str(runs_root), hostile.dir.name, os.getcwd(), "/root"]
+    for name in ("proc1_cmdline", "proc1_environ"):
+        if facts[name]["ok"]:
+            assert not [h for h in host if h in facts[name]["result"]], (name, facts[name])
+    assert str(runs_root) not in facts["mountinfo"] and hostile.dir.name not in facts["mountinfo"], facts["mountinfo"]
+    assert not [t for t in facts["fds"].values() if "govmarket" in t], facts["fds"]
+    assert facts["nofile"] == [LIMITS.sandbox.open_files] * 2
+    assert not facts["exec_tmp"]["ok"] and not facts["exec_sock"]["ok"], facts  # noexec
+
+
+def test_filling_the_socket_folder_is_a_disk_verdict_not_host_disk(hostile, runs_root):
+    before = os.statvfs(runs_root)
+    filled = get_json(hostile, "/fill-sockets")
+    assert filled["written"] <= LIMITS.socket_dir_bytes and "No space left" in filled["error"], filled
+    hostile.check_resources()
+    assert "disk" in hostile.verdicts, hostile.verdicts
+    after = os.statvfs(runs_root)
+    assert (before.f_bavail - after.f_bavail) * after.f_frsize < 64 * 1024 * 1024  # it tried to write 1 GiB
+
+
+def test_dependencies_that_do_not_fit_their_area_are_a_disk_verdict(backend, store, runs_root, stored_bundle):
+    import io
+    import zipfile
+
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as zf:  # 24 MiB of zeros in 24 KiB
+        zf.writestr("bomb/data.bin", b"\0" * (24 << 20))
+        zf.writestr("bomb-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: bomb\nVersion: 1.0\n")
+        zf.writestr("bomb-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        zf.writestr("bomb-1.0.dist-info/RECORD", "")
+    sha = stored_bundle("hostile:app", "hostile", wheels={"bomb-1.0-py3-none-any.whl": raw.getvalue()})
+    limits = replace(LIMITS, deps_bytes=8 * 1024 * 1024)
+    session, ok = start(backend, store, runs_root, sha, limits=limits)
+    try:
+        assert not ok
+        assert "deps area" in session.verdicts["disk"] and "start_failure" in session.verdicts, session.verdicts
+    finally:
+        session.close()
+
+
+def test_a_link_planted_mid_run_to_a_host_socket_is_a_tampering_verdict(hostile):
+    control = hostile.dir / "dept-control.sock"  # where the department service's control socket would be
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(control))
+    listener.listen(4)
+    try:
+        assert get_json(hostile, f"/plant?target={control}") == {"planted": str(control)}
+        time.sleep(0.6)
+        reply = hostile.request("GET", "/ok")
+        assert reply.status is None and reply.verdict == "tampering" and "not in the sandbox" in reply.error, reply
+    finally:
+        listener.close()
+
+
+def test_oversized_response_headers_are_an_output_verdict(hostile):
+    reply = hostile.request("GET", "/headers")
+    assert reply.verdict == "output" and "headers" in reply.error, reply
 
 
 def test_never_ready_is_a_start_failure(backend, store, runs_root, stored_bundle):

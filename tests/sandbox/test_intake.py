@@ -158,7 +158,7 @@ def test_declared_member_size_over_cap(store):
     ("manifest", "field"),
     [
         (MANIFEST.replace(b'runtime = "python3.11"', b'runtime = "node18"'), "runtime"),
-        (MANIFEST.replace(b'name = "food-licence-express"\n', b""), "manifest"),
+        (MANIFEST.replace(b'name = "food-licence-express"\n', b""), "name"),
         (MANIFEST.replace(b'"app:application"', b'"app; rm -rf /"'), "entrypoint"),
         (MANIFEST.replace(b'"person.read"', b'"person read"'), "scopes.0"),
         (b"name = [unclosed", None),
@@ -171,6 +171,14 @@ def test_manifest_schema(store, manifest, field):
         assert field in err.value.errors
     else:
         assert "not valid UTF-8 TOML" in err.value.message
+
+
+def test_a_manifest_missing_several_fields_names_them_all(store):
+    manifest = b'name = "food-licence-express"\nversion = "1.0.0"\n'
+    with pytest.raises(ValidationError) as err:
+        upload(store, build([("govapp.toml", manifest), ("app.py", b"")]))
+    assert {"order", "entrypoint", "runtime", "scopes"} <= set(err.value.errors)
+    assert "missing order, entrypoint, runtime, scopes" in err.value.message
 
 
 def test_missing_manifest_and_missing_entrypoint_module(store):

@@ -24,9 +24,26 @@ SUITE = {
     ],
 }
 REPORT = {
+    "report_version": 2,
     "cases": [
         {"case_id": "public-ok", "category": "happy-path", "visibility": "public", "passed": False,
          "diff": "expected 200, got 500"},
+        {"case_id": "hidden-expired-licence", "category": "rules", "visibility": "hidden", "passed": False,
+         "diff": "request SECRET-INPUT expected 422"},
+    ],
+    "verdicts": {"timeout": "case 'hidden-expired-licence': no complete answer within 10.0 s",
+                 "memory": "the app was killed at the memory limit"},
+    "hidden_verdicts": ["memory", "timeout"],
+    "output": {"text": "GET /health", "bytes": 11},
+    "hidden_output": {"text": "POST /applications {'credit_code': 'SECRET-INPUT'}", "bytes": 52},
+    "certified": False,
+}
+# Before hidden cases had an instance of their own: public cases ran after them in the same process.
+LEGACY_REPORT = {
+    "cases": [
+        {"case_id": "public-ok", "category": "happy-path", "visibility": "public", "passed": False,
+         "diff": "expected 200, got 500: {'echo': 'SECRET-INPUT'}",
+         "failures": [{"kind": "status", "message": "{'echo': 'SECRET-INPUT'}"}]},
         {"case_id": "hidden-expired-licence", "category": "rules", "visibility": "hidden", "passed": False,
          "diff": "request SECRET-INPUT expected 422"},
     ],
@@ -92,12 +109,25 @@ def test_vendor_never_sees_hidden_cases(queued):
     assert seen["report"]["hidden"] == {"rules": {"passed": 0, "total": 1}}
     assert [c["case_id"] for c in seen["report"]["cases"]] == ["public-ok"]
     assert seen["report"]["cases"][0]["diff"] == "expected 200, got 500"
-    assert seen["report"]["verdicts"] == {"timeout": "during a hidden case"}
+    assert seen["report"]["verdicts"] == {"timeout": "during a hidden case", "memory": "during a hidden case"}
+    assert seen["report"]["output"] == REPORT["output"]  # the public instance's: it never saw a hidden case
+    assert "hidden_output" not in seen["report"] and "hidden_verdicts" not in seen["report"]
 
     full = services.certification_report(staff, run.id)
     assert full["view"] == "department" and "SECRET-INPUT" in repr(full)
     with pytest.raises(Forbidden):
         services.certification_report(other_vendor, run.id)
+
+
+def test_vendor_sees_no_detail_of_a_run_whose_public_cases_ran_after_hidden_ones(queued):
+    run = request()
+    run.report, run.state = LEGACY_REPORT, "failed"
+    db.session.commit()
+    seen = services.certification_report(vendor, run.id)["report"]
+    assert "SECRET-INPUT" not in repr(seen) and "hidden-expired-licence" not in repr(seen)
+    assert [(c["case_id"], c["passed"], c["failures"]) for c in seen["cases"]] == [("public-ok", False, [])]
+    assert "details withheld" in seen["cases"][0]["diff"]
+    assert seen["verdicts"] == {"timeout": "during a hidden case"}
 
 
 def test_runs_of_a_dead_worker_are_failed_not_left_testing(queued):

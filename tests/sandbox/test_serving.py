@@ -84,7 +84,9 @@ def call(instance, signer, method: str, path: str, claims: dict | None = None, b
     if claims is not None:
         headers["Authorization"] = "Bearer " + signer.sign({"aud": instance.served.audience, **claims})
     try:
-        conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        # Bytes go out with the headers in one write: an app that answers 401 and closes before reading the body
+        # must not leave this client writing into a closed socket (BrokenPipeError).
+        conn.request(method, path, body=json.dumps(body).encode() if body is not None else None, headers=headers)
         response = conn.getresponse()
         return response.status, json.loads(response.read() or b"null")
     finally:

@@ -279,3 +279,80 @@ def test_run_report_hides_hidden_diffs():
     assert "diff" not in report["cases"][0] and report["cases"][0]["passed"] is False
     assert "diff" in run.to_dict(public_diffs_only=False)["cases"][0]
     yaml.safe_dump(report)  # plain data
+
+
+# --------------------------------------------------------------------------------------------- the case loop
+
+
+class EchoInstance:
+    """A fake app instance that answers every request with all the request paths it has seen so far."""
+
+    def __init__(self, phase: str, log: list, hang: set[str] = frozenset()):
+        self.phase, self.log, self.hang, self.seen = phase, log, hang, []
+
+    def unavailable(self):
+        return None
+
+    def open_case(self, case):
+        self.log.append((self.phase, case.id))
+        return {"Authorization": "Bearer t"} if case.identity is not None else {}
+
+    def send(self, request, headers):
+        from govsuite import Exchange
+
+        self.seen.append(request.path)
+        if request.path in self.hang:
+            return Exchange(None, 3000.0, "timeout", "no answer within 3 s")
+        return Exchange(HttpResponse(200, {}, json.dumps(self.seen).encode(), 1.0), 1.0)
+
+    def department_calls(self):
+        return []
+
+
+def loop_case(case_id: str, visibility: str = "public") -> Case:
+    return Case.from_dict({"id": case_id, "category": "c", "visibility": visibility,
+                           "request": {"method": "GET", "path": f"/{case_id}"}, "expect": {"status": 201}})
+
+
+def test_hidden_cases_run_after_every_public_case_in_a_fresh_instance():
+    from contextlib import contextmanager
+
+    from govsuite import run_cases
+
+    log, instances = [], []
+
+    @contextmanager
+    def instance(phase):
+        instances.append(EchoInstance(phase, log))
+        yield instances[-1]
+
+    cases = [loop_case("h1", "hidden"), loop_case("p1"), loop_case("h2", "hidden"), loop_case("p2")]
+    results = run_cases(cases, instance)
+    assert log == [("public", "p1"), ("public", "p2"), ("hidden", "h1"), ("hidden", "h2")]
+    assert [r.case_id for r in results] == ["p1", "p2", "h1", "h2"]
+    # What the public instance answered (shown to vendors in public diffs) holds nothing of a hidden case.
+    public = [r for r in results if r.visibility == "public"]
+    assert all("/h" not in r.body_excerpt for r in public) and "/p1" in public[1].body_excerpt
+    # Without hidden cases no second instance is started.
+    instances.clear()
+    run_cases([loop_case("p1")], instance)
+    assert [i.phase for i in instances] == ["public"]
+
+
+def test_the_loop_stops_sending_after_consecutive_timeouts():
+    from contextlib import contextmanager
+
+    from govsuite import run_cases
+
+    log = []
+
+    @contextmanager
+    def instance(phase):
+        yield EchoInstance(phase, log, hang={f"/p{i}" for i in range(2, 10)} | {"/h1"})
+
+    cases = [loop_case(f"p{i}") for i in range(1, 8)] + [loop_case("h1", "hidden")]
+    results = run_cases(cases, instance, max_consecutive_timeouts=3)
+    assert [case_id for _, case_id in log] == ["p1", "p2", "p3", "p4"]  # p1 answered, then three timeouts
+    assert [r.verdict for r in results] == [None, "timeout", "timeout", "timeout", "timeout", "timeout", "timeout",
+                                            "timeout"]
+    assert "not sent" in results[-1].diff() and not any(r.passed for r in results)

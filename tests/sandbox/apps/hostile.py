@@ -89,13 +89,128 @@ def filesystem():
             "fill_tmp": _try(fill_tmp), "exec_tmp": _try(exec_tmp)}
 
 
-def fork_bomb():
+def host_facts():
+    """What the sandbox shows of the host: pid 1 (bubblewrap's init, or the app itself on Docker), mounts, fds."""
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def ptrace_init():
+        if libc.ptrace(16, 1, None, None) != 0:  # PTRACE_ATTACH to pid 1
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+        return "attached"
+
+    def fds():
+        return {fd: os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                if os.path.exists(f"/proc/self/fd/{fd}")}
+
+    import resource
+    return {"proc1_cmdline": _try(lambda: open("/proc/1/cmdline", "rb").read().decode(errors="replace")),
+            "proc1_environ": _try(lambda: open("/proc/1/environ", "rb").read().decode(errors="replace")),
+            "proc1_mem": _try(lambda: open("/proc/1/mem", "rb").read(1)),
+            "ptrace_init": _try(ptrace_init),
+            "mountinfo": open("/proc/self/mountinfo").read(),
+            "fds": fds(),
+            "nofile": resource.getrlimit(resource.RLIMIT_NOFILE),
+            "exec_tmp": _try(lambda: filesystem_exec("/tmp")),
+            "exec_sock": _try(lambda: filesystem_exec(os.path.dirname(os.environ["GOVAPP_SOCKET"])))}
+
+
+def filesystem_exec(folder):
+    path = os.path.join(folder, "x.sh")
+    with open(path, "w") as fh:
+        fh.write("#!/bin/sh\necho ran\n")
+    os.chmod(path, 0o755)
+    try:
+        return subprocess.run([path], capture_output=True, timeout=2).stdout
+    finally:
+        os.unlink(path)
+
+
+def fill_sockets():
+    """Write into the socket folder (on the host side of the sandbox) until the kernel says no."""
+    written = 0
+    folder = os.path.dirname(os.environ["GOVAPP_SOCKET"])
+    try:
+        with open(os.path.join(folder, "fill"), "wb") as fh:
+            while written < 1 << 30:
+                fh.write(b"\0" * (1 << 20))
+                fh.flush()
+                written += 1 << 20
+    except OSError as exc:
+        return {"written": written, "error": str(exc)}
+    return {"written": written}
+
+
+def plant(target):
+    """Answer, then put a link to ``target`` (a host socket) where app.sock was, for the harness's next request."""
+    sock = os.environ["GOVAPP_SOCKET"]
+
+    def swap():
+        time.sleep(0.3)
+        os.unlink(sock)
+        os.symlink(target, sock)
+    threading.Thread(target=swap, daemon=True).start()
+    return {"planted": target}
+
+
+def department_abuse(connections):
+    """Send the department service an oversized body, then hold half-sent requests open to it."""
+    path = os.environ["GOVAPP_DEPT_SOCKET"]
+    big = socket.socket(socket.AF_UNIX)
+    big.settimeout(3)
+    try:
+        big.connect(path)
+        big.sendall(b"POST /applications/food-licence HTTP/1.1\r\nHost: d\r\nContent-Length: 314572800\r\n\r\n")
+        big.sendall(b"x" * 65536)
+        answer = big.recv(200)
+    except OSError as exc:
+        answer = str(exc).encode()
+    finally:
+        big.close()
+    held, refused = [], 0
+    for _ in range(connections):
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(1)
+        try:
+            s.connect(path)
+            s.sendall(b"POST /applications/food-licence HTTP/1.1\r\nHost: d\r\nContent-Length: 100\r\n\r\n{")
+            held.append(s)
+        except OSError:
+            refused += 1
+            s.close()
+    time.sleep(0.5)
+    closed = 0
+    for s in held:
+        s.setblocking(False)
+        try:
+            if s.recv(1) == b"":
+                closed += 1
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed += 1
+        s.close()
+    return {"held": len(held), "refused": refused, "closed_by_service": closed, "big_answer": answer.decode(errors="replace")}
+
+
+def fork_bomb(hold=False):
     children = 0
+
+    def fork():
+        if os.fork() == 0:
+            time.sleep(30)
+            os._exit(0)
+
+    if hold:  # keep taking every process slot that frees up (this request's own thread, when it ends)
+        def press():
+            for _ in range(1000):
+                try:
+                    fork()
+                except OSError:
+                    time.sleep(0.01)
+        threading.Thread(target=press, daemon=True).start()
     try:
         while True:
-            if os.fork() == 0:
-                time.sleep(30)
-                os._exit(0)
+            fork()
             children += 1
     except OSError as exc:
         return {"children": children, "error": str(exc)}
@@ -152,9 +267,15 @@ def app(environ, start_response):
         sys.stdout.flush()
     if path == "/crash":
         os._exit(3)
+    if path == "/headers":
+        start_response("200 OK", [(f"X-Padding-{i}", "h" * 1000) for i in range(80)])
+        return [b"{}"]
+    query = dict(p.split("=", 1) for p in environ.get("QUERY_STRING", "").split("&") if "=" in p)
     handlers = {"/network": network, "/privileges": privileges, "/secrets": secrets, "/filesystem": filesystem,
-                "/fork-bomb": fork_bomb, "/memory": memory_hog, "/spin": spin, "/daemon": daemon,
-                "/flood": lambda: {"flooded": True}, "/ok": lambda: {"ok": True}}
+                "/fork-bomb": lambda: fork_bomb("hold" in query), "/memory": memory_hog, "/spin": spin, "/daemon": daemon,
+                "/flood": lambda: {"flooded": True}, "/ok": lambda: {"ok": True}, "/host-facts": host_facts,
+                "/fill-sockets": fill_sockets, "/plant": lambda: plant(query["target"]),
+                "/department-abuse": lambda: department_abuse(int(query.get("connections", "100")))}
     body = json.dumps(handlers[path]()).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]
