@@ -113,6 +113,11 @@ def issue_token(client, user, scopes) -> str:
 
 @pytest.fixture
 def world(app, client):
+    return build_world(app, client)
+
+
+def build_world(app, client) -> World:
+    """Two departments, two vendors, a user per role with its token, orders (open and draft) and a version."""
     from marketplace.accounts import services as accounts
     from marketplace.accounts.scopes import ROLE_SCOPES
     from marketplace.catalogue import services as catalogue
