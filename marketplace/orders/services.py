@@ -14,9 +14,9 @@ from blinker import Namespace
 from sqlalchemy.orm.exc import StaleDataError
 
 from core import audit
+from core.access import get_or_404
 from core.errors import Conflict, NotFound, ValidationError
 from core.extensions import db
-from core.roles import Role
 from core.time import utcnow
 from marketplace.catalogue.services import service_item_get
 from marketplace.orders import authz
@@ -41,6 +41,9 @@ TRANSITIONS = {
     "archive": ({"draft", "closed"}, "archived_at"),
 }
 
+# The rule of each status change, under its use case's name.
+TRANSITION_RULES = {"publish": authz.order_publish, "close": authz.order_close, "archive": authz.order_archive}
+
 _signals = Namespace()
 # Sent with the order's id and ``suite=`` after a new suite version of an open order is committed. The vendors
 # package answers it by re-testing every published app (connected by its ``init_app``): orders sit below vendors.
@@ -49,26 +52,14 @@ suite_added = _signals.signal("suite-added")
 
 def order_get(actor, order_id: int, *, for_update: bool = False) -> Order:
     """The order with ``order_id`` if ``actor`` may see it; NotFound otherwise."""
-    query = sa.select(Order).where(Order.id == order_id)
-    if for_update:
-        query = query.with_for_update()
-    order = db.session.scalar(query)
-    if order is None:
-        raise NotFound(f"order {order_id} does not exist")
-    authz.order_view(actor, order)
-    return order
+    return get_or_404(Order, order_id, "order", authz.order_get, actor, for_update=for_update)
 
 
 def order_list(actor, *, status: str | None = None, q: str = "", department_id: int | None = None,
                page: int = 1, page_size: int = 20) -> Page:
     """Orders ``actor`` may see: everyone sees open and closed ones; department staff also their own drafts
     and archives; admins, auditors and finance see all."""
-    query = sa.select(Order).order_by(Order.id.desc())
-    published = sa.and_(Order.published_at.is_not(None), Order.archived_at.is_(None))
-    if actor is None or actor.role in {Role.CITIZEN, Role.VENDOR_MEMBER}:
-        query = query.where(published)
-    elif actor.role == Role.DEPARTMENT_STAFF:
-        query = query.where(sa.or_(published, Order.department_id == actor.department_id))
+    query = sa.select(Order).where(authz.order_list_scope(actor)).order_by(Order.id.desc())
     if status:
         query = query.where(_status_clause(status))
     if department_id:
@@ -131,8 +122,7 @@ def order_create(actor, *, service_item_id: int, slug: str, title: str, contract
 def order_update(actor, order_id: int, changes: dict[str, Any], *, expected_revision: int | None = None) -> Order:
     """Change an order's fields allowed in its status. ``expected_revision`` guards against concurrent edits:
     if someone saved in between, Conflict says so and nothing is written."""
-    order = order_get(actor, order_id, for_update=True)
-    authz.order_change(actor, order)
+    order = get_or_404(Order, order_id, "order", authz.order_update, actor, for_update=True)
     if expected_revision is not None and expected_revision != order.revision:
         raise Conflict(f"order {order.id} was changed by someone else (revision {order.revision}, you edited "
                        f"{expected_revision}); reload it and apply your change again")
@@ -169,8 +159,7 @@ def _commit_guarding_revision(order: Order) -> None:
 
 
 def _transition(actor, order_id: int, action: str, now: datetime | None = None) -> Order:
-    order = order_get(actor, order_id, for_update=True)
-    authz.order_change(actor, order)
+    order = get_or_404(Order, order_id, "order", TRANSITION_RULES[action], actor, for_update=True)
     allowed_from, stamp = TRANSITIONS[action]
     if order.status not in allowed_from:
         raise Conflict(f"cannot {action} order {order.id}: it is {order.status}; "
@@ -216,8 +205,7 @@ def suite_add(actor, order_id: int, document: dict) -> AcceptanceSuite:
     """Add a new version of the order's acceptance suite (draft or open orders); the platform numbers it.
     Every published app of an open order is re-tested against it. Raises ValidationError naming the first
     bad case."""
-    order = order_get(actor, order_id, for_update=True)
-    authz.order_change(actor, order)
+    order = get_or_404(Order, order_id, "order", authz.suite_add, actor, for_update=True)
     if order.status not in {"draft", "open"}:
         raise Conflict(f"order {order.id} is {order.status}; suites change only on draft or open orders")
     version = (order.suites[-1].version + 1) if order.suites else 1
@@ -242,14 +230,14 @@ def suite_add(actor, order_id: int, document: dict) -> AcceptanceSuite:
 def suite_get(actor, order_id: int, version: int | None = None) -> dict:
     """The suite as ``actor`` may see it: the full document for the owning department, admins and auditors;
     for everyone else the public cases and only counts of hidden cases per category."""
-    order = order_get(actor, order_id)
+    order = get_or_404(Order, order_id, "order")
+    full = authz.suite_get(actor, order)
     suites = {s.version: s for s in order.suites}
     if not suites:
         raise NotFound(f"order {order.id} has no acceptance suite yet")
     suite = suites.get(version or max(suites))
     if suite is None:
         raise NotFound(f"order {order.id} has no suite version {version}; versions: {sorted(suites)}")
-    full = authz.suite_view_full(actor, order)
     document = suite.document if full else vendor_view(suite.document)
     return {"order_id": order.id, "version": suite.version, "sha256": suite.sha256, "created_at": suite.created_at,
             "complete": full, "document": document}
@@ -260,8 +248,7 @@ def suite_get(actor, order_id: int, version: int | None = None) -> dict:
 
 def question_ask(actor, order_id: int, text: str) -> Question:
     """A vendor member asks a public question about an open order; the asker stays anonymous."""
-    order = order_get(actor, order_id)
-    authz.question_ask(actor, order)
+    order = get_or_404(Order, order_id, "order", authz.question_ask, actor)
     text = (text or "").strip()
     if not 5 <= len(text) <= 4000:
         raise ValidationError("a question needs 5 to 4000 characters", errors={"text": "length"})
@@ -276,11 +263,8 @@ def question_ask(actor, order_id: int, text: str) -> Question:
 
 def question_answer(actor, question_id: int, answer: str) -> Question:
     """The order's department answers a question publicly; answering again replaces the answer (audited)."""
-    question = db.session.get(Question, question_id)
-    if question is None:
-        raise NotFound(f"question {question_id} does not exist")
-    order = order_get(actor, question.order_id)
-    authz.order_change(actor, order)
+    question = get_or_404(Question, question_id, "question")
+    order = get_or_404(Order, question.order_id, "order", authz.question_answer, actor)
     answer = (answer or "").strip()
     if not answer:
         raise ValidationError("the answer cannot be empty", errors={"answer": "empty"})
@@ -294,5 +278,5 @@ def question_answer(actor, question_id: int, answer: str) -> Question:
 
 def question_list(actor, order_id: int) -> list[Question]:
     """Every question on an order that ``actor`` may see, oldest first (askers are never exposed)."""
-    order = order_get(actor, order_id)
+    order = get_or_404(Order, order_id, "order", authz.question_list, actor)
     return list(db.session.scalars(sa.select(Question).where(Question.order_id == order.id).order_by(Question.id)))

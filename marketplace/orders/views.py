@@ -34,9 +34,9 @@ TRANSITION_MESSAGES = {"publish": _l("Order published: vendors can now enter app
 
 
 def _may_change(actor, order) -> bool:
-    """Whether the order's change rule admits ``actor`` (so the page shows edit buttons)."""
+    """Whether the order's edit rule admits ``actor`` (so the page shows edit buttons)."""
     try:
-        authz.order_change(actor, order)
+        authz.order_update(actor, order)
     except DomainError:
         return False
     return True
@@ -107,7 +107,7 @@ def order_new():
 def order_edit(order_id: int):
     actor = web_actor()
     order = services.order_get(actor, order_id)
-    authz.order_change(actor, order)
+    authz.order_update(actor, order)
     editable = services.EDITABLE[order.status]
     if not editable:
         raise Conflict(f"order {order.id} is {order.status}; nothing about it can change any more")
@@ -211,7 +211,7 @@ def suite_show(order_id: int):
 def suite_new(order_id: int):
     actor = web_actor()
     order = services.order_get(actor, order_id)
-    authz.order_change(actor, order)
+    authz.suite_add(actor, order)
     form = SuiteForm()
     if request.method == "POST":
         valid = form.validate()
