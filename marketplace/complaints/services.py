@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from core import audit
+from core.access import get_or_404
 from core.errors import Conflict, NotFound, ValidationError
 from core.extensions import db
-from core.roles import Role
 from core.time import utcnow
 from marketplace.complaints import authz
 from marketplace.complaints.models import THEMES, Complaint
@@ -89,17 +89,13 @@ def complaint_file(actor, *, theme: str, description: str, transaction_id: int |
 
 def complaint_get(actor, complaint_id: int) -> Complaint:
     """One complaint: its citizen, the vendor and department it is routed to, or oversight. NotFound else."""
-    complaint = db.session.get(Complaint, complaint_id)
-    if complaint is None:
-        raise NotFound(f"complaint {complaint_id} does not exist")
-    authz.complaint_view(actor, complaint)
-    return complaint
+    return get_or_404(Complaint, complaint_id, "complaint", authz.complaint_get, actor)
 
 
 def complaint_acknowledge(actor, complaint_id: int, *, now: datetime | None = None) -> Complaint:
     """The vendor or the department confirms it is handling the complaint. Raises Conflict unless open."""
-    complaint = complaint_get(actor, complaint_id)
-    side = authz.complaint_handle(actor, complaint)
+    complaint = get_or_404(Complaint, complaint_id, "complaint")
+    side = authz.complaint_acknowledge(actor, complaint)
     if complaint.status != "open":
         raise Conflict(f"complaint {complaint.reference} is {complaint.status}, not open")
     complaint.status, complaint.acknowledged_at = "acknowledged", now or utcnow()
@@ -113,8 +109,8 @@ def complaint_close(actor, complaint_id: int, *, outcome: str, response: str, pu
     """Answer the complaint: ``outcome`` resolved or rejected, ``response`` to the citizen, ``public_outcome``
     shown on the app's public page (write it without personal data). The vendor, the department or an admin.
     Raises Conflict when already closed, ValidationError for an unknown outcome or empty texts."""
-    complaint = complaint_get(actor, complaint_id)
-    side = authz.complaint_handle(actor, complaint)
+    complaint = get_or_404(Complaint, complaint_id, "complaint")
+    side = authz.complaint_close(actor, complaint)
     if complaint.status in OUTCOMES:
         raise Conflict(f"complaint {complaint.reference} is already {complaint.status}")
     if outcome not in OUTCOMES:
@@ -140,16 +136,8 @@ def complaint_close(actor, complaint_id: int, *, outcome: str, response: str, pu
 def complaint_list(actor, *, status: str | None = None, page: int = 1, page_size: int = 20) -> Page:
     """Complaints the actor may see: a citizen's own, those routed to a vendor or department, all for oversight.
     Open ones first by deadline."""
-    authz.complaint_list(actor)
-    query = sa.select(Complaint).order_by(Complaint.closed_at.is_not(None), Complaint.due_at, Complaint.id)
-    if actor.role == Role.CITIZEN:
-        query = query.where(Complaint.citizen_id == actor.id)
-    elif actor.role == Role.VENDOR_MEMBER:
-        query = query.where(Complaint.vendor_id == actor.vendor_id)
-    elif actor.role == Role.DEPARTMENT_STAFF:
-        query = query.where(Complaint.department_id == actor.department_id)
-    elif actor.role not in {Role.ADMIN, Role.AUDITOR}:
-        query = query.where(sa.false())
+    query = (sa.select(Complaint).where(authz.complaint_list_scope(actor))
+             .order_by(Complaint.closed_at.is_not(None), Complaint.due_at, Complaint.id))
     if status:
         query = query.where(Complaint.status == status)
     return paginate(query, page, page_size)

@@ -18,6 +18,7 @@ from blinker import Namespace
 
 from billing import services as billing
 from core import audit
+from core.access import get_or_404
 from core.auth import SYSTEM
 from core.errors import Conflict, NotFound, ValidationError
 from core.extensions import db
@@ -204,11 +205,7 @@ def transaction_record_failure(transaction_id: int, *, reason: str, occurred_at:
 def transaction_get(actor, transaction_id: int) -> Transaction:
     """One case with its timeline: its citizen, the app's vendor, the order's department, or oversight.
     Raises NotFound otherwise (and for unknown ids)."""
-    transaction = db.session.get(Transaction, transaction_id)
-    if transaction is None:
-        raise NotFound(f"case {transaction_id} does not exist")
-    authz.transaction_get(actor, transaction)
-    return transaction
+    return get_or_404(Transaction, transaction_id, "case", authz.transaction_get, actor)
 
 
 def transaction_get_by_case_number(actor, case_number: str) -> Transaction:
@@ -216,14 +213,13 @@ def transaction_get_by_case_number(actor, case_number: str) -> Transaction:
     transaction = db.session.scalar(sa.select(Transaction).where(Transaction.case_number == case_number))
     if transaction is None:
         raise NotFound(f"case {case_number} does not exist")
-    authz.transaction_get(actor, transaction)
+    authz.transaction_get_by_case_number(actor, transaction)
     return transaction
 
 
 def transaction_list_mine(actor, *, status: str | None = None, page: int = 1, page_size: int = 20) -> Page:
     """The citizen's own cases, newest first; ``status='started'`` is their to-do list."""
-    authz.transaction_list_mine(actor)
-    query = sa.select(Transaction).where(Transaction.citizen_id == actor.id).order_by(Transaction.started_at.desc(),
+    query = sa.select(Transaction).where(authz.transaction_list_mine_scope(actor)).order_by(Transaction.started_at.desc(),
                                                                                       Transaction.id.desc())
     if status:
         query = query.where(Transaction.status == status)
