@@ -11,10 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, selectinload
 
 from core import audit
+from core.access import get_or_404
 from core.errors import Conflict, NotFound, ValidationError
 from core.extensions import db
 from core.ids import uscc_problem
-from core.roles import Role
 from core.storage import BlobStore
 from core.time import utcnow
 from marketplace.orders.models import Order
@@ -52,17 +52,11 @@ def vendor_create(actor, *, name: str, credit_code: str, contact_email: str = ""
 
 
 def vendor_get(actor, vendor_id: int) -> Vendor:
-    vendor = db.session.get(Vendor, vendor_id)
-    if vendor is None:
-        raise NotFound(f"vendor {vendor_id} does not exist")
-    authz.vendor_view(actor, vendor)
-    return vendor
+    return get_or_404(Vendor, vendor_id, "vendor", authz.vendor_get, actor)
 
 
 def vendor_list(actor, *, q: str = "", page: int = 1, page_size: int = 20) -> Page:
-    query = sa.select(Vendor).order_by(Vendor.name)
-    if actor is None or actor.role not in {Role.ADMIN, Role.AUDITOR, Role.FINANCE, Role.DEPARTMENT_STAFF}:
-        query = query.where(Vendor.id == (actor.vendor_id if actor is not None else None))
+    query = sa.select(Vendor).where(authz.vendor_list_scope(actor)).order_by(Vendor.name)
     if q:
         query = query.where(sa.or_(Vendor.name.like(like(q), escape="\\"),
                                    Vendor.credit_code.like(like(q.upper()), escape="\\")))
@@ -98,11 +92,7 @@ def app_create(actor, *, order_id: int, name: str, slug: str, summary: str = "")
 
 
 def app_get(actor, app_id: int) -> App:
-    app = db.session.get(App, app_id)
-    if app is None:
-        raise NotFound(f"app {app_id} does not exist")
-    authz.app_view(actor, app)
-    return app
+    return get_or_404(App, app_id, "app", authz.app_get, actor)
 
 
 def published_apps_query():
@@ -133,15 +123,7 @@ def app_get_published_by_slug(slug: str) -> App:
 
 def app_list(actor, *, order_id: int | None = None, q: str = "", page: int = 1, page_size: int = 20) -> Page:
     """Apps ``actor`` may see: a vendor's own, the apps for a department's orders, or all for oversight."""
-    query = sa.select(App).order_by(App.id.desc())
-    if actor is None:
-        query = query.where(sa.false())
-    elif actor.role == Role.VENDOR_MEMBER:
-        query = query.where(App.vendor_id == actor.vendor_id)
-    elif actor.role == Role.DEPARTMENT_STAFF:
-        query = query.join(Order, App.order_id == Order.id).where(Order.department_id == actor.department_id)
-    elif actor.role not in {Role.ADMIN, Role.AUDITOR, Role.FINANCE}:
-        query = query.where(sa.false())
+    query = sa.select(App).where(authz.app_list_scope(actor)).order_by(App.id.desc())
     if order_id:
         query = query.where(App.order_id == order_id)
     if q:
@@ -159,8 +141,7 @@ def version_upload(actor, app_id: int, *, version: str, stream: BinaryIO, store:
     manifest whose version, order or scopes disagree with the upload; Conflict if the version label exists.
     Nothing is recorded when any of these is raised.
     """
-    app = app_get(actor, app_id)
-    authz.version_upload(actor, app)
+    app = get_or_404(App, app_id, "app", authz.version_upload, actor)
     version = (version or "").strip()
     if not VERSION_RE.match(version):
         raise ValidationError(f"version {version!r} must be like 1.0.0 (letters, digits, '.', '+', '-'; ≤ 40)",
@@ -236,8 +217,7 @@ def version_recertify(actor, version_id: int) -> AppVersion:
     Who: the app's vendor, the order's department, an admin. Raises Conflict for a withdrawn version, an order
     without a suite, or a run that finished (certified or failed is a result: upload a new version instead).
     """
-    row = version_get(actor, version_id)
-    authz.version_recertify(actor, row.app)
+    row = get_or_404(AppVersion, version_id, "app version", authz.version_recertify, actor)
     if row.withdrawn_at is not None:
         raise Conflict(f"version {row.version} of app {row.app.slug} was withdrawn; upload a new version instead")
     suite = row.app.order.current_suite
@@ -260,11 +240,7 @@ def version_recertify(actor, version_id: int) -> AppVersion:
 
 
 def version_get(actor, version_id: int) -> AppVersion:
-    row = db.session.get(AppVersion, version_id)
-    if row is None:
-        raise NotFound(f"app version {version_id} does not exist")
-    authz.app_view(actor, row.app)
-    return row
+    return get_or_404(AppVersion, version_id, "app version", authz.version_get, actor)
 
 
 def latest_certification(row: AppVersion):
@@ -335,14 +311,8 @@ def version_report(actor, version_id: int) -> dict:
 
 
 def _decide(actor, version_id: int, action: str, *, reason: str | None = None) -> AppVersion:
-    row = db.session.scalar(sa.select(AppVersion).where(AppVersion.id == version_id).with_for_update())
-    if row is None:
-        raise NotFound(f"app version {version_id} does not exist")
+    row = get_or_404(AppVersion, version_id, "app version", DECISION_RULES[action], actor, for_update=True)
     app = row.app
-    if action in {"approve", "reject", "suspend"}:
-        authz.version_review(actor, app)
-    else:
-        authz.version_publish(actor, app)
     status = version_status(row)
     allowed = {"approve": {"certified"}, "reject": {"certified", "approved", "failed"},
                "publish": {"approved"}, "suspend": {"published"}, "withdraw": {"published", "approved", "certified"}}
@@ -375,6 +345,11 @@ def _decide(actor, version_id: int, action: str, *, reason: str | None = None) -
                  department_id=app.order.department_id, vendor_id=app.vendor_id)
     db.session.commit()
     return row
+
+
+# The rule of each decision on a version, under its use case's name.
+DECISION_RULES = {"approve": authz.version_approve, "reject": authz.version_reject, "publish": authz.version_publish,
+                  "suspend": authz.version_suspend, "withdraw": authz.version_withdraw}
 
 
 def version_approve(actor, version_id: int) -> AppVersion:
