@@ -5,6 +5,7 @@ from __future__ import annotations
 from core.auth import require_role
 from core.errors import NotFound
 from core.roles import Role
+from marketplace.accounts.models import OAuth2Client
 
 
 def user_create(actor) -> None:
@@ -20,7 +21,19 @@ def client_create(actor) -> None:
                  action="create API clients")
 
 
+def client_list(actor) -> None:
+    """Who may hold API clients lists their own (``client_list_scope``)."""
+    client_create(actor)
+
+
+def client_list_scope(actor):
+    """Everyone lists only the API clients acting for themselves."""
+    client_list(actor)
+    return OAuth2Client.user_id == actor.id
+
+
 def client_revoke(actor, client) -> None:
+    """The client's own user, or an admin; anyone else's client answers NotFound."""
     client_create(actor)
     if client.user_id != actor.id and str(actor.role) != Role.ADMIN:
         raise NotFound(f"API client {client.client_id} does not exist")

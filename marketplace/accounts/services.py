@@ -147,8 +147,7 @@ def client_create(actor, *, name: str, scopes: list[str]) -> tuple[OAuth2Client,
 
 
 def client_list(actor):
-    authz.client_create(actor)
-    return db.session.scalars(sa.select(OAuth2Client).where(OAuth2Client.user_id == actor.id)
+    return db.session.scalars(sa.select(OAuth2Client).where(authz.client_list_scope(actor))
                               .order_by(OAuth2Client.id)).all()
 
 
