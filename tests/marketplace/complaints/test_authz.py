@@ -6,32 +6,16 @@ from types import SimpleNamespace
 
 import pytest
 
-from core.errors import Forbidden, NotFound, Unauthenticated
+from core.errors import NotFound, Unauthenticated
 from marketplace.complaints import authz
 from tests.marketplace.citizen_world import *  # noqa: F403  (the `market` fixture)
+from tests.marketplace.rule_probe import CITIZEN, DEPT, VENDOR, outcomes
 
-CITIZEN, VENDOR, DEPT = 5, 3, 1
-ACTORS = {
-    "anonymous": None,
-    "citizen": SimpleNamespace(id=CITIZEN, role="citizen", department_id=None, vendor_id=None),
-    "other_citizen": SimpleNamespace(id=6, role="citizen", department_id=None, vendor_id=None),
-    "vendor": SimpleNamespace(id=8, role="vendor_member", department_id=None, vendor_id=VENDOR),
-    "other_vendor": SimpleNamespace(id=9, role="vendor_member", department_id=None, vendor_id=4),
-    "staff": SimpleNamespace(id=10, role="department_staff", department_id=DEPT, vendor_id=None),
-    "other_staff": SimpleNamespace(id=11, role="department_staff", department_id=2, vendor_id=None),
-    "finance": SimpleNamespace(id=12, role="finance", department_id=None, vendor_id=None),
-    "auditor": SimpleNamespace(id=13, role="auditor", department_id=None, vendor_id=None),
-    "admin": SimpleNamespace(id=14, role="admin", department_id=None, vendor_id=None),
-}
 COMPLAINT = SimpleNamespace(id=21, citizen_id=CITIZEN, vendor_id=VENDOR, department_id=DEPT)
 
 
 def outcome(rule, who, *args):
-    try:
-        result = rule(ACTORS[who], *args)
-    except (NotFound, Forbidden, Unauthenticated) as exc:
-        return type(exc).__name__
-    return "ok" if result is None else result
+    return outcomes(rule, *args)[who]
 
 
 def test_complaint_file_by_citizens_about_their_own_case():
@@ -45,7 +29,7 @@ def test_complaint_file_by_citizens_about_their_own_case():
 
 
 def test_complaint_get_for_its_citizen_its_vendor_its_department_and_oversight():
-    seen = {who: outcome(authz.complaint_get, who, COMPLAINT) for who in ACTORS}
+    seen = outcomes(authz.complaint_get, COMPLAINT)
     assert [who for who, result in seen.items() if result == "ok"] == ["citizen", "vendor", "staff", "auditor",
                                                                        "admin"]
     assert {result for result in seen.values() if result != "ok"} == {"NotFound"}
@@ -53,7 +37,7 @@ def test_complaint_get_for_its_citizen_its_vendor_its_department_and_oversight()
 
 @pytest.mark.parametrize("rule", [authz.complaint_acknowledge, authz.complaint_close])
 def test_complaint_handled_by_its_vendor_its_department_or_an_admin(rule):
-    handled = {who: outcome(rule, who, COMPLAINT) for who in ACTORS}
+    handled = outcomes(rule, COMPLAINT)
     assert handled == {"anonymous": "NotFound", "citizen": "Forbidden", "other_citizen": "NotFound",
                        "vendor": "vendor", "other_vendor": "NotFound", "staff": "department",
                        "other_staff": "NotFound", "finance": "NotFound", "auditor": "Forbidden", "admin": "platform"}
