@@ -144,6 +144,18 @@ def test_token_holds_only_consented_claims_and_verifies_with_the_sdk(app, client
                          audience="http://kuaiban.apps.localhost:5000").verify(token)
 
 
+def test_address_claim_is_the_registered_json_object(client, app, shop):
+    """OpenID Connect Core §5.1.1: ``address`` is an object (``formatted`` here), never a bare string."""
+    person = citizen("food_ok")
+    shop["order"].citizen_scopes = ["name", "address"]
+    db.session.flush()
+    services.consent_grant(person, shop["app"].id, ["address"])
+    claims = verifier(client, app).verify(services.identity_token_for(person, shop["app"].id,
+                                                                      audience=AUDIENCE)).claims
+    profile = db.session.get(services.CitizenProfile, person.id)
+    assert profile.address and claims["address"] == {"formatted": profile.address}
+
+
 def test_token_without_consent_has_only_a_subject(client, app, shop):
     person = citizen("food_ok")
     token = services.identity_token_for(person, shop["app"].id, audience=AUDIENCE)
