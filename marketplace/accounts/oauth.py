@@ -60,8 +60,22 @@ def malformed_request(*, require: tuple[str, ...]) -> str | None:
     return None
 
 
+# Scopes that read people's data (the audit and access logs; citizens' ratings, complaints and cases): their tokens
+# live minutes whatever OAUTH2_TOKEN_EXPIRES_IN says. A client asks again with its credentials; no refresh tokens.
+PERSONAL_DATA_SCOPES = frozenset({"audit:read", "feedback:read"})
+PERSONAL_DATA_TOKEN_TTL = 900
+
+
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(CLIENT_AUTH_METHODS)
+
+    def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=True):
+        granted = set(scope_to_list(scope) or self.request.client.scopes)
+        if granted & PERSONAL_DATA_SCOPES:
+            configured = current_app.config["OAUTH2_TOKEN_EXPIRES_IN"].get(self.GRANT_TYPE, PERSONAL_DATA_TOKEN_TTL)
+            expires_in = min(int(configured), PERSONAL_DATA_TOKEN_TTL)
+        return super().generate_token(user=user, scope=scope, grant_type=grant_type, expires_in=expires_in,
+                                      include_refresh_token=include_refresh_token)
 
     def validate_token_request(self):
         """RFC 6749 §5.2: a scope that is unknown, or outside the client's registration, is ``invalid_scope``

@@ -116,15 +116,15 @@ def _save_token(token: dict, request) -> None:
     db.session.commit()
 
 
-def _revoke_family(code: OIDCAuthorizationCode) -> None:
-    """A used code came back: someone else holds it. Every token it led to is revoked (RFC 6749 §4.1.2)."""
+def _revoke_family(code_id: int, client_id: str, user_id: int, event: str) -> None:
+    """A used code or a spent refresh token came back: someone else holds it. Every token of that grant is
+    revoked (RFC 6749 §4.1.2, RFC 9700 §4.14.2) and the event audited."""
     now = int(time.time())
-    tokens = db.session.scalars(sa.select(OIDCToken).where(OIDCToken.code_id == code.id)).all()
+    tokens = db.session.scalars(sa.select(OIDCToken).where(OIDCToken.code_id == code_id)).all()
     for item in tokens:
         item.access_token_revoked_at = item.access_token_revoked_at or now
         item.refresh_token_revoked_at = item.refresh_token_revoked_at or now
-    user = db.session.get(User, code.user_id)
-    audit.record(user, "oidc_code.replayed", "oidc_client", code.client_id, {"tokens_revoked": len(tokens)})
+    audit.record(db.session.get(User, user_id), event, "oidc_client", client_id, {"tokens_revoked": len(tokens)})
     db.session.commit()
 
 
@@ -155,7 +155,7 @@ class _AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         if item is None:
             return None
         if item.used_at is not None:
-            _revoke_family(item)
+            _revoke_family(item.id, item.client_id, item.user_id, "oidc_code.replayed")
             return None
         return None if item.is_expired() else item
 
@@ -174,6 +174,11 @@ class _RefreshTokenGrant(grants.RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token):
         item = db.session.scalar(sa.select(OIDCToken).where(OIDCToken.refresh_token == refresh_token)
                                  .with_for_update())
+        if item is not None and item.refresh_token_revoked_at and item.code_id is not None:
+            # A spent (rotated or revoked) refresh token came back: it leaked, so the whole grant ends
+            # (RFC 9700 §4.14.2).
+            _revoke_family(item.code_id, item.client_id, item.user_id, "oidc_refresh_token.replayed")
+            return None
         return item if item is not None and item.is_refresh_token_valid(REFRESH_TOKEN_TTL) else None
 
     def authenticate_user(self, refresh_token):

@@ -27,7 +27,7 @@ from tests.marketplace.test_identity_oidc import served
 
 REDIRECT = "http://rp.example.cn/identity/federated/callback"
 OIDC_SCOPE = "openid profile phone address resident_id"
-API_SCOPES = ["apps:read", "orders:read"]
+API_SCOPES = ["apps:read", "feedback:read", "orders:read"]
 
 
 @dataclass(frozen=True)
@@ -167,6 +167,7 @@ def test_client_credentials_grant_the_scope_asked_for_and_say_so(provider):
         assert token["scope"] == ["orders:read"] and 0 < token["expires_in"] <= 3600
     whole = client_credentials(provider)  # no scope: the whole registration, named in the response
     assert sorted(whole["scope"]) == API_SCOPES
+    assert 0 < whole["expires_in"] <= 900  # feedback:read reads citizens' ratings and cases: minutes
     orders = requests.get(f"{provider.base}/api/orders", timeout=10,
                           headers={"Authorization": f"Bearer {whole['access_token']}"})
     assert orders.status_code == 200
@@ -235,8 +236,9 @@ def test_access_tokens_that_open_personal_data_live_minutes_and_refresh_rotates(
     assert 0 < fresh["expires_in"] <= 300
     assert userinfo(op, fresh["access_token"]).status_code == 200
     assert userinfo(op, token["access_token"]).status_code == 401  # the one it replaced
-    with pytest.raises(oauth_errors.InvalidGrantError):  # a rotated refresh token is spent
+    with pytest.raises(oauth_errors.InvalidGrantError):  # a rotated refresh token is spent...
         session.refresh_token(op.meta["token_endpoint"], refresh_token=token["refresh_token"], auth=(rp.id, rp.secret))
+    assert userinfo(op, fresh["access_token"]).status_code == 401  # ...and coming back, it ends the whole grant
 
 
 def test_revocation_ends_the_access_and_the_refresh_token(provider):
