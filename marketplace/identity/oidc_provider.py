@@ -337,6 +337,8 @@ def authorize():
     try:
         grant = server.get_consent_grant(end_user=user)
     except OAuth2Error as error:
+        if error.redirect_uri:  # the client and its redirect URI are verified: it is told (RFC 6749 §4.1.2.1)
+            return server.handle_error_response(None, error)
         # Without a verified redirect URI the error must be shown here, never sent to an unchecked address.
         return jsonify(error=error.error, error_description=error.description), 400
     return server.create_authorization_response(grant_user=user, grant=grant)

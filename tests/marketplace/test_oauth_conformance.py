@@ -265,13 +265,23 @@ def test_a_replayed_code_is_refused_and_revokes_the_tokens_it_issued(provider):
 
 @pytest.mark.parametrize("method", ["plain", None])  # None: a challenge without a method is plain (RFC 7636 §4.3)
 def test_pkce_plain_is_refused_as_it_is_not_advertised(provider, method):
-    verifier = secrets.token_urlsafe(43)
-    url = OAuth2Session(provider.es256.id, redirect_uri=REDIRECT, scope=OIDC_SCOPE).authorization_url(
-        provider.meta["authorization_endpoint"], nonce=secrets.token_urlsafe(), code_challenge=verifier,
-        code_challenge_method="plain")[0]
+    session = OAuth2Session(provider.es256.id, redirect_uri=REDIRECT, scope=OIDC_SCOPE)
+    url, _state = session.authorization_url(provider.meta["authorization_endpoint"], nonce=secrets.token_urlsafe(),
+                                            code_challenge=secrets.token_urlsafe(43), code_challenge_method="plain")
     if method is None:  # oauthlib always names the method; drop it as a bare-challenge client would
         url = url.replace("&code_challenge_method=plain", "")
     assert ("code_challenge_method" in url) == (method == "plain") and "code_challenge=" in url
     answer = provider.citizen.get(url, allow_redirects=False, timeout=10)
-    assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
-    assert "code=" not in answer.headers.get("Location", "")
+    # The client and its redirect URI are known, so the error goes back to it (RFC 6749 §4.1.2.1), with its state.
+    assert answer.status_code == 302 and answer.headers["Location"].startswith(REDIRECT)
+    with pytest.raises(oauth_errors.OAuth2Error) as refused:
+        session.fetch_token(provider.meta["token_endpoint"], authorization_response=answer.headers["Location"],
+                            client_secret=provider.es256.secret)
+    assert refused.value.error == "invalid_request" and "code=" not in answer.headers["Location"]
+
+
+def test_authorization_errors_never_go_to_an_unregistered_address(provider):
+    session = OAuth2Session(provider.es256.id, redirect_uri="https://attacker.example/cb", scope=OIDC_SCOPE)
+    url, _state = session.authorization_url(provider.meta["authorization_endpoint"], nonce=secrets.token_urlsafe())
+    answer = provider.citizen.get(url, allow_redirects=False, timeout=10)
+    assert answer.status_code == 400 and "Location" not in answer.headers
