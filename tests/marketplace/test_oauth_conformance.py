@@ -45,6 +45,16 @@ class Provider:
     rs256: Client
     citizen: requests.Session  # logged in on the provider as a mock persona
     persona: object
+    app: object  # the served Flask app, to move a token's clock in its database
+
+    def age(self, model, access_token: str, seconds: int) -> None:
+        """Make a token ``seconds`` older, as if the clock had moved on."""
+        from core.extensions import db
+
+        with self.app.app_context():
+            db.session.execute(db.update(model).where(model.access_token == access_token)
+                               .values(issued_at=model.issued_at - seconds))
+            db.session.commit()
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +84,7 @@ def provider(tmp_path_factory):
         assert citizen.post(page.url, data={"csrf_token": csrf, "resident_id": persona.resident_id},
                             timeout=10).status_code == 200
         meta = requests.get(f"{base}/.well-known/openid-configuration", timeout=10).json()
-        yield Provider(base, meta, *clients, citizen=citizen, persona=persona)
+        yield Provider(base, meta, *clients, citizen=citizen, persona=persona, app=app)
     os.environ.pop("OAUTHLIB_INSECURE_TRANSPORT", None)
 
 
@@ -191,6 +201,25 @@ def test_repeated_or_missing_parameters_are_invalid_request(provider, form):
     assert token_error(answer) == "invalid_request"
 
 
+def test_client_authentication_is_only_what_is_advertised(provider):
+    no_secret = requests.post(provider.meta["token_endpoint"], timeout=10,
+                              data={"grant_type": "client_credentials", "client_id": provider.api.id})  # "none"
+    assert no_secret.status_code == 401 and token_error(no_secret) == "invalid_client"
+    wrong = requests.post(provider.meta["token_endpoint"], data={"grant_type": "client_credentials"}, timeout=10,
+                          auth=(provider.api.id, "not-the-secret"))
+    assert wrong.status_code == 401 and wrong.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_client_credentials_tokens_expire(provider):
+    from marketplace.accounts.models import OAuth2Token
+
+    token = client_credentials(provider, ["orders:read"])
+    bearer = {"Authorization": f"Bearer {token['access_token']}"}
+    assert requests.get(f"{provider.base}/api/orders", headers=bearer, timeout=10).status_code == 200
+    provider.age(OAuth2Token, token["access_token"], token["expires_in"] + 1)
+    assert requests.get(f"{provider.base}/api/orders", headers=bearer, timeout=10).status_code == 401
+
+
 def test_api_client_revokes_its_token(provider):
     token = client_credentials(provider)["access_token"]
     bearer = {"Authorization": f"Bearer {token}"}
@@ -239,6 +268,22 @@ def test_access_tokens_that_open_personal_data_live_minutes_and_refresh_rotates(
     with pytest.raises(oauth_errors.InvalidGrantError):  # a rotated refresh token is spent...
         session.refresh_token(op.meta["token_endpoint"], refresh_token=token["refresh_token"], auth=(rp.id, rp.secret))
     assert userinfo(op, fresh["access_token"]).status_code == 401  # ...and coming back, it ends the whole grant
+
+
+def test_access_and_refresh_tokens_expire(provider):
+    from marketplace.identity.models import OIDCToken
+    from marketplace.identity.oidc_provider import REFRESH_TOKEN_TTL
+
+    op, rp = provider, provider.es256
+    token = login(op, rp)
+    op.age(OIDCToken, token["access_token"], 301)
+    assert userinfo(op, token["access_token"]).status_code == 401
+    session = OAuth2Session(rp.id, token=token)
+    assert session.refresh_token(op.meta["token_endpoint"], auth=(rp.id, rp.secret))["access_token"]
+    token = login(op, rp)
+    op.age(OIDCToken, token["access_token"], REFRESH_TOKEN_TTL + 1)
+    with pytest.raises(oauth_errors.InvalidGrantError):
+        OAuth2Session(rp.id, token=token).refresh_token(op.meta["token_endpoint"], auth=(rp.id, rp.secret))
 
 
 def test_revocation_ends_the_access_and_the_refresh_token(provider):
