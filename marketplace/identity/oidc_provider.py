@@ -146,6 +146,9 @@ class _AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge_method=data.get("code_challenge_method")))
         pairwise_subject(request.user.id, f"oidc:{request.client.client_id}")  # stable from the first login
         audit.record(request.user, "citizen.oidc_authorize", "oidc_client", request.client.client_id)
+        # Used codes are kept to recognise a replay while their tokens can live; after that they go.
+        db.session.execute(sa.delete(OIDCAuthorizationCode).where(
+            OIDCAuthorizationCode.auth_time < int(time.time()) - REFRESH_TOKEN_TTL - 3600))
         db.session.commit()
 
     def query_authorization_code(self, code, client):

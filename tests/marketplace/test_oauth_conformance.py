@@ -330,3 +330,20 @@ def test_authorization_errors_never_go_to_an_unregistered_address(provider):
     url, _state = session.authorization_url(provider.meta["authorization_endpoint"], nonce=secrets.token_urlsafe())
     answer = provider.citizen.get(url, allow_redirects=False, timeout=10)
     assert answer.status_code == 400 and "Location" not in answer.headers
+
+
+def test_used_codes_are_kept_while_their_tokens_can_live_then_removed(provider):
+    from core.extensions import db
+    from marketplace.identity.models import OIDCAuthorizationCode as Code
+    from marketplace.identity.oidc_provider import REFRESH_TOKEN_TTL
+
+    login(provider, provider.es256)
+    with provider.app.app_context():
+        kept = set(db.session.scalars(db.select(Code.id).where(Code.used_at.is_not(None))))
+        assert kept  # recognised if replayed
+        db.session.execute(db.update(Code).values(auth_time=Code.auth_time - REFRESH_TOKEN_TTL - 3601))
+        db.session.commit()
+    login(provider, provider.es256)
+    with provider.app.app_context():
+        assert not kept & set(db.session.scalars(db.select(Code.id)))
+        db.session.remove()
