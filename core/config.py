@@ -48,7 +48,7 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "SERVING_TLS_CERT": ("", str, "Certificate file (PEM) this process presents on that hop: a serving host's server certificate (then it serves https), or the web's client certificate for mutual TLS."),
     "SERVING_TLS_KEY": ("", str, "Private key file (PEM) of GOVMARKET_SERVING_TLS_CERT."),
     "GATEWAY_SESSION_SECONDS": (8 * 3600, int, "Lifetime of a citizen's gateway session on an app's origin, seconds."),
-    "OAUTH2_TOKEN_EXPIRES_IN": (3600, int, "Lifetime of client-credentials access tokens, seconds."),
+    "OAUTH2_TOKEN_EXPIRES_IN": (3600, int, "Lifetime of client-credentials access tokens, seconds (at most 900 with audit:read or feedback:read)."),
     "METRICS_TOKEN": ("", str, "If set, /metrics requires 'Authorization: Bearer <token>'."),
     "LOG_FORMAT": ("text", str, "'json' for one JSON object per line (production) or 'text'."),
     "LOG_LEVEL": ("INFO", str, "Root log level."),

@@ -14,6 +14,9 @@ from core.time import UTCDateTime, utcnow
 from marketplace.accounts.passwords import verify_secret
 
 ROLE_VALUES = tuple(r.value for r in Role)
+# How API clients and relying parties authenticate at the token and revocation endpoints: every one advertised in
+# the authorization server's metadata works for every client, whatever its registration names.
+CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
 
 class User(UserMixin, db.Model):
@@ -84,7 +87,7 @@ class OAuth2Client(db.Model, OAuth2ClientMixin):
         return self.revoked_at is None and verify_secret(self.client_secret, client_secret)
 
     def check_endpoint_auth_method(self, method, endpoint):
-        return method in {"client_secret_basic", "client_secret_post"}
+        return method in CLIENT_AUTH_METHODS
 
 
 class OAuth2Token(db.Model, OAuth2TokenMixin):
