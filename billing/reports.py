@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
@@ -180,21 +181,42 @@ def build_finance_report(quarter_code: str) -> FinanceReport:
 
 # --- CSV -----------------------------------------------------------------------------------------------
 
+# A cell a spreadsheet would read as a formula starts with one of these (OWASP "CSV injection"); a plain number
+# such as -0.05 or an exact ratio such as -3/8 is data, not a formula, and stays as it is.
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"^-?\d+(\.\d+)?(/\d+)?$")
+
+
+def csv_cell(value):
+    """A cell as written: numbers as they are; text that a spreadsheet would run as a formula (a vendor
+    named ``=HYPERLINK(…)``) gets a leading apostrophe, which Excel and LibreOffice show as text."""
+    if isinstance(value, str) and value.startswith(FORMULA_LEADS) and not PLAIN_NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def csv_text(header: list[str], rows) -> str:
+    """CSV for people's spreadsheets: a UTF-8 byte-order mark first (without it Excel on Chinese Windows reads
+    the file as GBK and shows mojibake), CRLF-free lines, every text cell escaped by ``csv_cell``."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([csv_cell(v) for v in row])
+    return out.getvalue()
+
+
 APP_COLUMNS = ["quarter", "department_id", "department", "order_id", "order", "vendor_id", "vendor", "app_id", "app",
                "completed", "late", "ratings", "bayesian_rating", "multiplier", "paid_fen", "award_rank", "award_fen",
                "total_fen", "currency"]
 
 
 def finance_report_csv(report: FinanceReport) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(APP_COLUMNS)
-    for r in report.apps:
-        writer.writerow([report.quarter_code, r.department_id, r.department_name, r.order_id, r.order_title,
-                         r.vendor_id, r.vendor_name, r.app_id, r.app_name, r.completed, r.late, r.ratings,
-                         r.bayesian_rating, r.multiplier, r.paid_fen, r.award_rank or "", r.award_fen, r.total_fen,
-                         report.currency])
-    return out.getvalue()
+    return csv_text(APP_COLUMNS, (
+        [report.quarter_code, r.department_id, r.department_name, r.order_id, r.order_title, r.vendor_id,
+         r.vendor_name, r.app_id, r.app_name, r.completed, r.late, r.ratings, r.bayesian_rating, r.multiplier,
+         r.paid_fen, r.award_rank or "", r.award_fen, r.total_fen, report.currency] for r in report.apps))
 
 
 @dataclass(frozen=True)
@@ -218,13 +240,9 @@ def payout_rows(quarter_code: str) -> list[PayoutRow]:
 
 
 def payout_csv(quarter_code: str, rows: list[PayoutRow]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["reference", "vendor_id", "payable_account", "amount_fen", "amount_yuan", "currency", "entries"])
-    for r in rows:
-        writer.writerow([f"GOVMARKET-{quarter_code}-V{r.vendor_id}", r.vendor_id, r.account_code, r.amount_fen,
-                         yuan(r.amount_fen, r.currency).replace(",", ""), r.currency, r.entries])
-    return out.getvalue()
+    return csv_text(["reference", "vendor_id", "payable_account", "amount_fen", "amount_yuan", "currency", "entries"],
+                    ([f"GOVMARKET-{quarter_code}-V{r.vendor_id}", r.vendor_id, r.account_code, r.amount_fen,
+                      yuan(r.amount_fen, r.currency).replace(",", ""), r.currency, r.entries] for r in rows))
 
 
 # --- charts --------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from numbers import Integral
 
 import sqlalchemy as sa
 
-from billing import authz, formula, ledger, reports, settlement
+from billing import authz, dataset, formula, ledger, reports, settlement
 from billing.calendar import GRACE_PERIOD, quarter_code_of, quarter_span
 from billing.models import (
     Account,
@@ -27,7 +27,6 @@ from billing.models import (
 )
 from billing.source import settlement_source
 from core import audit
-from core.auth import SYSTEM
 from core.errors import Conflict, NotFound, ValidationError
 from core.extensions import db
 from core.money import Money
@@ -39,7 +38,9 @@ MAX_BATCH = 5000
 
 
 def _label(actor) -> str:
-    return actor.label if actor is not None else SYSTEM.label
+    """Who acted, as billing records it in the ledger and on runs: an opaque ``role#id``, never a name or an
+    e-mail address, because the ledger is published (the audit log keeps the person)."""
+    return dataset.actor_reference(actor)
 
 
 def _noop(step: str, detail: dict) -> None:
@@ -661,3 +662,18 @@ def transparency_report(actor, quarter_code: str) -> reports.FinanceReport | Non
     if q is None or q.settled_at is None:
         return None
     return reports.build_finance_report(quarter_code)
+
+
+def transparency_quarters(actor) -> list[str]:
+    """The codes of every settled quarter, newest first (each has a public page and dataset). Anyone."""
+    authz.transparency_report(actor)
+    return list(db.session.scalars(sa.select(Quarter.code).where(Quarter.settled_at.is_not(None))
+                                   .order_by(Quarter.code.desc())))
+
+
+def transparency_dataset(actor, quarter_code: str, *, now: datetime | None = None) -> dict | None:
+    """The quarter's public dataset (every input and figure of its settlement, its ledger entries and chain
+    head; no personal data) once it is settled; None before. Anyone."""
+    authz.transparency_report(actor)
+    quarter_span(quarter_code)
+    return dataset.build(quarter_code, now=now)

@@ -121,7 +121,7 @@ def test_reports_download_as_csv_and_pdf(client, people):
     settle(people)
     t = people["tokens"]
     csv_text = client.get(f"/api/billing/quarters/{Q3}/report.csv", headers=t["auditor"]).get_data(as_text=True)
-    assert csv_text.splitlines()[0].startswith("quarter,department_id")
+    assert csv_text.splitlines()[0].startswith("\ufeffquarter,department_id")
     assert "食安通" in csv_text
     pdf = client.get(f"/api/billing/quarters/{Q3}/report.pdf", headers=t["auditor"])
     assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")

@@ -75,7 +75,7 @@ def test_runs_and_ledger_head(settled):
 
 def test_csv(settled):
     assert reports.finance_report_csv(settled).splitlines() == [
-        "quarter,department_id,department,order_id,order,vendor_id,vendor,app_id,app,completed,late,ratings,"
+        "\ufeffquarter,department_id,department,order_id,order,vendor_id,vendor,app_id,app,completed,late,ratings,"
         "bayesian_rating,multiplier,paid_fen,award_rank,award_fen,total_fen,currency",
         "2026Q3,10,Department 10,1,Order 1,101,Vendor 101,11,App 11,120,0,40,4.6000,1.1200,26880,1,10000000,10026880,CNY",
         "2026Q3,10,Department 10,1,Order 1,102,Vendor 102,12,App 12,5,0,0,4.6000,1.1200,1120,,0,1120,CNY",
@@ -88,7 +88,7 @@ def test_payout_rows_and_file(settled):
     assert rows == [reports.PayoutRow(101, "vendor_payable:vendor:101", 10_028_880, "CNY", "#2–#6"),
                     reports.PayoutRow(102, "vendor_payable:vendor:102", 1_120, "CNY", "#2–#2")]
     assert reports.payout_csv(Q3, rows).splitlines() == [
-        "reference,vendor_id,payable_account,amount_fen,amount_yuan,currency,entries",
+        "\ufeffreference,vendor_id,payable_account,amount_fen,amount_yuan,currency,entries",
         "GOVMARKET-2026Q3-V101,101,vendor_payable:vendor:101,10028880,100288.80,CNY,#2–#6",
         "GOVMARKET-2026Q3-V102,102,vendor_payable:vendor:102,1120,11.20,CNY,#2–#2",
     ]
