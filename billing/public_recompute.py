@@ -24,6 +24,7 @@ from collections import defaultdict
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from fractions import Fraction
+from itertools import pairwise
 
 FORMAT = "govmarket-transparency-1"
 BP = 10_000
@@ -59,7 +60,7 @@ def multiplier(rating: Fraction, table: list[dict]) -> Fraction:
     points = [(Fraction(p["stars"]), p["multiplier_bp"]) for p in table]
     if rating <= points[0][0]:
         return Fraction(points[0][1], BP)
-    for (s0, k0), (s1, k1) in zip(points, points[1:]):
+    for (s0, k0), (s1, k1) in pairwise(points):
         if rating <= s1:
             return (k0 + (rating - s0) / (s1 - s0) * (k1 - k0)) / BP
     return Fraction(points[-1][1], BP)
@@ -137,7 +138,7 @@ def recompute_awards(awards: dict, params: dict, check: Check) -> dict[int, int]
                               cand["app_id"]), cand))
     eligible.sort(key=lambda pair: pair[0])
     prizes = {}
-    for rank, ((_, cand), prize) in enumerate(zip(eligible, params["award_prizes_fen"]), start=1):
+    for rank, ((_, cand), prize) in enumerate(zip(eligible, params["award_prizes_fen"], strict=False), start=1):
         prizes[cand["app_id"]] = prize
         check.same(f"award rank {rank}", cand["rank"], rank)
     for cand in awards["candidates"]:

@@ -252,7 +252,8 @@ def bar_chart_svg(title: str, items: list[tuple[str, int]], currency: str = "CNY
     bar_h, gap, label_w, top = 22, 6, 200, 28
     height = top + len(items) * (bar_h + gap) + 10
     peak = max((v for _, v in items), default=0) or 1
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
+    # Scales down to the width of a phone (viewBox + width 100%), never wider than drawn.
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="100%" style="max-width:{width}px" '
              f'viewBox="0 0 {width} {height}" aria-label="{escape(title)}" class="chart">',
              f'<title>{escape(title)}</title>',
              f'<text x="0" y="18" font-size="14" font-weight="bold">{escape(title)}</text>']

@@ -5,17 +5,21 @@ Each view parses, calls one service function and renders; the services check who
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from billing import reports, services
+from billing import dataset, reports, services
 from billing.calendar import quarter_code_of
 from core.auth import web_actor
-from core.errors import ValidationError
+from core.errors import NotFound, ValidationError
 from core.time import utcnow
 
 bp = Blueprint("billing", __name__, template_folder="templates")
+CHINA_TIME = ZoneInfo("Asia/Shanghai")  # quarters are China-time calendar quarters; every page shows this zone
 
 
 # Words stored as codes (quarter status, account and entry kinds), shown in the page's language.
@@ -49,8 +53,20 @@ def label_filter(code) -> str:
 
 
 @bp.app_template_filter("exact_rating")
-def rating_filter(value) -> str:
-    return reports.rating_text(value) if value not in (None, "") else ""
+def rating_filter(value, places: int = 4) -> str:
+    """An exact rational ('213/49') rounded half-even for reading: 4.3469."""
+    return reports.rating_text(value, places) if value not in (None, "") else ""
+
+
+@bp.app_template_filter("china_time")
+def china_time_filter(moment) -> str:
+    """A stored UTC time (or its ISO text) in China time, labelled, the same way on every finance page."""
+    if not moment:
+        return "—"
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    local = moment.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M")
+    return _("%(when)s China time", when=local)
 
 
 @bp.get("/finance/")
@@ -162,10 +178,44 @@ def vendor_statement_page(vendor_id):
     return render_template("billing/vendor_statement.html", actor=actor, statement=statement)
 
 
+@bp.get("/transparency/")
+def transparency_index():
+    return render_template("billing/transparency_index.html",
+                           quarters=services.transparency_quarters(web_actor(required=False)))
+
+
+def _dataset_or_404(code) -> dict:
+    data = services.transparency_dataset(web_actor(required=False), code)
+    if data is None:
+        raise NotFound(f"{code} is not settled yet: its public dataset appears once finance posts the settlement")
+    return data
+
+
 @bp.get("/transparency/<code>")
 def transparency_page(code):
-    report = services.transparency_report(web_actor(required=False), code)
-    return render_template("billing/transparency.html", code=code, report=report,
-                           chart=reports.bar_chart_svg(_("Payouts per app %(code)s, yuan", code=code),
-                                                       [(a.app_name, a.total_fen) for a in report.apps][:20])
-                           if report else None)
+    data = services.transparency_dataset(web_actor(required=False), code)
+    chart = None
+    if data:
+        paid = sorted(((a["app_name"] or f"#{a['app_id']}", a["paid_fen"]) for o in data["orders"] for a in o["apps"]),
+                      key=lambda item: -item[1])
+        chart = reports.bar_chart_svg(_("Usage payments per app %(code)s (awards not included), yuan", code=code),
+                                      paid[:20])
+    return render_template("billing/transparency.html", code=code, data=data, chart=chart)
+
+
+@bp.get("/transparency/<code>/dataset.json")
+def transparency_json(code):
+    return Response(dataset.as_json(_dataset_or_404(code)), mimetype="application/json",
+                    headers={"Content-Disposition": f"inline; filename=govmarket-dataset-{code}.json"})
+
+
+@bp.get("/transparency/<code>/dataset.csv")
+def transparency_csv(code):
+    return Response(dataset.as_csv(_dataset_or_404(code)), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename=govmarket-dataset-{code}.csv"})
+
+
+@bp.get("/transparency/public_recompute.py")
+def transparency_script():
+    return Response(dataset.RECOMPUTE_SCRIPT.read_text(encoding="utf-8"), mimetype="text/x-python",
+                    headers={"Content-Disposition": "attachment; filename=public_recompute.py"})

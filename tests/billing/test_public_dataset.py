@@ -163,3 +163,16 @@ def test_the_dataset_csv_has_a_bom_and_one_row_per_paid_app(published):
     assert text.startswith("\ufeffquarter,order_id,")
     rows = text.splitlines()[1:]
     assert len(rows) == 6 and rows[0].startswith("2026Q3,1,食品经营许可证核发,")
+
+
+def test_the_scripts_hash_is_the_ledgers_known_answer():
+    import runpy
+
+    from tests.billing.test_formats import ENTRY, ENTRY_SHA256
+
+    script = runpy.run_path(str(SCRIPT))
+    entry = {"seq": ENTRY["seq"], "quarter": ENTRY["quarter_code"], "kind": ENTRY["kind"], "memo": ENTRY["memo"],
+             "run": ENTRY["settlement_run_id"], "reverses": None, "reason": None, "posting_count": 2,
+             "created_at": ledger.hash_timestamp(ENTRY["created_at"]), "created_by": ENTRY["created_by"],
+             "prev": ENTRY["prev_hash"], "postings": [list(p) for p in ENTRY["postings"]]}
+    assert script["entry_hash"](entry) == ENTRY_SHA256

@@ -96,16 +96,41 @@ def test_settling_and_closing_say_so_in_the_chosen_language(client, people):  # 
 
 def test_transparency_page_is_chinese_by_default_and_english_on_request(client, people):  # noqa: F811
     settle(people)
-    total = services.transparency_report(None, Q3).total_fen
+    report = services.transparency_report(None, Q3)
     chinese = page(client, f"/transparency/{Q3}")
     assert f"{Q3} 政务应用结算公示" in chinese and "各应用办件量、评价与结算金额" in chinese and "贝叶斯平均分" in chinese
-    assert f"结算总额 {yuan(total)}" in chinese and "食安通" in chinese and "Public figures" not in chinese
-    assert f"{Q3} 各应用结算金额，元" in chinese, "the chart's title too"
+    assert (f"本季度按件计费 {yuan(report.paid_fen)}，奖励 {yuan(report.award_fen)}，合计 {yuan(report.total_fen)}"
+            in chinese)
+    assert "食安通" in chinese and "Public figures" not in chinese and "订单均分" in chinese
+    assert f"{Q3} 各应用按件计费金额（不含奖励），元" in chinese, "the chart's title too"
+    assert f'href="/transparency/{Q3}/dataset.json"' in chinese and 'href="/transparency/public_recompute.py"' in chinese
+    assert 'href="/transparency/">结算公示数据</a>' in chinese, "every page's footer links the public data"
     english = page(client, f"/transparency/{Q3}?lang=en")
-    assert f"Public figures {Q3}" in english and f"total paid {yuan(total)}" in english
-    assert "政务应用结算公示" not in english and f"Payouts per app {Q3}" in english
+    assert f"Public figures {Q3}" in english and f"{yuan(report.award_fen)} in awards" in english
+    assert "政务应用结算公示" not in english and f"Usage payments per app {Q3} (awards not included)" in english
     assert "尚未公示" in page(client, "/transparency/2031Q1?lang=zh_CN")
     assert "has not been published yet" in page(client, "/transparency/2031Q1?lang=en")
+
+
+def test_the_chart_and_the_table_show_the_same_usage_amounts(client, people):  # noqa: F811
+    settle(people)
+    html = page(client, f"/transparency/{Q3}?lang=en")
+    chart = html[html.index("<svg"):html.index("</svg>")]
+    for row in services.transparency_report(None, Q3).apps:
+        assert f">{yuan(row.paid_fen)}</text>" in chart, "the chart shows usage payments, as the table does"
+        assert f'<td class="num">{yuan(row.paid_fen)}</td>' in html
+
+
+def test_dataset_downloads_and_the_index_of_settled_quarters(client, people):  # noqa: F811
+    assert client.get(f"/transparency/{Q3}/dataset.json").status_code == 404
+    settle(people)
+    data = client.get(f"/transparency/{Q3}/dataset.json")
+    assert data.status_code == 200 and data.json["format"] == "govmarket-transparency-1"
+    csv_file = client.get(f"/transparency/{Q3}/dataset.csv")
+    assert csv_file.data.startswith(b"\xef\xbb\xbfquarter,") and csv_file.mimetype == "text/csv"
+    script = client.get("/transparency/public_recompute.py")
+    assert script.status_code == 200 and b"def recompute(" in script.data
+    assert f'href="/transparency/{Q3}"' in page(client, "/transparency/")
 
 
 def test_the_pdf_report_prints_the_same_texts_in_the_chosen_language(client, people, monkeypatch):  # noqa: F811
