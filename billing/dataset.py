@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from billing import formula, ledger, reports, settlement
 from billing.models import Account, JournalEntry, LedgerHead, Posting, Quarter, SettlementRun, UsageEvent
-from billing.source import EXTENSION_KEY, AppFacts
+from billing.source import AppFacts
 from core.extensions import db
 
 DATASET_FORMAT = "govmarket-transparency-1"
@@ -54,10 +54,7 @@ def _q(value) -> str:
 
 
 def _names(app_ids: list[int]) -> Mapping[int, AppFacts]:
-    from flask import current_app  # the source is plugged into the app (billing never imports marketplace)
-
-    source = current_app.extensions.get(EXTENSION_KEY)
-    return source.apps(app_ids) if source is not None and app_ids else {}
+    return reports.app_facts(app_ids)
 
 
 @dataclass(frozen=True)

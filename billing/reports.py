@@ -15,7 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import has_request_context
+from flask import current_app, has_request_context
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
@@ -110,14 +110,17 @@ class FinanceReport:
         return self.paid_fen + self.award_fen
 
 
-def _names(app_ids: list[int]) -> dict[int, tuple[str, str]]:
-    """App and vendor names from the marketplace when it is plugged in; ids otherwise."""
-    from flask import current_app
-
+def app_facts(app_ids: list[int]) -> dict:
+    """The marketplace's facts (names, vendor name) of these apps when it is plugged in; {} otherwise."""
     source = current_app.extensions.get(EXTENSION_KEY)
     if source is None or not app_ids:
         return {}
-    return {a: (f.name, f.vendor_name) for a, f in source.apps(app_ids).items()}
+    return dict(source.apps(app_ids))
+
+
+def _names(app_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """App and vendor names from the marketplace when it is plugged in; ids otherwise."""
+    return {a: (f.name, f.vendor_name) for a, f in app_facts(app_ids).items()}
 
 
 def build_finance_report(quarter_code: str) -> FinanceReport:

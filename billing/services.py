@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from numbers import Integral
 
@@ -380,24 +380,28 @@ def _post_order(actor, code: str, order_id: int, now: datetime, progress: Progre
                        amount_fen=line.amount, currency=terms.currency)
         for line in result.lines)
     progress("lines_written", {"order_id": order_id})
-    name = terms.title or f"order {order_id}"
+    # Account names and memos are the ledger's record, published with it: in Chinese, the platform's language
+    # of record, and naming the order, the app and the vendor in words.
+    name = terms.title or f"订单 {order_id}"
     budget_account = ledger.account("department_budget", terms.currency, order_id=order_id,
-                                    department_id=terms.department_id, name=f"Budget of {name}")
+                                    department_id=terms.department_id, name=name)
     if result.budget:
-        treasury = ledger.account(ledger.TREASURY, terms.currency, name="Treasury")
-        ledger.entry_append(quarter_code=code, kind="appropriation", memo=f"{code} budget of {name}",
+        treasury = ledger.account(ledger.TREASURY, terms.currency, name="国库")
+        ledger.entry_append(quarter_code=code, kind="appropriation", memo=f"{code} {name} 季度预算拨付",
                             postings=[ledger.PostingSpec(budget_account, result.budget),
                                       ledger.PostingSpec(treasury, -result.budget)],
                             created_by=_label(actor), settlement_run_id=run.id, now=now)
     paid = [line for line in result.lines if line.amount]
     if paid:
-        postings = [ledger.PostingSpec(budget_account, -result.total, memo="usage payments")]
+        postings = [ledger.PostingSpec(budget_account, -result.total, memo="按件计费结算")]
         for line in paid:
+            facts = inputs.apps.get(line.app_id)
             vendor = ledger.account("vendor_payable", terms.currency, vendor_id=line.vendor_id,
-                                    name=f"Payable to vendor {line.vendor_id}")
+                                    name=facts.vendor_name if facts and facts.vendor_name else f"厂商 {line.vendor_id}")
+            app_name = facts.name if facts and facts.name else f"应用 {line.app_id}"
             postings.append(ledger.PostingSpec(vendor, line.amount, app_id=line.app_id,
-                                               memo=f"app {line.app_id}: {line.completed + line.late} transactions"))
-        ledger.entry_append(quarter_code=code, kind="settlement", memo=f"{code} usage payments of {name}",
+                                               memo=f"{app_name}：{line.completed + line.late} 件"))
+        ledger.entry_append(quarter_code=code, kind="settlement", memo=f"{code} {name} 按件计费结算",
                             postings=postings, created_by=_label(actor), settlement_run_id=run.id, now=now)
     progress("entries_written", {"order_id": order_id})
     audit.record(actor, "billing.settlement_posted", "settlement_run", run.id,
@@ -434,18 +438,21 @@ def _post_awards(actor, code: str, now: datetime, progress: Progress) -> tuple[S
         for a in awards)
     progress("awards_ranked", {"winners": [a.candidate.app_id for a in awards]})
     if awards:
-        treasury = ledger.account(ledger.TREASURY, currency, name="Treasury")
-        pool = ledger.account(ledger.AWARD_POOL, currency, name="Award pool")
-        ledger.entry_append(quarter_code=code, kind="award_funding", memo=f"{code} award pool",
+        treasury = ledger.account(ledger.TREASURY, currency, name="国库")
+        pool = ledger.account(ledger.AWARD_POOL, currency, name="奖励资金池")
+        ledger.entry_append(quarter_code=code, kind="award_funding", memo=f"{code} 奖励资金拨付",
                             postings=[ledger.PostingSpec(pool, total), ledger.PostingSpec(treasury, -total)],
                             created_by=_label(actor), settlement_run_id=run.id, now=now)
-        postings = [ledger.PostingSpec(pool, -total, memo="awards")]
+        postings = [ledger.PostingSpec(pool, -total, memo="季度奖励")]
         for a in awards:
+            facts = preview.inputs.apps.get(a.candidate.app_id)
             vendor = ledger.account("vendor_payable", currency, vendor_id=a.candidate.vendor_id,
-                                    name=f"Payable to vendor {a.candidate.vendor_id}")
+                                    name=facts.vendor_name if facts and facts.vendor_name
+                                    else f"厂商 {a.candidate.vendor_id}")
+            app_name = facts.name if facts and facts.name else f"应用 {a.candidate.app_id}"
             postings.append(ledger.PostingSpec(vendor, a.prize.minor, app_id=a.candidate.app_id,
-                                               memo=f"award rank {a.rank}"))
-        ledger.entry_append(quarter_code=code, kind="award", memo=f"{code} top-three awards", postings=postings,
+                                               memo=f"{app_name}：第 {a.rank} 名奖励"))
+        ledger.entry_append(quarter_code=code, kind="award", memo=f"{code} 季度前三名奖励", postings=postings,
                             created_by=_label(actor), settlement_run_id=run.id, now=now)
     progress("entries_written", {"scope": "awards"})
     audit.record(actor, "billing.awards_posted", "settlement_run", run.id,
@@ -594,9 +601,9 @@ def ledger_reverse(actor, entry_id: int, reason: str, *, now: datetime | None = 
     q = _quarter(code, lock="update")
     if q.closed_at:
         raise Conflict(f"quarter {code} is closed")
-    postings = [ledger.PostingSpec(p.account, -p.amount, app_id=p.app_id, memo=f"reverses line {p.line_no}")
+    postings = [ledger.PostingSpec(p.account, -p.amount, app_id=p.app_id, memo=f"冲销第 {p.line_no} 行")
                 for p in original.postings]
-    entry = ledger.entry_append(quarter_code=code, kind="reversal", memo=f"reversal of entry #{original.seq}",
+    entry = ledger.entry_append(quarter_code=code, kind="reversal", memo=f"冲销分录 #{original.seq}",
                                 postings=postings, created_by=_label(actor), reverses_entry_id=original.id,
                                 reason=reason.strip(), now=now)
     audit.record(actor, "billing.entry_reversed", "journal_entry", original.id,
@@ -615,6 +622,9 @@ class VendorStatement:
     lines: list  # settlement lines (usage payments and awards)
     ledger_lines: list[ledger.StatementLine]
     balance: Money
+    vendor_name: str = ""
+    app_names: dict[int, str] = field(default_factory=dict)
+    order_titles: dict[int, str] = field(default_factory=dict)
 
 
 def vendor_statement(actor, vendor_id: int, quarter_code: str | None = None) -> VendorStatement:
@@ -633,7 +643,15 @@ def vendor_statement(actor, vendor_id: int, quarter_code: str | None = None) -> 
     for acct in accounts:
         ledger_lines.extend(ledger.account_statement(acct.id, quarter_code))
     balance = Money(sum(line.amount for line in ledger_lines), currency)
-    return VendorStatement(vendor_id, quarter_code, currency, lines, ledger_lines, balance)
+    # Names in words: apps and the vendor from the marketplace, each order's title as it stood in its run.
+    facts = reports.app_facts(sorted({line.app_id for line in lines} | {line.app_id for line in ledger_lines
+                                                                        if line.app_id}))
+    vendor_name = next((f.vendor_name for f in facts.values() if f.vendor_name),
+                       accounts[0].name if accounts else "")
+    titles = {line.order_id: line.run.snapshot.get("order", {}).get("title", "") for line in lines
+              if line.run.order_id is not None}
+    return VendorStatement(vendor_id, quarter_code, currency, lines, ledger_lines, balance, vendor_name,
+                           {a: f.name for a, f in facts.items()}, titles)
 
 
 # --- reports -------------------------------------------------------------------------------------------

@@ -30,6 +30,8 @@ LABELS = {
     "appropriation": _l("appropriation"), "settlement": _l("settlement"), "award_funding": _l("award funding"),
     "award": _l("award"), "reversal": _l("reversal"), "adjustment": _l("adjustment"),
     "awards": _l("awards"),
+    "bayesian_rating": _l("Bayesian rating"), "rating_multiplier": _l("Multiplier"), "order_payout": _l("Order payout"),
+    "award_score": _l("Award score"), "award_prize": _l("Award prize"),
 }
 
 
@@ -50,6 +52,39 @@ def label_filter(code) -> str:
     if code.startswith("order:"):
         return _("order %(id)s", id=code.split(":", 1)[1])
     return str(LABELS.get(code, code))
+
+
+@bp.app_template_filter("account_label")
+def account_label_filter(account) -> str:
+    """A ledger account in words: 国库, 奖励资金池, 预算：<order title>, 应付：<vendor name> (the code stays in the
+    title attribute and the dataset)."""
+    kind, name = account.kind, (account.name or "").strip()
+    if kind == "treasury":
+        return _("Treasury")
+    if kind == "award_pool":
+        return _("Award pool")
+    if name == account.code or name.startswith(("Budget of ", "Payable to vendor ")):  # accounts of older runs
+        name = _("order %(id)s", id=account.order_id) if kind == "department_budget" else \
+            _("vendor %(id)s", id=account.vendor_id)
+    if kind == "department_budget":
+        return _("Budget of %(order)s", order=name)
+    return _("Payable to %(vendor)s", vendor=name)
+
+
+ROUNDING_TEXT = {
+    "bayesian_rating": _l("Exact fraction, never rounded."),
+    "rating_multiplier": _l("Exact fraction: linear between the table's points, flat beyond them; never rounded."),
+    "order_payout": _l("The order pays the sum of exact amounts rounded half to even to the fen, at most its "
+                       "budget; each app gets the whole fen of its share, and the fen left over go one each to the "
+                       "largest remainders (ties: more transactions, then lower app id)."),
+    "award_score": _l("Computed to 50 significant digits, for ranking only; never money."),
+    "award_prize": _l("Fixed prizes in whole fen; nothing to round."),
+}
+
+
+@bp.app_template_filter("rounding_text")
+def rounding_text_filter(name) -> str:
+    return str(ROUNDING_TEXT.get(name, ""))
 
 
 @bp.app_template_filter("exact_rating")
@@ -87,8 +122,9 @@ def quarter_page(code):
 @bp.get("/finance/quarters/<code>/preview")
 def preview_page(code):
     actor = web_actor()
-    return render_template("billing/preview.html", actor=actor, preview=services.settlement_preview(actor, code),
-                           code=code)
+    preview = services.settlement_preview(actor, code)
+    return render_template("billing/preview.html", actor=actor, preview=preview, code=code,
+                           quarter=services.quarter_get(actor, code))
 
 
 @bp.post("/finance/quarters/<code>/settlement")

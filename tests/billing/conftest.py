@@ -40,9 +40,9 @@ class FixtureSettlementSource:
         return terms
 
     def add_app(self, app_id: int, order_id: int, vendor_id: int, certified_at: datetime | None = None,
-                name: str = "") -> AppFacts:
+                name: str = "", vendor_name: str = "") -> AppFacts:
         facts = AppFacts(app_id, vendor_id, order_id, certified_at or datetime(2026, 1, 1, tzinfo=UTC),
-                         name or f"App {app_id}", f"Vendor {vendor_id}")
+                         name or f"App {app_id}", vendor_name or f"Vendor {vendor_id}")
         self.app_facts[app_id] = facts
         return facts
 

@@ -25,7 +25,7 @@ def people(app, client, source):
                                   + uscc_check_char("91310000MA1FL0008"[:17]))
     source.add_order(1, department_id=10, fee=200, budget=10_000_000, title="食品经营许可证核发")
     source.add_order(2, department_id=20, fee=150, budget=3_000)
-    source.add_app(11, 1, vendor.id, name="食安通")
+    source.add_app(11, 1, vendor.id, name="食安通", vendor_name="云帆科技")
     source.add_app(21, 2, other.id)
     source.rate(11, 40, 180)
     tokens, emails = {}, {}

@@ -154,3 +154,34 @@ def test_the_pdf_report_prints_the_same_texts_in_the_chosen_language(client, peo
     client.get(f"/finance/quarters/{Q3}/report.pdf?lang=en")
     english = " ".join(printed)
     assert f"Finance report {Q3}" in english and "By vendor" in english and "按厂商" not in english
+
+
+def test_finance_pages_say_where_a_quarter_stands_in_words_and_china_time(client, people):  # noqa: F811
+    login(client, people["emails"]["finance"])
+    client.get("/?lang=zh_CN")
+    open_quarter = page(client, "/finance/quarters/2031Q1")
+    assert "本季度于 2031-03-31 24:00" not in open_quarter  # a real time, not a made-up one
+    assert "2031-04-01 00:00（北京时间） 起可过账" in open_quarter and "disabled" in open_quarter
+    settle(people)
+    preview = page(client, f"/finance/quarters/{Q3}/preview")
+    assert "尚未过账" not in preview and f"{Q3} 已结算并过账" in preview and "食安通" in preview
+    quarter = page(client, f"/finance/quarters/{Q3}")
+    assert "（北京时间）" in quarter and "UTC" not in quarter.split("<main", 1)[1].replace("UTC+8", "")
+    assert "食品经营许可证核发" in quarter, "runs are named by their order"
+    ledger_page = page(client, "/finance/ledger")
+    assert "vendor_payable:vendor:" not in ledger_page.split("<tbody>", 1)[1].split("title=")[0]
+    assert "应付厂商款：云帆科技" in ledger_page and "订单预算：食品经营许可证核发" in ledger_page and "国库" in ledger_page
+    assert "食安通：30 件" in ledger_page, "memos in Chinese, naming the app"
+    run_id = services.settlement_runs(FINANCE, Q3)[0].id
+    assert "精确分数，不做舍入" in page(client, f"/finance/runs/{run_id}")
+
+
+def test_vendor_statement_is_titled_by_the_vendor_and_names_apps_and_orders(client, people):  # noqa: F811
+    settle(people)
+    login(client, people["emails"]["vendor"])
+    client.get("/?lang=zh_CN")
+    statement = page(client, f"/finance/vendors/{people['vendor']}/statement?quarter={Q3}")
+    assert "<h1>云帆科技 对账单 — 2026Q3</h1>" in statement
+    assert "<td>食安通</td><td>食品经营许可证核发</td>" in statement
+    apps = page(client, "/apps")
+    assert f'href="/finance/vendors/{people["vendor"]}/statement"' in apps
