@@ -9,10 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
-from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app, has_request_context
@@ -24,9 +25,6 @@ from billing.models import Account, JournalEntry, LedgerHead, Posting, Settlemen
 from billing.source import EXTENSION_KEY
 from core.extensions import db
 from core.money import Money
-
-CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
-CJK_FONT_SC_INDEX = 2  # Simplified Chinese face in the Noto CJK collection
 
 
 def rating_text(exact: str | Fraction, places: int = 4) -> str:
@@ -250,6 +248,23 @@ def payout_csv(quarter_code: str, rows: list[PayoutRow]) -> str:
 
 # --- charts --------------------------------------------------------------------------------------------
 
+def fit_label(text: str, width: float, font_size: float) -> str:
+    """``text`` shortened with an ellipsis to fit ``width`` px: a CJK (wide) character takes a whole em, others
+    about 0.6 em — so a long Chinese vendor name never runs off the chart's left edge."""
+    def ems(ch: str) -> float:
+        return 1.0 if unicodedata.east_asian_width(ch) in ("W", "F") else 0.6
+
+    budget = width / font_size
+    if sum(ems(ch) for ch in text) <= budget:
+        return text
+    out, used = "", 1.0  # room for the ellipsis
+    for ch in text:
+        if used + ems(ch) > budget:
+            break
+        out, used = out + ch, used + ems(ch)
+    return out + "…"
+
+
 def bar_chart_svg(title: str, items: list[tuple[str, int]], currency: str = "CNY", width: int = 640) -> Markup:
     """A horizontal bar chart of amounts in fen, as inline SVG (no scripts, no external resources)."""
     bar_h, gap, label_w, top = 22, 6, 200, 28
@@ -264,7 +279,8 @@ def bar_chart_svg(title: str, items: list[tuple[str, int]], currency: str = "CNY
     for i, (label, value) in enumerate(items):
         y = top + i * (bar_h + gap)
         w = max(1, value * span // peak) if value else 0
-        parts.append(f'<text x="{label_w - 6}" y="{y + 15}" font-size="12" text-anchor="end">{escape(label[:28])}</text>')
+        parts.append(f'<text x="{label_w - 6}" y="{y + 15}" font-size="12" text-anchor="end">'
+                     f'<title>{escape(label)}</title>{escape(fit_label(label, label_w - 10, 12))}</text>')
         parts.append(f'<rect x="{label_w}" y="{y}" width="{w}" height="{bar_h}" fill="#2b6cb0"/>')
         parts.append(f'<text x="{label_w + w + 6}" y="{y + 15}" font-size="12">{escape(money_text(value, currency))}</text>')
     parts.append("</svg>")
@@ -283,8 +299,10 @@ def report_charts(report: FinanceReport) -> dict[str, Markup]:
 # --- PDF -----------------------------------------------------------------------------------------------
 
 def finance_report_pdf(report: FinanceReport) -> bytes:
-    """The finance report as PDF (fpdf2, Noto CJK embedded so Chinese names print), in the request's language;
-    outside a request (the CLI) in Chinese, the platform's default."""
+    """The finance report as a tagged PDF (PDF/UA-1: headings, tables and their header cells are marked up, the
+    language is declared), landscape A4 with page numbers, laid out by WeasyPrint from an HTML table layout whose
+    cells wrap (Noto CJK, so Chinese names print). In the request's language; outside a request (the CLI) in
+    Chinese, the platform's default."""
     if has_request_context():
         return _finance_report_pdf(report)
     with force_locale("zh_CN"):
@@ -292,66 +310,11 @@ def finance_report_pdf(report: FinanceReport) -> bytes:
 
 
 def _finance_report_pdf(report: FinanceReport) -> bytes:
-    from fpdf import FPDF
+    from flask_babel import get_locale
+    from weasyprint import HTML
 
-    money = money_text
-    pdf = FPDF(orientation="L", unit="mm", format="A4")
-    pdf.set_auto_page_break(auto=True, margin=12)
-    if CJK_FONT.exists():
-        pdf.add_font("cjk", "", str(CJK_FONT), collection_font_number=CJK_FONT_SC_INDEX)
-        font = "cjk"
-    else:  # without the CJK font (fonts-noto-cjk) Latin text still prints
-        font = "helvetica"
-    pdf.add_page()
-    pdf.set_font(font, size=16)
-    pdf.cell(0, 10, _("Finance report %(quarter)s", quarter=report.quarter_code), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font(font, size=9)
-    pdf.cell(0, 6, _("Total %(total)s: usage %(usage)s, awards %(awards)s. Ledger head #%(seq)s %(hash)s…",
-                     total=money(report.total_fen, report.currency), usage=money(report.paid_fen, report.currency),
-                     awards=money(report.award_fen, report.currency), seq=report.ledger_head[0],
-                     hash=report.ledger_head[1][:16]),
-             new_x="LMARGIN", new_y="NEXT")
-
-    def table(title: str, header: list[str], rows: list[list], widths: list[int]) -> None:
-        pdf.ln(2)
-        pdf.set_font(font, size=11)
-        pdf.cell(0, 7, title, new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font(font, size=8)
-        for cells, fill in [(header, True)] + [(r, False) for r in rows]:
-            pdf.set_fill_color(225, 232, 240)
-            for text, w in zip(cells, widths, strict=True):
-                pdf.cell(w, 6, str(text)[: max(4, w // 2)], border=1, fill=fill)
-            pdf.ln(6)
-
-    yes, no = _("yes"), _("no")
-    table(_("By department"), [_("Department"), _("Apps"), _("Transactions"), _("Budget"), _("Paid"), _("Awards")],
-          [[d.name, d.apps, d.completed, money(d.budget_fen), money(d.paid_fen), money(d.award_fen)]
-           for d in report.departments], [80, 20, 30, 40, 40, 40])
-    table(_("By order"), [_("Order"), _("Apps"), _("Transactions"), _("Budget"), _("Paid"), _("Capped")],
-          [[o.name, o.apps, o.completed, money(o.budget_fen), money(o.paid_fen), yes if o.capped else no]
-           for o in report.orders], [90, 20, 30, 40, 40, 20])
-    table(_("By vendor"), [_("Vendor"), _("Apps"), _("Transactions"), _("Usage"), _("Awards"), _("Total")],
-          [[v.name, v.apps, v.completed, money(v.paid_fen), money(v.award_fen), money(v.total_fen)]
-           for v in report.vendors], [80, 20, 30, 40, 40, 40])
-    table(_("By app"), [_("App"), _("Vendor"), _("Order"), _("Completed"), _("Late"), _("Ratings"), _("Rating"),
-                        _("Multiplier"), _("Paid"), _("Award")],
-          [[a.app_name, a.vendor_name, a.order_title, a.completed, a.late, a.ratings, a.bayesian_rating, a.multiplier,
-            money(a.paid_fen), money(a.award_fen)] for a in report.apps], [45, 40, 50, 18, 14, 18, 20, 18, 26, 24])
-    table(_("Awards"), [_("Rank"), _("App"), _("Vendor"), _("Prize")],
-          [[a.award_rank, a.app_name, a.vendor_name, money(a.award_fen)] for a in report.awards], [20, 80, 80, 40])
-
-    pdf.add_page()
-    pdf.set_font(font, size=11)
-    pdf.cell(0, 7, _("Paid per vendor (usage + awards)"), new_x="LMARGIN", new_y="NEXT")
-    peak = max((v.total_fen for v in report.vendors), default=0) or 1
-    pdf.set_font(font, size=8)
-    for v in report.vendors[:20]:
-        y = pdf.get_y()
-        pdf.cell(60, 6, v.name[:30])
-        pdf.set_fill_color(43, 108, 176)
-        width = max(1, 150 * v.total_fen // peak) if v.total_fen else 0  # whole millimetres
-        if width:
-            pdf.rect(pdf.l_margin + 60, y + 1, width, 4, style="F")
-        pdf.set_x(pdf.l_margin + 60 + 155)
-        pdf.cell(40, 6, money(v.total_fen), new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
+    # The template alone, without the site's context processors (the CLI prints outside any request).
+    template = current_app.jinja_env.get_template("billing/report_print.html")
+    html = template.render(report=report, charts=report_charts(report), printed_at=datetime.now(UTC),
+                           html_lang="en" if str(get_locale()).startswith("en") else "zh-CN")
+    return HTML(string=html).write_pdf(pdf_variant="pdf/ua-1")

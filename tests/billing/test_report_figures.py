@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 from fractions import Fraction
 
 import pytest
@@ -121,3 +123,15 @@ def test_awards_are_listed_by_rank_not_by_app(app_ctx, source):
     services.settlement_post(FINANCE, Q3, now=AFTER_Q3)
     report = reports.build_finance_report(Q3)
     assert [(a.app_id, a.award_rank, a.award_fen) for a in report.awards] == [(12, 1, 10_000_000), (11, 2, 5_000_000)]
+
+
+def test_csv_starts_with_a_bom_and_escapes_what_a_spreadsheet_would_run(app_ctx, source):
+    source.add_order(1, department_id=10, fee=200, budget=10_000_000, title="+食品经营许可")
+    source.add_app(11, 1, 101, name="@SUM(A1:A9)", vendor_name='=HYPERLINK("http://x.example","点我")')
+    record(usage_rows(1, 11, 101, 3))
+    services.settlement_post(FINANCE, Q3, now=AFTER_Q3)
+    text = reports.finance_report_csv(reports.build_finance_report(Q3))
+    assert text.encode("utf-8").startswith(b"\xef\xbb\xbfquarter,")
+    row = next(csv.reader(io.StringIO(text.splitlines()[1])))
+    assert row[4] == "'+食品经营许可" and row[6] == "'=HYPERLINK(\"http://x.example\",\"点我\")" and row[8] == "'@SUM(A1:A9)"
+    assert [reports.csv_cell(v) for v in ("-0.05", "-3/8", 7, "-", "\tx", "a=b")] == ["-0.05", "-3/8", 7, "'-", "'\tx", "a=b"]
