@@ -6,19 +6,22 @@ transaction and commits once. Nothing here imports flask.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from numbers import Integral
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from billing import authz, dataset, formula, ledger, reports, settlement
+from billing import authz, dataset, formula, ledger, payments, reports, settlement
 from billing.calendar import GRACE_PERIOD, quarter_code_of, quarter_span
 from billing.models import (
     Account,
     JournalEntry,
+    PayeeAccount,
     Quarter,
     SettlementLine,
     SettlementRun,
@@ -29,12 +32,14 @@ from billing.source import settlement_source
 from core import audit
 from core.errors import Conflict, NotFound, ValidationError
 from core.extensions import db
+from core.ids import uscc_problem
 from core.money import Money
 from core.time import utcnow
 
 Progress = Callable[[str, dict], None]
 CLOCK_SKEW = timedelta(minutes=5)  # an event may not claim to have happened later than this after receipt
 MAX_BATCH = 5000
+CHINA_TIME = ZoneInfo("Asia/Shanghai")
 
 
 def _label(actor) -> str:
@@ -695,3 +700,55 @@ def transparency_dataset(actor, quarter_code: str, *, now: datetime | None = Non
     authz.transparency_report(actor)
     quarter_span(quarter_code)
     return dataset.build(quarter_code, now=now)
+
+
+# --- payee accounts and the bank payout file -------------------------------------------------------------
+
+CNAPS_CODE = re.compile(r"^\d{12}$")
+ACCOUNT_NUMBER = re.compile(r"^[0-9A-Za-z-]{6,34}$")
+
+
+def payee_set(actor, vendor_id: int, *, holder_name: str, credit_code: str, account_number: str, bank_code: str,
+              bank_name: str = "", now: datetime | None = None) -> PayeeAccount:
+    """Register (or replace) the account a vendor's payouts go to. Finance or the platform's CLI. Raises
+    ValidationError for a malformed credit code, account number or CNAPS bank code."""
+    authz.payee_set(actor)
+    holder_name, credit_code = holder_name.strip(), credit_code.strip().upper()
+    account_number, bank_code = account_number.replace(" ", ""), bank_code.strip()
+    if not holder_name or len(holder_name) > 140:
+        raise ValidationError("the account holder's name is required (at most 140 characters), as the bank has it")
+    problem = uscc_problem(credit_code)
+    if problem:
+        raise ValidationError(f"{credit_code!r} is not a valid unified social credit code: {problem}")
+    if not ACCOUNT_NUMBER.match(account_number):
+        raise ValidationError(f"{account_number!r} is not an account number (6–34 letters or digits)")
+    if not CNAPS_CODE.match(bank_code):
+        raise ValidationError(f"{bank_code!r} is not a CNAPS bank code (12 digits)")
+    payee = db.session.scalar(sa.select(PayeeAccount).where(PayeeAccount.vendor_id == vendor_id))
+    if payee is None:
+        payee = PayeeAccount(vendor_id=vendor_id)
+        db.session.add(payee)
+    payee.holder_name, payee.credit_code, payee.account_number = holder_name, credit_code, account_number
+    payee.bank_code, payee.bank_name = bank_code, bank_name.strip()[:140]
+    payee.updated_at, payee.updated_by = now or utcnow(), _label(actor)
+    db.session.flush()
+    audit.record(actor, "billing.payee_set", "vendor", vendor_id,
+                 {"bank_code": bank_code, "account_last4": account_number[-4:]})
+    db.session.commit()
+    return payee
+
+
+def payout_bank_file(actor, quarter_code: str, *, config: Mapping, now: datetime | None = None) -> bytes:
+    """The quarter's payouts as an ISO 20022 pain.001.001.03 credit-transfer file for the treasury's bank.
+    Finance and auditors. Raises ValidationError (vendors without a payee account, no treasury account
+    configured) or Conflict (a vendor owes money for the quarter)."""
+    authz.payout_file(actor)
+    quarter_span(quarter_code)
+    now = now or utcnow()
+    rows = reports.payout_rows(quarter_code)
+    payees = {p.vendor_id: p for p in db.session.scalars(
+        sa.select(PayeeAccount).where(PayeeAccount.vendor_id.in_([r.vendor_id for r in rows])))}
+    return payments.pain001(quarter_code, rows, payees, debtor_name=config.get("PAYOUT_DEBTOR_NAME", ""),
+                            debtor_account=config.get("PAYOUT_DEBTOR_ACCOUNT", ""),
+                            debtor_bank_code=config.get("PAYOUT_DEBTOR_BANK_CODE", ""), now=now,
+                            execution_date=now.astimezone(CHINA_TIME).date())

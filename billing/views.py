@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -177,6 +177,13 @@ def report_pdf(code):
 def payouts_csv(code):
     _rows, text = services.payout_file(web_actor(), code)
     return Response(text, mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename=payouts-{code}.csv"})
+
+
+@bp.get("/finance/quarters/<code>/payouts.xml")
+def payouts_bank_file(code):
+    data = services.payout_bank_file(web_actor(), code, config=current_app.config)
+    return Response(data, mimetype="application/xml",
+                    headers={"Content-Disposition": f"attachment; filename=payouts-{code}.pain001.xml"})
 
 
 @bp.get("/finance/ledger")
