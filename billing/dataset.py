@@ -17,17 +17,19 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
+from typing import Protocol
 
 import sqlalchemy as sa
+from flask import current_app
 
 from billing import formula, ledger, reports, settlement
 from billing.models import Account, JournalEntry, LedgerHead, Posting, Quarter, SettlementRun, UsageEvent
-from billing.source import AppFacts
+from billing.source import EXTENSION_KEY, AppFacts, QuarterSpan
 from core.extensions import db
 
 DATASET_FORMAT = "govmarket-transparency-1"
@@ -57,6 +59,21 @@ def _names(app_ids: list[int]) -> Mapping[int, AppFacts]:
     return reports.app_facts(app_ids)
 
 
+class RatingExclusions(Protocol):
+    """Optional on the settlement source: per app, the quarter's ratings that do not count (hidden by a
+    moderator, awaiting review), as they stand when the dataset is exported."""
+
+    def rating_exclusions(self, span: QuarterSpan, app_ids: Collection[int]) -> Mapping[int, tuple[int, int]]: ...
+
+
+def _exclusions(quarter: Quarter, app_ids: list[int]) -> Mapping[int, tuple[int, int]] | None:
+    source = current_app.extensions.get(EXTENSION_KEY)
+    method = getattr(source, "rating_exclusions", None)
+    if method is None or not app_ids:
+        return None
+    return method(QuarterSpan(quarter.code, quarter.starts_at, quarter.ends_at), app_ids)
+
+
 @dataclass(frozen=True)
 class Split:
     share: Fraction
@@ -83,7 +100,8 @@ def _flagged_usage(quarter_code: str) -> dict[int, int]:
     return {int(a): int(n) for a, n in rows}
 
 
-def _order_doc(run: SettlementRun, names: Mapping[int, AppFacts], flagged: dict[int, int]) -> dict:
+def _order_doc(run: SettlementRun, names: Mapping[int, AppFacts], flagged: dict[int, int],
+               exclusions: Mapping[int, tuple[int, int]] | None) -> dict:
     snap = run.snapshot
     terms = snap["order"]
     result = settlement.settle_order_snapshot(snap)
@@ -103,6 +121,8 @@ def _order_doc(run: SettlementRun, names: Mapping[int, AppFacts], flagged: dict[
             "vendor_name": facts.vendor_name if facts else "",
             "completed": line.completed, "late": line.late, "flagged": flagged.get(line.app_id, 0),
             "ratings": line.ratings, "stars_sum": line.stars_sum, "stars_distribution": list(dist),
+            "hidden_ratings": None if exclusions is None else exclusions.get(line.app_id, (0, 0))[0],
+            "under_review_ratings": None if exclusions is None else exclusions.get(line.app_id, (0, 0))[1],
             "bayesian_rating": _q(line.bayesian_rating), "multiplier": _q(line.multiplier),
             "exact_amount_fen": _q(line.exact_amount), "share_fen": _q(s.share), "floor_fen": s.floor,
             "remainder_fen": _q(s.remainder), "leftover_fen": posted.get(line.app_id, 0) - s.floor,
@@ -207,6 +227,7 @@ def build(quarter_code: str, *, now: datetime | None = None) -> dict | None:
                      | {c[0] for c in (awards_run.snapshot["candidates"] if awards_run else [])})
     names = _names(app_ids)
     flagged = _flagged_usage(quarter_code)
+    exclusions = _exclusions(quarter, app_ids)
     parameters = (order_runs[0] if order_runs else awards_run).snapshot["parameters"] if runs else formula.parameters()
     return {
         "format": DATASET_FORMAT,
@@ -215,7 +236,7 @@ def build(quarter_code: str, *, now: datetime | None = None) -> dict | None:
                     "closed_at": _iso(quarter.closed_at), "time_zone_of_quarter": "Asia/Shanghai (UTC+8)"},
         "exported_at": _iso(now or datetime.now(UTC)),
         "parameters": parameters,
-        "orders": [_order_doc(r, names, flagged) for r in order_runs],
+        "orders": [_order_doc(r, names, flagged, exclusions) for r in order_runs],
         "awards": _awards_doc(awards_run, names),
         "payouts": [{"vendor_id": p.vendor_id, "account": p.account_code, "amount_fen": p.amount_fen,
                      "currency": p.currency} for p in reports.payout_rows(quarter_code)],

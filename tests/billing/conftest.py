@@ -31,6 +31,7 @@ class FixtureSettlementSource:
     order_terms: dict[int, OrderTerms] = field(default_factory=dict)
     app_facts: dict[int, AppFacts] = field(default_factory=dict)
     ratings: dict[tuple[str, int], RatingStats] = field(default_factory=dict)
+    excluded: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)  # (hidden, under review)
 
     def add_order(self, order_id: int, *, department_id: int = 1, fee: int = 200, budget: int = 10_000_000,
                   table=DEFAULT_TABLE, award_eligible: bool = True, title: str = "") -> OrderTerms:
@@ -61,6 +62,10 @@ class FixtureSettlementSource:
 
     def rating_stats(self, span: QuarterSpan, app_ids: Collection[int]):
         return {a: self.ratings[(span.code, a)] for a in app_ids if (span.code, a) in self.ratings}
+
+    # optional (billing.dataset.RatingExclusions)
+    def rating_exclusions(self, span: QuarterSpan, app_ids: Collection[int]):
+        return {a: self.excluded[(span.code, a)] for a in app_ids if (span.code, a) in self.excluded}
 
 
 @dataclass

@@ -34,6 +34,7 @@ def run_script(path: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture
 def published(app_ctx, source, tmp_path):
     worked_example_inputs(source)
+    source.excluded[(Q3, 11)] = (3, 2)  # three ratings hidden by a moderator, two awaiting review
     services.settlement_post(Actor("finance", 7), Q3, now=AFTER_Q3)
     data = services.transparency_dataset(None, Q3)
     path = tmp_path / f"dataset-{Q3}.json"
@@ -65,7 +66,10 @@ def test_the_dataset_holds_every_input_of_the_formula(published):
                                                 {"app_id": 12, "ratings": 10, "stars_sum": 50},
                                                 {"app_id": 13, "ratings": 80, "stars_sum": 240}],
                                     "ratings": 490, "stars_sum": 2130, "default_used": False, "m": "213/49"}
+    app11 = next(a for a in order1["apps"] if a["app_id"] == 11)
+    assert (app11["hidden_ratings"], app11["under_review_ratings"]) == (3, 2)
     app12 = next(a for a in order1["apps"] if a["app_id"] == 12)
+    assert (app12["hidden_ratings"], app12["under_review_ratings"]) == (0, 0)
     assert (app12["completed"], app12["flagged"], app12["ratings"], app12["stars_sum"]) == (300, 20, 10, 50)
     assert (app12["floor_fen"], app12["leftover_fen"], app12["paid_fen"]) == (66_775, 1, 66_776)
     order2 = next(o for o in data["orders"] if o["order_id"] == 2)
