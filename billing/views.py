@@ -6,6 +6,7 @@ Each view parses, calls one service function and renders; the services check who
 from __future__ import annotations
 
 from datetime import datetime
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
@@ -91,6 +92,13 @@ def rounding_text_filter(name) -> str:
 def rating_filter(value, places: int = 4) -> str:
     """An exact rational ('213/49') rounded half-even for reading: 4.3469."""
     return reports.rating_text(value, places) if value not in (None, "") else ""
+
+
+@bp.app_template_filter("multiplier_points")
+def multiplier_points_filter(points) -> str:
+    """An order's multiplier table as published: 1★ ×0.50, 3★ ×0.80, 4★ ×1.00, 5★ ×1.20 (exact decimals)."""
+    return ", ".join(f"{reports.rating_text(p['stars'], 1)}★ ×{reports.rating_text(Fraction(p['multiplier_bp'], 10_000), 2)}"
+                     for p in points)
 
 
 @bp.app_template_filter("china_time")

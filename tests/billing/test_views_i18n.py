@@ -103,6 +103,8 @@ def test_transparency_page_is_chinese_by_default_and_english_on_request(client, 
     assert (f"本季度按件计费 {yuan(report.paid_fen)}，奖励 {yuan(report.award_fen)}，合计 {yuan(report.total_fen)}"
             in chinese)
     assert "食安通" in chinese and "Public figures" not in chinese and "订单均分" in chinese
+    assert ("本季度适用的条款：每件 ¥2.00，季度预算 ¥100,000.00，"
+            "评分系数表 1.0★ ×0.50, 3.0★ ×0.80, 4.0★ ×1.00, 5.0★ ×1.20") in chinese
     assert f"{Q3} 各应用按件计费金额（不含奖励），元" in chinese, "the chart's title too"
     assert f'href="/transparency/{Q3}/dataset.json"' in chinese and 'href="/transparency/public_recompute.py"' in chinese
     assert 'href="/transparency/">结算公示数据</a>' in chinese, "every page's footer links the public data"
