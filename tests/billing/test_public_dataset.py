@@ -10,15 +10,16 @@ import copy
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from billing import dataset as public
 from billing import ledger, services
-from billing.models import Account
+from billing.models import Account, JournalEntry
 from core.extensions import db
-from tests.billing.conftest import AFTER_Q3, FINANCE, Q3, Actor
+from tests.billing.conftest import AFTER_Q3, FINANCE, Q3, Actor, record, usage_rows
 from tests.billing.test_finance_doc import number, table, worked_example_inputs
 
 SCRIPT = public.RECOMPUTE_SCRIPT
@@ -180,3 +181,25 @@ def test_the_scripts_hash_is_the_ledgers_known_answer():
              "created_at": ledger.hash_timestamp(ENTRY["created_at"]), "created_by": ENTRY["created_by"],
              "prev": ENTRY["prev_hash"], "postings": [list(p) for p in ENTRY["postings"]]}
     assert script["entry_hash"](entry) == ENTRY_SHA256
+
+
+def test_a_reversal_booked_in_the_next_quarter_keeps_both_datasets_recomputable(app_ctx, source, tmp_path):
+    source.add_order(1, fee=200, budget=10_000_000)
+    source.add_app(11, 1, 101)
+    source.add_app(12, 1, 102)
+    source.rate(11, 40, 184)
+    record(usage_rows(1, 11, 101, 120) + usage_rows(1, 12, 102, 5))
+    services.settlement_post(FINANCE, Q3, now=AFTER_Q3)
+    settlement_entry = db.session.query(JournalEntry).filter_by(kind="settlement").one()
+    services.ledger_reverse(FINANCE, settlement_entry.id, "paid to the wrong vendor",
+                            now=datetime(2026, 11, 2, tzinfo=UTC))
+    services.settlement_post(FINANCE, "2026Q4", now=datetime(2027, 1, 5, tzinfo=UTC))
+    for code in (Q3, "2026Q4"):
+        data = services.transparency_dataset(None, code)
+        path = tmp_path / f"{code}.json"
+        path.write_text(public.as_json(data), encoding="utf-8")
+        result = run_script(path, "--quiet")
+        assert result.returncode == 0, (code, result.stdout)
+    q4 = services.transparency_dataset(None, "2026Q4")
+    assert {p["vendor_id"]: p["amount_fen"] for p in q4["payouts"]} == {101: -26_880, 102: -1_120}
+    assert q4["ledger"]["entries"][0]["kind"] == "reversal"
