@@ -121,6 +121,13 @@ def test_seed_resumes_after_a_killed_first_start_reaches_a_settled_quarter_and_a
                                 text=True, timeout=60, cwd=tmp_path, check=False)
     assert recomputed.returncode == 0 and recomputed.stdout.splitlines()[-1].startswith("OK"), recomputed.stdout
     assert sum(a["paid_fen"] for o in published["orders"] for a in o["apps"]) == report.paid_fen
+    # Every paid vendor has a payee account, so the quarter's bank file is written and is valid pain.001.
+    import xmlschema
+
+    from tests.billing.test_payments import TREASURY, XSD
+
+    bank_file = billing.payout_bank_file(finance, past.code, config=TREASURY)
+    xmlschema.XMLSchema(str(XSD)).validate(bank_file.decode("utf-8"))
     for folder in passing:
         sample = next(a for a in SAMPLE_APPS if a.folder == folder)
         developer = db.session.scalar(sa.select(User).where(User.email == vendor_email(sample.vendor)))
