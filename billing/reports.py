@@ -17,7 +17,7 @@ from fractions import Fraction
 
 import sqlalchemy as sa
 from flask import current_app, has_request_context
-from flask_babel import force_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
@@ -310,8 +310,7 @@ def finance_report_pdf(report: FinanceReport) -> bytes:
 
 
 def _finance_report_pdf(report: FinanceReport) -> bytes:
-    from flask_babel import get_locale
-    from weasyprint import HTML
+    from weasyprint import HTML  # loads Pango through cffi: only the PDF needs it, not every process at start
 
     # The template alone, without the site's context processors (the CLI prints outside any request).
     template = current_app.jinja_env.get_template("billing/report_print.html")
