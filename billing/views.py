@@ -64,9 +64,12 @@ def account_label_filter(account) -> str:
         return _("Treasury")
     if kind == "award_pool":
         return _("Award pool")
-    if name == account.code or name.startswith(("Budget of ", "Payable to vendor ")):  # accounts of older runs
-        name = _("order %(id)s", id=account.order_id) if kind == "department_budget" else \
-            _("vendor %(id)s", id=account.vendor_id)
+    # Accounts opened before names were recorded in words: "Budget of <title>", "Payable to vendor 4", the code.
+    if name.startswith("Budget of "):
+        name = name.removeprefix("Budget of ")
+    elif name == account.code or name.startswith("Payable to vendor "):
+        number = account.code.rsplit(":", 1)[-1]
+        name = _("order %(id)s", id=number) if kind == "department_budget" else _("vendor %(id)s", id=number)
     if kind == "department_budget":
         return _("Budget of %(order)s", order=name)
     return _("Payable to %(vendor)s", vendor=name)

@@ -184,3 +184,16 @@ def test_vendor_statement_is_titled_by_the_vendor_and_names_apps_and_orders(clie
     assert "<td>食安通</td><td>食品经营许可证核发</td>" in statement
     apps = page(client, "/apps")
     assert f'href="/finance/vendors/{people["vendor"]}/statement"' in apps
+
+
+def test_accounts_opened_before_names_in_words_still_read_in_words(app):
+    from billing.ledger import BalanceRow
+    from billing.views import account_label_filter
+
+    with app.test_request_context("/?lang=zh_CN"):
+        rows = [BalanceRow(1, "department_budget:order:3", "department_budget", "Budget of 开餐馆", "CNY", 0, 0),
+                BalanceRow(2, "vendor_payable:vendor:4", "vendor_payable", "Payable to vendor 4", "CNY", 0, 0),
+                BalanceRow(3, "department_budget:order:5", "department_budget", "department_budget:order:5", "CNY", 0, 0),
+                BalanceRow(4, "treasury", "treasury", "Treasury", "CNY", 0, 0)]
+        assert [account_label_filter(r) for r in rows] == [
+            "订单预算：开餐馆", "应付厂商款：厂商 4", "订单预算：求购订单 5", "国库"]
