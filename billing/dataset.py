@@ -250,8 +250,8 @@ def as_json(dataset: dict) -> str:
 
 CSV_COLUMNS = ["quarter", "order_id", "order", "department", "fee_fen", "budget_fen", "order_mean_m", "demand_fen",
                "total_fen", "capped", "app_id", "app", "vendor_id", "vendor", "completed", "late", "flagged",
-               "ratings", "stars_sum", "bayesian_rating", "multiplier", "exact_amount_fen", "remainder_fen",
-               "paid_fen", "award_rank", "award_fen"]
+               "ratings", "stars_sum", "hidden_ratings", "under_review_ratings", "bayesian_rating", "multiplier",
+               "exact_amount_fen", "remainder_fen", "paid_fen", "award_rank", "award_fen"]
 
 
 def as_csv(dataset: dict) -> str:
@@ -264,7 +264,9 @@ def as_csv(dataset: dict) -> str:
             rows.append([dataset["quarter"]["code"], o["order_id"], o["title"], o["department_name"],
                          o["terms"]["fee_fen"], o["budget_fen"], o["order_mean"]["m"], o["demand_fen"],
                          o["total_fen"], o["capped"], a["app_id"], a["app_name"], a["vendor_id"], a["vendor_name"],
-                         a["completed"], a["late"], a["flagged"], a["ratings"], a["stars_sum"], a["bayesian_rating"],
+                         a["completed"], a["late"], a["flagged"], a["ratings"], a["stars_sum"],
+                         "" if a["hidden_ratings"] is None else a["hidden_ratings"],
+                         "" if a["under_review_ratings"] is None else a["under_review_ratings"], a["bayesian_rating"],
                          a["multiplier"], a["exact_amount_fen"], a["remainder_fen"], a["paid_fen"],
                          award["rank"] if award else "", award["prize_fen"] if award else 0])
     return reports.csv_text(CSV_COLUMNS, rows)

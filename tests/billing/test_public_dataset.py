@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import ast
 import copy
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -168,6 +170,9 @@ def test_the_dataset_csv_has_a_bom_and_one_row_per_paid_app(published):
     assert text.startswith("\ufeffquarter,order_id,")
     rows = text.splitlines()[1:]
     assert len(rows) == 6 and rows[0].startswith("2026Q3,1,食品经营许可证核发,")
+    row = dict(zip(public.CSV_COLUMNS, next(csv.reader(io.StringIO(rows[0]))), strict=True))
+    assert (row["app_id"], row["ratings"], row["stars_sum"], row["hidden_ratings"], row["paid_fen"]) == (
+        "11", "400", "1840", "3", "268221")
 
 
 def test_the_scripts_hash_is_the_ledgers_known_answer():
