@@ -62,6 +62,10 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "OIDC_PROVIDER": (False, lambda raw: _parse_bool(raw), "Also be an OpenID Connect provider for this instance's citizens."),
     "SIGNING_KEY_GRACE_HOURS": (24, int, "Hours a rotated-out signing key stays in the JWKS, so its tokens still verify."),
     "PAGE_SIZE": (20, int, "Default page size of lists."),
+    # The paying account of the bank payout file (billing, ISO 20022 pain.001; docs/finance.md).
+    "PAYOUT_DEBTOR_NAME": ("", str, "Holder of the treasury account vendors are paid from, as the bank knows it."),
+    "PAYOUT_DEBTOR_ACCOUNT": ("", str, "That account's number; unset, the bank payout file is refused."),
+    "PAYOUT_DEBTOR_BANK_CODE": ("", str, "That account's bank: its 12-digit CNAPS bank code."),
 }
 
 
