@@ -9,6 +9,7 @@ from flask_login import login_user, logout_user
 from core.auth import web_actor
 from core.errors import Unauthenticated, ValidationError
 from core.extensions import limiter, login_manager
+from core.redirects import platform_next
 from marketplace.accounts import services
 from marketplace.accounts.forms import ClientForm, LoginForm, LogoutForm
 from marketplace.accounts.scopes import ROLE_SCOPES, SCOPES
@@ -45,11 +46,8 @@ def login():
             return render_template("accounts/login.html", form=form, error=exc.message), 401
         login_user(user)
         flash(_("Welcome, %(name)s.", name=user.display_name), "success")
-        target = request.args.get("next", "")
-        # Only local paths: an open redirect would let phishing pages borrow our login.
-        if not target.startswith("/") or target.startswith("//"):
-            target = url_for("home.index")
-        return redirect(target)
+        # Only the platform's own pages: an open redirect would let phishing pages borrow our login.
+        return redirect(platform_next(request.args.get("next")) or url_for("home.index"))
     status = 422 if request.method == "POST" else 200
     return render_template("accounts/login.html", form=form), status
 

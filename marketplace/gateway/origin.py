@@ -19,6 +19,7 @@ from flask import Flask, current_app, has_app_context
 from werkzeug.wrappers import Request, Response
 
 from core.errors import DomainError, NotFound
+from core.redirects import safe_redirect_target
 from marketplace.gateway import instances, services
 from marketplace.gateway.proxy import BodyTooLarge, ProxyLimits, ResponseTooLarge, forward, request_headers
 from marketplace.gateway.remote import RemoteServing, ServingFailed
@@ -152,9 +153,8 @@ class AppOrigin:
         with self.context():
             token, _session = services.launch_redeem(slug, request.args.get("code", ""),
                                                      session_seconds=int(self.app.config["GATEWAY_SESSION_SECONDS"]))
-        target = request.args.get("next", "/")
-        if not target.startswith("/") or target.startswith("//") or "\\" in target:
-            target = "/"
+        # Only a path of this app's origin (core.redirects: what a browser would read as another host is refused).
+        target = safe_redirect_target(request.args.get("next"), hosts=(request.host,)) or "/"
         # The code must not linger in the address bar or in a Referer: answer with a redirect to a clean URL.
         response = Response(status=303, headers={"Location": target, "Cache-Control": "no-store",
                                                   "Referrer-Policy": "no-referrer"})

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from authlib.integrations.base_client.errors import OAuthError
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
@@ -15,6 +14,7 @@ from flask_login import login_user
 
 from core.auth import web_actor
 from core.errors import Unauthenticated, ValidationError
+from core.redirects import platform_next
 from marketplace.forms import select_choices
 from marketplace.identity import authz, keys, oidc_client, services
 from marketplace.identity.forms import AccessLogFilterForm, ConsentForm, PersonaLoginForm, RevokeForm
@@ -56,14 +56,7 @@ def identity_labels():
 
 def _safe_next(target: str | None) -> str | None:
     """Only our own pages, or an app's own origin (<slug>.<APPS_DOMAIN>): never an open redirect."""
-    if not target:
-        return None
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    parts = urlsplit(target)
-    if parts.scheme in {"http", "https"} and parts.netloc.endswith("." + current_app.config["APPS_DOMAIN"]):
-        return target
-    return None
+    return platform_next(target, apps=True)
 
 
 def _new_session() -> None:

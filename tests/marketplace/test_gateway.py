@@ -212,6 +212,18 @@ def test_launch_codes_are_single_use_and_expire(app, client, gw):
     assert on_app(client, f"/_gateway/launch?code={fresh.code}").status_code == 303
 
 
+@pytest.mark.parametrize("next_", ["/%09/x", "%2F%09%2Fx", "/%5Cx", "//x", "http://x/"])
+def test_launch_goes_on_only_to_a_path_of_the_app(client, gw, next_):
+    from marketplace.gateway import services
+
+    fresh = services.app_launch(citizen_of(gw), "echo")
+    response = on_app(client, f"/_gateway/launch?code={fresh.code}&next={next_}")
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    fresh = services.app_launch(citizen_of(gw), "echo")
+    kept = on_app(client, f"/_gateway/launch?code={fresh.code}&next=/applications%3Fstep%3D2")
+    assert kept.headers["Location"] == "/applications?step=2"
+
+
 def test_without_a_gateway_session_the_app_is_not_reached(client, gw):
     response = on_app(client, "/")
     assert response.status_code == 401
