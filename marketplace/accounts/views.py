@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+import time
+
+from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 
@@ -16,11 +18,33 @@ from marketplace.accounts.scopes import ROLE_SCOPES, SCOPES
 from marketplace.forms import select_choices, show_service_errors
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
+# A session's last use is written into it at most this often (each write re-sends the cookie).
+SEEN_EVERY = 60
 
 
 @login_manager.user_loader
-def _load_user(user_id: str):
-    return services.user_get(int(user_id))
+def _load_user(session_id: str):
+    """The user of this request's session while the session is current: issued under the user's present session
+    version (logging out moves it on), used within SESSION_IDLE_SECONDS and younger than SESSION_MAX_SECONDS."""
+    now = int(time.time())
+    login_at, seen_at = session.get("login_at"), session.get("seen_at")
+    if not isinstance(login_at, int) or not isinstance(seen_at, int):
+        return None  # a session from before these rules, or a remember-me cookie: log in again
+    if now - login_at >= current_app.config["SESSION_MAX_SECONDS"] or now - seen_at >= current_app.config["SESSION_IDLE_SECONDS"]:
+        return None
+    user = services.session_user(session_id)
+    if user is not None and now - seen_at >= SEEN_EVERY:
+        session["seen_at"] = now
+    return user
+
+
+def start_session(user) -> None:
+    """Log ``user`` in on a new session (no fixation: nothing of the anonymous session is kept, and the CSRF token
+    is new), stamped with its login time for the idle and absolute lifetimes. Staff and citizen logins use it."""
+    session.clear()
+    g.pop("csrf_token", None)  # Flask-WTF caches the token of the old session here
+    login_user(user)
+    session["login_at"] = session["seen_at"] = int(time.time())
 
 
 def _login_failed(response) -> bool:
@@ -44,7 +68,7 @@ def login():
         except Unauthenticated as exc:
             form.password.errors.append(_("The email or password is wrong."))
             return render_template("accounts/login.html", form=form, error=exc.message), 401
-        login_user(user)
+        start_session(user)
         flash(_("Welcome, %(name)s.", name=user.display_name), "success")
         # Only the platform's own pages: an open redirect would let phishing pages borrow our login.
         return redirect(platform_next(request.args.get("next")) or url_for("home.index"))
@@ -56,7 +80,11 @@ def login():
 def logout():
     form = LogoutForm()
     if form.validate_on_submit():
+        user = web_actor(required=False)
+        if user is not None:
+            services.user_logout(user)
         logout_user()
+        session.clear()
         flash(_("You are logged out."), "info")
     return redirect(url_for("home.index"))
 

@@ -174,7 +174,8 @@ class AppOrigin:
         origin = self.origin_of(request, slug)
         with self.context():
             app, version = services.served_app_get(slug)
-            session = services.gateway_session_get(app.id, request.cookies.get(COOKIE))
+            session = services.gateway_session_get(app.id, request.cookies.get(COOKIE),
+                                                   idle_seconds=int(self.app.config["GATEWAY_SESSION_IDLE_SECONDS"]))
             if session is None:
                 return self.page(request, slug, 401, "Open this app from the platform to sign in to it.", launch=True)
             token = services.identity_token(session, audience=origin)

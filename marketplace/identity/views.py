@@ -7,14 +7,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from authlib.integrations.base_client.errors import OAuthError
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import login_user
 
 from core.auth import web_actor
 from core.errors import Unauthenticated, ValidationError
 from core.redirects import platform_next
+from marketplace.accounts.views import start_session
 from marketplace.forms import select_choices
 from marketplace.identity import authz, keys, oidc_client, services
 from marketplace.identity.forms import AccessLogFilterForm, ConsentForm, PersonaLoginForm, RevokeForm
@@ -59,12 +59,6 @@ def _safe_next(target: str | None) -> str | None:
     return platform_next(target, apps=True)
 
 
-def _new_session() -> None:
-    """A new identity starts a new session (no fixation), with a new CSRF token."""
-    session.clear()
-    g.pop("csrf_token", None)  # Flask-WTF caches the token of the old session here
-
-
 # --- Login -------------------------------------------------------------------------------------------------
 
 
@@ -84,8 +78,7 @@ def personas():
     next_url = _safe_next(request.args.get("next"))
     if form.validate_on_submit():
         user = services.citizen_login_persona(form.resident_id.data, settings=current_app.config)
-        _new_session()
-        login_user(user)
+        start_session(user)
         flash(_("Welcome, %(name)s.", name=user.display_name), "success")
         return redirect(next_url or url_for("identity.my_data"))
     status = 422 if request.method == "POST" else 200
@@ -120,8 +113,7 @@ def federated_callback():
             claims.update(extra)
     user = services.citizen_login_federated(client.load_server_metadata()["issuer"], claims)
     next_url = session.pop("identity_next", None)
-    _new_session()
-    login_user(user)
+    start_session(user)
     flash(_("Welcome, %(name)s.", name=user.display_name), "success")
     return redirect(_safe_next(next_url) or url_for("identity.my_data"))
 

@@ -232,6 +232,39 @@ def test_without_a_gateway_session_the_app_is_not_reached(client, gw):
     assert on_app(client, "/").status_code == 401
 
 
+def test_app_sessions_end_when_idle_and_with_the_platform_logout(app, client, gw):
+    """Issue 14, item 5: a gateway cookie is no longer good after GATEWAY_SESSION_IDLE_SECONDS without use, nor
+    after the citizen logged out of the platform (a copy taken before included)."""
+    from core.extensions import db
+    from marketplace.gateway import services
+    from marketplace.gateway.models import GatewaySession
+    from marketplace.gateway.origin import COOKIE
+
+    def cookie():
+        return client.get_cookie(COOKIE, domain=f"echo.{APPS.split(':')[0]}").value
+
+    def live(token, **kw):
+        return services.gateway_session_get(gw["app_id"], token, idle_seconds=30 * 60, **kw) is not None
+
+    assert app.config["GATEWAY_SESSION_IDLE_SECONDS"] == 30 * 60
+    enter(client)
+    idle = cookie()
+    assert live(idle) and not live(idle, now=utcnow() + timedelta(minutes=30))
+    row = db.session.scalar(sa.select(GatewaySession).order_by(GatewaySession.id.desc()))
+    row.last_seen_at = utcnow() - timedelta(minutes=30)
+    db.session.commit()
+    assert on_app(client, "/").status_code == 401
+
+    enter(client)
+    copied = cookie()
+    assert live(copied)
+    assert submit(client, "/", {}, action="/logout").status_code == 302
+    assert not live(copied)
+    thief = app.test_client()
+    thief.set_cookie(COOKIE, copied, domain=f"echo.{APPS.split(':')[0]}")
+    assert on_app(thief, "/").status_code == 401
+
+
 def test_login_and_consent_come_before_the_app(app, client, gw):
     from flask import g
 
