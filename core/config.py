@@ -101,6 +101,9 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
     cfg["SESSION_COOKIE_HTTPONLY"] = True
     cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
     cfg["SESSION_COOKIE_SECURE"] = cfg["ENV"] == "production"
+    # Over https the session cookie is "__Host-": the browser then refuses a cookie of that name set with a Domain, so
+    # a site under a parent domain cannot plant a session on the platform (docs/security.md, "Cookies").
+    cfg.setdefault("SESSION_COOKIE_NAME", "__Host-session" if cfg["SESSION_COOKIE_SECURE"] else "session")
     cfg["RATELIMIT_STORAGE_URI"] = cfg["RATELIMIT_STORAGE_URI"]
     cfg["BABEL_DEFAULT_LOCALE"] = cfg["DEFAULT_LOCALE"]
     return cfg

@@ -45,6 +45,7 @@ from marketplace import (
 from marketplace.accounts import passwords
 from marketplace.apidoc import ProblemApi
 from marketplace.billing_source import MarketplaceSettlementSource
+from marketplace.cookies import DuplicateCookieGuard
 
 ROOT = Path(__file__).resolve().parent.parent
 API_PREFIX = "/api"
@@ -96,6 +97,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if name.endswith("_api") or name == "api-docs":
             csrf.exempt(blueprint)
     _register_error_handlers(app)
+    # Outermost but for the proxy fix: a request with a tossed cookie reaches neither the platform nor an app.
+    app.wsgi_app = DuplicateCookieGuard(app.wsgi_app)  # type: ignore[method-assign]
     _trust_proxies(app)
     return app
 

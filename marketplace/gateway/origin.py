@@ -27,6 +27,9 @@ from marketplace.gateway.remote import RemoteServing, ServingFailed
 log = logging.getLogger(__name__)
 
 COOKIE = "govgw_session"
+# The name the gateway's cookie has wherever the browser takes a Secure cookie (https, and http on *.localhost):
+# a "__Host-" cookie must come from the origin itself, so a sibling app cannot plant one for the whole apps domain.
+HOST_COOKIE = "__Host-" + COOKIE
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 PREFIX = "/_gateway/"
 
@@ -42,8 +45,9 @@ def split_host(host: str) -> tuple[str, str]:
 
 def reserved_cookies(config) -> frozenset[str]:
     """Cookies the app never sees and may never set: the gateway's own and the platform's."""
-    return frozenset({COOKIE, config.get("SESSION_COOKIE_NAME") or "session",
-                      config.get("REMEMBER_COOKIE_NAME") or "remember_token"})
+    names = {COOKIE, config.get("SESSION_COOKIE_NAME") or "session", config.get("REMEMBER_COOKIE_NAME") or "remember_token",
+             "session"}
+    return frozenset(names | {"__Host-" + name for name in names if not name.startswith("__Host-")})
 
 
 def failure(exc: Exception, limits: ProxyLimits, slug: str) -> tuple[int, str]:
@@ -111,6 +115,13 @@ class AppOrigin:
     def scheme(self, request: Request) -> str:
         return "https" if self.secure else request.scheme
 
+    def cookie(self, request: Request) -> tuple[str, bool]:
+        """The gateway cookie's name on this origin and whether it is Secure: "__Host-" and Secure where the browser
+        accepts a Secure cookie (https, or a *.localhost name, which browsers treat as a secure origin)."""
+        name, _port = split_host(request.host)
+        secure = self.secure or self.scheme(request) == "https" or name == "localhost" or name.endswith(".localhost")
+        return (HOST_COOKIE if secure else COOKIE), secure
+
     def origin_of(self, request: Request, slug: str) -> str:
         return f"{self.scheme(request)}://{slug}.{self.apps_domain}"
 
@@ -158,23 +169,25 @@ class AppOrigin:
         # The code must not linger in the address bar or in a Referer: answer with a redirect to a clean URL.
         response = Response(status=303, headers={"Location": target, "Cache-Control": "no-store",
                                                   "Referrer-Policy": "no-referrer"})
-        response.set_cookie(COOKIE, token, max_age=int(self.app.config["GATEWAY_SESSION_SECONDS"]), path="/",
-                            httponly=True, samesite="Lax", secure=self.secure)
+        name, secure = self.cookie(request)
+        response.set_cookie(name, token, max_age=int(self.app.config["GATEWAY_SESSION_SECONDS"]), path="/",
+                            httponly=True, samesite="Lax", secure=secure)
         return response
 
     def leave(self, request: Request, slug: str) -> Response:
         with self.context():
             app, _version = services.served_app_get(slug)
-            services.gateway_session_end(app.id, request.cookies.get(COOKIE))
+            name, secure = self.cookie(request)
+            services.gateway_session_end(app.id, request.cookies.get(name))
         response = Response(status=303, headers={"Location": self.platform_url(request, "/")})
-        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Lax", secure=self.secure)
+        response.delete_cookie(name, path="/", httponly=True, samesite="Lax", secure=secure)
         return response
 
     def proxy(self, request: Request, slug: str) -> Response:
         origin = self.origin_of(request, slug)
         with self.context():
             app, version = services.served_app_get(slug)
-            session = services.gateway_session_get(app.id, request.cookies.get(COOKIE),
+            session = services.gateway_session_get(app.id, request.cookies.get(self.cookie(request)[0]),
                                                    idle_seconds=int(self.app.config["GATEWAY_SESSION_IDLE_SECONDS"]))
             if session is None:
                 return self.page(request, slug, 401, "Open this app from the platform to sign in to it.", launch=True)

@@ -45,7 +45,8 @@ def app(environ, start_response):
     if path == "/cookies":
         start_response("200 OK", [("Content-Type", "text/plain"),
                                   ("Set-Cookie", "appc=1; Path=/; Domain=apps.localhost; HttpOnly"),
-                                  ("Set-Cookie", "govgw_session=forged; Path=/")])
+                                  ("Set-Cookie", "govgw_session=forged; Path=/"),
+                                  ("Set-Cookie", "__Host-govgw_session=forged; Path=/; Secure")])
         return [b"ok"]
     if path.startswith("/dept/"):
         status, answer = dept(environ["REQUEST_METHOD"], path[5:] + ("?" + query if query else ""), body or None)
@@ -143,7 +144,8 @@ def test_a_citizen_reaches_the_app_with_only_consented_claims_and_never_the_plat
 
     redeemed, _target = enter(client)
     cookie = redeemed.headers["Set-Cookie"]
-    assert cookie.startswith("govgw_session=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert cookie.startswith("__Host-govgw_session=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" in cookie and "Path=/" in cookie, "a __Host- cookie is Secure (browsers take that on *.localhost)"
     assert "Domain" not in cookie, "the gateway's cookie is host-only on the app's origin"
 
     # The browser also sends cookies the app must not see (as if the platform's had leaked to this host).
@@ -228,7 +230,7 @@ def test_without_a_gateway_session_the_app_is_not_reached(client, gw):
     response = on_app(client, "/")
     assert response.status_code == 401
     assert f"http://{APPS.split('.', 1)[1]}/apps/echo/launch" in response.get_data(as_text=True)
-    client.set_cookie("govgw_session", "guessed", domain=f"echo.{APPS}")
+    client.set_cookie("__Host-govgw_session", "guessed", domain=f"echo.{APPS}")
     assert on_app(client, "/").status_code == 401
 
 
@@ -238,7 +240,7 @@ def test_app_sessions_end_when_idle_and_with_the_platform_logout(app, client, gw
     from core.extensions import db
     from marketplace.gateway import services
     from marketplace.gateway.models import GatewaySession
-    from marketplace.gateway.origin import COOKIE
+    from marketplace.gateway.origin import HOST_COOKIE as COOKIE
 
     def cookie():
         return client.get_cookie(COOKIE, domain=f"echo.{APPS.split(':')[0]}").value
