@@ -20,7 +20,8 @@ from werkzeug.http import dump_cookie, parse_cookie
 
 PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>400</title>
 <h1>请求中有重名的 Cookie / Conflicting cookies</h1>
-<p>您的浏览器为同一名称发送了两个 Cookie（{names}），其中一个可能由同一域名下的其他网站设置。我们已请浏览器删除来自上级域名的那一个，请重新加载页面。</p>
+<p>您的浏览器为同一名称发送了两个 Cookie（{names}），其中一个可能由同一上级域名下的其他网站设置。
+我们已请浏览器删除来自上级域名的那一个，请重新加载页面。</p>
 <p lang="en">Your browser sent two cookies named {names}; one was probably set by another site under the same parent
 domain. We asked the browser to delete the parent domain's copy: reload the page.</p></html>"""
 
