@@ -45,7 +45,7 @@ from marketplace import (
 from marketplace.accounts import passwords
 from marketplace.apidoc import ProblemApi
 from marketplace.billing_source import MarketplaceSettlementSource
-from marketplace.cookies import DuplicateCookieGuard
+from marketplace.request_guards import BodyReadGuard, DuplicateCookieGuard
 
 ROOT = Path(__file__).resolve().parent.parent
 API_PREFIX = "/api"
@@ -97,8 +97,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if name.endswith("_api") or name == "api-docs":
             csrf.exempt(blueprint)
     _register_error_handlers(app)
-    # Outermost but for the proxy fix: a request with a tossed cookie reaches neither the platform nor an app.
-    app.wsgi_app = DuplicateCookieGuard(app.wsgi_app)  # type: ignore[method-assign]
+    # Outermost but for the proxy fix: a request with a tossed cookie or a body that breaks while read is a 400 on the
+    # platform and on the apps' origins alike (marketplace/request_guards.py).
+    app.wsgi_app = DuplicateCookieGuard(BodyReadGuard(app.wsgi_app))  # type: ignore[method-assign]
     _trust_proxies(app)
     return app
 
@@ -199,6 +200,14 @@ def _register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         log.warning("database refused a value on %s %s: %s", request.method, request.path, exc.orig)
         return domain_error(ValidationError("a value is too long or out of range for its field; shorten it and try again"))
+
+    @app.errorhandler(OverflowError)
+    def overflow_error(exc: OverflowError):
+        # SQLite's driver refuses an integer past 64 bits with OverflowError before the database sees it (PostgreSQL's
+        # "out of range" is a DataError above). The schemas bound every integer they read; this catches the rest.
+        db.session.rollback()
+        log.warning("integer out of range on %s %s: %s", request.method, request.path, exc)
+        return domain_error(ValidationError("a number is too large for its field; send a smaller one"))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

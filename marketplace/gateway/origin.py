@@ -16,6 +16,7 @@ from html import escape
 from urllib.parse import quote
 
 from flask import Flask, current_app, has_app_context
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from core.errors import DomainError, NotFound
@@ -54,6 +55,8 @@ def failure(exc: Exception, limits: ProxyLimits, slug: str) -> tuple[int, str]:
     """The status and page text for a request ``forward`` could not complete (re-raises what is not its)."""
     if isinstance(exc, DomainError):
         raise exc
+    if isinstance(exc, HTTPException):  # e.g. a chunked body that breaks while read (request_guards.BodyReadGuard)
+        return exc.code or 400, exc.description or exc.name
     if isinstance(exc, ServingFailed):
         return exc.status, exc.detail
     if isinstance(exc, BodyTooLarge):
@@ -144,6 +147,8 @@ class AppOrigin:
             response = self.handle(request, slug)
         except DomainError as exc:
             response = self.page(request, slug, exc.status, exc.message)
+        except HTTPException as exc:  # a body that breaks while read (request_guards.BodyReadGuard)
+            response = self.page(request, slug, exc.code or 400, exc.description or exc.name)
         except Exception:
             log.exception("gateway: %s %s on %s failed", request.method, request.path, slug)
             response = self.page(request, slug, 500, "Something went wrong on our side; it has been logged.")

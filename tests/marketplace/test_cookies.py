@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from core.config import load_config
-from marketplace.cookies import expiring_cookies, parent_domains
+from marketplace.request_guards import expiring_cookies, parent_domains
 
 
 @pytest.fixture

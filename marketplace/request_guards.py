@@ -1,4 +1,6 @@
-"""Cookie tossing: a request carrying two cookies of one name is refused, on the platform and on every app origin.
+"""WSGI guards in front of the platform and every app origin: tossed cookies and malformed request bodies.
+
+Cookie tossing: a request carrying two cookies of one name is refused.
 
 Script on one app's origin (``a.apps.<host>``) may set a cookie for the whole parent domain (``Domain=apps.<host>``);
 the browser then sends it to every sibling app, next to — and often before — the sibling's own cookie of that name.
@@ -8,6 +10,11 @@ platform's own cookies carry the ``__Host-`` prefix where the browser accepts it
 cookie with a ``Domain``), and this guard, outermost in front of both, answers any duplicated name with a 400 that
 also expires the name on the parent domains and on the paths above the request, so a reload works again.
 docs/security.md, "Cookies".
+
+Malformed bodies: the server decodes a chunked body while the application reads it, so a broken chunk surfaces as an
+``OSError`` (werkzeug) or ``IOError`` subclass (gunicorn) deep inside form or JSON parsing — a 500. ``BodyReadGuard``
+turns every failure to read the body into werkzeug's ``ClientDisconnected`` (a 400), which both the platform's error
+handlers and the gateway answer as a problem.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import json
 from collections.abc import Iterable
 from html import escape
 
+from werkzeug.exceptions import ClientDisconnected
 from werkzeug.http import dump_cookie, parse_cookie
 
 PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>400</title>
@@ -88,3 +96,42 @@ class DuplicateCookieGuard:
         headers += [("Set-Cookie", cookie) for cookie in expiring_cookies(names, host, path)]
         start_response("400 Bad Request", headers)
         return [body]
+
+
+class _GuardedInput:
+    """``wsgi.input`` whose read failures are a 400 naming the problem."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def _call(self, method: str, *args):
+        try:
+            return getattr(self._stream, method)(*args)
+        except (OSError, ValueError) as exc:
+            raise ClientDisconnected(f"the request body could not be read ({exc}); if it is sent in chunks, each "
+                                     "chunk needs its size in hexadecimal and the body a final zero-size chunk") from exc
+
+    def read(self, *args):
+        return self._call("read", *args)
+
+    def readline(self, *args):
+        return self._call("readline", *args)
+
+    def readlines(self, *args):
+        return self._call("readlines", *args)
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+
+class BodyReadGuard:
+    """WSGI middleware: a request body that breaks while being read is the client's error (400), not ours."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        stream = environ.get("wsgi.input")
+        if stream is not None:
+            environ["wsgi.input"] = _GuardedInput(stream)
+        return self.app(environ, start_response)
