@@ -8,8 +8,6 @@ from fractions import Fraction
 
 from marshmallow import Schema, fields, validate
 
-from marketplace.pagination import MAX_PAGE, MAX_PAGE_SIZE
-
 # Every integer the API reads has an upper bound (tests/marketplace/test_bad_input.py checks the OpenAPI document):
 # a value past its column is invalid input with the field's name, never an overflow in the database (a 500).
 INT32_MAX = 2**31 - 1  # INTEGER columns
@@ -26,8 +24,9 @@ NO_NUL = validate.Regexp(r"^[^\x00]*$", error="remove the NUL character (\\x00) 
 
 class PageQuery(Schema):
     q = fields.String(load_default="", validate=[validate.Length(max=200), NO_NUL], metadata={"description": "Search text"})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
+    # The bounds of marketplace.pagination (MAX_PAGE, MAX_PAGE_SIZE), a sibling module this one may not import.
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10**9))
+    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 def page_headers(page) -> dict[str, str]:
