@@ -22,7 +22,7 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "REDIS_OUTAGE_SECONDS": (60, int, "How long a worker retries Redis through an outage or restart (running jobs go on, their results are recorded once Redis is back) before it starts a fresh worker in the same process."),
     "WORKER_MAINTENANCE_SECONDS": (60, int, "How often (and at start) a worker fails jobs left started by dead workers; a sandbox worker also sweeps orphaned sandboxes and re-enqueues queued certification runs Redis lost."),
     "RATELIMIT_STORAGE_URI": ("memory://", str, "Flask-Limiter storage; use the Redis URL when running several web processes."),
-    "LOGIN_RATE_LIMIT": ("10 per minute", str, "Failed-login limit per client address and per account."),
+    "LOGIN_RATE_LIMIT": ("10 per minute", str, "Failed-login limit per client address (per account, failures slow the next attempt down instead: 1, 2, 4 … up to 60 s, never a lock)."),
     "SESSION_IDLE_SECONDS": (30 * 60, int, "A web session unused for this long is over: the next request is anonymous and must log in again."),
     "SESSION_MAX_SECONDS": (12 * 3600, int, "A web session ends this long after its login, however busy it is."),
     "TRUSTED_PROXY_HOPS": (0, int, "How many reverse proxies in front of the web each append to X-Forwarded-For and set X-Forwarded-Proto/-Host (1 behind one nginx or load balancer, 2 behind a CDN and a load balancer). The client address that rate limits, audit and rating signals see is taken from that many hops back; 0 trusts no forwarding header (the web is reached directly)."),

@@ -12,7 +12,7 @@ from core.auth import web_actor
 from core.errors import Unauthenticated, ValidationError
 from core.extensions import limiter, login_manager
 from core.redirects import platform_next
-from marketplace.accounts import services
+from marketplace.accounts import login_delay, services
 from marketplace.accounts.forms import ClientForm, LoginForm, LogoutForm
 from marketplace.accounts.scopes import ROLE_SCOPES, SCOPES
 from marketplace.forms import select_choices, show_service_errors
@@ -51,27 +51,31 @@ def _login_failed(response) -> bool:
     return response.status_code == 401
 
 
-def _account_key() -> str:
-    return "login:" + (request.form.get("email") or "").strip().lower()
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"], deduct_when=_login_failed,
                error_message="Too many failed logins; wait a minute and try again.")
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"], deduct_when=_login_failed,
-               key_func=_account_key, error_message="Too many failed logins for this account; wait a minute.")
 def login():
     form = LoginForm()
     if form.validate_on_submit():
+        # Per account a progressive delay, never a lock (login_delay): someone else's failures cannot keep the owner out.
+        wait = login_delay.wait_seconds(form.email.data)
+        if wait:
+            message = _("Too many failed logins for this account: try again in %(seconds)d seconds.", seconds=wait)
+            response = make_response(render_template("accounts/login.html", form=form, wait=message), 429)
+            response.headers["Retry-After"] = str(wait)
+            return response
         try:
             user = services.user_authenticate(form.email.data, form.password.data)
         except Unauthenticated as exc:
+            login_delay.record_failure(form.email.data)
             form.password.errors.append(_("The email or password is wrong."))
             return render_template("accounts/login.html", form=form, error=exc.message), 401
         start_session(user)
         flash(_("Welcome, %(name)s.", name=user.display_name), "success")
         # Only the platform's own pages: an open redirect would let phishing pages borrow our login.
-        return redirect(platform_next(request.args.get("next")) or url_for("home.index"))
+        response = redirect(platform_next(request.args.get("next")) or url_for("home.index"))
+        login_delay.remember_device(response, form.email.data)
+        return response
     status = 422 if request.method == "POST" else 200
     return render_template("accounts/login.html", form=form), status
 
