@@ -332,3 +332,33 @@ def test_a_malformed_chunked_body_is_a_400_on_the_platform_and_on_app_origins(fr
         gateway = send(f"echo.apps.localhost:{port}", "/anything")
         # An app origin answers before reading the body when there is no app (404) or no session (401); never a 5xx.
         assert gateway.split(b" ", 2)[1] in {b"400", b"401", b"404"}, gateway[:300]
+
+
+# --- Issue 14, item 8 ----------------------------------------------------------------------------------------------
+
+
+def test_anonymous_requests_get_401_before_any_validation(world, unchanged):
+    response = world.call("nobody", "POST", "/api/orders", json={"fee_per_transaction_fen": "not a number"})
+    assert response.status_code == 401 and response.mimetype == "application/problem+json"
+    assert world.call("nobody", "GET", "/api/orders?page=zero").status_code == 401
+    assert world.call("vendor_a", "POST", "/api/orders", json={}).status_code == 403, "a wrong scope is a 403 first"
+
+
+def test_a_405_says_which_methods_are_allowed(world):
+    response = world.call("admin", "DELETE", "/api/orders")
+    assert response.status_code == 405 and set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}
+    page = world.client.open("/login", method="DELETE")
+    assert page.status_code == 405 and "POST" in page.headers["Allow"]
+
+
+def test_a_patch_without_a_body_is_refused_and_changes_nothing(world, unchanged):
+    order_id = world.ids["draft_a"]
+    for kw in ({}, {"content_type": "application/json"}):
+        response = world.call("staff_a", "PATCH", f"/api/orders/{order_id}", **kw)
+        assert response.status_code == 422 and "no body" in response.json["detail"], response.json
+
+
+@pytest.mark.parametrize("kw", [{"json": {"bundle": "x"}}, {"data": {"file": (io.BytesIO(b"x"), "b.tar.gz")}}])
+def test_an_upload_in_another_format_says_which_one_is_expected(world, unchanged, kw):
+    response = world.call("vendor_a", "POST", f"/api/apps/{world.ids['app_a']}/versions?version=1.0.0", **kw)
+    assert response.status_code == 415 and "application/gzip" in response.json["detail"]
