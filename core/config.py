@@ -52,7 +52,7 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "GATEWAY_SESSION_SECONDS": (8 * 3600, int, "Lifetime of a citizen's gateway session on an app's origin, seconds."),
     "GATEWAY_SESSION_IDLE_SECONDS": (30 * 60, int, "A gateway session unused for this long is over; the citizen opens the app from the platform again."),
     "OAUTH2_TOKEN_EXPIRES_IN": (3600, int, "Lifetime of client-credentials access tokens, seconds."),
-    "METRICS_TOKEN": ("", str, "If set, /metrics requires 'Authorization: Bearer <token>'."),
+    "METRICS_TOKEN": ("", str, "/metrics requires 'Authorization: Bearer <token>'; unset, only loopback clients may read it, and nobody in production."),
     "LOG_FORMAT": ("text", str, "'json' for one JSON object per line (production) or 'text'."),
     "LOG_LEVEL": ("INFO", str, "Root log level."),
     "DEFAULT_LOCALE": ("zh_CN", str, "Default language of the web pages."),
