@@ -319,10 +319,9 @@ def test_request_and_response_sizes_are_capped(app, client, gw, monkeypatch):
     from marketplace.gateway.proxy import ProxyLimits
 
     enter(client)
-    dispatch = app.wsgi_app
-    while not hasattr(dispatch, "origin"):  # under the request guards (and ProxyFix), each keeping the next in .app
-        dispatch = dispatch.app
-    origin = dispatch.origin
+    from marketplace.gateway import host_dispatch
+
+    origin = host_dispatch(app).origin
     monkeypatch.setattr(origin, "limits", ProxyLimits(request_bytes=1000, response_bytes=200_000, timeout_seconds=10))
     assert_caps_of_1000_and_200000_bytes(client)
 
