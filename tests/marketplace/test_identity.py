@@ -222,6 +222,19 @@ def test_consent_never_redirects_off_site(client, shop):
     assert response.status_code == 302 and response.location == "/identity/my-data"
 
 
+@pytest.mark.parametrize("next_", ["http://attacker.localhost%5C.apps.localhost:5000/", "%2F%09%2Fattacker.localhost%3A5055%2F",
+                                   "//attacker.localhost/", "http://shiantong.apps.localhost:5000@attacker.localhost/"])
+def test_persona_login_never_redirects_off_site(client, next_):
+    """Issue 14 item 3 (and 7: this was a 500 after the login had been committed): the login happens, the
+    browser goes to the citizen's own page."""
+    persona = persona_list()[0]
+    page = client.get(f"/identity/personas?next={next_}")
+    assert page.status_code == 200
+    response = client.post(f"/identity/personas?next={next_}", data={"csrf_token": csrf_of(page.get_data(as_text=True)),
+                                                                     "resident_id": persona.resident_id})
+    assert response.status_code == 302 and response.location == "/identity/my-data"
+
+
 def test_consent_refuses_fields_the_app_did_not_ask_for(shop):
     person = citizen()
     with pytest.raises(ValidationError, match="address"):
