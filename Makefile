@@ -43,6 +43,10 @@ check-latest:
 # Apps are served on their own origins, <slug>.apps.localhost:$(PORT); both follow PORT unless set.
 run: export GOVMARKET_APPS_DOMAIN ?= apps.localhost:$(PORT)
 run: export GOVMARKET_ISSUER ?= http://$(HOST):$(PORT)
+# The demo's paying treasury account for the bank payout file (fictional).
+run: export GOVMARKET_PAYOUT_DEBTOR_NAME ?= 示例市财政局国库存款户
+run: export GOVMARKET_PAYOUT_DEBTOR_ACCOUNT ?= 110010184000530000001
+run: export GOVMARKET_PAYOUT_DEBTOR_BANK_CODE ?= 011100000003
 run: install runtime
 	$(BIN)/govmarket db upgrade heads
 	$(BIN)/govmarket demo seed --url http://$(HOST):$(PORT)

@@ -138,9 +138,10 @@ def launch_redeem(slug: str, code: str, *, session_seconds: int, now: datetime |
     return token, session
 
 
-def gateway_session_get(app_id: int, token: str | None, *, now: datetime | None = None) -> GatewaySession | None:
+def gateway_session_get(app_id: int, token: str | None, *, idle_seconds: int | None = None,
+                        now: datetime | None = None) -> GatewaySession | None:
     """The live session named by ``token`` on the app ``app_id``, or None (unknown, other app, expired, ended,
-    or its citizen deactivated)."""
+    unused for ``idle_seconds`` or more, or its citizen deactivated)."""
     if not token:
         return None
     now = now or utcnow()
@@ -149,10 +150,21 @@ def gateway_session_get(app_id: int, token: str | None, *, now: datetime | None 
     if (session is None or session.app_id != app_id or session.ended_at is not None or session.expires_at <= now
             or not session.citizen.active):
         return None
+    if idle_seconds is not None and now - session.last_seen_at >= timedelta(seconds=idle_seconds):
+        return None
     if now - session.last_seen_at >= TOUCH_EVERY:
         session.last_seen_at = now
         db.session.commit()
     return session
+
+
+def gateway_sessions_end(citizen) -> None:
+    """End every open gateway session of ``citizen`` (they logged out of the platform): a copy of an app's
+    session cookie stops working with the platform's. Connected to ``accounts.services.sessions_ended``; writes in
+    the logout's database transaction."""
+    db.session.execute(sa.update(GatewaySession)
+                       .where(GatewaySession.citizen_id == citizen.id, GatewaySession.ended_at.is_(None))
+                       .values(ended_at=utcnow()).execution_options(synchronize_session=False))
 
 
 def gateway_session_end(app_id: int, token: str | None) -> None:
