@@ -22,6 +22,7 @@ import pytest
 from core.ids import uscc_check_char
 from tests.marketplace.authorization_world import Probe, seed
 from tests.marketplace.conftest import contract_doc, suite_doc
+from tests.marketplace.webpages import PASSWORD
 
 ROLES = ("anonymous", "citizen", "vendor_a", "vendor_b", "staff_a", "staff_b", "finance", "auditor", "admin")
 NEW_USCC = "91310000MA1FL0003" + uscc_check_char("91310000MA1FL0003")
@@ -62,6 +63,7 @@ ROWS = [
     Row("GET", "/", "200", WEB),
     Row("GET", "/.well-known/jwks.json", "200", API),
     Row("GET", "/.well-known/openid-configuration", "404", API),
+    Row("GET", "/.well-known/oauth-authorization-server", "200", API),
     Row("GET", "/account/clients", "200 anonymous=401 citizen=403", WEB),
     Row("POST", "/account/clients", "201 anonymous=401 citizen=403", WEB, {"name": "ci", "scopes": "apps:read"}),
     Row("POST", "/account/clients/<client_id>/revoke", "404 anonymous=401 citizen=403 vendor_a,admin=302", WEB),
@@ -169,6 +171,7 @@ ROWS = [
     Row("GET", "/finance/quarters/<code>", "403 anonymous=401 finance,auditor=200", WEB),
     Row("POST", "/finance/quarters/<code>/close", "403 anonymous=401 finance=302", WEB),
     Row("GET", "/finance/quarters/<code>/payouts.csv", "403 anonymous=401 finance,auditor=200", WEB),
+    Row("GET", "/finance/quarters/<code>/payouts.xml", "403 anonymous=401 finance,auditor=422", WEB),  # (the world's vendors have no payee account)
     Row("GET", "/finance/quarters/<code>/preview", "403 anonymous=401 finance=200", WEB),
     Row("GET", "/finance/quarters/<code>/report", "403 anonymous=401 finance,auditor=200", WEB),
     Row("GET", "/finance/quarters/<code>/report.csv", "403 anonymous=401 finance,auditor=200", WEB),
@@ -188,7 +191,7 @@ ROWS = [
     Row("GET", "/identity/personas", "200", WEB),
     Row("POST", "/identity/personas", "422", WEB),
     Row("GET", "/login", "200", WEB),
-    Row("POST", "/login", "401", WEB, {"email": "nobody@test.example.cn", "password": "wrong password"}),
+    Row("POST", "/login", "302", WEB, {"email": "citizen@test.example.cn", "password": PASSWORD}),
     Row("POST", "/logout", "302", WEB),
     Row("GET", "/metrics", "200", WEB),
     Row("GET", "/my/cases", "403 anonymous=401 citizen=200", WEB),
@@ -200,6 +203,7 @@ ROWS = [
     Row("POST", "/my/complaints/new", "403 anonymous=401 citizen=302", WEB, lambda i: {"theme": "slow", "description": "Too slow.", "app_id": i["app_a"]}, path="/my/complaints/new?case={case}"),
     Row("GET", "/my/todo", "403 anonymous=401 citizen=200", WEB),
     Row("POST", "/oauth/token", "400", API, {"grant_type": "client_credentials"}),
+    Row("POST", "/oauth/revoke", "400", API, {"token": "not-a-token"}),  # (RFC 7009 takes a form; refused before any client check)
     Row("GET", "/orders", "200", WEB),
     Row("GET", "/orders/<int:order_id>", "200", WEB),
     Row("POST", "/orders/<int:order_id>/<any(publish, close, archive):action>", "403 anonymous=401 staff_a,admin=409", WEB),
@@ -221,7 +225,11 @@ ROWS = [
     Row("GET", "/services/search", "200", WEB),
     Row("GET", "/static/<path:filename>", "200", WEB),
     Row("GET", "/static/swagger-ui/<path:filename>", "200", WEB, path="/static/swagger-ui/swagger-ui.css"),
+    Row("GET", "/transparency/", "200", WEB),
     Row("GET", "/transparency/<code>", "200", WEB),
+    Row("GET", "/transparency/<code>/dataset.csv", "200", WEB),
+    Row("GET", "/transparency/<code>/dataset.json", "200", WEB),
+    Row("GET", "/transparency/public_recompute.py", "200", WEB),
     Row("GET", "/versions/<int:version_id>", "200 anonymous=401 citizen,vendor_b,staff_b=404", WEB),
     Row("POST", "/versions/<int:version_id>/<action>", "404 anonymous=401 vendor_a,finance,auditor=403 staff_a,admin=409", WEB, {}, path="/versions/{version_a}/approve"),
     Row("GET", "/versions/<int:version_id>/progress.json", "200 anonymous=401 citizen,vendor_b,staff_b=404", WEB),
