@@ -15,7 +15,6 @@ import billing
 import core.audit  # noqa: F401  (the audit table belongs to every deployment)
 import mockdata
 import sandbox
-from billing.source import set_settlement_source
 from core import logs, queue
 from core.auth import api_actor, required_scopes
 from core.config import load_config
@@ -26,6 +25,7 @@ from marketplace import (
     analytics,
     audit,
     backup,
+    billing_source,
     catalogue,
     citizen,
     complaints,
@@ -45,7 +45,6 @@ from marketplace import (
 )
 from marketplace.accounts import passwords
 from marketplace.apidoc import ProblemApi
-from marketplace.billing_source import MarketplaceSettlementSource
 from marketplace.request_guards import BodyReadGuard, DuplicateCookieGuard
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,7 +136,7 @@ def _init_packages(app: Flask, api: ProblemApi) -> None:
     complaints.init_app(app, api)
     citizen.init_app(app, api)  # also: every completed case and rating write counts in the kept statistics
     analytics.init_app(app, api)
-    set_settlement_source(app, MarketplaceSettlementSource())  # what billing settles on, read from the marketplace
+    billing_source.init_app(app)  # what billing settles on, read from the marketplace
     gateway.init_app(app)  # app origins: host dispatch in front of everything above
     sandbox.init_app(app)
     mockdata.init_app(app)

@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import sqlalchemy as sa
 
-from billing.source import AppFacts, MultiplierPoint, OrderTerms, QuarterSpan, RatingStats
+from billing.source import AppFacts, MultiplierPoint, OrderTerms, QuarterSpan, RatingStats, set_settlement_source
 from core.extensions import db
 from core.money import Money
 from marketplace.catalogue.models import Department
@@ -87,3 +87,7 @@ class MarketplaceSettlementSource:
             .group_by(Rating.app_id))
         return {app_id: (int(h or 0), int(r or 0)) for app_id, h, r in rows}
 
+
+def init_app(app) -> None:
+    """Billing settles on what this module reads from the marketplace (billing.source's Protocol)."""
+    set_settlement_source(app, MarketplaceSettlementSource())
