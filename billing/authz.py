@@ -52,9 +52,17 @@ def quarters_list(actor) -> None:
         require_role(actor, *READERS, action="see the financial quarters")
 
 
+def quarter_get(actor) -> None:
+    quarters_list(actor)
+
+
 def settlement_run_get(actor) -> None:
     if not platform(actor):
         require_role(actor, *READERS, action="see settlement runs")
+
+
+def settlement_runs(actor) -> None:
+    settlement_run_get(actor)
 
 
 def ledger_verify(actor) -> None:
@@ -62,9 +70,29 @@ def ledger_verify(actor) -> None:
         require_role(actor, *READERS, action="verify the ledger")
 
 
-def ledger_read(actor) -> None:
+def _ledger_read(actor) -> None:
     if not platform(actor):
         require_role(actor, *READERS, action="read the ledger")
+
+
+def ledger_entries(actor) -> None:
+    _ledger_read(actor)
+
+
+def ledger_entry_get(actor) -> None:
+    _ledger_read(actor)
+
+
+def ledger_trial_balance(actor) -> None:
+    _ledger_read(actor)
+
+
+def ledger_accounts(actor) -> None:
+    _ledger_read(actor)
+
+
+def ledger_account_statement(actor) -> None:
+    _ledger_read(actor)
 
 
 def ledger_reverse(actor) -> None:
@@ -80,6 +108,11 @@ def finance_report(actor) -> None:
 def payout_file(actor) -> None:
     if not platform(actor):
         require_role(actor, *READERS, action="download the payout file")
+
+
+def payout_bank_file(actor) -> None:
+    """The bank's file of the same payouts: whoever may download the payout file."""
+    payout_file(actor)
 
 
 def payee_set(actor) -> None:
@@ -100,3 +133,11 @@ def vendor_statement(actor, vendor_id: int) -> None:
 
 def transparency_report(actor) -> None:
     """Public: anyone, signed in or not."""
+
+
+def transparency_quarters(actor) -> None:
+    transparency_report(actor)
+
+
+def transparency_dataset(actor) -> None:
+    transparency_report(actor)

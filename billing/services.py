@@ -97,7 +97,7 @@ def quarters_list(actor, *, now: datetime | None = None) -> list[QuarterView]:
 
 def quarter_get(actor, code: str, *, now: datetime | None = None) -> QuarterView:
     """One quarter's status (a quarter nobody has used yet reads as open with nothing posted)."""
-    authz.quarters_list(actor)
+    authz.quarter_get(actor)
     now = now or utcnow()
     q = db.session.scalar(sa.select(Quarter).where(Quarter.code == code))
     if q is None:
@@ -507,7 +507,7 @@ def settlement_post(actor, quarter_code: str, *, order_ids: Sequence[int] | None
 
 
 def settlement_runs(actor, quarter_code: str) -> list[SettlementRun]:
-    authz.settlement_run_get(actor)
+    authz.settlement_runs(actor)
     return list(db.session.scalars(sa.select(SettlementRun).where(SettlementRun.quarter_code == quarter_code)
                                    .order_by(SettlementRun.id)))
 
@@ -553,7 +553,7 @@ def ledger_verify(actor, progress: Callable[[int], None] | None = None) -> ledge
 
 
 def ledger_entries(actor, *, quarter_code: str | None = None, page: int = 1, page_size: int = 50) -> list[JournalEntry]:
-    authz.ledger_read(actor)
+    authz.ledger_entries(actor)
     query = sa.select(JournalEntry).order_by(JournalEntry.seq.desc())
     if quarter_code:
         query = query.where(JournalEntry.quarter_code == quarter_code)
@@ -561,7 +561,7 @@ def ledger_entries(actor, *, quarter_code: str | None = None, page: int = 1, pag
 
 
 def ledger_entry_get(actor, entry_id: int) -> JournalEntry:
-    authz.ledger_read(actor)
+    authz.ledger_entry_get(actor)
     entry = db.session.get(JournalEntry, entry_id)
     if entry is None:
         raise NotFound(f"journal entry {entry_id} does not exist")
@@ -569,17 +569,17 @@ def ledger_entry_get(actor, entry_id: int) -> JournalEntry:
 
 
 def ledger_trial_balance(actor, quarter_code: str | None = None) -> list[ledger.BalanceRow]:
-    authz.ledger_read(actor)
+    authz.ledger_trial_balance(actor)
     return ledger.trial_balance(quarter_code)
 
 
 def ledger_accounts(actor) -> list[Account]:
-    authz.ledger_read(actor)
+    authz.ledger_accounts(actor)
     return list(db.session.scalars(sa.select(Account).order_by(Account.code)))
 
 
 def ledger_account_statement(actor, account_id: int, quarter_code: str | None = None):
-    authz.ledger_read(actor)
+    authz.ledger_account_statement(actor)
     acct = db.session.get(Account, account_id)
     if acct is None:
         raise NotFound(f"ledger account {account_id} does not exist")
@@ -689,7 +689,7 @@ def transparency_report(actor, quarter_code: str) -> reports.FinanceReport | Non
 
 def transparency_quarters(actor) -> list[str]:
     """The codes of every settled quarter, newest first (each has a public page and dataset). Anyone."""
-    authz.transparency_report(actor)
+    authz.transparency_quarters(actor)
     return list(db.session.scalars(sa.select(Quarter.code).where(Quarter.settled_at.is_not(None))
                                    .order_by(Quarter.code.desc())))
 
@@ -697,7 +697,7 @@ def transparency_quarters(actor) -> list[str]:
 def transparency_dataset(actor, quarter_code: str, *, now: datetime | None = None) -> dict | None:
     """The quarter's public dataset (every input and figure of its settlement, its ledger entries and chain
     head; no personal data) once it is settled; None before. Anyone."""
-    authz.transparency_report(actor)
+    authz.transparency_dataset(actor)
     quarter_span(quarter_code)
     return dataset.build(quarter_code, now=now)
 
@@ -742,7 +742,7 @@ def payout_bank_file(actor, quarter_code: str, *, config: Mapping, now: datetime
     """The quarter's payouts as an ISO 20022 pain.001.001.03 credit-transfer file for the treasury's bank.
     Finance and auditors. Raises ValidationError (vendors without a payee account, no treasury account
     configured) or Conflict (a vendor owes money for the quarter)."""
-    authz.payout_file(actor)
+    authz.payout_bank_file(actor)
     quarter_span(quarter_code)
     now = now or utcnow()
     rows = reports.payout_rows(quarter_code)
