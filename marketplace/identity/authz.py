@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import sqlalchemy as sa
+
 from core.auth import require_role
 from core.errors import Forbidden
 from core.roles import Role
+from marketplace.identity.models import AccessLogEntry
 
 
 def persona_login_allowed(settings: Mapping[str, Any]) -> bool:
@@ -52,11 +55,15 @@ def identity_token_for(actor) -> None:
     _citizen(actor, "open an app as a citizen")
 
 
-def access_log_list(actor, citizen_id: int | None) -> None:
-    """Citizens see their own log; admins and auditors audit anyone's."""
+def access_log_list_scope(actor, citizen_id: int | None):
+    """Citizens list their own log (Forbidden for anyone else's); admins and auditors audit anyone's, or the
+    ``citizen_id`` they ask for."""
     require_role(actor, Role.CITIZEN, Role.ADMIN, Role.AUDITOR, action="read the data-access log")
-    if str(actor.role) == Role.CITIZEN and citizen_id not in (None, actor.id):
-        raise Forbidden("citizens see only their own data-access log")
+    if str(actor.role) == Role.CITIZEN:
+        if citizen_id not in (None, actor.id):
+            raise Forbidden("citizens see only their own data-access log")
+        citizen_id = actor.id
+    return sa.true() if citizen_id is None else AccessLogEntry.user_id == citizen_id
 
 
 def signing_key_rotate(actor) -> None:

@@ -409,12 +409,8 @@ def access_log_list(actor, *, citizen_id: int | None = None, app_id: int | None 
                     page_size: int = 50) -> Page:
     """Data-access log entries, newest first. Citizens get their own only (Forbidden for anyone else's);
     admins and auditors may filter by citizen and app."""
-    authz.access_log_list(actor, citizen_id)
-    if str(actor.role) == Role.CITIZEN:
-        citizen_id = actor.id
-    query = sa.select(AccessLogEntry).order_by(AccessLogEntry.last_at.desc(), AccessLogEntry.id.desc())
-    if citizen_id is not None:
-        query = query.where(AccessLogEntry.user_id == citizen_id)
+    query = (sa.select(AccessLogEntry).where(authz.access_log_list_scope(actor, citizen_id))
+             .order_by(AccessLogEntry.last_at.desc(), AccessLogEntry.id.desc()))
     if app_id is not None:
         query = query.where(AccessLogEntry.app_id == app_id)
     return paginate(query, page, page_size)

@@ -4,7 +4,7 @@ import pytest
 
 from core.errors import Forbidden
 from marketplace.identity import authz
-from tests.marketplace.rule_probe import CITIZEN, allowed, outcomes
+from tests.marketplace.rule_probe import ACTORS, CITIZEN, allowed, outcomes
 
 
 @pytest.mark.parametrize("rule", [authz.consent_status, authz.consent_grant, authz.consent_decline,
@@ -14,10 +14,17 @@ def test_consent_use_cases_are_the_citizens_own(rule):
 
 
 def test_access_log_own_for_citizens_anyones_for_admins_and_auditors():
-    assert allowed(authz.access_log_list, None) == ["citizen", "other_citizen", "auditor", "admin"]
-    assert outcomes(authz.access_log_list, CITIZEN)["other_citizen"] == "Forbidden"
-    assert outcomes(authz.access_log_list, CITIZEN)["citizen"] == "ok"
-    assert outcomes(authz.access_log_list, 99)["auditor"] == "ok"
+    def scope(who, citizen_id):
+        clause = authz.access_log_list_scope(ACTORS[who], citizen_id)
+        return str(clause.compile(compile_kwargs={"literal_binds": True}))
+
+    seen = outcomes(authz.access_log_list_scope, CITIZEN)
+    assert [who for who, result in seen.items() if result not in ("Forbidden", "Unauthenticated")] == [
+        "citizen", "auditor", "admin"]
+    assert seen["anonymous"] == "Unauthenticated"
+    assert scope("citizen", None) == scope("citizen", CITIZEN) == f"identity_access_log.user_id = {CITIZEN}"
+    assert scope("auditor", 99) == "identity_access_log.user_id = 99"
+    assert scope("admin", None) == "true"
 
 
 def test_platform_keys_and_oidc_clients_by_admins():
