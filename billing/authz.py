@@ -27,6 +27,11 @@ def usage_record(actor) -> None:
         require_role(actor, Role.ADMIN, Role.FINANCE, action="report usage")
 
 
+def usage_record_batch(actor) -> None:
+    """The same people as ``usage_record``: one record is a batch of one."""
+    usage_record(actor)
+
+
 def usage_flag(actor) -> None:
     if not platform(actor):
         require_role(actor, *FINANCE, action="flag usage events")
@@ -62,6 +67,11 @@ def settlement_run_get(actor) -> None:
 
 
 def settlement_runs(actor) -> None:
+    settlement_run_get(actor)
+
+
+def settlement_recompute(actor) -> None:
+    """Whoever may see a run may recompute it from its snapshot (it changes nothing)."""
     settlement_run_get(actor)
 
 

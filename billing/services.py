@@ -210,7 +210,7 @@ def usage_record_batch(actor, records: Sequence[Mapping], *, now: datetime | Non
     The platform and admins only (vendors never report their own usage). Raises ValidationError for an
     empty or oversized batch, ServiceUnavailable without a settlement source.
     """
-    authz.usage_record(actor)
+    authz.usage_record_batch(actor)
     if not records:
         raise ValidationError("the batch is empty; send at least one usage record")
     if len(records) > MAX_BATCH:
@@ -530,6 +530,7 @@ class RecomputeResult:
 
 def settlement_recompute(actor, run_id: int) -> RecomputeResult:
     """Recompute a posted run from its stored snapshot and compare with what was posted. Finance, auditors."""
+    authz.settlement_recompute(actor)
     run = settlement_run_get(actor, run_id)
     intact = settlement.canonical_sha256(run.snapshot) == run.snapshot_sha256
     posted = {line.app_id: (line.amount_fen, line.award_rank) for line in run.lines}

@@ -69,8 +69,19 @@ def app_create(actor, order) -> None:
 
 
 def version_get(actor, version) -> None:
-    """Whoever sees the version's app (also for ``version_view`` and ``version_report``)."""
+    """Whoever sees the version's app."""
     app_get(actor, version.app)
+
+
+def version_view(actor, version) -> None:
+    """A version with its certification progress: whoever sees the version."""
+    version_get(actor, version)
+
+
+def version_report(actor, version) -> None:
+    """A version's certification report: whoever sees the version (what of it they see, hidden cases or
+    counts, is decided by the sandbox's report view for the actor)."""
+    version_get(actor, version)
 
 
 def version_upload(actor, app) -> None:

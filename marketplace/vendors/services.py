@@ -286,7 +286,7 @@ def version_status(row: AppVersion, run=None) -> str:
 
 def version_view(actor, version_id: int) -> dict:
     """A version with its status, certification progress and regression flag, as ``actor`` may see it."""
-    row = version_get(actor, version_id)
+    row = get_or_404(AppVersion, version_id, "app version", authz.version_view, actor)
     run = latest_certification(row)
     status = version_status(row, run)
     current = row.app.order.current_suite
@@ -303,7 +303,7 @@ def version_view(actor, version_id: int) -> dict:
 def version_report(actor, version_id: int) -> dict:
     """The certification report of a version's newest run: everything for its department, admins and auditors;
     for its vendor public-case diffs only and hidden cases as counts per category."""
-    row = version_get(actor, version_id)
+    row = get_or_404(AppVersion, version_id, "app version", authz.version_report, actor)
     run = latest_certification(row)
     if run is None:
         raise NotFound(f"version {row.version} of app {row.app.slug} has not been queued for certification yet")

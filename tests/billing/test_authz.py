@@ -42,7 +42,7 @@ def test_settling_is_finances(rule):
 
 
 @pytest.mark.parametrize("rule", [authz.quarters_list, authz.quarter_get, authz.settlement_runs,
-                                  authz.settlement_run_get, authz.ledger_verify, authz.ledger_entries,
+                                  authz.settlement_run_get, authz.settlement_recompute, authz.ledger_verify, authz.ledger_entries,
                                   authz.ledger_entry_get, authz.ledger_trial_balance, authz.ledger_accounts,
                                   authz.ledger_account_statement, authz.finance_report, authz.payout_file,
                                   authz.payout_bank_file])
@@ -50,8 +50,9 @@ def test_reading_the_books_is_for_finance_and_auditors(rule):
     assert allowed(rule) == ["finance", "auditor"]
 
 
-def test_usage_is_reported_by_admins_and_finance_never_by_vendors():
-    assert allowed(authz.usage_record) == ["finance", "admin"]
+@pytest.mark.parametrize("rule", [authz.usage_record, authz.usage_record_batch])
+def test_usage_is_reported_by_admins_and_finance_never_by_vendors(rule):
+    assert allowed(rule) == ["finance", "admin"]
 
 
 def test_a_vendor_sees_its_own_statement_only():

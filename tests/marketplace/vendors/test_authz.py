@@ -28,7 +28,8 @@ def test_app_and_version_get_for_the_vendor_the_orders_department_and_oversight(
     target = app()
     expected = ["vendor", "staff", "finance", "auditor", "admin"]
     assert allowed(authz.app_get, target) == expected
-    assert allowed(authz.version_get, SimpleNamespace(app=target)) == expected
+    for rule in (authz.version_get, authz.version_view, authz.version_report):
+        assert allowed(rule, SimpleNamespace(app=target)) == expected
     assert outcomes(authz.app_get, target)["other_vendor"] == "NotFound"
 
 
