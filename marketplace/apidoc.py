@@ -1,16 +1,22 @@
 """How the REST API describes itself: bearer-token protection declared once for both enforcement and the
-OpenAPI document, and the error responses every endpoint may give, as the problem details they really are."""
+OpenAPI document, and the error responses every endpoint may give, as the problem details they really are.
+
+Each operation's access is declared once, with ``core.auth.require_api`` (``secured`` below). ``AccessPlugin``
+reads that declaration from the view function while the document is built and derives the operation's
+``operationId`` (the use case's name), its security requirement (``security: []`` when public) and its 401/403
+answers; it also refuses, at app creation, a write that a read-only token could call."""
 
 from __future__ import annotations
 
 import http
 from collections.abc import Callable
 
+from apispec import BasePlugin
 from flask_smorest import Api, Blueprint
 from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
 
-from core.auth import require_api
+from core.auth import check_write_scopes, require_api, required_scopes
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -26,6 +32,34 @@ class ProblemSchema(Schema):
     errors = fields.Dict(metadata={"description": "Messages per invalid field, when input was invalid"})
 
 
+class AccessPlugin(BasePlugin):
+    """apispec plugin: every operation's operationId, security and 401/403 answers, from its view function."""
+
+    def __init__(self) -> None:
+        self.app = None
+        self.operation_ids: dict[str, str] = {}
+
+    def operation_helper(self, path=None, operations=None, **kwargs) -> None:
+        rule = kwargs.get("rule")
+        if rule is None or self.app is None or not operations:
+            return
+        view = self.app.view_functions[rule.endpoint]
+        scopes = required_scopes(view)
+        for method, operation in operations.items():
+            check_write_scopes(method, rule.rule, scopes)
+            operation_id = operation.setdefault("operationId", view.__name__)
+            where = f"{method.upper()} {rule.rule}"
+            if self.operation_ids.setdefault(operation_id, where) != where:
+                raise RuntimeError(f"operationId {operation_id} of {where} is already {self.operation_ids[operation_id]}")
+            if scopes is None:
+                operation["security"] = []
+                continue
+            operation["security"] = [{"oauth2": [scope]} for scope in scopes] or [{"oauth2": []}]
+            responses = operation.setdefault("responses", {})
+            responses.setdefault(401, "UNAUTHORIZED")
+            responses.setdefault(403, "FORBIDDEN")
+
+
 class ProblemApi(Api):
     """flask-smorest's Api, documenting error responses (per status and the default) as problem+json.
 
@@ -33,6 +67,17 @@ class ProblemApi(Api):
     not match what the error handlers send, so clients generated from the document would reject every error."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def __init__(self, app=None, *, spec_kwargs=None, **kwargs):
+        self.access = AccessPlugin()
+        spec_kwargs = dict(spec_kwargs or {})
+        spec_kwargs["extra_plugins"] = [*spec_kwargs.get("extra_plugins", ()), self.access]
+        super().__init__(app, spec_kwargs=spec_kwargs, **kwargs)
+
+    def init_app(self, app, *, spec_kwargs=None):
+        self.access.app = app
+        self.access.operation_ids.clear()
+        super().init_app(app, spec_kwargs=spec_kwargs)
 
     def _register_responses(self):
         for status in http.HTTPStatus:
@@ -47,11 +92,11 @@ class ProblemApi(Api):
 
 
 def secured(blp: Blueprint, *scopes: str) -> Callable:
-    """Require a bearer token holding ``scopes``; document that, and the 401 and 403 it answers otherwise."""
+    """Require a bearer token holding one of ``scopes`` (none: any valid token). The document's security requirement and
+    401/403 answers are derived from this declaration by AccessPlugin; ``blp`` names the blueprint for readers."""
+    return require_api(*scopes)
 
-    def decorate(fn: Callable) -> Callable:
-        fn = blp.doc(security=[{"oauth2": list(scopes)}])(require_api(*scopes)(fn))
-        fn = blp.alt_response(401, response="UNAUTHORIZED")(fn)
-        return blp.alt_response(403, response="FORBIDDEN")(fn)
 
-    return decorate
+def created(body, location: str):
+    """A 201 answer's body with the ``Location`` of what was created (RFC 9110 §10.2.2)."""
+    return body, {"Location": location}

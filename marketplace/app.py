@@ -17,6 +17,7 @@ import mockdata
 import sandbox
 from billing.source import set_settlement_source
 from core import logs, queue
+from core.auth import authenticate_api_request
 from core.config import load_config
 from core.errors import DomainError, ValidationError
 from core.extensions import csrf, db, limiter, login_manager, migrate
@@ -43,6 +44,7 @@ from marketplace import (
     worker,
 )
 from marketplace.accounts import passwords
+from marketplace.accounts.scopes import SCOPES
 from marketplace.apidoc import ProblemApi
 from marketplace.billing_source import MarketplaceSettlementSource
 
@@ -84,9 +86,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     queue.init_app(app)
     passwords.configure(app.config.get("PASSWORD_HASH_PROFILE", "RFC_9106_LOW_MEMORY"))
 
-    api = ProblemApi(app, spec_kwargs={"components": {"securitySchemes": {
-        "oauth2": {"type": "oauth2", "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {}}}}
-    }}})
+    issuer = app.config["ISSUER"].rstrip("/")
+    api = ProblemApi(app, spec_kwargs={
+        "servers": [{"url": issuer, "description": "This platform"}],
+        "components": {"securitySchemes": {"oauth2": {
+            "type": "oauth2", "description": "Bearer tokens of API clients (client credentials); see docs/api.md",
+            "flows": {"clientCredentials": {"tokenUrl": f"{issuer}/oauth/token", "scopes": dict(SCOPES)}}}}},
+    })
     app.extensions["govmarket_api"] = api
 
     app.url_map.converters["int"] = RowIdConverter
@@ -95,6 +101,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # The REST API authenticates with bearer tokens, never cookies, so CSRF does not apply to it.
         if name.endswith("_api") or name == "api-docs":
             csrf.exempt(blueprint)
+    app.before_request(authenticate_api_request)  # who calls, before any argument of theirs is parsed
     _register_error_handlers(app)
     _trust_proxies(app)
     return app
@@ -185,7 +192,10 @@ def _register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         if _wants_json():
             problem = exc.to_problem()
-            return _problem(exc.status, problem["title"], exc.message, exc.code, exc.errors or None)
+            response = _problem(exc.status, problem["title"], exc.message, exc.code, exc.errors or None)
+            if exc.context.get("challenge"):  # RFC 6750 §3: how to authenticate, or which scope was missing
+                response.headers["WWW-Authenticate"] = exc.context["challenge"]
+            return response
         return render_template("error.html", status=exc.status, title=exc.title, detail=exc.message,
                                errors=exc.errors), exc.status
 

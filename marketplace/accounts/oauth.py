@@ -11,7 +11,7 @@ from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc6750.errors import InsufficientScopeError, InvalidTokenError
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, g
 from flask_login import current_user
 
 from core import auth
@@ -62,27 +62,43 @@ def issue_token():
     return server.create_token_response()
 
 
+def _challenge(error: str | None = None, **params: str) -> str:
+    """The RFC 6750 §3 WWW-Authenticate challenge of an API refusal."""
+    parts = ['realm="api"'] + ([f'error="{error}"'] if error else []) + [f'{k}="{v}"' for k, v in params.items()]
+    return "Bearer " + ", ".join(parts)
+
+
+def caller_scopes() -> frozenset[str]:
+    """The scopes the calling bearer token really holds (its client's, within the user's role today)."""
+    return g.get("api_token_scopes", frozenset())
+
+
 class MarketplaceActors:
     """core.auth's resolver: bearer tokens on the API, the Flask-Login session on web pages."""
 
     def api_actor(self, scopes: Iterable[str]) -> User:
         scopes = list(scopes)
+        wanted = " ".join(scopes)  # alternatives: one of them is enough
         try:
-            token = require_oauth.acquire_token([" ".join(scopes)] if scopes else None)
+            token = require_oauth.acquire_token(scopes or None)
         except MissingAuthorizationError as exc:
             raise Unauthenticated("send 'Authorization: Bearer <token>'; get a token from POST /oauth/token "
-                                  "with your API client's id and secret") from exc
+                                  "with your API client's id and secret", challenge=_challenge()) from exc
         except InsufficientScopeError as exc:
-            raise Forbidden(f"this token lacks the scope {' '.join(scopes)}; create an API client that has it") from exc
+            raise Forbidden(f"this token lacks the scope {' or '.join(scopes)}; create an API client that has it",
+                            challenge=_challenge("insufficient_scope", scope=wanted)) from exc
         except InvalidTokenError as exc:
-            raise Unauthenticated("the bearer token is invalid, expired or revoked; request a new one") from exc
+            raise Unauthenticated("the bearer token is invalid, expired or revoked; request a new one",
+                                  challenge=_challenge("invalid_token")) from exc
         user = token.user
         if not user.active:
-            raise Forbidden("this account is deactivated")
+            raise Forbidden("this account is deactivated", challenge=_challenge("invalid_token"))
         # A token never grants more than the user's role allows today, even if the role changed.
-        missing = [s for s in scopes if s not in ROLE_SCOPES[user.role]]
-        if missing:
-            raise Forbidden(f"a {user.role} may not use {' '.join(missing)}")
+        held = frozenset((token.get_scope() or "").split()) & ROLE_SCOPES[user.role]
+        if scopes and not held & set(scopes):
+            raise Forbidden(f"a {user.role} may not use {' or '.join(scopes)}",
+                            challenge=_challenge("insufficient_scope", scope=wanted))
+        g.api_token_scopes = held
         return user
 
     def web_actor(self) -> User | None:

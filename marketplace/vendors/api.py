@@ -125,7 +125,7 @@ def version_report(actor, version_id):
 
 @blp.post("/versions/<int:version_id>/recertify")
 @blp.response(200, VersionOut)
-@secured(blp, "apps:read")
+@secured(blp, "apps:write", "versions:review")
 def version_recertify(actor, version_id):
     """Certify a version again after its run ended in an infrastructure error (its vendor, the order's department
     or an admin); asking while it is queued or testing changes nothing."""
@@ -162,7 +162,7 @@ def version_suspend(actor, args, version_id):
 
 @blp.post("/versions/<int:version_id>/publish")
 @blp.response(200, VersionOut)
-@secured(blp, "apps:read")
+@secured(blp, "apps:write", "versions:review")
 def version_publish(actor, version_id):
     """Put an approved version live (its vendor or the order's department); the previous live one is superseded."""
     services.version_publish(actor, version_id)
