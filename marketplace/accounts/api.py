@@ -22,6 +22,7 @@ def _client_out(client, secret: str | None = None) -> dict:
 @blp.get("/me")
 @blp.response(200, MeOut)
 @secured(blp)
+@blp.doc(operationId="me_get")
 def me(actor):
     """Who the bearer token acts for."""
     return actor

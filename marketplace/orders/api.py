@@ -45,6 +45,7 @@ def order_create(actor, args):
 @blp.response(200, OrderOut)
 @secured(blp, "orders:read")
 def order_get(actor, order_id):
+    """One order with its contract, scopes and price schedule."""
     return services.order_get(actor, order_id)
 
 
@@ -62,6 +63,7 @@ def order_update(actor, args, order_id):
 @blp.response(200, OrderOut)
 @secured(blp, "orders:write")
 def order_publish(actor, order_id):
+    """Open a draft order: vendors may now enter apps for it."""
     return services.order_publish(actor, order_id)
 
 
@@ -69,6 +71,7 @@ def order_publish(actor, order_id):
 @blp.response(200, OrderOut)
 @secured(blp, "orders:write")
 def order_close(actor, order_id):
+    """Close an open order: no new apps; published apps keep serving."""
     return services.order_close(actor, order_id)
 
 
@@ -76,6 +79,7 @@ def order_close(actor, order_id):
 @blp.response(200, OrderOut)
 @secured(blp, "orders:write")
 def order_archive(actor, order_id):
+    """Archive a closed order."""
     return services.order_archive(actor, order_id)
 
 
@@ -113,6 +117,7 @@ def question_list(actor, order_id):
 @blp.response(201, QuestionOut)
 @secured(blp, "questions:write")
 def question_ask(actor, args, order_id):
+    """Ask a public clarification question on an order (you stay anonymous)."""
     return services.question_ask(actor, order_id, args["text"])
 
 
@@ -121,4 +126,5 @@ def question_ask(actor, args, order_id):
 @blp.response(200, QuestionOut)
 @secured(blp, "orders:write")
 def question_answer(actor, args, question_id):
+    """Answer a clarification question publicly (the order's department)."""
     return services.question_answer(actor, question_id, args["answer"])

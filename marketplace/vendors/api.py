@@ -38,6 +38,7 @@ def _version_out(view: dict) -> dict:
 @blp.response(200, VendorOut(many=True))
 @secured(blp, "apps:read")
 def vendor_list(actor, args):
+    """Vendors, by name; filter with q."""
     page = services.vendor_list(actor, **args)
     return page.items, page_headers(page)
 
@@ -55,6 +56,7 @@ def vendor_create(actor, args):
 @blp.response(200, VendorOut)
 @secured(blp, "apps:read")
 def vendor_get(actor, vendor_id):
+    """One vendor."""
     return services.vendor_get(actor, vendor_id)
 
 
@@ -81,6 +83,7 @@ def app_create(actor, args):
 @blp.response(200, AppOut)
 @secured(blp, "apps:read")
 def app_get(actor, app_id):
+    """One app."""
     return services.app_get(actor, app_id)
 
 
@@ -88,6 +91,7 @@ def app_get(actor, app_id):
 @blp.response(200, VersionOut(many=True))
 @secured(blp, "apps:read")
 def version_list(actor, app_id):
+    """The app's versions, oldest first, with their status and certification."""
     return [_version_out(services.version_view(actor, v.id)) for v in services.app_get(actor, app_id).versions]
 
 
@@ -147,6 +151,7 @@ def version_approve(actor, version_id):
 @blp.response(200, VersionOut)
 @secured(blp, "versions:review")
 def version_reject(actor, args, version_id):
+    """Reject a certified version with the reason (the order's department)."""
     services.version_reject(actor, version_id, args["reason"])
     return _version_out(services.version_view(actor, version_id))
 
@@ -156,6 +161,7 @@ def version_reject(actor, args, version_id):
 @blp.response(200, VersionOut)
 @secured(blp, "versions:review")
 def version_suspend(actor, args, version_id):
+    """Suspend a published version with the reason (the order's department); it stops serving."""
     services.version_suspend(actor, version_id, args["reason"])
     return _version_out(services.version_view(actor, version_id))
 
@@ -173,5 +179,6 @@ def version_publish(actor, version_id):
 @blp.response(200, VersionOut)
 @secured(blp, "apps:write")
 def version_withdraw(actor, version_id):
+    """Withdraw a version (its vendor); a published one stops serving."""
     services.version_withdraw(actor, version_id)
     return _version_out(services.version_view(actor, version_id))

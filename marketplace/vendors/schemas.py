@@ -3,12 +3,18 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from marketplace.schemas import ROW_ID, PageQuery
+from sandbox.models import STATES as CERTIFICATION_STATES
+
+# A version's place in its lifecycle (vendors.services.version_status): uploaded, then its certification run's
+# state, then the department's and the vendor's decisions.
+VERSION_STATUSES = ("uploaded", *CERTIFICATION_STATES, "approved", "rejected", "published", "superseded",
+                    "suspended", "withdrawn")
 
 
 class VendorCreate(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=160))
     credit_code = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    contact_email = fields.Email(load_default="")
+    contact_email = fields.Email(metadata={"description": "Where the platform writes to the vendor (optional)"})
 
 
 class VendorOut(Schema):
@@ -44,9 +50,14 @@ class VersionUploadQuery(Schema):
                             metadata={"description": "Version label, e.g. 1.0.0; must match govapp.toml"})
 
 
+class ProgressOut(Schema):
+    done = fields.Integer(required=True, metadata={"description": "Cases run so far"})
+    total = fields.Integer(required=True, metadata={"description": "Cases in the run"})
+
+
 class CertificationOut(Schema):
     run_id = fields.Integer()
-    state = fields.String(metadata={"description": "queued, testing, certified, failed or error"})
+    state = fields.String(validate=validate.OneOf(CERTIFICATION_STATES))
     suite_version = fields.String()
     cases_done = fields.Integer()
     cases_total = fields.Integer()
@@ -61,7 +72,7 @@ class VersionOut(Schema):
     version = fields.String()
     bundle_sha256 = fields.String()
     bundle_size = fields.Integer()
-    status = fields.String()
+    status = fields.String(validate=validate.OneOf(VERSION_STATUSES))
     uploaded_at = fields.DateTime()
     approved_at = fields.DateTime(allow_none=True)
     rejected_at = fields.DateTime(allow_none=True)
@@ -73,7 +84,7 @@ class VersionOut(Schema):
     withdrawn_at = fields.DateTime(allow_none=True)
     regression = fields.Boolean(metadata={"description": "Published, but failing the order's newest suite"})
     certification = fields.Nested(CertificationOut, allow_none=True)
-    progress = fields.Dict(allow_none=True, metadata={"description": "{done, total} while certification runs"})
+    progress = fields.Nested(ProgressOut, allow_none=True, metadata={"description": "While certification runs"})
 
 
 class ReasonIn(Schema):
@@ -83,7 +94,7 @@ class ReasonIn(Schema):
 class ReportOut(Schema):
     id = fields.Integer()
     app_version_id = fields.Integer()
-    state = fields.String()
+    state = fields.String(validate=validate.OneOf(CERTIFICATION_STATES))
     suite_version = fields.String()
     progress = fields.Dict()
     error = fields.String(allow_none=True)
