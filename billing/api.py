@@ -7,7 +7,7 @@ then checks the role (only finance previews and posts; auditors read). The trans
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, url_for
 from flask_smorest import Blueprint
 from marshmallow import ValidationError as SchemaError
 
@@ -36,6 +36,7 @@ from billing.schemas import (
     VerifyOut,
 )
 from core.auth import require_api
+from core.conventions import LOCATION, created, page_headers
 
 blp = Blueprint("billing_api", __name__, url_prefix="/api", description="Usage metering, ledger, settlement, reports")
 
@@ -172,7 +173,9 @@ def ledger_verify(actor):
 @blp.doc(operationId="ledger_entry_list")
 def ledger_entries(actor, args):
     """Journal entries, newest first; filter by quarter."""
-    return services.ledger_entries(actor, quarter_code=args["quarter"], page=args["page"], page_size=args["page_size"])
+    entries = services.ledger_entries(actor, quarter_code=args["quarter"], page=args["page"], page_size=args["page_size"])
+    total = services.ledger_entry_count(actor, quarter_code=args["quarter"])
+    return entries, page_headers(total=total, page=args["page"], page_size=args["page_size"])
 
 
 @blp.get("/billing/ledger/entries/<int:entry_id>")
@@ -186,11 +189,13 @@ def ledger_entry_get(actor, entry_id):
 @blp.post("/billing/ledger/entries/<int:entry_id>/reversal")
 @blp.arguments(ReversalIn)
 @blp.response(201, EntryOut)
+@blp.doc(**LOCATION)
 @secured("billing:write")
 @blp.doc(operationId="ledger_entry_reverse")
 def ledger_reverse(actor, args, entry_id):
     """Append the exact opposite of an entry, linked to it with the reason. Finance only."""
-    return services.ledger_reverse(actor, entry_id, args["reason"])
+    entry = services.ledger_reverse(actor, entry_id, args["reason"])
+    return created(entry, url_for("billing_api.ledger_entry_get", entry_id=entry.id))
 
 
 @blp.get("/billing/ledger/trial-balance")

@@ -17,6 +17,9 @@ from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
 
 from core.auth import check_write_scopes, require_api, required_scopes
+from core.conventions import LOCATION, created
+
+__all__ = ["LOCATION", "AccessPlugin", "ProblemApi", "ProblemSchema", "created", "secured"]
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -30,6 +33,24 @@ class ProblemSchema(Schema):
     detail = fields.String(required=True, metadata={"description": "What was wrong, with which value, what to do"})
     code = fields.String(required=True, metadata={"description": "Machine-readable reason, e.g. not_found"})
     errors = fields.Dict(metadata={"description": "Messages per invalid field, when input was invalid"})
+
+
+PAGE_HEADERS = {
+    "Link": {"description": 'RFC 8288 links to the first, prev, next and last pages, e.g. '
+                            '`<https://host/api/orders?page=2&page_size=20>; rel="next"`',
+             "schema": {"type": "string"}},
+    "X-Total-Count": {"description": "Items on all pages together", "schema": {"type": "integer"}},
+    "X-Pagination": {"description": "The same facts as JSON: total, total_pages, page, page_size",
+                     "schema": {"type": "string"}},
+}
+
+
+def _access_text(scopes: tuple[str, ...] | None) -> str:
+    if scopes is None:
+        return "Public: no token needed."
+    if not scopes:
+        return "Any valid bearer token."
+    return "Bearer token with the scope " + " or ".join(f"`{s}`" for s in scopes) + "."
 
 
 class AccessPlugin(BasePlugin):
@@ -51,6 +72,11 @@ class AccessPlugin(BasePlugin):
             where = f"{method.upper()} {rule.rule}"
             if self.operation_ids.setdefault(operation_id, where) != where:
                 raise RuntimeError(f"operationId {operation_id} of {where} is already {self.operation_ids[operation_id]}")
+            if any(p.get("in") == "query" and p.get("name") == "page" for p in operation.get("parameters", [])):
+                ok = operation.get("responses", {}).get(200) or operation.get("responses", {}).get("200")
+                if isinstance(ok, dict):
+                    ok.setdefault("headers", {}).update(PAGE_HEADERS)
+            operation["description"] = "\n\n".join(filter(None, [operation.get("description"), _access_text(scopes)]))
             if scopes is None:
                 operation["security"] = []
                 continue
@@ -95,8 +121,3 @@ def secured(blp: Blueprint, *scopes: str) -> Callable:
     """Require a bearer token holding one of ``scopes`` (none: any valid token). The document's security requirement and
     401/403 answers are derived from this declaration by AccessPlugin; ``blp`` names the blueprint for readers."""
     return require_api(*scopes)
-
-
-def created(body, location: str):
-    """A 201 answer's body with the ``Location`` of what was created (RFC 9110 §10.2.2)."""
-    return body, {"Location": location}

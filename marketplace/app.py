@@ -88,6 +88,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     issuer = app.config["ISSUER"].rstrip("/")
     api = ProblemApi(app, spec_kwargs={
+        "info": {"description": "The REST API of the platform for departments' and vendors' automation: orders, "
+                                "apps and their certification, feedback, billing. Guide: docs/api.md.",
+                 "contact": {"name": "Platform operators", "url": f"{issuer}/"}},
         "servers": [{"url": issuer, "description": "This platform"}],
         "components": {"securitySchemes": {"oauth2": {
             "type": "oauth2", "description": "Bearer tokens of API clients (client credentials); see docs/api.md",

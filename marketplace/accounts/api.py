@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marketplace.accounts import services
 from marketplace.accounts.oauth import caller_scopes
 from marketplace.accounts.schemas import ClientCreate, ClientCreated, ClientOut, MeOut, UserCreate
-from marketplace.apidoc import created, secured
+from marketplace.apidoc import LOCATION, created, secured
 
 blp = Blueprint("accounts_api", __name__, url_prefix="/api", description="Accounts and API clients")
 
@@ -48,6 +48,7 @@ def client_list(actor):
 @blp.post("/clients")
 @blp.arguments(ClientCreate)
 @blp.response(201, ClientCreated)
+@blp.doc(**LOCATION)
 @secured(blp, "clients:write")
 def client_create(actor, args):
     """Create an API client acting for you, with a subset of the calling token's scopes; its secret is shown once."""

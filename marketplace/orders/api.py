@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from flask import request
+from flask import request, url_for
 from flask_smorest import Blueprint
 
 from core.errors import ValidationError
-from marketplace.apidoc import secured
+from marketplace.apidoc import LOCATION, created, secured
 from marketplace.orders import services
 from marketplace.orders.schemas import (
     AnswerCreate,
@@ -35,10 +35,12 @@ def order_list(actor, args):
 @blp.post("")
 @blp.arguments(OrderCreate)
 @blp.response(201, OrderOut)
+@blp.doc(**LOCATION)
 @secured(blp, "orders:write")
 def order_create(actor, args):
     """Create a draft order for one of your department's service items."""
-    return services.order_create(actor, **args)
+    order = services.order_create(actor, **args)
+    return created(order, url_for("orders_api.order_get", order_id=order.id))
 
 
 @blp.get("/<int:order_id>")
@@ -94,6 +96,7 @@ def suite_get(actor, args, order_id):
 
 @blp.post("/<int:order_id>/suite")
 @blp.response(201, SuiteOut)
+@blp.doc(**LOCATION)
 @secured(blp, "orders:write")
 def suite_add(actor, order_id):
     """Add a new suite version (body: the suite document as JSON)."""
@@ -101,7 +104,8 @@ def suite_add(actor, order_id):
     if document is None:
         raise ValidationError("send the suite document as a JSON object (Content-Type: application/json)")
     suite = services.suite_add(actor, order_id, document)
-    return services.suite_get(actor, order_id, suite.version)
+    return created(services.suite_get(actor, order_id, suite.version),
+                   url_for("orders_api.suite_get", order_id=order_id, version=suite.version))
 
 
 @blp.get("/<int:order_id>/questions")

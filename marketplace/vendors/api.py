@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, request, url_for
 from flask_smorest import Blueprint
 
 from core.storage import FileBlobStore
-from marketplace.apidoc import secured
+from marketplace.apidoc import LOCATION, created, secured
 from marketplace.schemas import PageQuery, page_headers
 from marketplace.vendors import services
 from marketplace.vendors.schemas import (
@@ -16,6 +16,7 @@ from marketplace.vendors.schemas import (
     VendorCreate,
     VendorOut,
     VersionOut,
+    VersionQuery,
     VersionUploadQuery,
 )
 
@@ -46,10 +47,12 @@ def vendor_list(actor, args):
 @blp.post("/vendors")
 @blp.arguments(VendorCreate)
 @blp.response(201, VendorOut)
+@blp.doc(**LOCATION)
 @secured(blp, "vendors:write")
 def vendor_create(actor, args):
     """Register a vendor (admins); the unified social credit code is checked."""
-    return services.vendor_create(actor, **args)
+    vendor = services.vendor_create(actor, **args)
+    return created(vendor, url_for("vendors_api.vendor_get", vendor_id=vendor.id))
 
 
 @blp.get("/vendors/<int:vendor_id>")
@@ -73,10 +76,12 @@ def app_list(actor, args):
 @blp.post("/apps")
 @blp.arguments(AppCreate)
 @blp.response(201, AppOut)
+@blp.doc(**LOCATION)
 @secured(blp, "apps:write")
 def app_create(actor, args):
     """Enter a new app for an open order."""
-    return services.app_create(actor, **args)
+    new = services.app_create(actor, **args)
+    return created(new, url_for("vendors_api.app_get", app_id=new.id))
 
 
 @blp.get("/apps/<int:app_id>")
@@ -98,6 +103,7 @@ def version_list(actor, app_id):
 @blp.post("/apps/<int:app_id>/versions")
 @blp.arguments(VersionUploadQuery, location="query")
 @blp.response(201, VersionOut)
+@blp.doc(**LOCATION)
 @blp.doc(requestBody={"required": True, "content": {"application/gzip": {"schema": {"type": "string",
                                                                                    "format": "binary"}}}})
 @secured(blp, "apps:write")
@@ -107,7 +113,18 @@ def version_upload(actor, args, app_id):
     store = FileBlobStore(current_app.config["BUNDLE_STORE"])
     row = services.version_upload(actor, app_id, version=args["version"], stream=request.stream, store=store,
                                   max_bytes=current_app.config["MAX_BUNDLE_BYTES"])
-    return _version_out(services.version_view(actor, row.id))
+    return created(_version_out(services.version_view(actor, row.id)),
+                   url_for("vendors_api.version_get", version_id=row.id))
+
+
+@blp.get("/versions")
+@blp.arguments(VersionQuery, location="query")
+@blp.response(200, VersionOut(many=True))
+@secured(blp, "apps:read")
+def version_queue(actor, args):
+    """Versions you may see, filtered by status, order or app: a queue in one call (e.g. status=certified)."""
+    page = services.version_list(actor, **args)
+    return [_version_out(services.version_view(actor, row.id)) for row in page.items], page_headers(page)
 
 
 @blp.get("/versions/<int:version_id>")

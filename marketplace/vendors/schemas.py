@@ -45,6 +45,16 @@ class AppQuery(PageQuery):
     order_id = fields.Integer(load_default=None, validate=ROW_ID)
 
 
+class VersionQuery(PageQuery):
+    class Meta:
+        exclude = ("q",)
+
+    status = fields.String(load_default=None, validate=validate.OneOf(VERSION_STATUSES),
+                           metadata={"description": "e.g. certified: the versions awaiting the department's approval"})
+    order_id = fields.Integer(load_default=None, validate=ROW_ID)
+    app_id = fields.Integer(load_default=None, validate=ROW_ID)
+
+
 class VersionUploadQuery(Schema):
     version = fields.String(required=True, validate=validate.Length(min=1, max=40),
                             metadata={"description": "Version label, e.g. 1.0.0; must match govapp.toml"})
