@@ -45,9 +45,34 @@ PAGE_HEADERS = {
 }
 
 
+def _not_null(parameter: dict) -> None:
+    """A query parameter is absent or has a value: the load_default=None of its schema field means "not given",
+    not a null a client could send (generators turned those into three classes per enum)."""
+    schema = parameter.get("schema")
+    if parameter.get("in") != "query" or not isinstance(schema, dict):
+        return
+    schema.pop("nullable", None)
+    if "default" in schema and schema["default"] is None:
+        del schema["default"]
+    if "enum" in schema:
+        schema["enum"] = [value for value in schema["enum"] if value is not None]
+
+
+def nullable_reference(self, field, ret, **kwargs) -> dict:
+    """apispec attribute function: a nullable nested object as ``allOf: [$ref] + nullable`` (OpenAPI 3.0), instead of
+    apispec's ``anyOf`` whose bare nullable-object branch matches first, so generated clients never parsed the
+    referenced type."""
+    branches = ret.get("anyOf")
+    bare = {"type": "object", "nullable": True}
+    if not branches or bare not in branches:
+        return {}
+    del ret["anyOf"]
+    return {"allOf": [branch for branch in branches if branch != bare], "nullable": True}
+
+
 def _access_text(scopes: tuple[str, ...] | None) -> str:
     if scopes is None:
-        return "Public: no token needed."
+        return "Public: no bearer token needed."
     if not scopes:
         return "Any valid bearer token."
     return "Bearer token with the scope " + " or ".join(f"`{s}`" for s in scopes) + "."
@@ -67,7 +92,10 @@ class AccessPlugin(BasePlugin):
         view = self.app.view_functions[rule.endpoint]
         scopes = required_scopes(view)
         for method, operation in operations.items():
-            check_write_scopes(method, rule.rule, scopes)
+            for parameter in operation.get("parameters", []):
+                _not_null(parameter)
+            if rule.rule.startswith("/api/"):  # bearer-token operations; /oauth/token authenticates the client
+                check_write_scopes(method, rule.rule, scopes)
             operation_id = operation.setdefault("operationId", view.__name__)
             where = f"{method.upper()} {rule.rule}"
             if self.operation_ids.setdefault(operation_id, where) != where:
@@ -78,12 +106,37 @@ class AccessPlugin(BasePlugin):
                     ok.setdefault("headers", {}).update(PAGE_HEADERS)
             operation["description"] = "\n\n".join(filter(None, [operation.get("description"), _access_text(scopes)]))
             if scopes is None:
-                operation["security"] = []
+                operation.setdefault("security", [])
                 continue
             operation["security"] = [{"oauth2": [scope]} for scope in scopes] or [{"oauth2": []}]
             responses = operation.setdefault("responses", {})
             responses.setdefault(401, "UNAUTHORIZED")
             responses.setdefault(403, "FORBIDDEN")
+
+
+class TokenSchema(Schema):
+    """RFC 6749 §5.1 access token response."""
+
+    access_token = fields.String(required=True)
+    token_type = fields.String(required=True, metadata={"enum": ["Bearer"]})
+    expires_in = fields.Integer(required=True, metadata={"description": "Seconds the token stays valid"})
+    scope = fields.String(metadata={"description": "The scopes granted, space-separated"})
+
+
+class TokenErrorSchema(Schema):
+    """RFC 6749 §5.2 error response (the token endpoint answers in OAuth's format, not as problem details)."""
+
+    error = fields.String(required=True, metadata={"enum": [
+        "invalid_request", "invalid_client", "invalid_grant", "unauthorized_client", "unsupported_grant_type",
+        "invalid_scope"]})
+    error_description = fields.String()
+
+
+class TokenRequestSchema(Schema):
+    grant_type = fields.String(required=True, metadata={"enum": ["client_credentials"]})
+    scope = fields.String(metadata={"description": "Space-separated scopes; default: all of the client's"})
+    client_id = fields.String(metadata={"description": "With client_secret_post instead of HTTP Basic"})
+    client_secret = fields.String(metadata={"description": "With client_secret_post instead of HTTP Basic"})
 
 
 class ProblemApi(Api):
@@ -104,6 +157,32 @@ class ProblemApi(Api):
         self.access.app = app
         self.access.operation_ids.clear()
         super().init_app(app, spec_kwargs=spec_kwargs)
+        self.ma_plugin.converter.add_attribute_function(nullable_reference)
+        # flask-smorest's X-Pagination schema: our lists page with Link headers (core.conventions), never with it.
+        self.spec.components.schemas.pop("PaginationMetadata", None)
+
+    def document_token_endpoint(self, rule) -> None:
+        """Describe the OAuth 2 token endpoint (client credentials) as an operation too, so that a client generated
+        from the document can get its own token; the oauth2 scheme's tokenUrl names the same endpoint."""
+        for name, schema in (("TokenRequest", TokenRequestSchema), ("Token", TokenSchema),
+                             ("TokenError", TokenErrorSchema)):
+            self.spec.components.schema(name, schema=schema)
+        error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenError"}}}}
+        self.spec.path(rule=rule, operations={"post": {
+            "operationId": "token_create", "tags": ["oauth"],
+            "summary": "Exchange an API client's id and secret for a bearer token (client credentials).",
+            "description": "HTTP Basic with the client id and secret (or client_secret_post).",
+            "security": [{"clientSecretBasic": []}],
+            "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {
+                "schema": {"$ref": "#/components/schemas/TokenRequest"}}}},
+            "responses": {
+                "200": {"description": "A bearer token", "headers": {"Cache-Control": {
+                    "description": "no-store", "schema": {"type": "string"}}},
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Token"}}}},
+                "400": {"description": "Invalid request, grant type or scope", **error},
+                "401": {"description": "Unknown client or wrong secret", **error},
+            }}})
+        self.spec.tag({"name": "oauth", "description": "OAuth 2 token endpoint"})
 
     def _register_responses(self):
         for status in http.HTTPStatus:

@@ -94,12 +94,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         "servers": [{"url": issuer, "description": "This platform"}],
         "components": {"securitySchemes": {"oauth2": {
             "type": "oauth2", "description": "Bearer tokens of API clients (client credentials); see docs/api.md",
-            "flows": {"clientCredentials": {"tokenUrl": f"{issuer}/oauth/token", "scopes": dict(SCOPES)}}}}},
+            "flows": {"clientCredentials": {"tokenUrl": f"{issuer}/oauth/token", "scopes": dict(SCOPES)}}},
+            "clientSecretBasic": {"type": "http", "scheme": "basic",
+                                  "description": "An API client's id and secret, at the token endpoint only"}}},
     })
     app.extensions["govmarket_api"] = api
 
     app.url_map.converters["int"] = RowIdConverter
     _init_packages(app, api)
+    api.document_token_endpoint(next(app.url_map.iter_rules("oauth.issue_token")))
     for name, blueprint in app.blueprints.items():
         # The REST API authenticates with bearer tokens, never cookies, so CSRF does not apply to it.
         if name.endswith("_api") or name == "api-docs":
