@@ -12,6 +12,9 @@ import http
 from collections.abc import Callable
 
 from apispec import BasePlugin
+from flask import Blueprint as FlaskBlueprint
+from flask import render_template, url_for
+from flask_babel import lazy_gettext as _l
 from flask_smorest import Api, Blueprint
 from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
@@ -24,15 +27,80 @@ __all__ = ["LOCATION", "AccessPlugin", "ProblemApi", "ProblemSchema", "created",
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 
+# Every problem type the API answers with: code → (HTTP status, what it means and what to do). Each problem's
+# ``type`` is the URL of its entry on the /problems page (problem_type), so it resolves to this explanation.
+PROBLEM_TYPES: dict[str, tuple[int, object]] = {
+    "bad_request": (400, _l("The request is malformed. Read the detail, fix the request and send it again.")),
+    "unauthenticated": (401, _l("No valid bearer token. Get a token from POST /oauth/token with your API client's "
+                                "id and secret and send it as 'Authorization: Bearer <token>'.")),
+    "forbidden": (403, _l("Your token or role may not do this: the WWW-Authenticate header names the missing scope. "
+                          "Create an API client with that scope, or ask someone whose role may.")),
+    "not_found": (404, _l("The object does not exist, or your account may not see it.")),
+    "method_not_allowed": (405, _l("This path does not accept that method; the Allow header lists those it does.")),
+    "conflict": (409, _l("The object's state does not allow this now (e.g. publishing a version not yet approved). "
+                         "Read it again, then act on its current state.")),
+    "precondition_failed": (412, _l("The object changed since you read it: its ETag no longer matches your "
+                                    "If-Match. Read it again and reapply your change.")),
+    "too_large": (413, _l("The upload is larger than the platform accepts; make it smaller.")),
+    "unsupported_media_type": (415, _l("The body has the wrong content type; send the one the operation documents.")),
+    "invalid": (422, _l("Some input is invalid: 'errors' names each field with its messages. Correct them and "
+                        "send again.")),
+    "too_many_requests": (429, _l("Too many requests: wait the seconds Retry-After says, then try again.")),
+    "internal_error": (500, _l("Something went wrong on the platform's side; it has been logged. Try again later.")),
+    "unavailable": (503, _l("A service the platform depends on is unavailable; try again later.")),
+}
+
+problems_bp = FlaskBlueprint("problems", __name__)
+
+_LOCATIONS = {"json", "query", "form", "files", "headers", "cookies", "path"}
+
+
+def flat_errors(errors, prefix: str = "") -> dict[str, list[str]]:
+    """One shape of ``errors`` for every problem: {field: [message, ...]}. webargs nests messages under the request
+    location ({"json": {"name": [...]}}) and marshmallow under nested fields; services give a message or a list of
+    values. Nested fields are joined with dots; the location is left out (the operation documents it)."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            name = prefix if (not prefix and str(key) in _LOCATIONS) else f"{prefix}.{key}" if prefix else str(key)
+            for field, messages in flat_errors(value, name).items():
+                flat.setdefault(field, []).extend(messages)
+    elif isinstance(errors, list | tuple):
+        for value in errors:
+            if isinstance(value, dict | list | tuple):
+                for field, messages in flat_errors(value, prefix).items():
+                    flat.setdefault(field, []).extend(messages)
+            else:
+                flat.setdefault(prefix or "body", []).append(str(value))
+    else:
+        flat.setdefault(prefix or "body", []).append(str(errors))
+    return flat
+
+
+@problems_bp.get("/problems")
+def problem_types():
+    """The page every problem ``type`` URI points into: one entry per code, anchored by the code."""
+    return render_template("problems.html", problem_types=PROBLEM_TYPES)
+
+
+def problem_type(code: str) -> str:
+    """The URI of a problem type: its entry on the /problems page of the platform answering."""
+    return url_for("problems.problem_types", _external=True, _anchor=code)
+
+
 class ProblemSchema(Schema):
     """RFC 9457 problem details, as marketplace.app's error handlers write them for every error on /api."""
 
-    type = fields.String(required=True, metadata={"example": "about:blank#not_found"})
+    type = fields.String(required=True, metadata={
+        "example": "https://market.example.cn/problems#not_found",
+        "description": "URI of the problem type; it resolves to the page explaining it and what to do"})
     title = fields.String(required=True, metadata={"example": "Not found"})
     status = fields.Integer(required=True, metadata={"example": 404})
     detail = fields.String(required=True, metadata={"description": "What was wrong, with which value, what to do"})
     code = fields.String(required=True, metadata={"description": "Machine-readable reason, e.g. not_found"})
-    errors = fields.Dict(metadata={"description": "Messages per invalid field, when input was invalid"})
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), metadata={
+        "description": "Messages per invalid field, when input was invalid: {field: [message, ...]}, nested fields "
+                       "named with dots (e.g. json.contract.paths)"})
 
 
 PAGE_HEADERS = {

@@ -45,7 +45,7 @@ from marketplace import (
 )
 from marketplace.accounts import passwords
 from marketplace.accounts.scopes import SCOPES
-from marketplace.apidoc import ProblemApi
+from marketplace.apidoc import ProblemApi, flat_errors, problem_type, problems_bp
 from marketplace.billing_source import MarketplaceSettlementSource
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,6 +103,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.url_map.converters["int"] = RowIdConverter
     _init_packages(app, api)
     api.document_token_endpoint(next(app.url_map.iter_rules("oauth.issue_token")))
+    app.register_blueprint(problems_bp)
     for name, blueprint in app.blueprints.items():
         # The REST API authenticates with bearer tokens, never cookies, so CSRF does not apply to it.
         if name.endswith("_api") or name == "api-docs":
@@ -170,10 +171,10 @@ def _wants_json() -> bool:
 
 
 def _problem(status: int, title: str, detail: str, code: str, errors: dict | None = None):
-    body: dict[str, Any] = {"type": f"about:blank#{code}", "title": title, "status": status, "detail": detail,
+    body: dict[str, Any] = {"type": problem_type(code), "title": title, "status": status, "detail": detail,
                             "code": code}
     if errors:
-        body["errors"] = errors
+        body["errors"] = flat_errors(errors)
     response = jsonify(body)
     response.status_code = status
     response.mimetype = "application/problem+json"
