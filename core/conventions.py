@@ -39,3 +39,10 @@ def created(body, location: str):
 
 LOCATION = {"responses": {201: {"headers": {"Location": {
     "description": "The URL of what was created", "schema": {"type": "string", "format": "uri"}}}}}}
+
+
+IDEMPOTENCY_KEY = {
+    "in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string", "maxLength": 255},
+    "description": "A key you choose (e.g. a UUID) to make retries safe: the same key with the same request within "
+                   "24 hours gets the first successful answer again (header Idempotent-Replayed: true) and changes "
+                   "nothing; 409 while the first is still running, 422 if the key was used for another request."}

@@ -20,7 +20,7 @@ from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
 
 from core.auth import check_write_scopes, require_api, required_scopes
-from core.conventions import LOCATION, created
+from core.conventions import IDEMPOTENCY_KEY, LOCATION, created
 
 __all__ = ["LOCATION", "AccessPlugin", "ProblemApi", "ProblemSchema", "created", "secured"]
 
@@ -177,6 +177,8 @@ class AccessPlugin(BasePlugin):
                 operation.setdefault("security", [])
                 continue
             operation["security"] = [{"oauth2": [scope]} for scope in scopes] or [{"oauth2": []}]
+            if method == "post":  # marketplace.accounts.idempotency serves it on every bearer-token POST
+                operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY))
             responses = operation.setdefault("responses", {})
             responses.setdefault(401, "UNAUTHORIZED")
             responses.setdefault(403, "FORBIDDEN")

@@ -43,7 +43,7 @@ from marketplace import (
     vendors,
     worker,
 )
-from marketplace.accounts import passwords
+from marketplace.accounts import idempotency, passwords
 from marketplace.accounts.scopes import SCOPES
 from marketplace.apidoc import ProblemApi, flat_errors, problem_type, problems_bp
 from marketplace.billing_source import MarketplaceSettlementSource
@@ -72,6 +72,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # Served from the platform's own static folder: the UI must work without outside networks.
         OPENAPI_SWAGGER_UI_URL="/static/swagger-ui/",
     )
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)  # X-RateLimit-* and Retry-After where limits apply
 
     # A restarted or failed-over database leaves dead connections in the pool: test each one before use, so the
     # first request after a restart is served instead of answered 500 (tests/faults/test_database_faults.py).
@@ -109,6 +110,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if name.endswith("_api") or name == "api-docs":
             csrf.exempt(blueprint)
     app.before_request(authenticate_api_request)  # who calls, before any argument of theirs is parsed
+    idempotency.init_app(app)  # then a retried POST with its Idempotency-Key gets the first answer again
     _register_error_handlers(app)
     _trust_proxies(app)
     return app

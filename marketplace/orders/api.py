@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from flask import request, url_for
 from flask_smorest import Blueprint
 
@@ -43,22 +45,43 @@ def order_create(actor, args):
     return created(order, url_for("orders_api.order_get", order_id=order.id))
 
 
+ETAG = {"ETag": {"description": "The order's revision: send it back in If-Match to update only that revision",
+                 "schema": {"type": "string"}}}
+IF_MATCH = {"in": "header", "name": "If-Match", "required": False, "schema": {"type": "string"},
+            "description": "The ETag of the order as you read it; 412 if someone changed it since"}
+
+
+def _tagged(order):
+    return order, {"ETag": f'"{order.revision}"'}
+
+
+def _if_match() -> int | None:
+    """The revision named by If-Match (a strong ETag), None without one; any other value matches no revision."""
+    value = request.headers.get("If-Match")
+    if value is None or value.strip() == "*":
+        return None
+    tag = value.split(",")[0].strip()
+    return int(tag[1:-1]) if re.fullmatch(r'"\d{1,9}"', tag) else 0
+
+
 @blp.get("/<int:order_id>")
-@blp.response(200, OrderOut)
+@blp.response(200, OrderOut, headers=ETAG)
 @secured(blp, "orders:read")
 def order_get(actor, order_id):
     """One order with its contract, scopes and price schedule."""
-    return services.order_get(actor, order_id)
+    return _tagged(services.order_get(actor, order_id))
 
 
 @blp.patch("/<int:order_id>")
 @blp.arguments(OrderUpdate)
-@blp.response(200, OrderOut)
+@blp.response(200, OrderOut, headers=ETAG)
+@blp.alt_response(412, response="PRECONDITION_FAILED")
+@blp.doc(parameters=[IF_MATCH])
 @secured(blp, "orders:write")
 def order_update(actor, args, order_id):
-    """Change the fields editable in the order's status; send expected_revision to guard against lost updates."""
+    """Change the fields editable in the order's status; send If-Match with its ETag against lost updates."""
     expected = args.pop("expected_revision", None)
-    return services.order_update(actor, order_id, args, expected_revision=expected)
+    return _tagged(services.order_update(actor, order_id, args, expected_revision=expected, if_match=_if_match()))
 
 
 @blp.post("/<int:order_id>/publish")

@@ -62,3 +62,70 @@ def test_created_answers_say_where(world):
     assert response.status_code == 201, response.json
     assert response.headers["Location"].endswith(f"/api/apps/{response.json['id']}")
     assert world.call("vendor_a", "GET", response.headers["Location"].split("localhost", 1)[-1]).status_code == 200
+
+
+def test_a_retried_post_with_its_idempotency_key_creates_once(world):
+    body = {"order_id": world.ids["order_a"], "name": "App K", "slug": "app-k"}
+    first = world.call("vendor_a", "POST", "/api/apps", json=body, headers={"Idempotency-Key": "k-1"})
+    again = world.call("vendor_a", "POST", "/api/apps", json=body, headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == again.status_code == 201, (first.json, again.json)
+    assert again.json == first.json and again.headers["Location"] == first.headers["Location"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    slugs = [a["slug"] for a in world.call("vendor_a", "GET", "/api/apps?page_size=100").json]
+    assert slugs.count("app-k") == 1
+    # the same key for another request is refused; another user's same key is theirs alone
+    other = world.call("vendor_a", "POST", "/api/apps", json={**body, "slug": "app-l"}, headers={"Idempotency-Key": "k-1"})
+    assert other.status_code == 422 and "Idempotency-Key" in other.json["errors"]
+    theirs = world.call("vendor_b", "POST", "/api/apps", json={**body, "slug": "app-kb"}, headers={"Idempotency-Key": "k-1"})
+    assert theirs.status_code == 201 and "Idempotent-Replayed" not in theirs.headers
+    assert theirs.json["id"] != first.json["id"]
+
+
+def test_an_upload_retried_with_its_key_is_one_version(world):
+    path = f"/api/apps/{world.ids['app_a']}/versions?version=2.0.0"
+    headers = {"Content-Type": "application/gzip", "Idempotency-Key": "upload-2.0.0"}
+    first = world.call("vendor_a", "POST", path, data=minimal_bundle("2.0.0"), headers=headers)
+    again = world.call("vendor_a", "POST", path, data=minimal_bundle("2.0.0"), headers=headers)
+    assert first.status_code == again.status_code == 201, (first.json, again.json)
+    assert again.json["id"] == first.json["id"]
+    versions = world.call("vendor_a", "GET", f"/api/apps/{world.ids['app_a']}/versions").json
+    assert [v["version"] for v in versions].count("2.0.0") == 1
+
+
+def test_a_failed_request_lets_its_key_go(world):
+    bad = world.call("vendor_a", "POST", "/api/apps", json={"order_id": world.ids["order_a"]},
+                     headers={"Idempotency-Key": "k-2"})
+    assert bad.status_code == 422
+    good = world.call("vendor_a", "POST", "/api/apps", json={"order_id": world.ids["order_a"], "name": "M", "slug": "app-m"},
+                      headers={"Idempotency-Key": "k-2"})
+    assert good.status_code == 201, good.json
+
+
+def test_updates_guard_against_lost_updates_with_etags(world):
+    path = f"/api/orders/{world.ids['draft_a']}"
+    read = world.call("staff_a", "GET", path)
+    etag = read.headers["ETag"]
+    first = world.call("staff_a", "PATCH", path, json={"title": "One"}, headers={"If-Match": etag})
+    assert first.status_code == 200, first.json
+    assert first.headers["ETag"] != etag
+    stale = world.call("staff_a", "PATCH", path, json={"title": "Two"}, headers={"If-Match": etag})
+    assert stale.status_code == 412, stale.json
+    assert stale.json["type"].endswith("/problems#precondition_failed")
+    assert world.call("staff_a", "GET", path).json["title"] == "One"
+
+
+def test_problem_types_resolve_to_their_explanation(world):
+    problem = world.client.get("/api/orders/999999", headers=world.headers("admin")).json
+    assert problem["code"] == "not_found"
+    url = problem["type"]
+    assert url.startswith("http://localhost/problems#")
+    page = world.client.get(url.split("localhost", 1)[1].split("#")[0])
+    assert page.status_code == 200
+    assert 'id="not_found"' in page.get_data(as_text=True)
+
+
+def test_invalid_input_has_one_errors_shape(world):
+    response = world.call("vendor_a", "POST", "/api/apps", json={"order_id": "x"})
+    assert response.status_code == 422
+    assert response.json["errors"]["order_id"] and response.json["errors"]["name"]
+    assert all(isinstance(v, list) and all(isinstance(m, str) for m in v) for v in response.json["errors"].values())
