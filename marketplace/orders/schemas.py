@@ -51,7 +51,7 @@ class OrderOut(Schema):
     rating_multipliers = fields.List(fields.List(fields.Integer()))
     award_eligible = fields.Boolean()
     current_suite_version = fields.Function(lambda o: o.current_suite.version if o.current_suite else None,
-                                            metadata={"type": "string", "nullable": True})
+                                            metadata={"type": "integer", "nullable": True})
     revision = fields.Integer()
     created_at = fields.DateTime()
     published_at = fields.DateTime(allow_none=True)
