@@ -36,7 +36,7 @@ from billing.schemas import (
     VerifyOut,
 )
 from core.auth import require_api
-from core.conventions import LOCATION, created, page_headers
+from core.conventions import created, location_of, page_headers
 
 blp = Blueprint("billing_api", __name__, url_prefix="/api", description="Usage metering, ledger, settlement, reports")
 
@@ -189,7 +189,7 @@ def ledger_entry_get(actor, entry_id):
 @blp.post("/billing/ledger/entries/<int:entry_id>/reversal")
 @blp.arguments(ReversalIn)
 @blp.response(201, EntryOut)
-@blp.doc(**LOCATION)
+@blp.doc(**location_of("ledger_entry_get", {"entry_id": "id"}))
 @secured("billing:write")
 @blp.doc(operationId="ledger_entry_reverse")
 def ledger_reverse(actor, args, entry_id):

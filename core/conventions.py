@@ -41,6 +41,15 @@ LOCATION = {"responses": {201: {"headers": {"Location": {
     "description": "The URL of what was created", "schema": {"type": "string", "format": "uri"}}}}}}
 
 
+def location_of(target: str, parameters: dict[str, str], *more: str) -> dict:
+    """LOCATION plus OpenAPI links from the 201 answer to ``target`` (the operation its Location names) and to
+    ``more`` operations on the same object, each parameter taken from a field of the answer's body. Clients and
+    schemathesis' stateful tests follow them (create an app → upload a version → read its report)."""
+    values = {name: f"$response.body#/{field}" for name, field in parameters.items()}
+    links = {operation: {"operationId": operation, "parameters": dict(values)} for operation in (target, *more)}
+    return {"responses": {201: {**LOCATION["responses"][201], "links": links}}}
+
+
 IDEMPOTENCY_KEY = {
     "in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string", "maxLength": 255},
     "description": "A key you choose (e.g. a UUID) to make retries safe: the same key with the same request within "

@@ -20,9 +20,9 @@ from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
 
 from core.auth import check_write_scopes, require_api, required_scopes
-from core.conventions import IDEMPOTENCY_KEY, LOCATION, created
+from core.conventions import IDEMPOTENCY_KEY, LOCATION, created, location_of
 
-__all__ = ["LOCATION", "AccessPlugin", "ProblemApi", "ProblemSchema", "created", "secured"]
+__all__ = ["LOCATION", "AccessPlugin", "ProblemApi", "ProblemSchema", "created", "location_of", "secured"]
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 

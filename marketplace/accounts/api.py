@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marketplace.accounts import services
 from marketplace.accounts.oauth import caller_scopes
 from marketplace.accounts.schemas import ClientCreate, ClientCreated, ClientOut, MeOut, UserCreate
-from marketplace.apidoc import LOCATION, created, secured
+from marketplace.apidoc import created, location_of, secured
 
 blp = Blueprint("accounts_api", __name__, url_prefix="/api", description="Accounts and API clients")
 
@@ -48,7 +48,7 @@ def client_list(actor):
 @blp.post("/clients")
 @blp.arguments(ClientCreate)
 @blp.response(201, ClientCreated)
-@blp.doc(**LOCATION)
+@blp.doc(**location_of("client_get", {"client_id": "client_id"}, "client_rotate", "client_revoke"))
 @secured(blp, "clients:write")
 def client_create(actor, args):
     """Create an API client acting for you, with a subset of the calling token's scopes; its secret is shown once."""

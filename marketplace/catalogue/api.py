@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask import url_for
 from flask_smorest import Blueprint
 
-from marketplace.apidoc import LOCATION, created, secured
+from marketplace.apidoc import created, location_of, secured
 from marketplace.catalogue import services
 from marketplace.catalogue.schemas import (
     DepartmentCreate,
@@ -29,7 +29,7 @@ def department_list(args):
 @blp.post("/departments")
 @blp.arguments(DepartmentCreate)
 @blp.response(201, DepartmentOut)
-@blp.doc(**LOCATION)
+@blp.doc(**location_of("department_get", {"code": "code"}))
 @secured(blp, "catalogue:write")
 def department_create(actor, args):
     """Create a department (admins)."""
@@ -57,7 +57,7 @@ def service_item_list(args):
 @blp.post("/service-items")
 @blp.arguments(ServiceItemCreate)
 @blp.response(201, ServiceItemOut)
-@blp.doc(**LOCATION)
+@blp.doc(**location_of("service_item_get", {"code": "code"}, "item_app_list"))
 @secured(blp, "catalogue:write")
 def service_item_create(actor, args):
     """Add a service item to a department (admins, or that department's staff)."""

@@ -6,7 +6,7 @@ from flask import request, url_for
 from flask_smorest import Blueprint
 
 from core.errors import ValidationError
-from marketplace.apidoc import LOCATION, created, secured
+from marketplace.apidoc import LOCATION, created, location_of, secured
 from marketplace.orders import services
 from marketplace.orders.schemas import (
     AnswerCreate,
@@ -37,7 +37,8 @@ def order_list(actor, args):
 @blp.post("")
 @blp.arguments(OrderCreate)
 @blp.response(201, OrderOut)
-@blp.doc(**LOCATION)
+@blp.doc(**location_of("order_get", {"order_id": "id"}, "order_update", "order_publish", "suite_get",
+                        "question_list", "question_ask"))
 @secured(blp, "orders:write")
 def order_create(actor, args):
     """Create a draft order for one of your department's service items."""

@@ -4,7 +4,7 @@ from flask import current_app, request, url_for
 from flask_smorest import Blueprint
 
 from core.storage import FileBlobStore
-from marketplace.apidoc import LOCATION, created, secured
+from marketplace.apidoc import created, location_of, secured
 from marketplace.schemas import PageQuery, page_headers
 from marketplace.vendors import services
 from marketplace.vendors.schemas import (
@@ -47,7 +47,7 @@ def vendor_list(actor, args):
 @blp.post("/vendors")
 @blp.arguments(VendorCreate)
 @blp.response(201, VendorOut)
-@blp.doc(**LOCATION)
+@blp.doc(**location_of("vendor_get", {"vendor_id": "id"}))
 @secured(blp, "vendors:write")
 def vendor_create(actor, args):
     """Register a vendor (admins); the unified social credit code is checked."""
@@ -76,7 +76,7 @@ def app_list(actor, args):
 @blp.post("/apps")
 @blp.arguments(AppCreate)
 @blp.response(201, AppOut)
-@blp.doc(**LOCATION)
+@blp.doc(**location_of("app_get", {"app_id": "id"}, "version_list", "version_upload"))
 @secured(blp, "apps:write")
 def app_create(actor, args):
     """Enter a new app for an open order."""
@@ -103,7 +103,8 @@ def version_list(actor, app_id):
 @blp.post("/apps/<int:app_id>/versions")
 @blp.arguments(VersionUploadQuery, location="query")
 @blp.response(201, VersionOut)
-@blp.doc(**LOCATION)
+@blp.doc(**location_of("version_get", {"version_id": "id"}, "version_report", "version_approve", "version_reject",
+                        "version_publish", "version_recertify", "version_withdraw"))
 @blp.doc(requestBody={"required": True, "content": {"application/gzip": {"schema": {"type": "string",
                                                                                    "format": "binary"}}}})
 @secured(blp, "apps:write")
