@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 from collections.abc import Iterable
 
@@ -11,7 +13,7 @@ from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc6750.errors import InsufficientScopeError, InvalidTokenError
-from flask import Blueprint, Flask, g
+from flask import Blueprint, Flask, g, jsonify, request
 from flask_login import current_user
 
 from core import auth
@@ -59,7 +61,22 @@ bp = Blueprint("oauth", __name__, url_prefix="/oauth")
 @csrf.exempt
 def issue_token():
     """OAuth 2 token endpoint (RFC 6749 §4.4, client credentials)."""
+    if _malformed_basic_credentials():  # Authlib would raise UnicodeDecodeError: a 500 (found by the fuzzer)
+        return jsonify(error="invalid_client", error_description="the Basic credentials are not base64 of UTF-8 "
+                       "'client_id:client_secret'"), 401, {"WWW-Authenticate": 'Basic realm="oauth"',
+                                                         "Cache-Control": "no-store", "Pragma": "no-cache"}
     return server.create_token_response()
+
+
+def _malformed_basic_credentials() -> bool:
+    header = request.headers.get("Authorization", "")
+    if header[:6].lower() != "basic ":
+        return False
+    try:
+        base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return True
+    return False
 
 
 def _challenge(error: str | None = None, **params: str) -> str:

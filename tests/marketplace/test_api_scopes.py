@@ -153,3 +153,11 @@ def test_clients_are_rotated_and_revoked_through_the_api(world):
     assert world.client.get("/api/apps", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     assert world.call("vendor_a", "GET", f"/api/clients/{made['client_id']}").json["revoked_at"] is not None
     assert world.call("vendor_a", "POST", f"/api/clients/{made['client_id']}/secret").status_code == 409
+
+
+def test_the_token_endpoint_refuses_undecodable_basic_credentials(client):
+    for credentials in ("jA==", "not base64!"):
+        response = client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                               headers={"Authorization": f"Basic {credentials}"})
+        assert response.status_code == 401, response.get_data(as_text=True)
+        assert response.json["error"] == "invalid_client"
