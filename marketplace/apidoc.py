@@ -168,6 +168,8 @@ class AccessPlugin(BasePlugin):
             where = f"{method.upper()} {rule.rule}"
             if self.operation_ids.setdefault(operation_id, where) != where:
                 raise RuntimeError(f"operationId {operation_id} of {where} is already {self.operation_ids[operation_id]}")
+            if "<" in rule.rule:  # an id or code in the path may name nothing the caller can see
+                operation.setdefault("responses", {}).setdefault(404, "NOT_FOUND")
             if any(p.get("in") == "query" and p.get("name") == "page" for p in operation.get("parameters", [])):
                 ok = operation.get("responses", {}).get(200) or operation.get("responses", {}).get("200")
                 if isinstance(ok, dict):
@@ -177,11 +179,15 @@ class AccessPlugin(BasePlugin):
                 operation.setdefault("security", [])
                 continue
             operation["security"] = [{"oauth2": [scope]} for scope in scopes] or [{"oauth2": []}]
-            if method == "post":  # marketplace.accounts.idempotency serves it on every bearer-token POST
-                operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY))
             responses = operation.setdefault("responses", {})
             responses.setdefault(401, "UNAUTHORIZED")
             responses.setdefault(403, "FORBIDDEN")
+            if method == "post":  # marketplace.accounts.idempotency serves it on every bearer-token POST
+                operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY))
+                responses.setdefault(409, "CONFLICT")  # a lifecycle rule, a taken name, or the key's first request
+                responses.setdefault(422, "UNPROCESSABLE_ENTITY")  # invalid input, or the key used for another
+            elif method in {"put", "patch", "delete"}:
+                responses.setdefault(409, "CONFLICT")
 
 
 class TokenSchema(Schema):
