@@ -60,6 +60,33 @@ class VersionUploadQuery(Schema):
                             metadata={"description": "Version label, e.g. 1.0.0; must match govapp.toml"})
 
 
+_INTEGER, _NUMBER, _STRING = {"type": "integer"}, {"type": "number"}, {"type": "string"}
+# The certification report's shape (sandbox.harness.certify; the vendor's view as sandbox.services.vendor_view
+# cuts it), documented so generated clients read it typed; further keys may appear in later report versions.
+REPORT_DOCUMENT = {
+    "type": "object", "additionalProperties": True,
+    "description": "The sandbox's report: the department's view holds every case; the vendor's the public cases "
+                   "and, in 'hidden', passed/total per category of the hidden ones",
+    "properties": {
+        "report_version": _INTEGER, "backend": _STRING, "image_hash": _STRING, "bundle_sha256": _STRING,
+        "certified": {"type": "boolean"}, "duration_s": _NUMBER,
+        "summary": {"type": "object", "properties": {
+            "total": _INTEGER, "passed": _INTEGER, "ratio": _NUMBER, "latency_p95_ms": _NUMBER,
+            "violations": _INTEGER}},
+        "verdicts": {"type": "object", "additionalProperties": _STRING,
+                     "description": "Resource verdicts (timeout, memory, pids, output, start, scope_violation)"},
+        "cases": {"type": "array", "items": {"type": "object", "properties": {
+            "case_id": _STRING, "category": _STRING, "visibility": {"type": "string", "enum": ["public", "hidden"]},
+            "passed": {"type": "boolean"}, "status": {"type": "integer", "nullable": True}, "latency_ms": _NUMBER,
+            "violations": _INTEGER, "verdict": {"type": "string", "nullable": True},
+            "failures": {"type": "array", "items": {"type": "object", "properties": {
+                "kind": _STRING, "message": _STRING}}}}}},
+        "hidden": {"type": "object", "additionalProperties": {"type": "object", "properties": {
+            "passed": _INTEGER, "total": _INTEGER}}},
+    },
+}
+
+
 class ProgressOut(Schema):
     done = fields.Integer(required=True, metadata={"description": "Cases run so far"})
     total = fields.Integer(required=True, metadata={"description": "Cases in the run"})
@@ -112,4 +139,4 @@ class ReportOut(Schema):
     created_at = fields.DateTime()
     started_at = fields.DateTime(allow_none=True)
     finished_at = fields.DateTime(allow_none=True)
-    report = fields.Dict(allow_none=True)
+    report = fields.Dict(allow_none=True, metadata=REPORT_DOCUMENT)

@@ -119,10 +119,23 @@ def test_generated_python_client_drives_the_vendor_workflow_and_the_approval(app
     assert seen.progress.done == seen.progress.total > 20
     report = api["version_report"].sync(client=vendor, version_id=version.id)
     assert isinstance(report, models.ReportOut) and report.state == models.ReportOutState.CERTIFIED
+    assert report.report.summary.passed == report.report.summary.total > 20
+    assert {case.visibility.value for case in report.report.cases} == {"public"}
+    # the documented report schema holds for the real report, as each side sees it
+    from openapi_schema_validator import OAS30Validator
+
+    root = {"components": spec["components"], **spec["components"]["schemas"]["ReportOut"]}
+    raw = httpx.Client(transport=transport, base_url="http://localhost").get(
+        f"/api/versions/{version.id}/report", headers={"Authorization": f"Bearer {vendor.token}"}).json()
+    OAS30Validator(root).validate(raw)
 
     staff = token_for("staff", ["apps:read", "versions:review"])
     queue = api["version_queue"].sync(client=staff, status=models.VersionQueueStatus.CERTIFIED)
     assert version.id in [v.id for v in queue]
+    raw = httpx.Client(transport=transport, base_url="http://localhost").get(
+        f"/api/versions/{version.id}/report", headers={"Authorization": f"Bearer {staff.token}"}).json()
+    assert raw["view"] == "department" and any(c["visibility"] == "hidden" for c in raw["report"]["cases"])
+    OAS30Validator(root).validate(raw)
     approved = api["version_approve"].sync(client=staff, version_id=version.id)
     assert approved.status == models.VersionOutStatus.APPROVED
     published = api["version_publish"].sync(client=vendor, version_id=version.id)
