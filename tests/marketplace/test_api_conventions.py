@@ -129,3 +129,20 @@ def test_invalid_input_has_one_errors_shape(world):
     assert response.status_code == 422
     assert response.json["errors"]["order_id"] and response.json["errors"]["name"]
     assert all(isinstance(v, list) and all(isinstance(m, str) for m in v) for v in response.json["errors"].values())
+
+
+def test_rate_limits_are_announced_where_they_apply(app, world):
+    import re as regex
+
+    from core.extensions import limiter
+
+    limiter.reset()
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = regex.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    response = client.post("/login", data={"email": "admin@test.example.cn", "password": "wrong password x",
+                                           "csrf_token": token}, environ_base={"REMOTE_ADDR": "10.9.0.1"})
+    assert response.status_code == 401
+    assert int(response.headers["X-RateLimit-Limit"]) >= 1
+    assert "X-RateLimit-Remaining" in response.headers and "X-RateLimit-Reset" in response.headers
+    limiter.reset()
