@@ -166,6 +166,12 @@ class RowIdConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+# werkzeug's names for the statuses the domain errors (core.errors) also answer with: one code per problem type.
+HTTP_PROBLEM_CODES = {"unprocessable_entity": "invalid", "unauthorized": "unauthenticated",
+                      "request_entity_too_large": "too_large", "content_too_large": "too_large",
+                      "service_unavailable": "unavailable", "internal_server_error": "internal_error"}
+
+
 def _wants_json() -> bool:
     return request.path.startswith(API_PREFIX) or request.path.startswith("/oauth/") or (
         request.accept_mimetypes.best == "application/json"
@@ -227,7 +233,8 @@ def _register_error_handlers(app: Flask) -> None:
             errors = data["messages"]
             detail = "The request has invalid fields: " + _summarise(errors)
         if _wants_json():
-            return _problem(exc.code or 500, exc.name, detail, exc.name.lower().replace(" ", "_"), errors)
+            code = exc.name.lower().replace(" ", "_")
+            return _problem(exc.code or 500, exc.name, detail, HTTP_PROBLEM_CODES.get(code, code), errors)
         return render_template("error.html", status=exc.code, title=exc.name, detail=detail, errors=errors), exc.code
 
     @app.errorhandler(Exception)

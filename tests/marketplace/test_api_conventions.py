@@ -115,18 +115,22 @@ def test_updates_guard_against_lost_updates_with_etags(world):
 
 
 def test_problem_types_resolve_to_their_explanation(world):
-    problem = world.client.get("/api/orders/999999", headers=world.headers("admin")).json
-    assert problem["code"] == "not_found"
-    url = problem["type"]
-    assert url.startswith("http://localhost/problems#")
-    page = world.client.get(url.split("localhost", 1)[1].split("#")[0])
-    assert page.status_code == 200
-    assert 'id="not_found"' in page.get_data(as_text=True)
+    page = world.client.get("/problems").get_data(as_text=True)
+    problems = [world.client.get("/api/orders/999999", headers=world.headers("admin")),  # domain NotFound
+                world.client.get("/api/no-such-thing"),  # werkzeug's 404
+                world.client.delete("/api/orders", headers=world.headers("admin")),  # 405
+                world.client.get("/api/orders"),  # 401
+                world.call("vendor_a", "POST", "/api/apps", json={})]  # webargs' 422
+    for response in problems:
+        url = response.json["type"]
+        assert url == f"http://localhost/problems#{response.json['code']}", url
+        assert f'id="{response.json["code"]}"' in page, response.json
 
 
 def test_invalid_input_has_one_errors_shape(world):
     response = world.call("vendor_a", "POST", "/api/apps", json={"order_id": "x"})
     assert response.status_code == 422
+    assert response.json["code"] == "invalid" and response.json["type"].endswith("/problems#invalid")
     assert response.json["errors"]["order_id"] and response.json["errors"]["name"]
     assert all(isinstance(v, list) and all(isinstance(m, str) for m in v) for v in response.json["errors"].values())
 
