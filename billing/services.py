@@ -560,6 +560,15 @@ def ledger_entries(actor, *, quarter_code: str | None = None, page: int = 1, pag
     return list(db.session.scalars(query.limit(page_size).offset((page - 1) * page_size)))
 
 
+def ledger_entry_count(actor, *, quarter_code: str | None = None) -> int:
+    """How many journal entries ``ledger_entries`` pages through (finance, auditors, admins)."""
+    authz.ledger_read(actor)
+    query = sa.select(sa.func.count()).select_from(JournalEntry)
+    if quarter_code:
+        query = query.where(JournalEntry.quarter_code == quarter_code)
+    return db.session.scalar(query) or 0
+
+
 def ledger_entry_get(actor, entry_id: int) -> JournalEntry:
     authz.ledger_read(actor)
     entry = db.session.get(JournalEntry, entry_id)

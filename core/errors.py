@@ -64,6 +64,14 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class PreconditionFailed(DomainError):
+    """The object changed since the caller read it (HTTP If-Match against its ETag)."""
+
+    status = 412
+    code = "precondition_failed"
+    title = "Precondition failed"
+
+
 class TooLarge(DomainError):
     status = 413
     code = "too_large"

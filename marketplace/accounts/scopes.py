@@ -1,4 +1,7 @@
-"""OAuth 2 scopes of the REST API and which roles may hold them."""
+"""OAuth 2 scopes of the REST API and which roles may hold them.
+
+A scope named ``<area>:read`` only reads (core.auth.is_read_scope); an operation that changes anything requires
+a scope that is not one, which create_app checks for every operation (marketplace.apidoc)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ SCOPES: dict[str, str] = {
     "vendors:write": "Register vendors",
     "catalogue:write": "Manage departments and service items",
     "users:write": "Create users",
+    "clients:write": "Create, rotate and revoke your API clients, never with more scopes than the token that asks",
     "audit:read": "Browse the audit log",
     "billing:read": "Read ledger, settlements and reports",
     "billing:write": "Run settlements",
@@ -25,12 +29,12 @@ SCOPES: dict[str, str] = {
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     Role.CITIZEN: frozenset(),
-    Role.DEPARTMENT_STAFF: frozenset({"orders:read", "orders:write", "apps:read", "versions:review",
+    Role.DEPARTMENT_STAFF: frozenset({"clients:write", "orders:read", "orders:write", "apps:read", "versions:review",
                                       "feedback:read", "feedback:write", "analytics:read"}),
-    Role.VENDOR_MEMBER: frozenset({"orders:read", "questions:write", "apps:read", "apps:write",
+    Role.VENDOR_MEMBER: frozenset({"clients:write", "orders:read", "questions:write", "apps:read", "apps:write",
                                    "feedback:read", "feedback:write"}),
-    Role.FINANCE: frozenset({"orders:read", "apps:read", "billing:read", "billing:write", "usage:write"}),
-    Role.AUDITOR: frozenset({"orders:read", "apps:read", "audit:read", "billing:read", "feedback:read",
+    Role.FINANCE: frozenset({"clients:write", "orders:read", "apps:read", "billing:read", "billing:write", "usage:write"}),
+    Role.AUDITOR: frozenset({"clients:write", "orders:read", "apps:read", "audit:read", "billing:read", "feedback:read",
                              "analytics:read"}),
     Role.ADMIN: frozenset(SCOPES),
 }

@@ -14,7 +14,7 @@ from blinker import Namespace
 from sqlalchemy.orm.exc import StaleDataError
 
 from core import audit
-from core.errors import Conflict, NotFound, ValidationError
+from core.errors import Conflict, NotFound, PreconditionFailed, ValidationError
 from core.extensions import db
 from core.roles import Role
 from core.time import utcnow
@@ -128,11 +128,16 @@ def order_create(actor, *, service_item_id: int, slug: str, title: str, contract
     return order
 
 
-def order_update(actor, order_id: int, changes: dict[str, Any], *, expected_revision: int | None = None) -> Order:
-    """Change an order's fields allowed in its status. ``expected_revision`` guards against concurrent edits:
-    if someone saved in between, Conflict says so and nothing is written."""
+def order_update(actor, order_id: int, changes: dict[str, Any], *, expected_revision: int | None = None,
+                 if_match: int | None = None) -> Order:
+    """Change an order's fields allowed in its status. ``expected_revision`` (a form's hidden field) and
+    ``if_match`` (the revision of the API's If-Match ETag) guard against concurrent edits: if someone saved in
+    between, Conflict or PreconditionFailed says so and nothing is written."""
     order = order_get(actor, order_id, for_update=True)
     authz.order_change(actor, order)
+    if if_match is not None and if_match != order.revision:
+        raise PreconditionFailed(f"order {order.id} changed since you read it (ETag \"{order.revision}\", your If-Match "
+                                 f"\"{if_match}\"); GET it again and reapply your change")
     if expected_revision is not None and expected_revision != order.revision:
         raise Conflict(f"order {order.id} was changed by someone else (revision {order.revision}, you edited "
                        f"{expected_revision}); reload it and apply your change again")
