@@ -62,7 +62,9 @@ def login():
         if wait:
             message = _("Too many failed logins for this account: try again in %(seconds)d seconds.", seconds=wait)
             response = make_response(render_template("accounts/login.html", form=form, wait=message), 429)
-            response.headers["Retry-After"] = str(wait)
+            # Flask-Limiter (RATELIMIT_HEADERS_ENABLED) rewrites Retry-After as whole seconds to the later of this
+            # and its own reset, rounding down; handed the end of the wait's last second, it says `wait` again.
+            response.headers["Retry-After"] = str(wait + 1)
             return response
         try:
             user = services.user_authenticate(form.email.data, form.password.data)
