@@ -64,6 +64,14 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class TooManyRequests(DomainError):
+    """The actor did this too often in a short time (a per-account rate limit); try again later."""
+
+    status = 429
+    code = "too_many_requests"
+    title = "Too many requests"
+
+
 class TooLarge(DomainError):
     status = 413
     code = "too_large"

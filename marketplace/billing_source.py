@@ -4,6 +4,7 @@ rating statistics read from the marketplace tables. Plugged in by ``create_app``
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from fractions import Fraction
 
 import sqlalchemy as sa
@@ -30,7 +31,9 @@ def order_terms(order: Order, department_name: str = "") -> OrderTerms:
 
 
 class MarketplaceSettlementSource:
-    """Deterministic for a quarter once the ratings of the quarter can no longer be edited (7 days after)."""
+    """Deterministic for a quarter and a moment: rating figures are read as of the moment billing froze the
+    quarter's counted set; a rating can no longer be edited then (7 days after it was given, within the 10-day
+    grace period), and a hiding after that moment does not change them."""
 
     def orders(self, span: QuarterSpan) -> Sequence[OrderTerms]:
         """Orders published before the quarter ended and not archived before it began."""
@@ -59,13 +62,13 @@ class MarketplaceSettlementSource:
         published = sa.select(AppVersion.id).where(AppVersion.app_id == App.id, AppVersion.published_at.is_not(None))
         return self._facts(sa.select(App).where(App.order_id.in_(list(order_ids)), published.exists()))
 
-    def rating_stats(self, span: QuarterSpan, app_ids: Collection[int]) -> Mapping[int, RatingStats]:
+    def rating_stats(self, span: QuarterSpan, app_ids: Collection[int], as_of: datetime) -> Mapping[int, RatingStats]:
         if not app_ids:
             return {}
         rows = db.session.execute(
             sa.select(Rating.app_id, Rating.stars, sa.func.count())
             .where(Rating.app_id.in_(list(app_ids)), Rating.created_at >= span.starts_at,
-                   Rating.created_at < span.ends_at, counted_ratings())
+                   Rating.created_at < span.ends_at, counted_ratings(as_of))
             .group_by(Rating.app_id, Rating.stars))
         distribution: dict[int, list[int]] = {}
         for app_id, stars, count in rows:

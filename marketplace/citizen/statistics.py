@@ -146,13 +146,13 @@ def _new_rating_share(obj: Rating) -> tuple[int, dict[str, int]] | None:
     what the INSERT wrote (their scalar default, or NULL)."""
     state = sa.inspect(obj)
     values = {}
-    for name in ("app_id", "stars", *DIMENSIONS, "hidden_at", "under_review"):
+    for name in ("app_id", "stars", *DIMENSIONS, "hidden_at"):
         if name in state.dict:
             values[name] = state.dict[name]
         else:
             default = Rating.__table__.c[name].default
             values[name] = default.arg if default is not None and default.is_scalar else None
-    if values["hidden_at"] is not None or values["under_review"]:
+    if values["hidden_at"] is not None:
         return None
     stars = values["stars"]
     return values["app_id"], {"ratings": 1, "stars_sum": stars, f"stars_{stars}": 1,

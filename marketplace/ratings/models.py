@@ -13,18 +13,28 @@ from core.time import UTCDateTime, utcnow
 # The five service-quality dimensions (SERVQUAL), each rated 1–5 stars next to the overall stars.
 DIMENSIONS = ("tangibility", "reliability", "responsiveness", "assurance", "empathy")
 SIGNAL_KINDS = ("burst", "ring", "device")
+# A flag is a citizen's or the department's report; an appeal is the rated app's vendor asking for a review.
+FLAG_KINDS = ("flag", "appeal")
 
 
-def counted_ratings():
-    """The condition a rating must meet to count for display and pay: not hidden, not awaiting review."""
-    return sa.and_(Rating.hidden_at.is_(None), Rating.under_review.is_(False))
+def counted_ratings(as_of: datetime | None = None):
+    """The condition a rating must meet to count for display and pay: not hidden by a moderator.
+
+    Flags, appeals and manipulation signals only put a rating in the moderation queue; it keeps counting until a
+    moderator hides it. ``as_of`` asks which ratings counted at that moment (given before it and not hidden by
+    then): billing counts a quarter's ratings as of the moment its counted set was frozen, so that moderation
+    after the freeze changes neither a posted settlement nor a later preview of it.
+    """
+    if as_of is None:
+        return Rating.hidden_at.is_(None)
+    return sa.and_(Rating.created_at < as_of, sa.or_(Rating.hidden_at.is_(None), Rating.hidden_at >= as_of))
 
 
 class Rating(db.Model):
     """A citizen's rating of the app that handled one of their completed transactions.
 
-    A rating counts (for display and pay) unless it is hidden by a moderator or awaits review: an open
-    manipulation signal or an open flag (``review_cleared_at`` older than both, or unset with none).
+    A rating counts (for display and pay) unless a moderator hid it. An open manipulation signal, flag or
+    appeal puts it under review (in the moderators' queue) without taking it out of the figures.
     """
 
     __tablename__ = "ratings"
@@ -46,7 +56,7 @@ class Rating(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     # sha256 of the user agent and the client's network prefix: same-device clusters, never the address itself.
     device_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, default="", index=True)
-    # Excluded from display and pay while it awaits review (set by signals and flags, cleared by moderators).
+    # In the moderators' queue (set by signals, flags and appeals, cleared by moderators); still counts.
     under_review: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hidden_reason: Mapped[str | None] = mapped_column(sa.Text)
@@ -66,7 +76,7 @@ class Rating(db.Model):
 
     @property
     def counts(self) -> bool:
-        return self.hidden_at is None and not self.under_review
+        return self.hidden_at is None
 
     def dimension_scores(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in DIMENSIONS}
@@ -94,13 +104,15 @@ class RatingReply(db.Model):
 
 
 class RatingFlag(db.Model):
-    """Someone reported a rating as abusive or fake; a moderator resolves it."""
+    """A citizen or the department reported a rating (``flag``), or the rated app's vendor asked for a review of it
+    (``appeal``); a moderator resolves it. Neither takes the rating out of the figures."""
 
     __tablename__ = "rating_flags"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     rating_id: Mapped[int] = mapped_column(sa.ForeignKey("ratings.id", ondelete="CASCADE"), nullable=False, index=True)
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), nullable=False)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(sa.String(8), nullable=False, default="flag", server_default="flag")
     reason: Mapped[str] = mapped_column(sa.Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -108,7 +120,10 @@ class RatingFlag(db.Model):
 
     rating: Mapped[Rating] = relationship(back_populates="flags")
 
-    __table_args__ = (sa.UniqueConstraint("rating_id", "user_id", name="uq_rating_flags_rating_user"),)
+    __table_args__ = (
+        sa.UniqueConstraint("rating_id", "user_id", name="uq_rating_flags_rating_user"),
+        sa.CheckConstraint(f"kind IN ({', '.join(repr(k) for k in FLAG_KINDS)})", name="kind_known"),
+    )
 
 
 class RatingSignal(db.Model):

@@ -29,6 +29,14 @@ class RatingOut(Schema):
     replies = fields.List(fields.Nested(ReplyOut))
 
 
+class FlagOut(Schema):
+    id = fields.Integer()
+    rating_id = fields.Integer()
+    kind = fields.String()
+    reason = fields.String()
+    created_at = fields.DateTime()
+
+
 class ReplyCreate(Schema):
     text = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 

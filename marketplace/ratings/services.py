@@ -1,9 +1,12 @@
 """Rating use cases (一事一评): one rating per completed case by its citizen, editable for 7 days; replies by
-the vendor and the department; flags by anyone logged in; moderation by admins; manipulation signals.
+the vendor and the department; flags by citizens and the department; appeals by the rated app's vendor;
+moderation by admins; manipulation signals.
 
-A rating counts for display and pay unless hidden by a moderator or under review. Review starts when a
-manipulation signal fires or someone flags the rating, and ends when an admin resolves it (the rating
-counts again) or hides it (kept, with the reason, never deleted).
+A rating counts for display and pay unless a moderator hid it. A flag, an appeal or a manipulation signal puts
+it under review — in the moderators' queue — and it keeps counting meanwhile, so that nobody can move a
+competitor's (or their own) money by reporting a rating. The review ends when an admin resolves it as
+legitimate or hides the rating (kept, with the reason, never deleted). Flags are limited per account
+(``FLAG_LIMIT`` in ``FLAG_WINDOW``).
 
 Manipulation signals, checked on every new rating:
 - burst: ``BURST_COUNT`` or more ratings of one app within ``BURST_WINDOW``;
@@ -18,13 +21,16 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from billing.calendar import GRACE_PERIOD, quarter_code_of, quarter_span
+from billing.settlement import ratings_frozen_at
 from core import audit
-from core.errors import Conflict, NotFound, ValidationError
+from core.errors import Conflict, NotFound, TooManyRequests, ValidationError
 from core.extensions import db, dialect_insert
 from core.roles import Role
 from core.time import utcnow
@@ -39,6 +45,7 @@ MAX_COMMENT = 2000
 BURST_WINDOW, BURST_COUNT = timedelta(minutes=10), 8
 RING_WINDOW, RING_APPS, RING_MEMBERS = timedelta(days=2), 2, 3
 DEVICE_WINDOW, DEVICE_ACCOUNTS = timedelta(days=7), 3
+FLAG_WINDOW, FLAG_LIMIT = timedelta(days=1), 5  # flags one account may file per window
 
 
 def device_fingerprint(user_agent: str | None, remote_addr: str | None) -> str:
@@ -236,34 +243,70 @@ def rating_reply(actor, rating_id: int, text: str) -> RatingReply:
     return reply
 
 
-def rating_flag(actor, rating_id: int, reason: str) -> RatingFlag:
-    """Report a rating as abusive or fake. Anyone logged in, once per rating; the rating stops counting until
-    an admin resolves it. Raises NotFound, Conflict (reported already), ValidationError without a reason."""
-    authz.rating_flag(actor)
-    rating = rating_get_public(rating_id)
+def _reason(reason: str | None, what: str) -> str:
     reason = (reason or "").strip()
     if not reason or len(reason) > 500:
-        raise ValidationError("say in 1 to 500 characters what is wrong with the rating", errors={"reason": "length"})
+        raise ValidationError(f"say in 1 to 500 characters {what}", errors={"reason": "length"})
+    return reason
+
+
+def _report(actor, rating: Rating, kind: str, reason: str, now: datetime) -> RatingFlag:
     if db.session.scalar(sa.select(RatingFlag.id).where(RatingFlag.rating_id == rating.id,
                                                         RatingFlag.user_id == actor.id)):
-        raise Conflict("you reported this rating already; a moderator will look at it")
-    flag = RatingFlag(rating_id=rating.id, user_id=actor.id, reason=reason, created_at=utcnow())
+        raise Conflict(f"you {'appealed' if kind == 'appeal' else 'reported'} this rating already; "
+                       "a moderator will look at it")
+    flag = RatingFlag(rating_id=rating.id, user_id=actor.id, kind=kind, reason=reason, created_at=now)
     db.session.add(flag)
-    rating.under_review = True
+    rating.under_review = True  # in the moderators' queue; it keeps counting until hidden
+    return flag
+
+
+def rating_flag(actor, rating_id: int, reason: str, *, now: datetime | None = None) -> RatingFlag:
+    """Report a rating as abusive or fake. Citizens, and staff of the rated service's department; once per rating,
+    at most ``FLAG_LIMIT`` flags per account in ``FLAG_WINDOW``. The rating goes to the moderators' queue and keeps
+    counting until a moderator hides it. Raises NotFound, Forbidden (vendors, other departments, other roles),
+    TooManyRequests (over the limit), Conflict (reported already), ValidationError without a reason."""
+    rating = rating_get_public(rating_id)
+    authz.rating_flag(actor, rating)
+    reason = _reason(reason, "what is wrong with the rating")
+    now = now or utcnow()
+    recent = db.session.scalar(sa.select(sa.func.count()).select_from(RatingFlag).where(
+        RatingFlag.user_id == actor.id, RatingFlag.kind == "flag", RatingFlag.created_at > now - FLAG_WINDOW))
+    if recent >= FLAG_LIMIT:
+        raise TooManyRequests(f"you reported {recent} ratings in the last {FLAG_WINDOW.days * 24} hours, the most one "
+                              "account may; try again tomorrow or write to the platform's moderators")
+    flag = _report(actor, rating, "flag", reason, now)
     _audit(actor, "rating.flag", rating, {"reason": reason})
     db.session.commit()
     return flag
 
 
-def rating_hide(actor, rating_id: int, reason: str) -> Rating:
+def rating_appeal(actor, rating_id: int, reason: str, *, now: datetime | None = None) -> RatingFlag:
+    """The rated app's vendor asks a moderator to review a rating of its own app, with the reason. Once per rating
+    and member. The rating keeps counting (display and pay) until a moderator hides it. Raises NotFound, Forbidden
+    (not a member of the app's vendor), Conflict (appealed already), ValidationError without a reason."""
+    rating = rating_get_public(rating_id)
+    authz.rating_appeal(actor, rating)
+    reason = _reason(reason, "why the rating should be reviewed")
+    flag = _report(actor, rating, "appeal", reason, now or utcnow())
+    _audit(actor, "rating.appeal", rating, {"reason": reason})
+    db.session.commit()
+    return flag
+
+
+def rating_hide(actor, rating_id: int, reason: str, *, now: datetime | None = None) -> Rating:
     """Hide a rating from the public and from pay, with the reason (kept, never deleted). Admins only.
-    Resolves its open flags and signals. Raises NotFound, ValidationError without a reason."""
+    Resolves its open flags, appeals and signals. A quarter whose counted ratings are frozen already keeps
+    counting it (the hiding is listed as an adjustment, see docs/finance.md). Raises NotFound, Conflict (hidden
+    already), ValidationError without a reason."""
     authz.rating_hide(actor)
     rating = _get(rating_id)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("say why the rating is hidden; the reason is kept with it", errors={"reason": "empty"})
-    now = utcnow()
+    if rating.hidden_at is not None:
+        raise Conflict(f"rating {rating.id} was hidden already on {rating.hidden_at:%Y-%m-%d}: {rating.hidden_reason}")
+    now = now or utcnow()
     rating.hidden_at, rating.hidden_reason, rating.hidden_by_id = now, reason, actor.id
     _close_review(rating, f"hidden: {reason}", now)
     _audit(actor, "rating.hide", rating, {"reason": reason})
@@ -271,15 +314,15 @@ def rating_hide(actor, rating_id: int, reason: str) -> Rating:
     return rating
 
 
-def rating_review_resolve(actor, rating_id: int, note: str) -> Rating:
-    """Close a rating's review as legitimate: its flags and signals are resolved and it counts again. Admins
-    only. Raises NotFound, ValidationError without a note."""
+def rating_review_resolve(actor, rating_id: int, note: str, *, now: datetime | None = None) -> Rating:
+    """Close a rating's review as legitimate: its flags, appeals and signals are resolved and it leaves the
+    moderators' queue (it counted all along). Admins only. Raises NotFound, ValidationError without a note."""
     authz.rating_review_resolve(actor)
     rating = _get(rating_id)
     note = (note or "").strip()
     if not note:
         raise ValidationError("note why the rating is legitimate", errors={"note": "empty"})
-    _close_review(rating, note, utcnow())
+    _close_review(rating, note, now or utcnow())
     _audit(actor, "rating.review_resolved", rating, {"note": note})
     db.session.commit()
     return rating
@@ -293,7 +336,7 @@ def _close_review(rating: Rating, resolution: str, now: datetime) -> None:
 
 
 def rating_review_queue(actor, *, page: int = 1, page_size: int = 20) -> Page:
-    """Ratings awaiting review (flagged or signalled), oldest first. Admins only."""
+    """Ratings awaiting review (flagged, appealed or signalled), oldest first; they count meanwhile. Admins only."""
     authz.rating_review_queue(actor)
     query = sa.select(Rating).where(Rating.under_review.is_(True), Rating.hidden_at.is_(None)).order_by(Rating.id)
     return paginate(query, page, page_size)
@@ -301,7 +344,7 @@ def rating_review_queue(actor, *, page: int = 1, page_size: int = 20) -> Page:
 
 def rating_list_public(app_id: int, *, page: int = 1, page_size: int = 20) -> Page:
     """An app's ratings as the public sees them, newest first: hidden ones are left out (ratings under
-    review are shown, marked, but do not count in the figures)."""
+    review are shown, marked, and count in the figures like every other)."""
     query = (sa.select(Rating).where(Rating.app_id == app_id, Rating.hidden_at.is_(None))
              .order_by(Rating.created_at.desc(), Rating.id.desc()))
     return paginate(query, page, page_size)
@@ -318,3 +361,39 @@ def rating_list_for_staff(actor, *, page: int = 1, page_size: int = 20) -> Page:
     elif actor is None or actor.role not in {Role.ADMIN, Role.AUDITOR}:
         query = query.where(sa.false())
     return paginate(query, page, page_size)
+
+
+@dataclass(frozen=True)
+class RatingAdjustment:
+    """A rating hidden after the counted set of the quarter it was given in froze: that quarter paid it; the
+    quarter whose adjustment window holds the hiding lists it (docs/finance.md)."""
+
+    rating_id: int
+    app_id: int
+    vendor_id: int
+    order_id: int
+    stars: int
+    rated_quarter: str
+    frozen_at: datetime
+    hidden_at: datetime
+    reason: str
+
+
+def rating_adjustments(actor, quarter_code: str, *, now: datetime | None = None) -> list[RatingAdjustment]:
+    """The ratings of earlier quarters hidden after their quarter's counted set froze, with the hiding inside this
+    quarter's window (from the grace end of the previous quarter to this one's), oldest hiding first. Finance,
+    auditors and admins. Raises ValidationError for a malformed quarter code."""
+    authz.rating_adjustments(actor)
+    span = quarter_span(quarter_code)
+    now = now or utcnow()
+    hidden = db.session.scalars(sa.select(Rating).where(
+        Rating.hidden_at >= span.starts_at + GRACE_PERIOD, Rating.hidden_at < span.ends_at + GRACE_PERIOD,
+        Rating.created_at < span.starts_at).order_by(Rating.hidden_at, Rating.id))
+    found = []
+    for rating in hidden:
+        rated = quarter_code_of(rating.created_at)
+        frozen_at = ratings_frozen_at(quarter_span(rated), [rating.order_id], now)[rating.order_id]
+        if rating.hidden_at >= frozen_at:
+            found.append(RatingAdjustment(rating.id, rating.app_id, rating.vendor_id, rating.order_id, rating.stars,
+                                          rated, frozen_at, rating.hidden_at, rating.hidden_reason or ""))
+    return found

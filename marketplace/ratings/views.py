@@ -1,5 +1,6 @@
 """Rating pages (一事一评): a citizen rates a completed case and flags a rating; the app's vendor and the order's
-department reply publicly; admins moderate. An app's public ratings are shown on its page (``marketplace.citizen``)."""
+department reply publicly; the department flags and the vendor appeals; admins moderate. An app's public ratings
+are shown on its page (``marketplace.citizen``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from core.auth import require_role, web_actor
-from core.errors import Conflict, ValidationError
+from core.errors import Conflict, TooManyRequests, ValidationError
 from core.roles import Role
 from marketplace.forms import show_service_errors
 from marketplace.ratings import services as ratings
@@ -32,12 +33,27 @@ def rating_flag(rating_id: int):
     if form.validate_on_submit():
         try:
             ratings.rating_flag(actor, rating_id, form.reason.data)
-            flash(_("Thank you. A moderator will look at this rating."), "success")
-        except Conflict as exc:
+            flash(_("Thank you. A moderator will look at this rating; it counts until then."), "success")
+        except (Conflict, TooManyRequests) as exc:
             flash(exc.message, "error")
     else:
         flash(_("Say why the rating should be looked at."), "error")
     return redirect(url_for("citizen.app_page", slug=rating.app.slug) + f"#rating-{rating_id}")
+
+
+@bp.post("/feedback/ratings/<int:rating_id>/appeal")
+def rating_appeal(rating_id: int):
+    actor = web_actor()
+    form = FlagForm()
+    if form.validate_on_submit():
+        try:
+            ratings.rating_appeal(actor, rating_id, form.reason.data)
+            flash(_("Appeal sent. A moderator will review the rating; it counts until then."), "success")
+        except Conflict as exc:
+            flash(exc.message, "error")
+    else:
+        flash(_("Say why the rating should be looked at."), "error")
+    return redirect(url_for("citizen.feedback") + f"#rating-{rating_id}")
 
 
 @bp.route("/my/cases/<case_number>/rating", methods=["GET", "POST"])
@@ -91,5 +107,5 @@ def rating_moderate(rating_id: int, action: str):
         flash(_("Rating hidden."), "success")
     else:
         ratings.rating_review_resolve(actor, rating_id, form.reason.data)
-        flash(_("Review closed; the rating counts again."), "success")
+        flash(_("Review closed; the rating keeps counting."), "success")
     return redirect(url_for("citizen.feedback"))

@@ -91,23 +91,75 @@ def test_flag_puts_under_review_admin_hides_with_reason_and_keeps_it(market, wor
 
     citizen = market.citizens["citizen"]
     rating = rate(citizen, market.complete(citizen, market.apps["a"]), 1)
-    vendor = db.session.get(User, world.ids["vendor_a"])
-    services.rating_flag(vendor, rating.id, "不实评价")
-    assert not rating.counts
+    reporter = market.citizen("reporter")
+    services.rating_flag(reporter, rating.id, "不实评价")
+    assert rating.under_review and rating.counts, "a flag sends the rating to the moderators; it keeps counting"
     with pytest.raises(Conflict):
-        services.rating_flag(vendor, rating.id, "again")
+        services.rating_flag(reporter, rating.id, "again")
     with pytest.raises(Forbidden):
-        services.rating_hide(vendor, rating.id, "no")
+        services.rating_hide(reporter, rating.id, "no")
     admin = db.session.get(User, world.ids["admin"])
     assert [r.id for r in services.rating_review_queue(admin).items] == [rating.id]
     services.rating_hide(admin, rating.id, "辱骂性语言")
     kept = db.session.get(Rating, rating.id)
-    assert kept.hidden_reason == "辱骂性语言" and kept.hidden_at is not None
+    assert kept.hidden_reason == "辱骂性语言" and kept.hidden_at is not None and not kept.counts
     assert services.rating_list_public(market.apps["a"].id).items == []
     assert services.rating_review_queue(admin).items == []
+    with pytest.raises(Conflict):
+        services.rating_hide(admin, rating.id, "twice")
 
 
-def test_resolving_a_review_makes_the_rating_count_again(market, world):
+def test_who_may_flag_and_appeal(market, world):
+    """Citizens and the department flag; only the rated app's vendor appeals; a competitor gets 403 for both."""
+    from marketplace.accounts.models import User
+    from marketplace.ratings import services
+
+    citizen = market.citizens["citizen"]
+    rating = rate(citizen, market.complete(citizen, market.apps["a"]), 1)  # app a: vendor A, department A
+    user = {name: db.session.get(User, world.ids[name]) for name in ("vendor_a", "vendor_b", "staff_a", "staff_b")}
+    for who in ("vendor_a", "vendor_b", "staff_b"):
+        with pytest.raises(Forbidden):
+            services.rating_flag(user[who], rating.id, "fake")
+    for who in ("vendor_b", "staff_a"):
+        with pytest.raises(Forbidden):
+            services.rating_appeal(user[who], rating.id, "fake")
+    services.rating_flag(user["staff_a"], rating.id, "与本事项无关")
+    appeal = services.rating_appeal(user["vendor_a"], rating.id, "该办件已按时办结，评价与事实不符")
+    assert appeal.kind == "appeal" and rating.counts
+    assert sorted(f.kind for f in rating.flags) == ["appeal", "flag"]
+
+
+def test_competitors_flag_and_appeal_answer_403_over_the_api(market, world):
+    citizen = market.citizens["citizen"]
+    rating = rate(citizen, market.complete(citizen, market.apps["a"]), 1)
+    for who, action in (("vendor_b", "appeal"), ("vendor_b", "flag"), ("vendor_a", "flag")):
+        response = world.call(who, "POST", f"/api/ratings/{rating.id}/{action}", json={"reason": "fake"})
+        assert response.status_code == 403, (who, action, response.json)
+    response = world.call("vendor_a", "POST", f"/api/ratings/{rating.id}/appeal", json={"reason": "不实"})
+    assert response.status_code == 201 and response.json["kind"] == "appeal"
+
+
+def test_flags_are_rate_limited_per_account(market):
+    from core.errors import TooManyRequests
+    from marketplace.ratings import services
+    from marketplace.ratings.services import FLAG_LIMIT, FLAG_WINDOW
+
+    now = utcnow()
+    made = []
+    for i in range(FLAG_LIMIT + 1):
+        c = market.citizen(f"r{i}")
+        made.append(rate(c, market.complete(c, market.apps["a"]), 1, now=now - timedelta(minutes=30 - i)))
+    busy = market.citizen("busy")
+    for r in made[:FLAG_LIMIT]:
+        services.rating_flag(busy, r.id, "spam", now=now)
+    with pytest.raises(TooManyRequests) as refused:
+        services.rating_flag(busy, made[-1].id, "spam", now=now)
+    assert refused.value.status == 429
+    services.rating_flag(market.citizen("other"), made[-1].id, "spam", now=now)  # the limit is per account
+    services.rating_flag(busy, made[-1].id, "spam", now=now + FLAG_WINDOW + timedelta(seconds=1))
+
+
+def test_a_flagged_rating_keeps_counting_and_resolving_keeps_it(market, world):
     from marketplace.accounts.models import User
     from marketplace.citizen.choice import rating_summaries
     from marketplace.ratings import services
@@ -116,13 +168,13 @@ def test_resolving_a_review_makes_the_rating_count_again(market, world):
     rating = rate(citizen, market.complete(citizen, market.apps["a"]), 5)
     services.rating_flag(market.citizen("x"), rating.id, "looks fake")
     summary = rating_summaries([market.apps["a"].id])[market.apps["a"].id]
-    assert summary.count == 0
+    assert summary.count == 1
     services.rating_review_resolve(db.session.get(User, world.ids["admin"]), rating.id, "checked: genuine")
     summary = rating_summaries([market.apps["a"].id])[market.apps["a"].id]
-    assert summary.count == 1 and summary.distribution == (0, 0, 0, 0, 1)
+    assert summary.count == 1 and summary.distribution == (0, 0, 0, 0, 1) and not rating.under_review
 
 
-def test_same_device_cluster_is_flagged_and_excluded(market):
+def test_same_device_cluster_goes_to_moderation_and_keeps_counting(market):
     from marketplace.citizen.choice import rating_summaries
     from marketplace.ratings.services import DEVICE_ACCOUNTS, device_fingerprint
 
@@ -131,8 +183,8 @@ def test_same_device_cluster_is_flagged_and_excluded(market):
     assert device != device_fingerprint("Mozilla/5.0 Phone", "10.1.3.3")
     ratings = [rate(c, market.complete(c, market.apps["a"]), 5, device_hash=device)
                for c in (market.citizen(f"sock{i}") for i in range(DEVICE_ACCOUNTS))]
-    assert all(not r.counts and {s.kind for s in r.signals} == {"device"} for r in ratings)
-    assert rating_summaries([market.apps["a"].id])[market.apps["a"].id].count == 0
+    assert all(r.under_review and r.counts and {s.kind for s in r.signals} == {"device"} for r in ratings)
+    assert rating_summaries([market.apps["a"].id])[market.apps["a"].id].count == DEVICE_ACCOUNTS
 
 
 def test_burst_of_ratings_is_flagged(market):
