@@ -62,6 +62,7 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "OIDC_PROVIDER": (False, lambda raw: _parse_bool(raw), "Also be an OpenID Connect provider for this instance's citizens."),
     "SIGNING_KEY_GRACE_HOURS": (24, int, "Hours a rotated-out signing key stays in the JWKS, so its tokens still verify."),
     "PAGE_SIZE": (20, int, "Default page size of lists."),
+    "RATINGS_MIN_SHOWN": (10, int, "An app shows a star rating only from this many counted ratings; below, the pages say 评价不足 (too few ratings) with the count, and the app is listed after those with enough (docs/citizens.md)."),
 }
 
 

@@ -48,8 +48,14 @@ class AppChoiceOut(Schema):
     summary = fields.Function(lambda c: c.app.summary)
     vendor = fields.Function(lambda c: c.app.vendor.name)
     version = fields.Function(lambda c: c.version.version)
-    bayesian_rating = fields.Function(lambda c: decimal_text(c.rating.bayesian),
-                                      metadata={"description": "(20·m + Σstars) / (20 + n), as billing pays on"})
+    bayesian_rating = fields.Function(
+        lambda c: decimal_text(c.rating.bayesian) if c.rating_shown else None,
+        metadata={"description": "(20·m + Σstars) / (20 + n), as billing pays on; null below the minimum count of "
+                                 "ratings (RATINGS_MIN_SHOWN, default 10): the prior is never shown as a rating"})
+    rating_lower_bound = fields.Function(
+        lambda c: None if c.lower_bound is None else f"{c.lower_bound:.2f}",
+        metadata={"description": "mean stars − 1.96 standard errors, the comparison's first sort key; null below "
+                                 "the minimum count"})
     ratings = fields.Function(lambda c: c.rating.count)
     distribution = fields.Function(lambda c: list(c.rating.distribution),
                                    metadata={"description": "counts of 1, 2, 3, 4 and 5 stars"})

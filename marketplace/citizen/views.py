@@ -64,7 +64,7 @@ def search_page():
 @bp.get("/services/items/<code>")
 def item_page(code: str):
     item, apps = choice.item_apps(code)
-    return render_template("citizen/item.html", item=item, apps=apps,
+    return render_template("citizen/item.html", item=item, apps=apps, min_shown=choice.min_ratings_shown(),
                            events=life_events.life_events_with_item(item.id))
 
 

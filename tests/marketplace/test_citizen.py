@@ -119,7 +119,9 @@ def test_public_api_search_life_events_and_app_comparison(client, market, demo_i
     assert [e["code"] for e in events][:1] == ["open-restaurant"]
     apps = client.get("/api/service-items/item-a/apps").json
     assert {a["slug"] for a in apps} == {"app-a", "rival-b"}
-    assert apps[0]["bayesian_rating"] == "4.00" and apps[0]["citizen_scopes"] == ["name"]
+    # No ratings yet: no star value (the prior is never shown as a rating), no lower bound.
+    assert apps[0]["bayesian_rating"] is None and apps[0]["rating_lower_bound"] is None
+    assert apps[0]["ratings"] == 0 and apps[0]["citizen_scopes"] == ["name"]
     assert client.get("/api/apps/{}/ratings".format(market.apps["draft"].id)).status_code == 404
 
 
