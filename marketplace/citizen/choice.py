@@ -37,7 +37,6 @@ from marketplace.vendors.services import (
     published_apps_query,
 )
 
-
 DEFAULT_MIN_SHOWN = 10
 CONFIDENCE_Z = 1.96  # 95 % two-sided normal quantile
 
