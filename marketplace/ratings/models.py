@@ -12,7 +12,7 @@ from core.time import UTCDateTime, utcnow
 
 # The five service-quality dimensions (SERVQUAL), each rated 1–5 stars next to the overall stars.
 DIMENSIONS = ("tangibility", "reliability", "responsiveness", "assurance", "empathy")
-SIGNAL_KINDS = ("burst", "ring", "device")
+SIGNAL_KINDS = ("burst", "bombing", "ring", "device", "staff")  # marketplace.ratings.signals
 # A flag is a citizen's or the department's report; an appeal is the rated app's vendor asking for a review.
 FLAG_KINDS = ("flag", "appeal")
 
@@ -56,6 +56,8 @@ class Rating(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     # sha256 of the user agent and the client's network prefix: same-device clusters, never the address itself.
     device_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, default="", index=True)
+    # The citizen's account was made shortly before the rating (signals.YOUNG_ACCOUNT): what the burst rule counts.
+    young_account: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False, server_default=sa.false())
     # In the moderators' queue (set by signals, flags and appeals, cleared by moderators); still counts.
     under_review: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -127,7 +129,7 @@ class RatingFlag(db.Model):
 
 
 class RatingSignal(db.Model):
-    """A manipulation signal the platform detected on a rating: a burst, a rating ring, a same-device cluster."""
+    """A manipulation signal the platform detected on a rating (``marketplace.ratings.signals``)."""
 
     __tablename__ = "rating_signals"
 

@@ -187,37 +187,68 @@ def test_same_device_cluster_goes_to_moderation_and_keeps_counting(market):
     assert rating_summaries([market.apps["a"].id])[market.apps["a"].id].count == DEVICE_ACCOUNTS
 
 
-def test_burst_of_ratings_is_flagged(market):
-    from marketplace.ratings.services import BURST_COUNT
+def _organic_history(market, app, *, days: int, per_day: int, now):
+    """``days`` × ``per_day`` ratings of ``app`` from freshly made accounts before ``now``, written as rows (the
+    traffic the app's own baseline is measured from)."""
+    from marketplace.ratings.models import Rating
+    from marketplace.transactions.models import Transaction
 
+    citizen = market.citizen("regular")
+    rows = []
+    for n in range(days * per_day):
+        at = now - timedelta(hours=2) - timedelta(days=days) * (n + 1) / (days * per_day)
+        txn = Transaction(case_number=f"GMHIST{app.id}{n:06d}", citizen_id=citizen.id, app_id=app.id,
+                          order_id=app.order_id, service_item_id=app.order.service_item_id, status="completed",
+                          started_at=at, submitted_at=at, completed_at=at, usage_key=f"hist:{app.id}:{n}")
+        rows.append(txn)
+        rows.append(Rating(transaction=txn, citizen_id=citizen.id, app_id=app.id, order_id=app.order_id,
+                           vendor_id=app.vendor_id, stars=4, created_at=at, updated_at=at, young_account=True,
+                           **{d: 4 for d in DIMS}))
+    db.session.add_all(rows)
+    db.session.commit()
+
+
+def test_a_burst_from_new_accounts_is_signalled_relative_to_the_apps_own_traffic(market):
+    """Eight 5★ ratings from accounts made today within ten minutes (what the old fixed rule called a burst): a
+    burst for an app that rarely gets new raters, ordinary traffic for a popular app that gets a hundred a day.
+    Both keep counting."""
+    small_raters, popular_raters = [market.citizen(f"b{i}") for i in range(8)], [market.citizen(f"p{i}") for i in range(8)]
+    now = utcnow() + timedelta(minutes=1)  # the accounts were made just before
+    popular, small = market.apps["a"], market.apps["b"]
+    _organic_history(market, popular, days=14, per_day=100, now=now)
+    on_small = [rate(c, market.complete(c, small), 5, now=now + timedelta(minutes=i)) for i, c in enumerate(small_raters)]
+    assert all("burst" in {s.kind for s in r.signals} and r.counts for r in on_small)
+    on_popular = [rate(c, market.complete(c, popular), 5, now=now + timedelta(minutes=i))
+                  for i, c in enumerate(popular_raters)]
+    assert all(not r.signals and not r.under_review for r in on_popular), "a popular app's organic traffic"
+
+
+def test_review_bombing_is_signalled(market):
+    raters = [market.citizen(f"x{i}") for i in range(6)]
     now = utcnow()
-    ratings = [rate(c, market.complete(c, market.apps["b"]), 5, now=now + timedelta(seconds=i))
-               for i, c in enumerate(market.citizen(f"b{i}") for i in range(BURST_COUNT))]
-    assert all("burst" in {s.kind for s in r.signals} for r in ratings)
-    # Spread out, the same number raises nothing.
-    later = [rate(c, market.complete(c, market.apps["a"]), 5, now=now + timedelta(hours=i))
-             for i, c in enumerate(market.citizen(f"s{i}") for i in range(BURST_COUNT))]
-    assert all(r.counts for r in later)
+    bombs = [rate(c, market.complete(c, market.apps["b"]), 1, now=now + timedelta(minutes=20 * i))
+             for i, c in enumerate(raters)]
+    assert all("bombing" in {s.kind for s in r.signals} for r in bombs)
 
 
-def test_rating_ring_across_one_vendors_apps_is_flagged(market, world):
+def test_a_ring_rating_the_same_apps_together_is_signalled(market, world):
     from marketplace.accounts.models import User
     from marketplace.vendors import services as vendors
     from tests.marketplace.citizen_world import publish
 
-    # Vendor B's second app, for another order: the ring rates both of B's apps together.
-    second = vendors.app_create(db.session.get(User, world.ids["vendor_b"]), order_id=world.ids["order_b"],
-                                name="B two", slug="b-two")
-    publish(second)
-    ring = [market.citizen(f"ring{i}") for i in range(3)]
+    # A third app (vendor B, another order): the ring rates the same three apps within a day.
+    third = vendors.app_create(db.session.get(User, world.ids["vendor_b"]), order_id=world.ids["order_b"],
+                               name="B two", slug="b-two")
+    publish(third)
+    apps = [market.apps["a"], market.apps["b"], third]
     honest = market.citizen("honest")
-    honest_rating = rate(honest, market.complete(honest, market.apps["b"]), 4)
+    honest_ratings = [rate(honest, market.complete(honest, app), 4) for app in apps[:2]]
     ratings = []
-    for c in ring:
-        ratings.append(rate(c, market.complete(c, market.apps["b"]), 5))
-        ratings.append(rate(c, market.complete(c, second), 5))
-    assert all("ring" in {s.kind for s in r.signals} for r in ratings)
-    assert honest_rating.counts and not honest_rating.signals
+    for i in range(4):
+        c = market.citizen(f"ring{i}")
+        ratings += [rate(c, market.complete(c, app), 5) for app in apps]
+    assert all("ring" in {s.kind for s in r.signals} and r.counts for r in ratings)
+    assert all("ring" not in {s.kind for s in r.signals} for r in honest_ratings)
 
 
 def test_summary_uses_billings_bayesian_average(market):
