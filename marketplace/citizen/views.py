@@ -114,7 +114,9 @@ def my_cases():
 def my_todo():
     actor = _citizen()
     started = transactions.transaction_list_mine(actor, status="started", page_size=50)
-    return render_template("citizen/todo.html", started=started.items,
+    waiting = transactions.transaction_list_mine(actor, status=("submitted", "accepted", "under_review"), page_size=50)
+    refused = transactions.transaction_list_mine(actor, status=("rejected", "not_accepted"), page_size=10)
+    return render_template("citizen/todo.html", started=started.items, waiting=waiting.items, refused=refused.items,
                            next_steps=recommendations.recommendations_for(actor.id, limit=10))
 
 

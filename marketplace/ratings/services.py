@@ -34,7 +34,7 @@ from marketplace.orders.models import Order
 from marketplace.pagination import Page, paginate
 from marketplace.ratings import authz, signals
 from marketplace.ratings.models import DIMENSIONS, Rating, RatingFlag, RatingReply, RatingSignal
-from marketplace.transactions.models import Transaction
+from marketplace.transactions.models import DECIDED, Transaction
 
 EDIT_WINDOW = timedelta(days=7)
 MAX_COMMENT = 2000
@@ -80,17 +80,19 @@ def _audit(actor, action: str, rating: Rating, payload: dict | None = None) -> N
 
 def rating_create(actor, transaction_id: int, *, stars: int, dimensions: dict[str, int], comment: str = "",
                   device_hash: str = "", now: datetime | None = None) -> Rating:
-    """Rate the app that handled one of your completed cases: overall stars, the five dimensions, a comment.
+    """Rate the app that handled one of your cases the department decided (办结 — granted or refused — or 不予受理):
+    overall stars, the five dimensions, a comment.
 
     Citizens only, for their own case. Raises NotFound for an unknown case or someone else's, Conflict when
-    the case is not completed or is rated already, ValidationError for scores outside 1–5.
+    the department has not decided the case or it is rated already, ValidationError for scores outside 1–5.
     """
     transaction = db.session.get(Transaction, transaction_id)
     if transaction is None:
         raise NotFound(f"case {transaction_id} does not exist")
     authz.rating_create(actor, transaction)
-    if transaction.status != "completed":
-        raise Conflict(f"case {transaction.case_number} is {transaction.status}; only a completed case can be rated")
+    if transaction.status not in DECIDED:
+        raise Conflict(f"case {transaction.case_number} is {transaction.status}; a case is rated once the department "
+                       "has concluded it or not accepted it")
     if db.session.scalar(sa.select(Rating.id).where(Rating.transaction_id == transaction.id)):
         raise Conflict(f"case {transaction.case_number} is rated already; edit that rating instead (within 7 days)")
     scores = _scores(stars, dimensions)

@@ -16,6 +16,7 @@ from marketplace.ratings.forms import DIMENSION_LABELS, FlagForm, ModerationForm
 from marketplace.ratings.models import DIMENSIONS
 from marketplace.ratings.services import device_fingerprint
 from marketplace.transactions import services as transactions
+from marketplace.transactions.models import DECIDED
 
 bp = Blueprint("ratings", __name__, template_folder="templates")
 
@@ -63,7 +64,7 @@ def rating_form(case_number: str):
     txn = transactions.transaction_get_by_case_number(actor, case_number)
     existing = ratings.rating_of_transaction(actor, txn.id)
     form = RatingForm(obj=existing) if request.method == "GET" else RatingForm()
-    if txn.status != "completed":
+    if txn.status not in DECIDED:
         return render_template("ratings/rating_form.html", txn=txn, form=None, existing=None), 409
     if form.validate_on_submit():
         scores = {d: getattr(form, d).data for d in DIMENSIONS}

@@ -44,14 +44,13 @@ def test_refused_without_a_completed_case_and_for_someone_elses(market):
     with pytest.raises(Conflict):
         rate(citizen, started)
     rejected = market.complete(market.citizen("wang"), market.apps["b"], decision="rejected")
-    with pytest.raises(Conflict):
-        rate(market.citizens["wang"], rejected)
+    rate(market.citizens["wang"], rejected, 2)  # 不予许可 is 办结 too: the citizen rates how it went
     others = market.complete(market.citizen("zhao"), market.apps["a"])
     with pytest.raises(NotFound):
         rate(citizen, others)
     with pytest.raises(ValidationError):
         rate(market.citizens["zhao"], others, 6)
-    assert rating_count() == 0
+    assert rating_count() == 1
 
 
 def test_editable_for_seven_days_only(market):
