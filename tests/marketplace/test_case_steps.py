@@ -49,7 +49,7 @@ def handle(market, department_store, scenario: str, *, days: int):
 
 
 def test_a_granted_case_shows_every_step_with_its_time_and_the_result(market, department_store):
-    case, number = handle(market, department_store, "food_ok", days=25)
+    case, _number = handle(market, department_store, "food_ok", days=25)
     assert case.status == "completed" and case.result.startswith("JY")
     kinds = [(e.kind, e.occurred_at) for e in case.events]
     assert [k for k, _ in kinds] == ["started", "submitted", "accepted", "under_review", "completed"]

@@ -47,7 +47,7 @@ def test_an_application_is_accepted_reviewed_and_granted_with_the_licence_number
 
 
 def test_incomplete_applications_are_not_accepted_and_refusals_come_after_review(clocked, scenarios):
-    service, now, heard = clocked
+    service, now, _heard = clocked
     incomplete = dict(scenarios["food_ok"]["application"], materials=[])
     submit(service, incomplete)
     submit(service, scenarios["food_licence_expired"]["application"])
