@@ -189,8 +189,8 @@ def rating_summaries(app_ids: list[int], *, order_app_ids: dict[int, list[int]] 
         prior = order_prior_mean([stats[a] for a in order_app_ids.get(order_id, [app_id]) if a in stats])
         s = stats.get(app_id) or RatingStats(app_id, 0, 0)
         row = statistics.get(app_id)
-        dimensions = {name: (Fraction(getattr(row, f"{name}_sum"), s.count) if s.count else None)
-                      for name in DIMENSIONS}
+        dimensions = {name: (Fraction(getattr(row, f"{name}_sum"), getattr(row, f"{name}_count"))
+                             if s.count and getattr(row, f"{name}_count") else None) for name in DIMENSIONS}
         result[app_id] = AppRatingSummary(app_id, s.count, s.stars_sum, tuple(s.distribution),
                                           bayesian_rating(s.stars_sum, s.count, prior), dimensions)
     return result

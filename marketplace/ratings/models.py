@@ -10,7 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.extensions import db
 from core.time import UTCDateTime, utcnow
 
-# The five service-quality dimensions (SERVQUAL), each rated 1–5 stars next to the overall stars.
+# The five service-quality dimensions (SERVQUAL), each optional, 1–5 stars next to the overall level (1–5:
+# 非常不满意 … 非常满意).
 DIMENSIONS = ("tangibility", "reliability", "responsiveness", "assurance", "empathy")
 SIGNAL_KINDS = ("burst", "bombing", "ring", "device", "staff")  # marketplace.ratings.signals
 # A flag is a citizen's or the department's report; an appeal is the rated app's vendor asking for a review.
@@ -46,11 +47,11 @@ class Rating(db.Model):
     order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id"), nullable=False, index=True)
     vendor_id: Mapped[int] = mapped_column(sa.ForeignKey("vendors.id"), nullable=False, index=True)
     stars: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False)
-    tangibility: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False)
-    reliability: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False)
-    responsiveness: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False)
-    assurance: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False)
-    empathy: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False)
+    tangibility: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    reliability: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    responsiveness: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    assurance: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    empathy: Mapped[int | None] = mapped_column(sa.SmallInteger)
     comment: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
@@ -80,7 +81,7 @@ class Rating(db.Model):
     def counts(self) -> bool:
         return self.hidden_at is None
 
-    def dimension_scores(self) -> dict[str, int]:
+    def dimension_scores(self) -> dict[str, int | None]:
         return {name: getattr(self, name) for name in DIMENSIONS}
 
 

@@ -55,13 +55,21 @@ def device_fingerprint(user_agent: str | None, remote_addr: str | None) -> str:
     return hashlib.sha256(f"{user_agent or ''}\n{network}".encode()).hexdigest()
 
 
-def _scores(stars, dimensions: dict) -> dict[str, int]:
+LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}  # the overall level = stars
+
+
+def _scores(stars, dimensions: dict | None) -> dict[str, int | None]:
+    """The overall level (1–5, required) and the five dimensions (each 1–5 or left out)."""
+    dimensions = dimensions or {}
     values = {"stars": stars, **{name: dimensions.get(name) for name in DIMENSIONS}}
     errors = {name: f"give 1 to 5 stars, got {value!r}" for name, value in values.items()
-              if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5}
+              if (value is not None or name == "stars")
+              and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5)}
+    unknown = sorted(set(dimensions) - set(DIMENSIONS))
+    errors.update({name: f"not a quality dimension; use {', '.join(DIMENSIONS)}" for name in unknown})
     if errors:
-        raise ValidationError("every score is 1 to 5 stars: " + "; ".join(f"{k} {v}" for k, v in errors.items()),
-                              errors=errors)
+        raise ValidationError("the overall level is 1 to 5 (非常不满意 … 非常满意), each dimension 1 to 5 or left out: "
+                              + "; ".join(f"{k} {v}" for k, v in errors.items()), errors=errors)
     return values
 
 
@@ -78,10 +86,10 @@ def _audit(actor, action: str, rating: Rating, payload: dict | None = None) -> N
                  department_id=rating.app.order.department_id, vendor_id=rating.vendor_id)
 
 
-def rating_create(actor, transaction_id: int, *, stars: int, dimensions: dict[str, int], comment: str = "",
+def rating_create(actor, transaction_id: int, *, stars: int, dimensions: dict[str, int] | None = None, comment: str = "",
                   device_hash: str = "", now: datetime | None = None) -> Rating:
     """Rate the app that handled one of your cases the department decided (办结 — granted or refused — or 不予受理):
-    overall stars, the five dimensions, a comment.
+    the overall level (``stars`` 1–5: 非常不满意 … 非常满意), optionally the five dimensions and a comment.
 
     Citizens only, for their own case. Raises NotFound for an unknown case or someone else's, Conflict when
     the department has not decided the case or it is rated already, ValidationError for scores outside 1–5.
@@ -192,7 +200,7 @@ def detect_signals(rating: Rating, now: datetime) -> set[str]:
     return fired
 
 
-def rating_update(actor, rating_id: int, *, stars: int, dimensions: dict[str, int], comment: str = "",
+def rating_update(actor, rating_id: int, *, stars: int, dimensions: dict[str, int] | None = None, comment: str = "",
                   now: datetime | None = None) -> Rating:
     """Change your rating within 7 days of giving it. Raises NotFound, Forbidden (not yours), Conflict (too late
     or hidden by a moderator), ValidationError."""

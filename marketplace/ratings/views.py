@@ -12,7 +12,7 @@ from core.errors import Conflict, TooManyRequests, ValidationError
 from core.roles import Role
 from marketplace.forms import show_service_errors
 from marketplace.ratings import services as ratings
-from marketplace.ratings.forms import DIMENSION_LABELS, FlagForm, ModerationForm, RatingForm, ReplyForm
+from marketplace.ratings.forms import DIMENSION_LABELS, LEVELS, FlagForm, ModerationForm, RatingForm, ReplyForm
 from marketplace.ratings.models import DIMENSIONS
 from marketplace.ratings.services import device_fingerprint
 from marketplace.transactions import services as transactions
@@ -23,7 +23,7 @@ bp = Blueprint("ratings", __name__, template_folder="templates")
 
 @bp.app_context_processor
 def rating_labels():
-    return {"dimension_labels": DIMENSION_LABELS, "dimensions": DIMENSIONS}
+    return {"dimension_labels": DIMENSION_LABELS, "dimensions": DIMENSIONS, "levels": LEVELS}
 
 
 @bp.post("/services/ratings/<int:rating_id>/flag")
@@ -67,7 +67,7 @@ def rating_form(case_number: str):
     if txn.status not in DECIDED:
         return render_template("ratings/rating_form.html", txn=txn, form=None, existing=None), 409
     if form.validate_on_submit():
-        scores = {d: getattr(form, d).data for d in DIMENSIONS}
+        scores = {d: getattr(form, d).data for d in DIMENSIONS if getattr(form, d).data is not None}
         try:
             if existing is None:
                 ratings.rating_create(actor, txn.id, stars=form.stars.data, dimensions=scores,

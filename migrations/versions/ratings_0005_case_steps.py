@@ -22,6 +22,14 @@ NEW = ("status IN ('started', 'submitted', 'accepted', 'under_review', 'complete
 
 
 def upgrade():
+    _foreign_keys(False)
+    try:
+        _upgrade()
+    finally:
+        _foreign_keys(True)
+
+
+def _upgrade():
     with op.batch_alter_table('transactions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('accepted_at', core.time.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('result', sa.String(length=200), nullable=True))
@@ -30,6 +38,14 @@ def upgrade():
 
 
 def downgrade():
+    _foreign_keys(False)
+    try:
+        _downgrade()
+    finally:
+        _foreign_keys(True)
+
+
+def _downgrade():
     op.execute("UPDATE transactions SET status = 'submitted' WHERE status IN ('accepted', 'under_review')")
     op.execute("UPDATE transactions SET status = 'rejected' WHERE status = 'not_accepted'")
     with op.batch_alter_table('transactions', schema=None) as batch_op:
@@ -37,3 +53,14 @@ def downgrade():
         batch_op.create_check_constraint(op.f('ck_transactions_status_known'), OLD)
         batch_op.drop_column('result')
         batch_op.drop_column('accepted_at')
+
+
+def _foreign_keys(on: bool) -> None:
+    """SQLite recreates a table to change it; with foreign keys on, dropping the old table would delete the rows
+    that reference it (transaction_events and rating flags cascade). The pragma only takes effect outside a
+    transaction, so what SQLite holds open is committed first (SQLite has no transactional DDL in Alembic anyway)."""
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        raw = bind.connection.driver_connection
+        raw.commit()
+        raw.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")

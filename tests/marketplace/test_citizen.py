@@ -83,7 +83,10 @@ def test_todo_and_complaint_form(client, market):
 
     started = transactions.transaction_start(market.citizens["citizen"], market.apps["b"].id)
     login_citizen(client, market)
-    assert started.case_number in text(client.get("/my/todo"))
+    todo = text(client.get("/my/todo"))
+    started_list = todo[todo.index('id="todo-started"'):todo.index("</ul>", todo.index('id="todo-started"'))]
+    assert "/apps/rival-b/launch" in started_list, "the started case, to continue"
+    assert started.case_number not in re.sub(r'href="[^"]*"', "", todo), "no number before the department gives one"
     url = f"/my/complaints/new?case={started.case_number}"
     response = submit(client, url, {"theme": "slow", "description": "一直没有进展"})
     assert response.status_code == 302
