@@ -65,11 +65,14 @@ class MarketplaceSettlementSource:
     def rating_stats(self, span: QuarterSpan, app_ids: Collection[int], as_of: datetime) -> Mapping[int, RatingStats]:
         if not app_ids:
             return {}
+        # A re-rating after ``as_of`` does not change what counted then: the level before it does.
+        stars = sa.case((sa.and_(Rating.rerated_at.is_not(None), Rating.rerated_at >= as_of), Rating.first_stars),
+                        else_=Rating.stars)
         rows = db.session.execute(
-            sa.select(Rating.app_id, Rating.stars, sa.func.count())
+            sa.select(Rating.app_id, stars, sa.func.count())
             .where(Rating.app_id.in_(list(app_ids)), Rating.created_at >= span.starts_at,
                    Rating.created_at < span.ends_at, counted_ratings(as_of))
-            .group_by(Rating.app_id, Rating.stars))
+            .group_by(Rating.app_id, stars))
         distribution: dict[int, list[int]] = {}
         for app_id, stars, count in rows:
             distribution.setdefault(app_id, [0, 0, 0, 0, 0])[stars - 1] += int(count)

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 
 from marketplace.apidoc import secured
 from marketplace.ratings import services
-from marketplace.ratings.schemas import FlagOut, ModerationNote, RatingOut, RatingQuery, ReplyCreate, ReplyOut
+from marketplace.ratings.schemas import FlagOut, FollowUpOut, ModerationNote, RatingOut, RatingQuery, ReplyCreate, ReplyOut
 from marketplace.schemas import page_headers
 from marketplace.vendors.services import app_get_published
 
@@ -41,6 +41,15 @@ def rating_list_for_staff(actor, args):
 def rating_reply(actor, args, rating_id):
     """Answer a rating publicly as the app's vendor or the order's department (replaces your side's answer)."""
     return services.rating_reply(actor, rating_id, args["text"])
+
+
+@blp.put("/ratings/<int:rating_id>/follow-up")
+@blp.arguments(ReplyCreate)
+@blp.response(200, FollowUpOut)
+@secured(blp, "feedback:write")
+def rating_follow_up_answer(actor, args, rating_id):
+    """Answer a 差评's follow-up (整改) as the app's vendor or the order's department: what was put right."""
+    return services.rating_follow_up_answer(actor, rating_id, args["text"])
 
 
 @blp.post("/ratings/<int:rating_id>/flag")

@@ -45,6 +45,10 @@ class RatingForm(FlaskForm):
                             validators=[Optional(), Length(max=2000)], render_kw={"rows": 4})
 
 
+class RerateForm(FlaskForm):
+    stars = IntegerField(_l("Rate again, once"), validators=[InputRequired(), NumberRange(1, 5)])
+
+
 class FlagForm(FlaskForm):
     reason = StringField(_l("Why should a moderator look at this rating?"), validators=[DataRequired(), Length(max=500)])
 

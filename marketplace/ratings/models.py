@@ -64,6 +64,9 @@ class Rating(db.Model):
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hidden_reason: Mapped[str | None] = mapped_column(sa.Text)
     hidden_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # The one re-rating a citizen may give after a 差评's follow-up: the level before it, and when.
+    first_stars: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    rerated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     transaction = relationship("Transaction")
     app = relationship("App")
@@ -71,6 +74,7 @@ class Rating(db.Model):
     replies: Mapped[list[RatingReply]] = relationship(back_populates="rating", order_by="RatingReply.id")
     flags: Mapped[list[RatingFlag]] = relationship(back_populates="rating", order_by="RatingFlag.id")
     signals: Mapped[list[RatingSignal]] = relationship(back_populates="rating", order_by="RatingSignal.id")
+    follow_up: Mapped[RatingFollowUp | None] = relationship(back_populates="rating", uselist=False)
 
     __table_args__ = (
         *(sa.CheckConstraint(f"{name} BETWEEN 1 AND 5", name=f"{name}_1_to_5") for name in ("stars", *DIMENSIONS)),
@@ -127,6 +131,29 @@ class RatingFlag(db.Model):
         sa.UniqueConstraint("rating_id", "user_id", name="uq_rating_flags_rating_user"),
         sa.CheckConstraint(f"kind IN ({', '.join(repr(k) for k in FLAG_KINDS)})", name="kind_known"),
     )
+
+
+class RatingFollowUp(db.Model):
+    """The rectification (整改) a 差评 opens for the app's vendor and the order's department, with a deadline; the
+    citizen sees its outcome on the case and may re-rate once."""
+
+    __tablename__ = "rating_follow_ups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rating_id: Mapped[int] = mapped_column(sa.ForeignKey("ratings.id", ondelete="CASCADE"), nullable=False,
+                                           unique=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    outcome: Mapped[str | None] = mapped_column(sa.Text)  # what was put right, in the answering side's words
+    answered_side: Mapped[str | None] = mapped_column(sa.String(16))  # vendor | department
+    answered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    rating: Mapped[Rating] = relationship(back_populates="follow_up")
+
+    @property
+    def overdue(self) -> bool:
+        return self.answered_at is None and utcnow() > self.due_at
 
 
 class RatingSignal(db.Model):

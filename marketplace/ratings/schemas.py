@@ -29,6 +29,15 @@ class RatingOut(Schema):
     replies = fields.List(fields.Nested(ReplyOut))
 
 
+class FollowUpOut(Schema):
+    rating_id = fields.Integer()
+    opened_at = fields.DateTime()
+    due_at = fields.DateTime()
+    outcome = fields.String(allow_none=True)
+    answered_side = fields.String(allow_none=True)
+    answered_at = fields.DateTime(allow_none=True)
+
+
 class FlagOut(Schema):
     id = fields.Integer()
     rating_id = fields.Integer()

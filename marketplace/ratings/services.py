@@ -33,10 +33,12 @@ from marketplace.accounts.models import User
 from marketplace.orders.models import Order
 from marketplace.pagination import Page, paginate
 from marketplace.ratings import authz, signals
-from marketplace.ratings.models import DIMENSIONS, Rating, RatingFlag, RatingReply, RatingSignal
+from marketplace.ratings.models import DIMENSIONS, Rating, RatingFlag, RatingFollowUp, RatingReply, RatingSignal
 from marketplace.transactions.models import DECIDED, Transaction
 
 EDIT_WINDOW = timedelta(days=7)
+BAD = 2  # 不满意 or worse is a 差评: it opens a follow-up (整改)
+FOLLOW_UP_DEADLINE = timedelta(days=10)
 MAX_COMMENT = 2000
 DEVICE_ACCOUNTS = signals.DEVICE_ACCOUNTS
 FLAG_WINDOW, FLAG_LIMIT = timedelta(days=1), 5  # flags one account may file per window
@@ -117,6 +119,8 @@ def rating_create(actor, transaction_id: int, *, stars: int, dimensions: dict[st
     except IntegrityError as exc:  # a concurrent rating of the same case won
         db.session.rollback()
         raise Conflict(f"case {transaction.case_number} is rated already") from exc
+    if rating.stars <= BAD:
+        db.session.add(RatingFollowUp(rating_id=rating.id, opened_at=now, due_at=now + FOLLOW_UP_DEADLINE))
     fired = detect_signals(rating, now)
     _audit(actor, "rating.create", rating, {"transaction_id": transaction.id, "stars": stars,
                                             "signals": sorted(fired)})
@@ -419,3 +423,45 @@ def rating_adjustments(actor, quarter_code: str, *, now: datetime | None = None)
             found.append(RatingAdjustment(rating.id, rating.app_id, rating.vendor_id, rating.order_id, rating.stars,
                                           rated, frozen_at, rating.hidden_at, rating.hidden_reason or ""))
     return found
+
+
+def rating_follow_up_answer(actor, rating_id: int, outcome: str, *, now: datetime | None = None) -> RatingFollowUp:
+    """The app's vendor or the order's department says what it put right after a 差评 (整改); the citizen sees it
+    on the case and may then re-rate once. A second answer replaces the text. Raises NotFound (no such rating or
+    no follow-up: it was not a 差评), Forbidden (another vendor or department), ValidationError without text."""
+    rating = _get(rating_id)
+    side = authz.rating_reply(actor, rating)
+    if rating.follow_up is None:
+        raise NotFound(f"rating {rating_id} is not a 差评; it has no follow-up to answer")
+    outcome = (outcome or "").strip()
+    if not outcome or len(outcome) > MAX_COMMENT:
+        raise ValidationError(f"say in 1 to {MAX_COMMENT} characters what was put right", errors={"outcome": "length"})
+    follow_up = rating.follow_up
+    follow_up.outcome, follow_up.answered_side = outcome, side
+    follow_up.answered_by_id, follow_up.answered_at = actor.id, now or utcnow()
+    _audit(actor, "rating.follow_up_answered", rating, {"side": side})
+    db.session.commit()
+    return follow_up
+
+
+def rating_rerate(actor, rating_id: int, *, stars: int, now: datetime | None = None) -> Rating:
+    """After a 差评's follow-up was answered (or its deadline passed), the citizen re-rates the overall level once.
+    The level before is kept; billing counts the re-rating from when it was given. Raises NotFound, Forbidden (not
+    yours), Conflict (no follow-up, not answered and not overdue, re-rated already, hidden), ValidationError."""
+    rating = _get(rating_id)
+    authz.rating_update(actor, rating)
+    now = now or utcnow()
+    follow_up = rating.follow_up
+    if follow_up is None:
+        raise Conflict("only a 差评 that opened a follow-up can be re-rated; within 7 days edit the rating instead")
+    if follow_up.answered_at is None and now <= follow_up.due_at:
+        raise Conflict(f"the follow-up is due by {follow_up.due_at:%Y-%m-%d}; re-rate once it is answered or overdue")
+    if rating.rerated_at is not None:
+        raise Conflict(f"this case was re-rated on {rating.rerated_at:%Y-%m-%d}; a case is re-rated once")
+    if rating.hidden_at:
+        raise Conflict("a moderator hid this rating; it can no longer be changed")
+    _scores(stars, {})
+    rating.first_stars, rating.stars, rating.rerated_at, rating.updated_at = rating.stars, stars, now, now
+    _audit(actor, "rating.rerate", rating, {"before": rating.first_stars, "after": stars})
+    db.session.commit()
+    return rating

@@ -12,7 +12,15 @@ from core.errors import Conflict, TooManyRequests, ValidationError
 from core.roles import Role
 from marketplace.forms import show_service_errors
 from marketplace.ratings import services as ratings
-from marketplace.ratings.forms import DIMENSION_LABELS, LEVELS, FlagForm, ModerationForm, RatingForm, ReplyForm
+from marketplace.ratings.forms import (
+    DIMENSION_LABELS,
+    LEVELS,
+    FlagForm,
+    ModerationForm,
+    RatingForm,
+    ReplyForm,
+    RerateForm,
+)
 from marketplace.ratings.models import DIMENSIONS
 from marketplace.ratings.services import device_fingerprint
 from marketplace.transactions import services as transactions
@@ -83,6 +91,36 @@ def rating_form(case_number: str):
         return redirect(url_for("citizen.app_page", slug=txn.app.slug))
     status = 422 if request.method == "POST" else 200
     return render_template("ratings/rating_form.html", txn=txn, form=form, existing=existing), status
+
+
+@bp.post("/my/cases/<case_number>/rerate")
+def rating_rerate(case_number: str):
+    actor = web_actor()
+    require_role(actor, Role.CITIZEN, action="re-rate your case")
+    txn = transactions.transaction_get_by_case_number(actor, case_number)
+    existing = ratings.rating_of_transaction(actor, txn.id)
+    form = RerateForm()  # the level comes with the tapped button
+    if existing is None or not form.validate_on_submit():
+        flash(_("Choose how satisfied you are."), "error")
+    else:
+        try:
+            ratings.rating_rerate(actor, existing.id, stars=form.stars.data)
+            flash(_("Thank you: your new rating counts from today."), "success")
+        except (Conflict, ValidationError) as exc:
+            flash(exc.message, "error")
+    return redirect(url_for("citizen.case_page", case_number=case_number))
+
+
+@bp.post("/feedback/ratings/<int:rating_id>/follow-up")
+def rating_follow_up_answer(rating_id: int):
+    actor = web_actor()
+    form = ReplyForm()
+    if form.validate_on_submit():
+        ratings.rating_follow_up_answer(actor, rating_id, form.text.data)
+        flash(_("Follow-up answered; the citizen sees it and may re-rate once."), "success")
+    else:
+        flash(_("Write what was put right first."), "error")
+    return redirect(url_for("citizen.feedback") + f"#rating-{rating_id}")
 
 
 @bp.post("/feedback/ratings/<int:rating_id>/reply")

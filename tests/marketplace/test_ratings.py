@@ -262,3 +262,53 @@ def test_summary_uses_billings_bayesian_average(market):
     # Too few ratings in the order: m = 4.0; (20·4 + 15) / 23.
     assert summary.bayesian == Fraction(95, 23)
     assert summary.dimensions["empathy"] == 3
+
+
+def test_a_bad_rating_opens_a_follow_up_and_the_citizen_re_rates_once(market, world, client):
+    from marketplace.accounts.models import User
+    from marketplace.ratings import services
+    from marketplace.ratings.services import FOLLOW_UP_DEADLINE
+    from tests.marketplace.webpages import login, submit, text
+
+    citizen = market.citizens["citizen"]
+    txn = market.complete(citizen, market.apps["a"])
+    bad = services.rating_create(citizen, txn.id, stars=2)  # 不满意, one tap, no dimensions
+    assert bad.follow_up is not None and bad.follow_up.due_at - bad.created_at == FOLLOW_UP_DEADLINE
+    assert bad.dimension_scores() == dict.fromkeys(DIMS)
+    good = rate(market.citizen("happy"), market.complete(market.citizen("happy"), market.apps["a"]), 4)
+    assert good.follow_up is None
+    with pytest.raises(Conflict):
+        services.rating_rerate(citizen, bad.id, stars=4)  # not answered, not overdue
+    with pytest.raises(Forbidden):
+        services.rating_follow_up_answer(db.session.get(User, world.ids["vendor_b"]), bad.id, "x")
+    services.rating_follow_up_answer(db.session.get(User, world.ids["vendor_a"]), bad.id, "已修复上传失败的问题")
+
+    login(client, "citizen")
+    page = text(client.get(f"/my/cases/{txn.case_number}?lang=zh_CN"))
+    assert "已修复上传失败的问题" in page and 'id="rerate-form"' in page
+    assert submit(client, f"/my/cases/{txn.case_number}", {"stars": "4"},
+                  action=f"/my/cases/{txn.case_number}/rerate").status_code == 302
+    db.session.expire_all()
+    again = db.session.get(type(bad), bad.id)
+    assert (again.first_stars, again.stars) == (2, 4) and again.rerated_at is not None
+    with pytest.raises(Conflict):
+        services.rating_rerate(citizen, bad.id, stars=5)  # once
+    assert 'id="rerate-form"' not in text(client.get(f"/my/cases/{txn.case_number}"))
+
+
+def test_a_re_rating_after_the_freeze_leaves_the_frozen_figures(market, world):
+    from billing.calendar import quarter_span
+    from billing.source import settlement_source
+    from marketplace.accounts.models import User
+    from marketplace.ratings import services
+
+    now = utcnow()
+    span = quarter_span(f"{now.year}Q{(now.month - 1) // 3 + 1}")
+    citizen = market.citizens["citizen"]
+    bad = services.rating_create(citizen, market.complete(citizen, market.apps["a"]).id, stars=1,
+                                 now=now - timedelta(minutes=5))
+    services.rating_follow_up_answer(db.session.get(User, world.ids["vendor_a"]), bad.id, "已整改")
+    services.rating_rerate(citizen, bad.id, stars=5, now=now + timedelta(hours=1))
+    frozen = settlement_source().rating_stats(span, [market.apps["a"].id], now)[market.apps["a"].id]
+    later = settlement_source().rating_stats(span, [market.apps["a"].id], now + timedelta(hours=2))[market.apps["a"].id]
+    assert (frozen.stars_sum, later.stars_sum) == (1, 5)
