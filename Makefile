@@ -119,6 +119,7 @@ bench: install services runtime
 	$(BIN)/python bench/sandbox_start.py --repeat 5
 	$(BIN)/python -m bench.billing_settlement --scale 0.01
 	$(BIN)/python bench/gateway_overhead.py --requests 200 --concurrency 8
+	$(BIN)/python bench/rating_signals.py --seeds 1
 
 clean:
 	rm -rf $(VENV) .venv-lock $(OPENAPI_VENV) node_modules .venv-latest instance .pytest_cache .ruff_cache mutants

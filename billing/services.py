@@ -364,7 +364,7 @@ def _post_order(actor, code: str, order_id: int, now: datetime, progress: Progre
     if existing:
         db.session.rollback()
         return existing, False
-    inputs = settlement.gather(quarter_span(code), [order_id])
+    inputs = settlement.gather(quarter_span(code), [order_id], now=now)
     if order_id not in inputs.orders:
         raise NotFound(f"order {order_id} has no price schedule in effect for {code}")
     snapshot = settlement.order_snapshot(inputs, order_id)
@@ -423,7 +423,7 @@ def _post_awards(actor, code: str, now: datetime, progress: Progress) -> tuple[S
     if existing:
         db.session.rollback()
         return existing, False
-    preview = settlement.compute(settlement.gather(quarter_span(code)))
+    preview = settlement.compute(settlement.gather(quarter_span(code), now=now))
     snapshot = preview.awards_snapshot
     awards = settlement.rank_awards_snapshot(snapshot)
     total = sum(a.prize.minor for a in awards)

@@ -51,13 +51,7 @@ def api_actor(*scopes: str):
     """Return the API caller (authenticated by bearer token) holding one of ``scopes``."""
     actor = _resolver().api_actor(scopes)
     g.actor = actor
-    g._api_actor = (scopes, actor)
     return actor
-
-
-def required_scopes(view: Callable | None) -> tuple[str, ...] | None:
-    """The scopes a view function's ``require_api`` asks for (None: not a bearer-token endpoint)."""
-    return getattr(view, "_required_scopes", None)
 
 
 def web_actor(required: bool = True):

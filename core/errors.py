@@ -72,6 +72,14 @@ class PreconditionFailed(DomainError):
     title = "Precondition failed"
 
 
+class TooManyRequests(DomainError):
+    """The actor did this too often in a short time (a per-account rate limit); try again later."""
+
+    status = 429
+    code = "too_many_requests"
+    title = "Too many requests"
+
+
 class TooLarge(DomainError):
     status = 413
     code = "too_large"

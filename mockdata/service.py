@@ -2,9 +2,13 @@
 
 It is configured with the order's granted scopes, refuses anything else with 403 (recorded as a
 violation), records every call for the test harness, decides applications by the rules in
-``mockdata.rules`` and remembers the cases it decided. Shapes are documented in docs/mockdata.md; apps,
-the SDK's test runner and the platform's sandbox all depend on them, so change them only with a new
-documented version.
+``mockdata.rules`` and remembers the cases it decided.
+
+Like a real department it then handles each case over time, on its ``clock`` (tests move it): a submitted
+case is accepted (已受理) or not accepted (不予受理, with the reason) within ``ACCEPT_WITHIN``, is reviewed
+(审查中), and is concluded (办结: 准予 with the result such as the licence number, or 不予许可 with the reason)
+within the item's legal time limit. ``advance()`` takes every case as far as the clock allows and tells the
+listeners of each step; the answer to the submission itself is unchanged (the decision the rules give).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +50,21 @@ class Item:
     case_prefix: str
     validate: Callable[[Any], dict]
     decide: Callable[[DatasetStore, dict, date], list[dict]]
+    time_limit_days: int = 20  # the legal time limit (法定办结时限) from acceptance to conclusion
+    result_prefix: str = ""  # of the result a granted case gives (the licence or card number)
 
 
 ITEMS = {
     "food-licence": Item("food-licence", "食品经营许可证核发", "SP", rules.validate_food_application,
-                         rules.decide_food_licence),
+                         rules.decide_food_licence, 20, "JY"),
     "social-security-card": Item("social-security-card", "社保卡申领", "SB", rules.validate_ssc_application,
-                                 rules.decide_social_security_card),
+                                 rules.decide_social_security_card, 15, "SSC"),
 }
+# Reasons a department does not accept an application at all (不予受理): incomplete or not its case. Any other
+# reason is a refusal after review (不予许可).
+NOT_ACCEPTED = frozenset({"materials_missing", "applicant_unknown", "business_unknown", "guardian_required"})
+ACCEPT_WITHIN = timedelta(minutes=30)
+STAGES = ("submitted", "accepted", "not_accepted", "under_review", "concluded")
 
 _URLS = Map([
     Rule("/health", endpoint="health", methods=["GET"]),
@@ -76,6 +87,10 @@ _CONTROL_URLS = Map([
 ])
 
 
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def json_response(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body, ensure_ascii=False), status=status, content_type="application/json; charset=utf-8")
 
@@ -95,8 +110,8 @@ class DepartmentService:
     """One simulated department service over one dataset, for one order's granted scopes."""
 
     def __init__(self, store: DatasetStore, scopes: Iterable[str], *, today: date | None = None,
-                 call_budget: int | None = None, body_bytes: int = BODY_BYTES, logged_body_bytes: int = LOGGED_BODY_BYTES
-                 ) -> None:
+                 call_budget: int | None = None, body_bytes: int = BODY_BYTES, logged_body_bytes: int = LOGGED_BODY_BYTES,
+                 clock: Callable[[], datetime] | None = None) -> None:
         """``call_budget``: calls answered between two resets (one test case) — beyond it 429, as a department
         throttles a runaway client; None for no budget (serving). The call log keeps the last ``call_budget``
         (or 1,000) calls, and their bodies up to ``logged_body_bytes`` in all, so reading it back stays small."""
@@ -119,6 +134,7 @@ class DepartmentService:
         self._accepted: dict[tuple[str, str, str], str] = {}
         self._rejections: dict[tuple[str, str, str], int] = {}
         self._listeners: list[Callable[[dict], None]] = []
+        self.clock = clock or (lambda: datetime.now(UTC))
 
     @classmethod
     def from_spec(cls, spec: str, seed: int, size: int = DEFAULT_SIZE, scopes: Iterable[str] = (), *,
@@ -179,6 +195,44 @@ class DepartmentService:
             snapshot = copy.deepcopy(case)
         self._notify(snapshot)
         return snapshot
+
+    def advance(self, now: datetime | None = None) -> list[dict]:
+        """Take every case through the steps due by ``now`` (default: the clock) and tell the listeners of each step,
+        in order. Returns the snapshots sent. Idempotent: a step happens once."""
+        now = now or self.clock()
+        sent = []
+        with self._lock:
+            for case in self._cases.values():
+                while (step := self._next_step(case)) is not None and step["at"] <= now:
+                    case["steps"].append({"stage": step["stage"], "at": _iso(step["at"])})
+                    case["stage"] = step["stage"]
+                    if step["stage"] == "concluded":
+                        case["outcome"] = "refused" if case["reasons"] else "granted"
+                        case["result"] = None if case["reasons"] else case["planned_result"]
+                    sent.append(self._public(case))
+        for snapshot in sent:
+            self._notify(snapshot)
+        return sent
+
+    @staticmethod
+    def _next_step(case: dict) -> dict | None:
+        """The case's next step and when it is due: the timing is fixed at submission (``case['timing']``)."""
+        submitted = datetime.fromisoformat(case["steps"][0]["at"].replace("Z", "+00:00"))
+        timing = case["timing"]
+        accepted_at = submitted + timedelta(seconds=timing["accept_seconds"])
+        not_accepted = any(r["code"] in NOT_ACCEPTED for r in case["reasons"])
+        stage = case["stage"]
+        if stage == "submitted":
+            return {"stage": "not_accepted" if not_accepted else "accepted", "at": accepted_at}
+        if stage == "accepted":
+            return {"stage": "under_review", "at": accepted_at + timedelta(minutes=1)}
+        if stage == "under_review":
+            return {"stage": "concluded", "at": accepted_at + timedelta(seconds=timing["review_seconds"])}
+        return None
+
+    @staticmethod
+    def _public(case: dict) -> dict:
+        return {k: copy.deepcopy(v) for k, v in case.items() if k not in ("application", "timing", "planned_result")}
 
     def _notify(self, case: dict) -> None:
         for listener in list(self._listeners):
@@ -308,7 +362,7 @@ class DepartmentService:
             if case is None:
                 raise _error(404, "not_found", f"no case {case_number}; case numbers come from POST /applications/...",
                              case_number=case_number)
-            return {k: v for k, v in case.items() if k != "application"}
+            return self._public(case)
 
     # ---- applications --------------------------------------------------------------------------
 
@@ -352,11 +406,28 @@ class DepartmentService:
                 "guardian_resident_id": application.get("guardian_resident_id"),
                 "submitted_at": record["time"], "decided_on": self.today.isoformat(), "submissions": 1,
                 "application": application,
+                # The department's own handling, step by step on its clock (advance()); timing fixed now.
+                "stage": "submitted", "steps": [{"stage": "submitted", "at": _iso(self.clock())}],
+                "outcome": None, "result": None, "timing": self._timing(item, number),
+                "planned_result": None if reasons else self._result(item, number),
             }
             self._cases[number] = case
             record["case_number"] = number
-            snapshot = copy.deepcopy(case)
+            snapshot = self._public(case)
         return (200 if reasons else 201), self._decision(case, duplicate=False), snapshot
+
+    @staticmethod
+    def _timing(item: Item, number: str) -> dict:
+        """When the department accepts (2–30 minutes after submission) and concludes (within the item's legal time
+        limit after acceptance), fixed from the case number so the same case always takes the same time."""
+        digest = int(hashlib.sha256(number.encode()).hexdigest()[:12], 16)
+        accept = 120 + digest % (int(ACCEPT_WITHIN.total_seconds()) - 120)
+        review = 3600 + (digest >> 20) % (item.time_limit_days * 86400 - 7200)
+        return {"accept_seconds": accept, "review_seconds": review}
+
+    @staticmethod
+    def _result(item: Item, number: str) -> str:
+        return f"{item.result_prefix}{int(hashlib.sha256(('result/' + number).encode()).hexdigest()[:14], 16) % 10**14:014d}"
 
     @staticmethod
     def _decision(case: dict, *, duplicate: bool) -> dict:
@@ -383,7 +454,7 @@ class DepartmentService:
             return Response(status=204)(environ, start_response)
         if endpoint == "calls":
             calls = self.calls
-            cases = [{k: v for k, v in case.items()} for case in self.cases.values()]
+            cases = [self._public(case) for case in self.cases.values()]
             body: Any = {"calls": calls, "violations": [c for c in calls if c["violation"]], "cases": cases,
                          "refusals": dict(self.refusals)}
         elif endpoint == "scenarios":

@@ -47,6 +47,8 @@ from sandbox.harness import SOCKET_DIR, AppSession, HarnessLimits, _SandboxConne
 log = logging.getLogger(__name__)
 
 
+DEPARTMENT_TICK_SECONDS = 30.0  # how often a served app's department service moves its cases on (acceptance, review)
+
 @dataclass(frozen=True)
 class ServedVersion:
     """Everything that decides what an instance runs; a different value means a different instance."""
@@ -299,6 +301,8 @@ class ServingRegistry:
             service.on_decision(lambda case: self.listeners.on_decision(served, case))
             recorder = _CallReporter(service, lambda call: self.listeners.on_call(served, call))
             dept = start_service(recorder, socket_path=session.sock_dir / "dept.sock")  # type: ignore[arg-type]
+            dept.tick, dept.tick_seconds = service.advance, DEPARTMENT_TICK_SECONDS  # the department's own clock
+            dept.start_ticking()
             jwks = session.write_host_file("jwks.json", served.jwks)
             ready = session.install(info.wheels) and session.start_app(info.manifest.entrypoint, {
                 "GOVAPP_DEPT_SOCKET": f"{SOCKET_DIR}/dept.sock", "GOVAPP_JWKS": jwks,

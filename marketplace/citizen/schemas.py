@@ -48,8 +48,16 @@ class AppChoiceOut(Schema):
     summary = fields.String(attribute="app.summary")
     vendor = fields.String(attribute="app.vendor.name")
     version = fields.String(attribute="version.version")
-    bayesian_rating = fields.Function(lambda c: decimal_text(c.rating.bayesian), metadata={
-        "type": "string", "nullable": True, "description": "(20·m + Σstars) / (20 + n), as billing pays on"})
+    bayesian_rating = fields.Function(
+        lambda c: decimal_text(c.rating.bayesian) if c.rating_shown else None,
+        metadata={"type": "string", "nullable": True,
+                  "description": "(20·m + Σstars) / (20 + n), as billing pays on; null below the minimum count of "
+                                 "ratings (RATINGS_MIN_SHOWN, default 10): the prior is never shown as a rating"})
+    rating_lower_bound = fields.Function(
+        lambda c: None if c.lower_bound is None else f"{c.lower_bound:.2f}",
+        metadata={"type": "string", "nullable": True,
+                  "description": "mean stars − 1.96 standard errors, the comparison's first sort key; null below "
+                                 "the minimum count"})
     ratings = fields.Integer(attribute="rating.count")
     distribution = fields.Function(lambda c: list(c.rating.distribution), metadata={
         "type": "array", "items": {"type": "integer"}, "description": "counts of 1, 2, 3, 4 and 5 stars"})

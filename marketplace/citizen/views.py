@@ -64,7 +64,7 @@ def search_page():
 @bp.get("/services/items/<code>")
 def item_page(code: str):
     item, apps = choice.item_apps(code)
-    return render_template("citizen/item.html", item=item, apps=apps,
+    return render_template("citizen/item.html", item=item, apps=apps, min_shown=choice.min_ratings_shown(),
                            events=life_events.life_events_with_item(item.id))
 
 
@@ -114,7 +114,9 @@ def my_cases():
 def my_todo():
     actor = _citizen()
     started = transactions.transaction_list_mine(actor, status="started", page_size=50)
-    return render_template("citizen/todo.html", started=started.items,
+    waiting = transactions.transaction_list_mine(actor, status=("submitted", "accepted", "under_review"), page_size=50)
+    refused = transactions.transaction_list_mine(actor, status=("rejected", "not_accepted"), page_size=10)
+    return render_template("citizen/todo.html", started=started.items, waiting=waiting.items, refused=refused.items,
                            next_steps=recommendations.recommendations_for(actor.id, limit=10))
 
 

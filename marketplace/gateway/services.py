@@ -300,6 +300,30 @@ def _shape(path: str) -> str:
     return re.sub(r"/businesses/[^/]+", "/businesses/{credit_code}", path)
 
 
+def _reasons(case: dict) -> list[str]:
+    """The department's reasons as the citizen reads them (its message, else its code)."""
+    return [(r.get("message") or r.get("code", "")) if isinstance(r, dict) else str(r)
+            for r in case.get("reasons") or []]
+
+
+def _department_step(case: dict):
+    """A later step of a case the department handles (accepted, not accepted, under review, concluded): found by
+    the department's case number, recorded with the department's time. None for a case no citizen's case holds."""
+    number = case.get("case_number") or ""
+    transaction = db.session.scalar(sa.select(Transaction).where(Transaction.department_case_number == number))
+    if transaction is None:
+        return None
+    steps = case.get("steps") or []
+    at = steps[-1].get("at") if steps else None
+    try:
+        occurred_at = datetime.fromisoformat(at.replace("Z", "+00:00")) if at else utcnow()
+    except ValueError:
+        occurred_at = utcnow()
+    return transactions.transaction_record_department_step(
+        transaction.id, department_case_number=number, step=case["stage"], occurred_at=occurred_at,
+        outcome=case.get("outcome"), reasons=_reasons(case), result=case.get("result"))
+
+
 def department_decision_record(app_id: int, case: dict):
     """Forward a department decision on a served app's submission to the citizen's case (transaction).
 
@@ -307,6 +331,8 @@ def department_decision_record(app_id: int, case: dict):
     guardian) on this app, most recently active first. Returns the transaction, or None when no citizen of
     the platform made this submission through the app. Raises what transaction_record_submission raises.
     """
+    if case.get("stage") and case.get("stage") != "submitted":
+        return _department_step(case)
     if case.get("decision") not in ("accepted", "rejected") or case.get("status") == "completed":
         return None
     citizens = _citizens_by_resident_id({case.get("applicant_resident_id") or "", case.get("guardian_resident_id") or ""})
@@ -329,9 +355,12 @@ def department_decision_record(app_id: int, case: dict):
         occurred_at = datetime.fromisoformat(submitted.replace("Z", "+00:00")) if submitted else utcnow()
     except ValueError:
         occurred_at = utcnow()
-    reasons = [r.get("code", "") if isinstance(r, dict) else str(r) for r in case.get("reasons") or []]
+    reasons = _reasons(case)
     if not case.get("case_number"):
         raise ValidationError("the department decision has no case number")
+    if case.get("stage") == "submitted":  # the department handles the case from here on, step by step
+        return transactions.transaction_record_department_step(
+            transaction.id, department_case_number=case["case_number"], step="submitted", occurred_at=occurred_at)
     return transactions.transaction_record_submission(
         transaction.id, department_case_number=case["case_number"], decision=case["decision"],
         reasons=reasons, occurred_at=occurred_at)

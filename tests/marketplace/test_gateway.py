@@ -360,7 +360,22 @@ def test_department_calls_are_recorded_and_a_decision_completes_the_case(app, cl
     case = db.session.scalar(sa.select(Transaction).where(Transaction.citizen_id == gw["citizen_id"],
                                                           Transaction.app_id == gw["app_id"]))
     db.session.refresh(case)
-    assert case.status == "completed" and case.department_case_number == decision.json["case_number"]
+    assert case.status == "submitted" and case.department_case_number == decision.json["case_number"]
+    # The department accepts within half an hour and concludes within the item's time limit, on its own clock.
+    from datetime import timedelta
+
+    from core.time import utcnow
+    from marketplace.gateway import instances
+
+    department, case_id = instances.registry(app).instance("echo").dept, case.id
+    department.tick(utcnow() + timedelta(hours=1))  # in this thread, as the department's clock thread does
+    case = db.session.get(Transaction, case_id)
+    assert case.status == "under_review" and case.accepted_at is not None
+    department.tick(utcnow() + timedelta(days=30))
+    db.session.expire_all()
+    case = db.session.get(Transaction, case_id)
+    assert case.status == "completed" and case.result.startswith("SSC")
+    assert [e.kind for e in case.events] == ["started", "submitted", "accepted", "under_review", "completed"]
 
 
 def test_a_consent_change_reaches_the_app_on_the_very_next_request(app, client, gw):
