@@ -118,9 +118,11 @@ def test_rating_exclusions_count_the_quarters_hidden_and_under_review_ratings(ma
         made.append(ratings.rating_create(c, txn.id, stars=s, dimensions=DIMS, now=utcnow() + timedelta(hours=i)))
     admin = db.session.get(User, world.ids["admin"])
     ratings.rating_hide(admin, made[3].id, "abuse")
-    ratings.rating_flag(admin, made[2].id, "suspicious")
+    ratings.rating_flag(market.citizen("reporter"), made[2].id, "suspicious")  # under review, and still counted
     source = settlement_source()
     assert source.rating_exclusions(this_quarter(), [market.apps["a"].id]) == {market.apps["a"].id: (1, 1)}
+    assert source.rating_stats(this_quarter(), [market.apps["a"].id], utcnow() + timedelta(days=1))[
+        market.apps["a"].id].count == 3
     assert source.rating_exclusions(quarter_span("2020Q1"), [market.apps["a"].id]) == {}
 
 
