@@ -7,6 +7,14 @@ app carries no extra wheels for it. The API is described in docs/mockdata.md.
     dept = DepartmentClient.from_env()
     person = dept.person(citizen.resident_id)                 # None if unknown
     decision = dept.submit_application("food-licence", body)  # {"case_number", "decision", "reasons", ...}
+
+The department answers only inside the citizen's delegation: with every request it forwards, the platform gives
+the app a short-lived department access token (header `X-Department-Token`) for the citizen using it, the fields
+they consented to and the purpose. `python -m govapp.serve` keeps that token for the request's thread and the
+client sends it with each call, so apps need no code for it; an app that calls from a thread of its own passes
+it explicitly: `dept.with_delegation(delegation_from_environ(environ))`. Outside the delegation the department
+answers 401 (no, expired or forged token) or 403 (another person, a business the citizen does not represent, a
+field not consented), raised as DepartmentError with that status and code.
 """
 
 from __future__ import annotations
@@ -15,12 +23,44 @@ import http.client
 import json
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-__all__ = ["DepartmentClient", "DepartmentError", "DepartmentResponse"]
+__all__ = ["DELEGATION_HEADER", "DepartmentClient", "DepartmentError", "DepartmentResponse", "carry_delegation",
+           "delegation_from_environ"]
+
+DELEGATION_HEADER = "X-Department-Token"
+_ENVIRON_KEY = "HTTP_X_DEPARTMENT_TOKEN"
+_current_delegation: ContextVar[str | None] = ContextVar("govapp_delegation", default=None)
+
+
+def delegation_from_environ(environ: Mapping[str, Any]) -> str | None:
+    """The department access token the platform sent with this WSGI request, or None."""
+    token = str(environ.get(_ENVIRON_KEY) or "").strip()
+    return token or None
+
+
+def carry_delegation(app: Callable) -> Callable:
+    """WSGI middleware: while ``app`` handles a request, DepartmentClient calls on that thread carry the request's
+    department access token (``python -m govapp.serve`` wraps every app in it)."""
+
+    def wrapped(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        reset = _current_delegation.set(delegation_from_environ(environ))
+        try:
+            result = app(environ, start_response)
+            try:  # the body is produced here too: an app may call the department while it streams
+                return list(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        finally:
+            _current_delegation.reset(reset)
+
+    return wrapped
 
 
 class DepartmentError(Exception):
@@ -59,12 +99,20 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
 class DepartmentClient:
     """Calls the department API; thread-safe (one connection per call)."""
 
-    def __init__(self, *, socket_path: str | None = None, base_url: str | None = None, timeout: float = 10.0):
+    def __init__(self, *, socket_path: str | None = None, base_url: str | None = None, timeout: float = 10.0,
+                 delegation: str | None = None):
+        """``delegation``: a department access token to send instead of the current request's (rarely needed)."""
         if bool(socket_path) == bool(base_url):
             raise ValueError("give exactly one of socket_path (GOVAPP_DEPT_SOCKET) or base_url (GOVAPP_DEPT_URL)")
         self.socket_path = socket_path
         self.timeout = timeout
+        self.delegation = delegation
+        self._base_url = base_url
         self._url = urlsplit(base_url) if base_url else None
+
+    def with_delegation(self, token: str | None) -> DepartmentClient:
+        """A client that sends ``token`` (e.g. ``delegation_from_environ(environ)``) with every call."""
+        return type(self)(socket_path=self.socket_path, base_url=self._base_url, timeout=self.timeout, delegation=token)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, timeout: float = 10.0) -> DepartmentClient:
@@ -92,6 +140,9 @@ class DepartmentClient:
             target += "?" + urlencode(params)
         body = None if json_body is None else json.dumps(json_body, ensure_ascii=False).encode("utf-8")
         headers = {"Accept": "application/json"}
+        token = self.delegation or _current_delegation.get()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         if body is not None:
             headers["Content-Type"] = "application/json; charset=utf-8"
         conn = self._connection()
@@ -135,6 +186,11 @@ class DepartmentClient:
     def business(self, credit_code: str) -> dict | None:
         """The business record incl. legal_representative, or None (scope business.read)."""
         return self._get(f"/businesses/{quote(credit_code, safe='')}")
+
+    def my_businesses(self, resident_id: str) -> list[dict]:
+        """The businesses the person represents, [{credit_code, name, status, role}] (scope business.read; the
+        citizen must have consented to the field ``businesses``)."""
+        return self._get(f"/persons/{quote(resident_id, safe='')}/businesses") or []
 
     def business_licences(self, credit_code: str, *, type: str | None = None, status: str | None = None) -> list[dict]:
         """E-licences of a business (scope licence.read); [] if the business is unknown."""

@@ -22,6 +22,8 @@ import threading
 from collections.abc import Callable, Iterable
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
+from govapp.department import carry_delegation
+
 __all__ = ["load_entrypoint", "main", "make_server", "with_health"]
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
@@ -120,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.socket and not args.port:
         parser.error("nowhere to listen: set GOVAPP_SOCKET or pass --socket PATH or --port N")
 
-    app = with_health(load_entrypoint(args.entrypoint), args.entrypoint)
+    app = with_health(carry_delegation(load_entrypoint(args.entrypoint)), args.entrypoint)
     server = make_server(app, socket_path=None if args.port and not args.socket else args.socket, host=args.host, port=args.port)
     where = args.socket if args.socket else f"http://{args.host}:{server.server_port}"
 
