@@ -319,7 +319,8 @@ class DepartmentService:
         if delegation is None:
             return
         business = self.store.business(credit_code) if credit_code_is_valid(credit_code) else None
-        if business is None or delegation.citizen not in self._representatives(business):
+        # Whether a business exists is public (the business register); its record is for its representatives.
+        if business is not None and delegation.citizen not in self._representatives(business):
             raise DelegationRefused(403, "not_represented", "the citizen using the app is neither the legal "
                                     "representative nor an authorised agent of this business")
 
