@@ -608,7 +608,8 @@ def certify(backend: SandboxBackend, store: BlobStore, runs_root: Path, job: Cer
         try:
             info = session.extract(store, job.bundle_sha256, intake_limits or intake.IntakeLimits())
             report["manifest"] = {"name": info.manifest.name, "version": info.manifest.version,
-                                  "entrypoint": info.manifest.entrypoint, "scopes": list(info.manifest.scopes)}
+                                  "entrypoint": info.manifest.entrypoint, "scopes": list(info.manifest.scopes),
+                                  "fields": list(info.manifest.fields), "optional_fields": list(info.manifest.optional_fields)}
             undeclared = sorted(set(info.manifest.scopes) - set(job.scopes))
             if undeclared:
                 session.flag("scope_violation", f"govapp.toml asks for {', '.join(undeclared)}, which the order does "

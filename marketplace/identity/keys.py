@@ -96,5 +96,11 @@ def private_key(row: SigningKey) -> ECKey:
 
 def sign(claims: dict[str, Any]) -> str:
     """A compact JWS of ``claims`` signed with the current key (its ``kid`` in the header)."""
+    return sign_typed(claims, "JWT")
+
+
+def sign_typed(claims: dict[str, Any], typ: str) -> str:
+    """``sign`` with the JOSE ``typ`` header ``typ`` (e.g. ``dept+jwt`` for department access tokens, which no
+    identity-token verifier accepts, nor the department an identity token)."""
     row = signing_key_current()
-    return jwt.encode({"alg": row.alg, "kid": row.kid, "typ": "JWT"}, claims, private_key(row), algorithms=[row.alg])
+    return jwt.encode({"alg": row.alg, "kid": row.kid, "typ": typ}, claims, private_key(row), algorithms=[row.alg])

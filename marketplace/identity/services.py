@@ -26,7 +26,11 @@ from marketplace.identity.models import AccessLogEntry, CitizenProfile, Consent,
 from marketplace.identity.personas import persona_get
 from marketplace.orders.contract import CITIZEN_SCOPES
 from marketplace.pagination import Page, paginate
-from marketplace.vendors.models import App
+from marketplace.vendors.models import App, AppVersion
+from mockdata.delegation import FIELDS as DEPARTMENT_FIELDS
+from mockdata.delegation import TOKEN_TYPE as DELEGATION_TYPE
+from mockdata.delegation import delegation_claims
+from sandbox.models import CertificationRun
 
 MAX_TOKEN_TTL = 3600
 # Identical reads (same citizen, app, fields, purpose, route) within this window are counted on one entry.
@@ -187,11 +191,37 @@ def purposes_for(app: App) -> dict[str, str]:
     order = app.order
     stated = (order.contract or {}).get("x-citizen-data") or {}
     default = f"{order.service_item.name}（{order.title}）" if order.service_item else order.title
-    return {f: str(stated.get(f) or default) for f in order.citizen_scopes or []}
+    purposes = {f: str(stated.get(f) or default) for f in order.citizen_scopes or []}
+    stated_dept = (order.contract or {}).get("x-department-data") or {}
+    purposes.update({DEPT_PREFIX + f: str(stated_dept.get(f) or default) for f in DEPARTMENT_FIELDS})
+    return purposes
+
+
+DEPT_PREFIX = "dept:"  # department fields in a consent's lists, beside the identity claims
+
+
+def department_fields_declared(app: App) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(required, optional) department fields the app's live version declared in govapp.toml, as its certification
+    read them (the intake checked them against the order's scopes); ((), ()) before a version is certified."""
+    report = db.session.scalar(
+        sa.select(CertificationRun.report).join(AppVersion, AppVersion.id == CertificationRun.app_version_id)
+        .where(AppVersion.app_id == app.id, AppVersion.live(), CertificationRun.state == "certified")
+        .order_by(CertificationRun.id.desc()).limit(1))
+    manifest = (report or {}).get("manifest") or {}
+    required = tuple(f for f in manifest.get("fields") or () if f in DEPARTMENT_FIELDS)
+    optional = tuple(f for f in manifest.get("optional_fields") or () if f in DEPARTMENT_FIELDS and f not in required)
+    return required, optional
 
 
 def _requested(app: App) -> tuple[str, ...]:
-    return tuple(f for f in (app.order.citizen_scopes or []) if f in CITIZEN_SCOPES)
+    required, optional = department_fields_declared(app)
+    return (tuple(f for f in (app.order.citizen_scopes or []) if f in CITIZEN_SCOPES)
+            + tuple(DEPT_PREFIX + f for f in required + optional))
+
+
+def optional_fields(app: App) -> tuple[str, ...]:
+    """The consent entries the app works without (shown unticked)."""
+    return tuple(DEPT_PREFIX + f for f in department_fields_declared(app)[1])
 
 
 def _consent(user_id: int, app_id: int) -> Consent | None:
@@ -294,6 +324,33 @@ def consented_claims(citizen, app_id: int) -> dict[str, Any]:
         return {}
     values = citizen_claims(citizen)
     return {f: values[f] for f in status.granted if f in values}
+
+
+def department_token_for(citizen_user, app_id: int, *, ttl_seconds: int = 120) -> str | None:
+    """The department access token (delegation) for one forwarded request: the citizen's resident ID, the app, its
+    order, the department fields the citizen consented to now and the purpose, signed with the platform's key
+    (typ ``dept+jwt``, audience the department; see mockdata.delegation). None for a citizen without a resident ID.
+
+    ``consent_at`` is when the citizen last decided about the app: a department service that has seen it refuses
+    tokens carrying an older decision, so a withdrawal stops reads through earlier tokens too. Writes nothing: the
+    reads themselves reach the access log. Citizens only."""
+    authz.identity_token_for(citizen_user)
+    if not citizen_user.resident_id:
+        return None
+    app = _app(app_id)
+    status = consent_status(citizen_user, app.id)
+    fields = [f.removeprefix(DEPT_PREFIX) for f in status.granted if f.startswith(DEPT_PREFIX)]
+    consent = _consent(citizen_user.id, app.id)
+    decided = max((t for t in (consent.decided_at, consent.revoked_at) if t), default=None) if consent else None
+    order = app.order
+    purpose = f"{order.service_item.name}（{order.title}）" if order.service_item else order.title
+    now = int(utcnow().timestamp())
+    payload = {"iss": keys.platform_issuer(), "iat": now, "nbf": now, "exp": now + int(ttl_seconds),
+               "jti": uuid.uuid4().hex,
+               **delegation_claims(citizen=citizen_user.resident_id, app=f"app:{app.id}", order=str(order.id),
+                                   fields=fields, purpose=purpose,
+                                   consent_at=int(decided.timestamp()) if decided else 0)}
+    return keys.sign_typed(payload, DELEGATION_TYPE)
 
 
 # --- The identity token apps receive ---------------------------------------------------------------------
