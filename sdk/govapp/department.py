@@ -23,44 +23,17 @@ import http.client
 import json
 import os
 import socket
-from collections.abc import Callable, Iterable, Mapping
-from contextvars import ContextVar
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
+
+from govapp.serve import carry_delegation, current_delegation, delegation_from_environ
 
 __all__ = ["DELEGATION_HEADER", "DepartmentClient", "DepartmentError", "DepartmentResponse", "carry_delegation",
            "delegation_from_environ"]
 
 DELEGATION_HEADER = "X-Department-Token"
-_ENVIRON_KEY = "HTTP_X_DEPARTMENT_TOKEN"
-_current_delegation: ContextVar[str | None] = ContextVar("govapp_delegation", default=None)
-
-
-def delegation_from_environ(environ: Mapping[str, Any]) -> str | None:
-    """The department access token the platform sent with this WSGI request, or None."""
-    token = str(environ.get(_ENVIRON_KEY) or "").strip()
-    return token or None
-
-
-def carry_delegation(app: Callable) -> Callable:
-    """WSGI middleware: while ``app`` handles a request, DepartmentClient calls on that thread carry the request's
-    department access token (``python -m govapp.serve`` wraps every app in it)."""
-
-    def wrapped(environ: dict, start_response: Callable) -> Iterable[bytes]:
-        reset = _current_delegation.set(delegation_from_environ(environ))
-        try:
-            result = app(environ, start_response)
-            try:  # the body is produced here too: an app may call the department while it streams
-                return list(result)
-            finally:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()
-        finally:
-            _current_delegation.reset(reset)
-
-    return wrapped
 
 
 class DepartmentError(Exception):
@@ -140,7 +113,7 @@ class DepartmentClient:
             target += "?" + urlencode(params)
         body = None if json_body is None else json.dumps(json_body, ensure_ascii=False).encode("utf-8")
         headers = {"Accept": "application/json"}
-        token = self.delegation or _current_delegation.get()
+        token = self.delegation or current_delegation()
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if body is not None:

@@ -20,13 +20,48 @@ import stat
 import sys
 import threading
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-from govapp.department import carry_delegation
-
-__all__ = ["load_entrypoint", "main", "make_server", "with_health"]
+__all__ = ["carry_delegation", "current_delegation", "delegation_from_environ", "load_entrypoint", "main",
+           "make_server", "with_health"]
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
+# The platform's department access token for the request being handled (header X-Department-Token); kept here,
+# in the one module every sandbox runs, and read by govapp.department.DepartmentClient.
+_DELEGATION_ENVIRON_KEY = "HTTP_X_DEPARTMENT_TOKEN"
+_current_delegation: ContextVar[str | None] = ContextVar("govapp_delegation", default=None)
+
+
+def delegation_from_environ(environ) -> str | None:
+    """The department access token the platform sent with this WSGI request, or None."""
+    token = str(environ.get(_DELEGATION_ENVIRON_KEY) or "").strip()
+    return token or None
+
+
+def current_delegation() -> str | None:
+    """The department access token of the request this thread is handling (under ``carry_delegation``)."""
+    return _current_delegation.get()
+
+
+def carry_delegation(app: WSGIApp) -> WSGIApp:
+    """WSGI middleware: while ``app`` handles a request, DepartmentClient calls on that thread carry the request's
+    department access token (``python -m govapp.serve`` wraps every app in it)."""
+
+    def wrapped(environ, start_response):
+        reset = _current_delegation.set(delegation_from_environ(environ))
+        try:
+            result = app(environ, start_response)
+            try:  # the body is produced here too: an app may call the department while it streams
+                return list(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        finally:
+            _current_delegation.reset(reset)
+
+    return wrapped
 
 
 def load_entrypoint(entrypoint: str) -> WSGIApp:
