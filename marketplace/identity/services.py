@@ -338,9 +338,11 @@ def department_token_for(citizen_user, app_id: int, *, ttl_seconds: int = 120) -
     if not citizen_user.resident_id:
         return None
     app = _app(app_id)
-    status = consent_status(citizen_user, app.id)
-    fields = [f.removeprefix(DEPT_PREFIX) for f in status.granted if f.startswith(DEPT_PREFIX)]
     consent = _consent(citizen_user.id, app.id)
+    # The granted entries as decided (the grant checked them against what the app asked; asking for more makes the
+    # consent page ask again, and the department still bounds every call by the order's scopes).
+    granted = consent.fields if consent is not None and consent.state == "granted" else []
+    fields = [f.removeprefix(DEPT_PREFIX) for f in granted if f.startswith(DEPT_PREFIX)]
     decided = max((t for t in (consent.decided_at, consent.revoked_at) if t), default=None) if consent else None
     order = app.order
     purpose = f"{order.service_item.name}（{order.title}）" if order.service_item else order.title

@@ -21,17 +21,21 @@ from tests.services import require_bwrap
 
 APPS = "apps.localhost:5000"
 SCOPES = ["person.read", "application.submit"]
+OTHER_RESIDENT_ID = "410320199607073214"  # a person of the dataset who never used the app (food_ok's applicant)
 
 # A tiny app that shows what reaches it, streams big bodies, sets cookies and calls the department service.
 ECHO_APP = b'''
 import http.client, json, os, socket
 
-def dept(method, target, body):
+def dept(method, target, body, delegation):
     conn = http.client.HTTPConnection("dept")
     sock = socket.socket(socket.AF_UNIX)
     sock.connect(os.environ["GOVAPP_DEPT_SOCKET"])
     conn.sock = sock
-    conn.request(method, target, body=body, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if delegation and "nodelegation" not in target:  # the citizen's delegation, as the SDK's client sends it
+        headers["Authorization"] = "Bearer " + delegation
+    conn.request(method, target.replace("nodelegation", ""), body=body, headers=headers)
     reply = conn.getresponse()
     return reply.status, reply.read()
 
@@ -48,7 +52,8 @@ def app(environ, start_response):
                                   ("Set-Cookie", "govgw_session=forged; Path=/")])
         return [b"ok"]
     if path.startswith("/dept/"):
-        status, answer = dept(environ["REQUEST_METHOD"], path[5:] + ("?" + query if query else ""), body or None)
+        status, answer = dept(environ["REQUEST_METHOD"], path[5:] + ("?" + query if query else ""), body or None,
+                              environ.get("HTTP_X_DEPARTMENT_TOKEN"))
         start_response("%d Dept" % status, [("Content-Type", "application/json")])
         return [answer]
     seen = {"method": environ["REQUEST_METHOD"], "path": path, "query": query, "body_bytes": len(body),
@@ -293,11 +298,22 @@ def test_department_calls_are_recorded_and_a_decision_completes_the_case(app, cl
     decision = on_app(client, "/dept/applications/social-security-card", method="POST",
                       data=json.dumps(ssc_ok["application"]))
     assert decision.status_code == 201 and decision.json["decision"] == "accepted"
+    # Outside the citizen's delegation: another (non-consenting) person's record, and a call without the token.
+    other = on_app(client, f"/dept/persons/{OTHER_RESIDENT_ID}")
+    assert other.status_code == 403 and other.json["error"] == "not_delegated", other.json
+    bare = on_app(client, f"/dept/persons/{resident_id}nodelegation")
+    assert bare.status_code == 401 and bare.json["error"] == "delegation_missing"
 
     calls = db.session.scalars(sa.select(DepartmentCall).where(DepartmentCall.app_id == gw["app_id"])
                                .order_by(DepartmentCall.id)).all()
     assert [(c.method, c.status, c.violation) for c in calls] == [("GET", 200, False), ("GET", 403, True),
-                                                                  ("POST", 201, False)]
+                                                                  ("POST", 201, False), ("GET", 403, False),
+                                                                  ("GET", 401, False)]
+    refusals = db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.action == "gateway.department_delegation_refused").order_by(AuditEvent.id)).all()
+    assert [(e.payload["refusal"], e.department_id is not None) for e in refusals] == [
+        ("not_delegated", True), ("delegation_missing", True)]
+    assert all(OTHER_RESIDENT_ID not in json.dumps(e.payload) for e in refusals)
     assert calls[1].scope == "licence.read" and calls[2].case_number == decision.json["case_number"]
     assert all(c.citizen_ids == [gw["citizen_id"]] for c in calls if c.status < 400)
     violation = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "gateway.department_scope_violation"))
