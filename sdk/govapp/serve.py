@@ -157,7 +157,11 @@ def main(argv: list[str] | None = None) -> None:
     if not args.socket and not args.port:
         parser.error("nowhere to listen: set GOVAPP_SOCKET or pass --socket PATH or --port N")
 
-    app = with_health(carry_delegation(load_entrypoint(args.entrypoint)), args.entrypoint)
+    # Run as `python -m govapp.serve` this module is __main__; the client reads the context of `govapp.serve`,
+    # so the middleware must be that module's (imported here: at the top it would import this file twice always).
+    from govapp import serve as canonical
+
+    app = with_health(canonical.carry_delegation(load_entrypoint(args.entrypoint)), args.entrypoint)
     server = make_server(app, socket_path=None if args.port and not args.socket else args.socket, host=args.host, port=args.port)
     where = args.socket if args.socket else f"http://{args.host}:{server.server_port}"
 
