@@ -200,17 +200,43 @@ def purposes_for(app: App) -> dict[str, str]:
 DEPT_PREFIX = "dept:"  # department fields in a consent's lists, beside the identity claims
 
 
+# The department fields the live version of each app declared: (version id, its bundle's sha256, fields). They are
+# read from the bundle's manifest, so they are a function of the bundle's hash and a kept answer never goes stale.
+_declared_for_app: dict[int, tuple[int, str, tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+_DECLARED_FIELDS_KEPT = 10_000
+
+
 def department_fields_declared(app: App) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(required, optional) department fields the app's live version declared in govapp.toml, as its certification
-    read them (the intake checked them against the order's scopes); ((), ()) before a version is certified."""
-    report = db.session.scalar(
-        sa.select(CertificationRun.report).join(AppVersion, AppVersion.id == CertificationRun.app_version_id)
+    read them (the intake checked them against the order's scopes); ((), ()) before a version is certified.
+
+    Read on every proxied request (the consent status depends on it), so this process keeps the answer per app and
+    uses it while that version, with that bundle, is still live — checked on the version object the request already
+    holds (``Session.get`` answers from the identity map without a query; the gateway loaded the live version)."""
+    kept = _declared_for_app.get(app.id)
+    if kept is not None:
+        version = db.session.get(AppVersion, kept[0])
+        if version is not None and version.app_id == app.id and version.bundle_sha256 == kept[1] and _live(version):
+            return kept[2]
+    row = db.session.execute(
+        sa.select(AppVersion.id, AppVersion.bundle_sha256, CertificationRun.report)
+        .join(CertificationRun, CertificationRun.app_version_id == AppVersion.id)
         .where(AppVersion.app_id == app.id, AppVersion.live(), CertificationRun.state == "certified")
-        .order_by(CertificationRun.id.desc()).limit(1))
-    manifest = (report or {}).get("manifest") or {}
+        .order_by(CertificationRun.id.desc()).limit(1)).first()
+    if row is None:
+        return (), ()
+    manifest = (row.report or {}).get("manifest") or {}
     required = tuple(f for f in manifest.get("fields") or () if f in DEPARTMENT_FIELDS)
     optional = tuple(f for f in manifest.get("optional_fields") or () if f in DEPARTMENT_FIELDS and f not in required)
+    if len(_declared_for_app) >= _DECLARED_FIELDS_KEPT:
+        _declared_for_app.clear()
+    _declared_for_app[app.id] = (row.id, row.bundle_sha256, (required, optional))
     return required, optional
+
+
+def _live(version: AppVersion) -> bool:
+    return (version.published_at is not None and version.superseded_at is None and version.suspended_at is None
+            and version.withdrawn_at is None)
 
 
 def _requested(app: App) -> tuple[str, ...]:
@@ -224,8 +250,21 @@ def optional_fields(app: App) -> tuple[str, ...]:
     return tuple(DEPT_PREFIX + f for f in department_fields_declared(app)[1])
 
 
+_CONSENTS_READ = "govmarket_identity_consents"  # Session.info: the consent rows this session read, by (user, app)
+
+
 def _consent(user_id: int, app_id: int) -> Consent | None:
-    return db.session.scalar(sa.select(Consent).where(Consent.user_id == user_id, Consent.app_id == app_id))
+    """The citizen's consent row for the app. A proxied request reads it for the identity token and again for the
+    department token: the row this database session already holds is used (the same object the ORM would give,
+    so a change made in this session is seen; the session, and with it this memo, ends with the request)."""
+    read = db.session.info.setdefault(_CONSENTS_READ, {})
+    consent = read.get((user_id, app_id))
+    if consent is not None and sa.inspect(consent).persistent:
+        return consent
+    consent = db.session.scalar(sa.select(Consent).where(Consent.user_id == user_id, Consent.app_id == app_id))
+    if consent is not None:
+        read[(user_id, app_id)] = consent
+    return consent
 
 
 def consent_status(citizen, app_id: int) -> ConsentStatus:
