@@ -7,8 +7,8 @@ department service verifies it offline against the published JWKS. The departmen
 - the token's citizen, a person in their care (``guardian_resident_id``), or a business they represent (legal
   representative or listed authorised agent) — anyone else is 403 ``not_delegated`` / ``not_represented``;
 - person fields the citizen consented to — a person record is answered with exactly those (and the resident ID
-  the app asked by); licences and the list of represented businesses only when consented — else 403
-  ``field_not_consented``;
+  the app asked by), refused when they consented to none; licences and the list of represented businesses only
+  when consented — else 403 ``field_not_consented``;
 - no token, a forged, malformed or expired one, one for another audience, or one superseded by a newer consent
   decision of the same citizen for the same app is 401 with the reason; a token of another app is 403.
 
@@ -80,7 +80,7 @@ class Delegation:
     fields: frozenset[str]
     purpose: str
     jti: str
-    consent_at: int  # when the citizen's consent decision this token carries was made (epoch seconds)
+    consent_at: int  # when the consent decision this token carries was made (epoch milliseconds)
 
     def require_field(self, field: str) -> None:
         if field not in self.fields:
@@ -89,7 +89,11 @@ class Delegation:
                                     f"({label[1]}) for this app; consented: {', '.join(sorted(self.fields)) or 'none'}")
 
     def person_view(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        """The person record with exactly the consented person fields (and the resident ID asked by)."""
+        """The person record with exactly the consented person fields (and the resident ID asked by); 403 when the
+        citizen consented to none (declined or withdrew): there is nothing the app may read."""
+        if not self.fields & PERSON_FIELDS:
+            raise DelegationRefused(403, "field_not_consented", "the citizen has not consented to any of their "
+                                    "personal details for this app (declined, or withdrew their consent)")
         return {k: v for k, v in record.items() if k == "resident_id" or (k in PERSON_FIELDS and k in self.fields)}
 
 

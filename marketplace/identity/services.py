@@ -390,7 +390,7 @@ def department_token_for(citizen_user, app_id: int, *, ttl_seconds: int = 120) -
                "jti": uuid.uuid4().hex,
                **delegation_claims(citizen=citizen_user.resident_id, app=f"app:{app.id}", order=str(order.id),
                                    fields=fields, purpose=purpose,
-                                   consent_at=int(decided.timestamp()) if decided else 0)}
+                                   consent_at=int(decided.timestamp() * 1000) if decided else 0)}
     return keys.sign_typed(payload, DELEGATION_TYPE)
 
 

@@ -53,7 +53,7 @@ def app(environ, start_response):
         return [b"ok"]
     if path.startswith("/dept/"):
         status, answer = dept(environ["REQUEST_METHOD"], path[5:] + ("?" + query if query else ""), body or None,
-                              environ.get("HTTP_X_DEPARTMENT_TOKEN"))
+                              environ.get("HTTP_X_REPLAY") or environ.get("HTTP_X_DEPARTMENT_TOKEN"))
         start_response("%d Dept" % status, [("Content-Type", "application/json")])
         return [answer]
     seen = {"method": environ["REQUEST_METHOD"], "path": path, "query": query, "body_bytes": len(body),
@@ -121,6 +121,19 @@ def citizen_of(gw):
     from marketplace.accounts.models import User
 
     return db.session.get(User, gw["citizen_id"])
+
+
+def declare_fields(gw, required, optional=()):
+    """Make the echo version certified with a manifest declaring these department fields (what intake and the
+    certification record for a real bundle), so the consent page asks for them."""
+    from core.extensions import db
+    from sandbox.models import CertificationRun
+
+    db.session.add(CertificationRun(app_version_id=gw["version_id"], bundle_sha256="0" * 64, suite_version="1",
+                                    suite_sha256="0" * 64, suite={}, job_id=f"declared-{gw['version_id']}",
+                                    state="certified", report={"manifest": {"fields": list(required),
+                                                                            "optional_fields": list(optional)}}))
+    db.session.commit()
 
 
 def launch(client, slug="echo"):
@@ -289,6 +302,10 @@ def test_department_calls_are_recorded_and_a_decision_completes_the_case(app, cl
     from marketplace.identity.models import AccessLogEntry
     from marketplace.transactions.models import Transaction
 
+    from marketplace.identity import services as identity
+
+    declare_fields(gw, ["name"])
+    identity.consent_grant(citizen_of(gw), gw["app_id"], ["name", "dept:name"])
     enter(client)
     resident_id = gw["resident_id"]
     person = on_app(client, f"/dept/persons/{resident_id}")
@@ -375,3 +392,63 @@ def test_a_steady_proxied_request_reads_little_and_writes_nothing(app, client, g
     writes = [s for s in statements if not s.lstrip().upper().startswith("SELECT")]
     assert writes == [], f"a steady request wrote: {writes}"
     assert len(statements) <= 3 * 5, f"{len(statements) / 3:.1f} queries per request: {statements}"
+
+
+def test_the_app_reads_exactly_the_consented_fields_and_a_withdrawal_blocks_the_next_read(app, client, gw):
+    """Serving path: the department answers the app with exactly the three fields the citizen consented to (not the
+    optional one they left unticked); after the citizen withdraws, the app's very next read is refused (403, audited
+    for the department) and the old request's token no longer reads either."""
+    from core.audit import AuditEvent
+    from core.extensions import db
+    from marketplace.identity import services as identity
+    from marketplace.identity.models import AccessLogEntry
+
+    declare_fields(gw, ["name", "phone", "address"], ["birth_date"])
+    status = identity.consent_status(citizen_of(gw), gw["app_id"])
+    assert status.state == "required" and {"dept:name", "dept:phone", "dept:address", "dept:birth_date"} <= set(
+        status.requested)
+    identity.consent_grant(citizen_of(gw), gw["app_id"], ["name", "dept:name", "dept:phone", "dept:address"])
+    enter(client)
+    resident_id = gw["resident_id"]
+    person = on_app(client, f"/dept/persons/{resident_id}")
+    assert person.status_code == 200, person.json
+    assert set(person.json) == {"resident_id", "name", "phone", "address"}
+    entry = db.session.scalar(sa.select(AccessLogEntry).where(AccessLogEntry.user_id == gw["citizen_id"],
+                                                              AccessLogEntry.via == "GET /persons/{resident_id}"))
+    assert entry is not None and set(entry.fields) == {"resident_id", "name", "phone", "address"}
+    old_token = on_app(client, "/").json["headers"]["X-Department-Token"]
+
+    identity.consent_revoke(citizen_of(gw), gw["app_id"])
+    refused = on_app(client, f"/dept/persons/{resident_id}")
+    assert refused.status_code == 403 and refused.json["error"] == "field_not_consented"
+    replayed = on_app(client, f"/dept/persons/{resident_id}", headers={"X-Replay": old_token})  # a kept token
+    assert replayed.status_code == 401 and replayed.json["error"] == "delegation_superseded"
+    events = db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.action == "gateway.department_delegation_refused", AuditEvent.object_id == str(gw["app_id"]))).all()
+    assert [e.payload["refusal"] for e in events][:1] == ["field_not_consented"]
+
+
+def test_repeated_refusals_suspend_the_version_by_the_documented_rule(app, gw):
+    """REFUSALS_TO_SUSPEND refusals within REFUSAL_WINDOW take the live version off the market (audited with the
+    rule); one refusal fewer does not, and refusals older than the window do not count."""
+    from core.audit import AuditEvent
+    from core.extensions import db
+    from marketplace.gateway import services
+    from marketplace.vendors.models import AppVersion
+
+    refusal = {"method": "GET", "path": f"/persons/{OTHER_RESIDENT_ID}", "query": "", "status": 403,
+               "refusal": "not_delegated", "response": {"error": "not_delegated", "detail": "another person"}}
+    services.department_call_record(gw["app_id"], gw["version_id"], refusal)
+    db.session.execute(sa.update(AuditEvent).where(AuditEvent.action == "gateway.department_delegation_refused")
+                       .values(occurred_at=utcnow() - services.REFUSAL_WINDOW - timedelta(minutes=1)))
+    for _ in range(services.REFUSALS_TO_SUSPEND - 1):
+        services.department_call_record(gw["app_id"], gw["version_id"], refusal)
+    version = db.session.get(AppVersion, gw["version_id"])
+    assert version.suspended_at is None, "an old refusal counted, or the rule fired one refusal early"
+    services.department_call_record(gw["app_id"], gw["version_id"], refusal)
+    db.session.refresh(version)
+    assert version.suspended_at is not None and "not_delegated" in version.suspension_reason
+    suspended = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "version.suspend",
+                                                              AuditEvent.object_id == str(gw["version_id"])))
+    assert suspended.payload["rule"] == "delegation_refusals" and suspended.department_id is not None
+    assert OTHER_RESIDENT_ID not in json.dumps(suspended.payload)

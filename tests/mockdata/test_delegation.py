@@ -100,7 +100,7 @@ def test_a_token_replayed_after_the_citizen_changed_their_consent_is_refused(ser
     assert get(client, f"/persons/{citizen}", before)[0] == 200
     after = token(key, citizen, (), consent_at=2_000)  # withdrawn: no department field
     status, body = get(client, f"/persons/{citizen}", after)
-    assert status == 200 and body == {"resident_id": citizen}
+    assert status == 403 and body["error"] == "field_not_consented"
     status, body = get(client, f"/persons/{citizen}", before)
     assert status == 401 and body["error"] == "delegation_superseded"
 
