@@ -45,6 +45,8 @@ DELEGATION_SECONDS = 120
 # REFUSAL_WINDOW suspend the app version — a correct app reads only what the citizen using it delegated.
 REFUSALS_TO_SUSPEND = 20
 REFUSAL_WINDOW = timedelta(hours=1)
+# Refusals that do not count: asking about a business is how a correct app learns the citizen does not represent it.
+BENIGN_REFUSALS = frozenset({"not_represented"})
 # A session's last_seen_at is written at most this often: a page with many assets must not write per request.
 TOUCH_EVERY = timedelta(seconds=60)
 PERSON_PATH = re.compile(r"^/persons/([0-9]{17}[0-9X])(/licences)?/?$")
@@ -301,10 +303,13 @@ def department_call_record(app_id: int, version_id: int, call: dict) -> Departme
 def _delegation_refused(app: App, version_id: int, row: DepartmentCall, code: str, detail: str) -> None:
     """Audit a call the department refused for the delegation (shown to the department) and apply the suspension
     rule: REFUSALS_TO_SUSPEND refusals of one version within REFUSAL_WINDOW take it off the market."""
-    audit.record(None, "gateway.department_delegation_refused", "app", app.id,
-                 {"method": row.method, "path": _shape(row.path), "status": row.status, "refusal": code,
-                  "detail": detail[:300], "version_id": version_id},
+    benign = code in BENIGN_REFUSALS
+    audit.record(None, "gateway.department_representation_refused" if benign else "gateway.department_delegation_refused",
+                 "app", app.id, {"method": row.method, "path": _shape(row.path), "status": row.status, "refusal": code,
+                                 "detail": detail[:300], "version_id": version_id},
                  department_id=app.order.department_id, vendor_id=app.vendor_id)
+    if benign:
+        return
     since = utcnow() - REFUSAL_WINDOW
     db.session.flush()
     refused = db.session.scalar(sa.select(sa.func.count()).select_from(audit.AuditEvent).where(

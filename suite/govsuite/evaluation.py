@@ -45,7 +45,7 @@ class HttpResponse:
 
 @dataclass(frozen=True)
 class Failure:
-    kind: str  # status | json | jsonpath | schema | submission | violation | body | no_answer
+    kind: str  # status | json | jsonpath | schema | submission | violation | delegation | body | no_answer
     message: str
 
 
@@ -93,6 +93,11 @@ class CaseResult:
         return data
 
 
+# Department refusals a correct app meets (mockdata.delegation): asking about a business is how it learns that the
+# citizen does not represent it.
+BENIGN_REFUSALS = frozenset({"not_represented"})
+
+
 def evaluate_case(case: Case, response: Any, department_calls: Sequence[Mapping], contract: Mapping | None = None) -> CaseResult:
     """Judge one case from the app's (last) response and the department calls the app made during the case.
 
@@ -138,6 +143,13 @@ def evaluate_case(case: Case, response: Any, department_calls: Sequence[Mapping]
     for call in violations:
         failures.append(Failure("violation", f"{call.get('method', '?')} {call.get('path', '?')} needs scope "
                                              f"{call.get('scope')!r}, which the order does not grant"))
+    # Outside the case citizen's delegation: another person, an undeclared field, no or a wrong token. A business
+    # the citizen does not represent is not the app's fault (that refusal is how the app learns it).
+    for call in department_calls:
+        refusal = call.get("refusal")
+        if refusal and refusal not in BENIGN_REFUSALS:
+            failures.append(Failure("delegation", f"{call.get('method', '?')} {call.get('path', '?')} was refused "
+                                                  f"({refusal}): the app read outside the case citizen's delegation"))
 
     return CaseResult(
         case_id=case.id,

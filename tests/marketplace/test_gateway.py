@@ -299,10 +299,9 @@ def test_department_calls_are_recorded_and_a_decision_completes_the_case(app, cl
     from core.audit import AuditEvent
     from core.extensions import db
     from marketplace.gateway.models import DepartmentCall
+    from marketplace.identity import services as identity
     from marketplace.identity.models import AccessLogEntry
     from marketplace.transactions.models import Transaction
-
-    from marketplace.identity import services as identity
 
     declare_fields(gw, ["name"])
     identity.consent_grant(citizen_of(gw), gw["app_id"], ["name", "dept:name"])
