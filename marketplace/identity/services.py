@@ -172,6 +172,21 @@ class ConsentStatus:
     granted: tuple[str, ...]
     purposes: Mapping[str, str] = field(default_factory=dict)
     decided_at: datetime | None = None
+    optional: tuple[str, ...] = ()  # requested entries the app works without: shown apart, unticked
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(f for f in self.requested if f not in self.optional)
+
+    @property
+    def identity_claims(self) -> tuple[str, ...]:
+        """Requested identity claims (passed in the identity token)."""
+        return tuple(f for f in self.required if not f.startswith(DEPT_PREFIX))
+
+    @property
+    def department_required(self) -> tuple[str, ...]:
+        """Requested department fields the app needs (read through the department access token)."""
+        return tuple(f for f in self.required if f.startswith(DEPT_PREFIX))
 
     @property
     def must_ask(self) -> bool:
@@ -239,15 +254,10 @@ def _live(version: AppVersion) -> bool:
             and version.withdrawn_at is None)
 
 
-def _requested(app: App) -> tuple[str, ...]:
-    required, optional = department_fields_declared(app)
+def _requested(app: App, declared: tuple[tuple[str, ...], tuple[str, ...]] | None = None) -> tuple[str, ...]:
+    required, optional = declared if declared is not None else department_fields_declared(app)
     return (tuple(f for f in (app.order.citizen_scopes or []) if f in CITIZEN_SCOPES)
             + tuple(DEPT_PREFIX + f for f in required + optional))
-
-
-def optional_fields(app: App) -> tuple[str, ...]:
-    """The consent entries the app works without (shown unticked)."""
-    return tuple(DEPT_PREFIX + f for f in department_fields_declared(app)[1])
 
 
 _CONSENTS_READ = "govmarket_identity_consents"  # Session.info: the consent rows this session read, by (user, app)
@@ -271,18 +281,20 @@ def consent_status(citizen, app_id: int) -> ConsentStatus:
     """The citizen's consent state for an app (see ConsentStatus). Citizens only; NotFound for an unknown app."""
     authz.consent_status(citizen)
     app = _app(app_id)
-    requested = _requested(app)
+    declared = department_fields_declared(app)
+    requested = _requested(app, declared)
     purposes = purposes_for(app)
+    optional = tuple(DEPT_PREFIX + f for f in declared[1])
     consent = _consent(citizen.id, app.id)
     if not requested:
         return ConsentStatus(app.id, "not_required", (), (), purposes)
     if consent is None:
-        return ConsentStatus(app.id, "required", requested, (), purposes)
+        return ConsentStatus(app.id, "required", requested, (), purposes, optional=optional)
     granted = tuple(f for f in consent.fields if f in requested) if consent.state == "granted" else ()
     state = consent.state
     if state != "revoked" and not set(requested) <= set(consent.requested):
         state = "required"  # the app asks for more than the citizen was asked about: ask again
-    return ConsentStatus(app.id, state, requested, granted, purposes, consent.decided_at)
+    return ConsentStatus(app.id, state, requested, granted, purposes, consent.decided_at, optional)
 
 
 def _decide(citizen, app: App, fields: list[str], *, granted: bool) -> Consent:

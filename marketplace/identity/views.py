@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from authlib.integrations.base_client.errors import OAuthError
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user
@@ -19,6 +20,7 @@ from marketplace.forms import select_choices
 from marketplace.identity import authz, keys, oidc_client, services
 from marketplace.identity.forms import AccessLogFilterForm, ConsentForm, PersonaLoginForm, RevokeForm
 from marketplace.identity.personas import persona_list
+from mockdata.delegation import FIELDS as DEPARTMENT_FIELDS
 
 bp = Blueprint("identity", __name__, url_prefix="/identity", template_folder="templates")
 PAGE_SIZE = 50
@@ -49,9 +51,21 @@ def check_config(config: Mapping[str, Any]) -> None:
                            "would let anyone log in as a citizen; use GOVMARKET_OIDC_ISSUER for citizen login")
 
 
+def field_label(name: str) -> str:
+    """The plain-language name of an identity claim or of a department field (``dept:<field>`` in a consent, bare
+    in the access log), in the page's language: 户籍地址, never ``address``."""
+    key = name.removeprefix(services.DEPT_PREFIX)
+    if key == name and name in FIELD_LABELS:
+        return str(FIELD_LABELS[name])
+    if key in DEPARTMENT_FIELDS:
+        chinese, english = DEPARTMENT_FIELDS[key]
+        return chinese if str(get_locale() or "").startswith("zh") else english
+    return str(FIELD_LABELS.get(key, key))
+
+
 @bp.app_context_processor
 def identity_labels():
-    return {"field_labels": FIELD_LABELS, "gender_labels": GENDER_LABELS}
+    return {"field_labels": FIELD_LABELS, "gender_labels": GENDER_LABELS, "field_label": field_label}
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -144,7 +158,7 @@ def consent(app_id: int):
         return redirect(url_for("identity.login", next=request.full_path))
     app, status = services.consent_page(actor, app_id)
     form = ConsentForm()
-    form.fields.choices = select_choices({f: str(FIELD_LABELS.get(f, f)) for f in status.requested})
+    form.fields.choices = select_choices({f: field_label(f) for f in status.requested})
     next_url = _safe_next(request.args.get("next"))
     if form.validate_on_submit():
         if form.decline.data:
@@ -161,7 +175,8 @@ def consent(app_id: int):
                   "success")
         return redirect(next_url or url_for("identity.my_data"))
     if request.method == "GET":
-        form.fields.data = list(status.granted) if status.state == "granted" else list(status.requested)
+        # Optional entries start unticked: the citizen opts in to them.
+        form.fields.data = list(status.granted) if status.state == "granted" else list(status.required)
     code = 422 if request.method == "POST" else 200
     return render_template("identity/consent.html", app=app, status=status, form=form, next=next_url), code
 
