@@ -15,14 +15,21 @@ from typing import Any
 import sqlalchemy as sa
 
 from core import audit
-from core.errors import NotFound, Unauthenticated, ValidationError
+from core.errors import Conflict, NotFound, Unauthenticated, ValidationError
 from core.extensions import db
 from core.ids import resident_id_problem
 from core.roles import Role
 from core.time import utcnow
 from marketplace.accounts.models import User
 from marketplace.identity import authz, keys
-from marketplace.identity.models import AccessLogEntry, CitizenProfile, Consent, FederatedIdentity, PairwiseSubject
+from marketplace.identity.models import (
+    AccessLogEntry,
+    CitizenProfile,
+    Consent,
+    DeletionRequest,
+    FederatedIdentity,
+    PairwiseSubject,
+)
 from marketplace.identity.personas import persona_get
 from marketplace.orders.contract import CITIZEN_SCOPES
 from marketplace.pagination import Page, paginate
@@ -36,6 +43,9 @@ MAX_TOKEN_TTL = 3600
 # Identical reads (same citizen, app, fields, purpose, route) within this window are counted on one entry.
 ACCESS_LOG_COALESCE = timedelta(seconds=60)
 CITIZEN_EMAIL_DOMAIN = "citizens.invalid"  # citizens log in through identity, never with an email
+# A vendor answers a citizen's deletion request within this many days (docs/identity.md).
+DELETION_DAYS = 15
+EXPORT_ROWS = 10_000  # the access-log rows a download holds (newest first)
 
 
 # --- Citizen login -----------------------------------------------------------------------------------------
@@ -457,6 +467,7 @@ class MyData:
     source: str | None
     consents: list[Consent]
     access_log: Page
+    deletion_requests: list[DeletionRequest] = field(default_factory=list)
 
 
 def my_data_get(citizen, *, page: int = 1, page_size: int = 50) -> MyData:
@@ -464,7 +475,8 @@ def my_data_get(citizen, *, page: int = 1, page_size: int = 50) -> MyData:
     consents = consent_list(citizen)
     profile = db.session.get(CitizenProfile, citizen.id)
     return MyData(held=citizen_claims(citizen), source=profile.source if profile else None, consents=consents,
-                  access_log=access_log_list(citizen, page=page, page_size=page_size))
+                  access_log=access_log_list(citizen, page=page, page_size=page_size),
+                  deletion_requests=deletion_request_list(citizen))
 
 
 # --- The data-access log -----------------------------------------------------------------------------------
@@ -526,3 +538,89 @@ def access_log_list(actor, *, citizen_id: int | None = None, app_id: int | None 
     if app_id is not None:
         query = query.where(AccessLogEntry.app_id == app_id)
     return paginate(query, page, page_size)
+
+
+# --- Downloads and deletion requests ("my data") -----------------------------------------------------------
+
+
+def my_data_export(citizen) -> dict[str, Any]:
+    """Everything "my data" shows, unmasked, for the citizen to download: the details held, the consents and the
+    data-access log (newest EXPORT_ROWS entries), and the deletion requests. Citizens only."""
+    authz.my_data_export(citizen)
+    profile = db.session.get(CitizenProfile, citizen.id)
+    log = db.session.scalars(sa.select(AccessLogEntry).where(AccessLogEntry.user_id == citizen.id)
+                             .order_by(AccessLogEntry.last_at.desc(), AccessLogEntry.id.desc()).limit(EXPORT_ROWS))
+    return {
+        "held": citizen_claims(citizen), "source": profile.source if profile else None,
+        "consents": [{"app": c.app.name, "state": c.state, "fields": list(c.fields),
+                      "purposes": dict(c.purposes or {}), "decided_at": c.decided_at.isoformat(),
+                      "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None}
+                     for c in consent_list(citizen)],
+        "access_log": [access_log_row(e) for e in log],
+        "deletion_requests": [{"app": r.app.name, "state": r.state, "requested_at": r.requested_at.isoformat(),
+                               "due_at": r.due_at.isoformat(),
+                               "completed_at": r.completed_at.isoformat() if r.completed_at else None,
+                               "note": r.note} for r in deletion_request_list(citizen)],
+    }
+
+
+def access_log_row(entry: AccessLogEntry) -> dict[str, Any]:
+    """One access-log entry as plain data (downloads): app, fields, purpose, route, first and last time, count."""
+    return {"app": entry.app_name, "fields": list(entry.fields), "purpose": entry.purpose, "via": entry.via,
+            "first_at": entry.occurred_at.isoformat(), "last_at": entry.last_at.isoformat(), "count": entry.count}
+
+
+def deletion_request_create(citizen, app_id: int, *, now: datetime | None = None) -> DeletionRequest:
+    """Ask the vendor of ``app_id`` to delete what the app holds about the citizen: a task for the vendor due in
+    DELETION_DAYS, audited for the vendor. An open request for the same app is returned as it is (one at a time).
+    Citizens only; NotFound for an unknown app."""
+    authz.deletion_request_create(citizen)
+    app = _app(app_id)
+    open_request = db.session.scalar(sa.select(DeletionRequest).where(
+        DeletionRequest.user_id == citizen.id, DeletionRequest.app_id == app.id,
+        DeletionRequest.completed_at.is_(None)))
+    if open_request is not None:
+        return open_request
+    now = now or utcnow()
+    request = DeletionRequest(user_id=citizen.id, app_id=app.id, vendor_id=app.vendor_id, requested_at=now,
+                              due_at=now + timedelta(days=DELETION_DAYS))
+    db.session.add(request)
+    db.session.flush()
+    audit.record(citizen, "deletion.request", "deletion_request", request.id,
+                 {"app_id": app.id, "due_at": request.due_at}, vendor_id=app.vendor_id)
+    db.session.commit()
+    return request
+
+
+def deletion_request_list(actor) -> list[DeletionRequest]:
+    """Deletion requests, open ones first by deadline: a citizen's own, a vendor member's vendor's, or all (admins)."""
+    authz.deletion_request_list(actor)
+    query = sa.select(DeletionRequest).order_by(DeletionRequest.completed_at.is_not(None), DeletionRequest.due_at,
+                                                DeletionRequest.id)
+    if str(actor.role) == Role.CITIZEN:
+        query = query.where(DeletionRequest.user_id == actor.id)
+    elif str(actor.role) == Role.VENDOR_MEMBER:
+        query = query.where(DeletionRequest.vendor_id == actor.vendor_id)
+    return list(db.session.scalars(query))
+
+
+def deletion_request_complete(actor, request_id: int, note: str) -> DeletionRequest:
+    """The vendor confirms it deleted what the app held about the citizen (``note``: what was deleted, or why
+    something must be kept by law). Members of the addressed vendor only; NotFound for an unknown request, Conflict
+    for a closed one, ValidationError for an empty note."""
+    request = db.session.get(DeletionRequest, int(request_id))
+    if request is None:
+        raise NotFound(f"deletion request {request_id} does not exist")
+    authz.deletion_request_complete(actor, request)
+    if request.completed_at is not None:
+        raise Conflict(f"deletion request {request_id} was already closed on {request.completed_at:%Y-%m-%d}")
+    if not (note or "").strip():
+        raise ValidationError("say what was deleted (or what the law requires you to keep, and why)",
+                              errors={"note": "empty"})
+    request.completed_at = utcnow()
+    request.completed_by_id = actor.id
+    request.note = note.strip()[:2000]
+    audit.record(actor, "deletion.complete", "deletion_request", request.id, {"app_id": request.app_id},
+                 vendor_id=request.vendor_id)
+    db.session.commit()
+    return request
