@@ -49,19 +49,45 @@ def carry_delegation(app: WSGIApp) -> WSGIApp:
     department access token (``python -m govapp.serve`` wraps every app in it)."""
 
     def wrapped(environ, start_response):
-        reset = _current_delegation.set(delegation_from_environ(environ))
+        token = delegation_from_environ(environ)
+        reset = _current_delegation.set(token)
         try:
             result = app(environ, start_response)
-            try:  # the body is produced here too: an app may call the department while it streams
-                return list(result)
-            finally:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()
+        finally:
+            _current_delegation.reset(reset)
+        return _CarriedBody(result, token)
+
+    return wrapped
+
+
+class _CarriedBody:
+    """A response body produced under the request's delegation, chunk by chunk: an app may call the department
+    while it streams, and a streamed body (however long) is never held in memory."""
+
+    def __init__(self, result: Iterable[bytes], token: str | None):
+        self._result = result
+        self._token = token
+
+    def _under_delegation(self, step):
+        reset = _current_delegation.set(self._token)
+        try:
+            return step()
         finally:
             _current_delegation.reset(reset)
 
-    return wrapped
+    def __iter__(self):
+        iterator = self._under_delegation(lambda: iter(self._result))
+        done = object()
+        while True:
+            chunk = self._under_delegation(lambda: next(iterator, done))
+            if chunk is done:
+                return
+            yield chunk
+
+    def close(self) -> None:
+        close = getattr(self._result, "close", None)
+        if close is not None:
+            self._under_delegation(close)
 
 
 def load_entrypoint(entrypoint: str) -> WSGIApp:
