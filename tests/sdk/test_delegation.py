@@ -9,7 +9,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from govapp.department import DepartmentClient
 from govapp.serve import carry_delegation, current_delegation
 
@@ -20,7 +19,7 @@ def department():
     seen: list[str | None] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's name
+        def do_GET(self):
             seen.append(self.headers.get("Authorization"))
             body = b'{"resident_id": "x"}'
             self.send_response(200)
