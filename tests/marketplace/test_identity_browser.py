@@ -1,8 +1,12 @@
 """A citizen on a 360-px phone (Debian's chromium driven by Playwright): logs in as a persona with a long
-minority name, consents to part of what an app asks, sees it on My data and revokes it; nothing scrolls
-sideways."""
+minority name, consents to part of what an app asks, sees it on My data and revokes it; the consent screen lists
+every claim and department record (optional ones unticked); My data masks, downloads and asks for deletion;
+nothing scrolls sideways."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 
@@ -110,7 +114,7 @@ def test_the_consent_screen_lists_every_claim_and_record_with_its_purpose_on_a_p
                                                                                      tmp_path):
     """The complete list: identity claims and the department records the app declared, in plain language, needed
     ones ticked and the optional one unticked, each with its purpose; what the citizen allows is what My data
-    shows."""
+    shows, with identifiers masked, the data and access log downloadable, and a deletion request tracked."""
     from marketplace.identity.personas import persona_list
 
     base, app_id = market_with_records
@@ -138,6 +142,23 @@ def test_the_consent_screen_lists_every_claim_and_record_with_its_purpose_on_a_p
     consents = page.get_by_role("region", name="您授权了个人信息的应用").inner_text()
     assert "户籍地址" in consents and "核对经营场所所在辖区" in consents and "您代表的企业" not in consents
     assert_fits_the_phone(page, tmp_path / "my-data-records.png")
+
+    # 我的数据: the resident ID masked on the page, in full in the downloads; a deletion request with its deadline.
+    rid = persona.resident_id
+    main = page.inner_text("main")
+    assert f"{rid[:4]}**********{rid[-4:]}" in main and rid not in main
+    with page.expect_download() as download:
+        page.get_by_role("link", name="我的数据（JSON）").click()
+    held = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))["held"]
+    assert held["resident_id"] == rid and download.value.suggested_filename == "my-data.json"
+    with page.expect_download() as download:
+        page.get_by_role("link", name="访问记录（CSV）").click()
+    assert Path(download.value.path()).read_text(encoding="utf-8-sig").startswith("app,fields,purpose")
+    page.get_by_role("button", name="请 食安通 的开发商删除我的数据").click()
+    page.wait_for_url(f"{base}/identity/my-data#deletion")
+    requests = page.get_by_role("region", name="删除请求").inner_text()
+    assert "食安通" in requests and "等待开发商处理" in requests
+    assert_fits_the_phone(page, tmp_path / "my-data-deletion.png")
 
     page.goto(f"{base}/identity/consent/{app_id}?lang=en")
     records = page.get_by_role("group", name="Government records the app needs to read")
