@@ -409,12 +409,17 @@ def test_the_app_reads_exactly_the_consented_fields_and_a_withdrawal_blocks_the_
     identity.consent_grant(citizen_of(gw), gw["app_id"], ["name", "dept:name", "dept:phone", "dept:address"])
     enter(client)
     resident_id = gw["resident_id"]
+    assert on_app(client, "/").status_code == 200  # the instance is up: what follows times the read alone
+    asked = utcnow()
     person = on_app(client, f"/dept/persons/{resident_id}")
     assert person.status_code == 200, person.json
     assert set(person.json) == {"resident_id", "name", "phone", "address"}
+    # In the citizen's access log before the app had the answer (the department reports each call before it
+    # replies), in plain language on My data.
     entry = db.session.scalar(sa.select(AccessLogEntry).where(AccessLogEntry.user_id == gw["citizen_id"],
                                                               AccessLogEntry.via == "GET /persons/{resident_id}"))
     assert entry is not None and set(entry.fields) == {"resident_id", "name", "phone", "address"}
+    assert timedelta(0) <= entry.occurred_at - asked < timedelta(seconds=1)
     old_token = on_app(client, "/").json["headers"]["X-Department-Token"]
 
     identity.consent_revoke(citizen_of(gw), gw["app_id"])
