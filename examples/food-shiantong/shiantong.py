@@ -222,6 +222,22 @@ def prefill():
                     "is_legal_representative": business.get("legal_representative") == citizen.resident_id})
 
 
+@app.get("/my-businesses")
+def my_businesses():
+    """The businesses the citizen represents, from the department (with their consent to share them), so they pick
+    one instead of typing an 18-character credit code. Without that consent: an empty list, and they type it."""
+    citizen = applicant()
+    try:
+        businesses = dept().my_businesses(citizen.resident_id)
+    except DepartmentError as exc:
+        if exc.code != "field_not_consented":
+            raise
+        return jsonify({"consented": False, "businesses": []})
+    return jsonify({"consented": True, "businesses": [
+        {"credit_code": b["credit_code"], "name": b["name"], "role": b["role"]}
+        for b in businesses if b.get("status") == "active"]})
+
+
 @app.get("/")
 def index():
     return app.send_static_file("index.html")
