@@ -113,7 +113,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500, help="requests per target and run")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--database-url", help="an empty database to use instead of a fresh SQLite file")
+    parser.add_argument("--without-delegation", action="store_true",
+                        help="mint no department access token (to measure what the delegation costs the gateway; "
+                             "the app's department calls would then be refused)")
     args = parser.parse_args()
+    if args.without_delegation:
+        from marketplace.gateway import services as gateway_services
+
+        gateway_services.department_token = lambda session: None
     load_average = os.getloadavg()
 
     from werkzeug.serving import make_server
@@ -176,6 +183,7 @@ def main() -> None:
                                 "backend": app.config["SANDBOX_BACKEND"],
                                 "database": app.config["DATABASE_URL"].split(":", 1)[0],
                                 "certification_s": round(certify_s, 1), "requests": args.requests,
+                                "delegation": not args.without_delegation,
                                 "concurrency": args.concurrency, "sequential": {}, "concurrent": {}}
                 for name, once in targets.items():
                     result["sequential"][name] = summary([once() for _ in range(args.requests)])
