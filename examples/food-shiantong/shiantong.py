@@ -227,12 +227,10 @@ def my_businesses():
     """The businesses the citizen represents, from the department (with their consent to share them), so they pick
     one instead of typing an 18-character credit code. Without that consent: an empty list, and they type it."""
     citizen = applicant()
-    try:
-        businesses = dept().my_businesses(citizen.resident_id)
-    except DepartmentError as exc:
-        if exc.code != "field_not_consented":
-            raise
+    client = dept()
+    if "businesses" not in client.delegated_fields():  # optional, and not ticked: do not ask (it would be refused)
         return jsonify({"consented": False, "businesses": []})
+    businesses = client.my_businesses(citizen.resident_id)
     return jsonify({"consented": True, "businesses": [
         {"credit_code": b["credit_code"], "name": b["name"], "role": b["role"]}
         for b in businesses if b.get("status") == "active"]})

@@ -19,6 +19,8 @@ field not consented), raised as DepartmentError with that status and code.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import http.client
 import json
 import os
@@ -82,6 +84,19 @@ class DepartmentClient:
         self.delegation = delegation
         self._base_url = base_url
         self._url = urlsplit(base_url) if base_url else None
+
+    def delegated_fields(self) -> frozenset[str]:
+        """The department fields the citizen using the app consented to, as their current department access token
+        says (read, not verified: the department verifies). Check before reading an optional field — a read
+        outside the delegation is refused, and repeated refusals suspend the app."""
+        token = self.delegation or current_delegation()
+        try:
+            payload = (token or "").split(".")[1]
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except (IndexError, ValueError, binascii.Error):
+            return frozenset()
+        fields = claims.get("fields") if isinstance(claims, dict) else None
+        return frozenset(str(f) for f in fields) if isinstance(fields, list) else frozenset()
 
     def with_delegation(self, token: str | None) -> DepartmentClient:
         """A client that sends ``token`` (e.g. ``delegation_from_environ(environ)``) with every call."""

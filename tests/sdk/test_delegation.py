@@ -80,3 +80,25 @@ def test_a_streamed_body_is_produced_as_it_is_sent_not_collected_first():
     assert len(list(itertools.islice(body, 3))) == 3
     assert len(produced) == 3
     body.close()
+
+
+def test_the_app_can_see_which_fields_its_citizen_delegated():
+    import base64
+    import json
+
+    def token(claims: dict) -> str:
+        part = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+        return f"eyJhbGciOiJFUzI1NiJ9.{part}.c2ln"
+
+    client = DepartmentClient(base_url="http://127.0.0.1:9")
+    assert client.delegated_fields() == frozenset()
+    seen = []
+
+    def app(environ, start_response):
+        seen.append(client.delegated_fields())
+        start_response("200 OK", [])
+        return [b""]
+
+    carry_delegation(app)({"HTTP_X_DEPARTMENT_TOKEN": token({"fields": ["name", "businesses"]})}, lambda *a: None)
+    carry_delegation(app)({"HTTP_X_DEPARTMENT_TOKEN": "not-a-token"}, lambda *a: None)
+    assert seen == [frozenset({"name", "businesses"}), frozenset()]
