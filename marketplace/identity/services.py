@@ -387,14 +387,23 @@ def consented_claims(citizen, app_id: int) -> dict[str, Any]:
     return {f: values[f] for f in status.granted if f in values}
 
 
-def department_token_for(citizen_user, app_id: int, *, ttl_seconds: int = 120) -> str | None:
-    """The department access token (delegation) for one forwarded request: the citizen's resident ID, the app, its
-    order, the department fields the citizen consented to now and the purpose, signed with the platform's key
-    (typ ``dept+jwt``, audience the department; see mockdata.delegation). None for a citizen without a resident ID.
+@dataclass(frozen=True)
+class DelegationBasis:
+    """What a department access token says, read from the database once; minting from it reads nothing (so a
+    cache of a gateway session's state can keep it beside the consented claims, under the same invalidation)."""
 
-    ``consent_at`` is when the citizen last decided about the app: a department service that has seen it refuses
-    tokens carrying an older decision, so a withdrawal stops reads through earlier tokens too. Writes nothing: the
-    reads themselves reach the access log. Citizens only."""
+    resident_id: str
+    app_id: int
+    order_id: int
+    fields: tuple[str, ...]  # department fields consented now
+    purpose: str
+    consent_at: int  # epoch ms of the citizen's last decision about the app (0: never decided)
+
+
+def delegation_basis(citizen_user, app_id: int) -> DelegationBasis | None:
+    """The citizen's delegation to the app as it stands now; None for a citizen without a resident ID. Citizens
+    only. ``consent_at`` is when the citizen last decided about the app: a department service that has seen it
+    refuses tokens carrying an older decision, so a withdrawal stops reads through earlier tokens too."""
     authz.identity_token_for(citizen_user)
     if not citizen_user.resident_id:
         return None
@@ -403,17 +412,34 @@ def department_token_for(citizen_user, app_id: int, *, ttl_seconds: int = 120) -
     # The granted entries as decided (the grant checked them against what the app asked; asking for more makes the
     # consent page ask again, and the department still bounds every call by the order's scopes).
     granted = consent.fields if consent is not None and consent.state == "granted" else []
-    fields = [f.removeprefix(DEPT_PREFIX) for f in granted if f.startswith(DEPT_PREFIX)]
     decided = max((t for t in (consent.decided_at, consent.revoked_at) if t), default=None) if consent else None
     order = app.order
-    purpose = f"{order.service_item.name}（{order.title}）" if order.service_item else order.title
+    return DelegationBasis(
+        resident_id=citizen_user.resident_id, app_id=app.id, order_id=order.id,
+        fields=tuple(f.removeprefix(DEPT_PREFIX) for f in granted if f.startswith(DEPT_PREFIX)),
+        purpose=f"{order.service_item.name}（{order.title}）" if order.service_item else order.title,
+        consent_at=int(decided.timestamp() * 1000) if decided else 0)
+
+
+def department_token_from(basis: DelegationBasis, *, ttl_seconds: int = 120) -> str:
+    """Mint the department access token of ``basis`` for one forwarded request (typ ``dept+jwt``, audience the
+    department; see mockdata.delegation), signed with the platform's key. No database read while the process
+    keeps the signing key."""
     now = int(utcnow().timestamp())
     payload = {"iss": keys.platform_issuer(), "iat": now, "nbf": now, "exp": now + int(ttl_seconds),
                "jti": uuid.uuid4().hex,
-               **delegation_claims(citizen=citizen_user.resident_id, app=f"app:{app.id}", order=str(order.id),
-                                   fields=fields, purpose=purpose,
-                                   consent_at=int(decided.timestamp() * 1000) if decided else 0)}
+               **delegation_claims(citizen=basis.resident_id, app=f"app:{basis.app_id}", order=str(basis.order_id),
+                                   fields=basis.fields, purpose=basis.purpose, consent_at=basis.consent_at)}
     return keys.sign_typed(payload, DELEGATION_TYPE)
+
+
+def department_token_for(citizen_user, app_id: int, *, ttl_seconds: int = 120) -> str | None:
+    """The department access token (delegation) for one forwarded request: the citizen's resident ID, the app, its
+    order, the department fields the citizen consented to now and the purpose (``delegation_basis``, minted by
+    ``department_token_from``). None for a citizen without a resident ID. Writes nothing: the reads themselves
+    reach the access log. Citizens only."""
+    basis = delegation_basis(citizen_user, app_id)
+    return None if basis is None else department_token_from(basis, ttl_seconds=ttl_seconds)
 
 
 # --- The identity token apps receive ---------------------------------------------------------------------
