@@ -398,6 +398,7 @@ def test_citizen_asks_and_vendor_confirms_deletion_on_the_web(client, shop):
     assert "删除请求" in html and "等待开发商处理" in html
 
     login(client, "vendor_a")
+    assert "/identity/deletion-requests" in client.get("/apps").get_data(as_text=True)  # found from My apps
     listing = client.get("/identity/deletion-requests").get_data(as_text=True)
     assert "食安通" in listing
     request_id = services.deletion_request_list(user)[0].id
