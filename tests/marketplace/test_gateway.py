@@ -434,11 +434,19 @@ def test_the_app_reads_exactly_the_consented_fields_and_a_withdrawal_blocks_the_
 
 def test_repeated_refusals_suspend_the_version_by_the_documented_rule(app, gw):
     """REFUSALS_TO_SUSPEND refusals within REFUSAL_WINDOW take the live version off the market (audited with the
-    rule); one refusal fewer does not, and refusals older than the window do not count."""
+    rule); one refusal fewer does not, refusals older than the window do not count, nor do not_represented ones."""
     from core.audit import AuditEvent
     from core.extensions import db
     from marketplace.gateway import services
     from marketplace.vendors.models import AppVersion
+
+    benign = {"method": "GET", "path": "/businesses/91410320MA49M30274", "query": "", "status": 403,
+              "refusal": "not_represented", "response": {"error": "not_represented", "detail": "not theirs"}}
+    for _ in range(services.REFUSALS_TO_SUSPEND + 5):  # how a correct app learns the citizen is not the owner
+        services.department_call_record(gw["app_id"], gw["version_id"], benign)
+    assert db.session.get(AppVersion, gw["version_id"]).suspended_at is None
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "gateway.department_representation_refused")) == services.REFUSALS_TO_SUSPEND + 5
 
     refusal = {"method": "GET", "path": f"/persons/{OTHER_RESIDENT_ID}", "query": "", "status": 403,
                "refusal": "not_delegated", "response": {"error": "not_delegated", "detail": "another person"}}
