@@ -197,9 +197,11 @@ class AppOrigin:
             if session is None:
                 return self.page(request, slug, 401, "Open this app from the platform to sign in to it.", launch=True)
             token = services.identity_token(session, audience=origin)
+            department_token = services.department_token(session)
             served = None if self.serving else instances.served_version(self.app.config, app, version, origin=origin)
         headers = request_headers(request.environ, reserved_cookies=self.reserved,
-                                  host=origin.split("://", 1)[1], proto=self.scheme(request), identity_token=token)
+                                  host=origin.split("://", 1)[1], proto=self.scheme(request), identity_token=token,
+                                  department_token=department_token)
         if self.serving is None:
             assert served is not None
             registry = instances.registry(self.app)

@@ -181,6 +181,10 @@ def version_upload(actor, app_id: int, *, version: str, stream: BinaryIO, store:
     if extra:
         problems["scopes"] = (f"govapp.toml asks for {', '.join(extra)}, which order {order.slug} does not grant "
                               f"(granted: {', '.join(order.dept_scopes) or 'none'})")
+    unreachable = manifest.field_problems(order.dept_scopes)
+    if unreachable:
+        problems["fields"] = (f"govapp.toml declares fields the order's scopes do not reach: "
+                              f"{'; '.join(unreachable.values())}")
     if problems:
         _discard_unreferenced(store, info.sha256)
         raise ValidationError("the bundle does not match this upload: " + "; ".join(problems.values()),

@@ -165,7 +165,8 @@ def test(folder: Path, suite_file: Path | None, contract_file: Path | None, from
                    f"(dataset {suite.dataset['spec']} seed {suite.dataset['seed']}, scopes {', '.join(scopes) or 'none'})")
     try:
         local = run_suite_locally(folder.resolve(), manifest.entrypoint, suite, scopes=scopes, contract=contract,
-                                  cases=choose, on_result=None if as_json else (lambda r: _print_result(r, verbose)))
+                                  cases=choose, app_name=manifest.name, order=manifest.order, fields=manifest.fields,
+                                  on_result=None if as_json else (lambda r: _print_result(r, verbose)))
     except RunnerError as exc:
         fail(str(exc))
     except SuiteError as exc:
