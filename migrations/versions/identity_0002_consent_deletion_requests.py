@@ -1,7 +1,7 @@
 """identity: citizens' deletion requests to an app's vendor (issue #12.3)
 
 Revision ID: identity_0002_consent
-Revises: identity_0001
+Revises: identity_oauth_0002
 Create Date: 2026-12-03 14:00:00
 
 """
