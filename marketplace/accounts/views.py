@@ -48,7 +48,8 @@ def login():
         target = request.args.get("next", "")
         # Only local paths: an open redirect would let phishing pages borrow our login.
         if not target.startswith("/") or target.startswith("//"):
-            target = url_for("home.index")
+            # Platform users land on their work queue (citizens log in at /identity, not here).
+            target = url_for("home.work") if user.role != "citizen" else url_for("home.index")
         return redirect(target)
     status = 422 if request.method == "POST" else 200
     return render_template("accounts/login.html", form=form), status

@@ -17,10 +17,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from swagger_ui_bundle import swagger_ui_path
 
-from core.auth import web_actor
+from core.auth import require_role, web_actor
 from core.money import Money
 from core.roles import Role
 from marketplace.catalogue import services as catalogue
+from marketplace.home.queue import work_queue
 from marketplace.i18n import locale_code
 from marketplace.orders import services as orders
 from marketplace.schemas import decimal_text
@@ -44,6 +45,7 @@ STATUS_LABELS = {
     "failed": _l("Failed"), "error": _l("Error"), "approved": _l("Approved"), "rejected": _l("Rejected"),
     "published": _l("Published"), "superseded": _l("Superseded"), "suspended": _l("Suspended"),
     "withdrawn": _l("Withdrawn"), "revoked": _l("Revoked"), "active": _l("Active"),
+    "grace": _l("grace"), "settled": _l("settled"),  # quarters, as the finance pages name them
 }
 
 
@@ -53,6 +55,15 @@ def index():
     return render_template("home/index.html", actor=actor,
                            departments=catalogue.department_list(page_size=50).items,
                            open_orders=orders.order_list(actor, status="open", page_size=10).items)
+
+
+@bp.get("/work")
+def work():
+    """The work queue every platform user lands on after logging in (citizens have /my/todo)."""
+    actor = web_actor()
+    require_role(actor, Role.DEPARTMENT_STAFF, Role.VENDOR_MEMBER, Role.FINANCE, Role.AUDITOR, Role.ADMIN,
+                 action="see a work queue")
+    return render_template("home/work.html", queue=work_queue(actor))
 
 
 @bp.get("/static/swagger-ui/<path:filename>")

@@ -30,7 +30,7 @@ def test_login_returns_to_the_page_asked_for_but_never_to_another_site(world, cl
     token = csrf_token(client, "/login")
     evil = client.post("/login?next=//evil.example", data={"csrf_token": token, "email": "vendor_a@test.example.cn",
                                                            "password": PASSWORD})
-    assert evil.headers["Location"] == "/"
+    assert evil.headers["Location"] == "/work", "never another site: the vendor lands on their work queue"
 
 
 def test_vendor_creates_a_client_sees_the_secret_once_and_can_get_a_token(world, client):
