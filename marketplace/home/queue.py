@@ -140,7 +140,8 @@ def _versions_to_approve(actor) -> QueueSection:
 
 def _questions_to_answer(actor) -> QueueSection:
     query = (sa.select(Question).join(Order, Question.order_id == Order.id)
-             .where(Order.department_id == actor.department_id, Question.answered_at.is_(None))
+             .where(Order.department_id == actor.department_id, Question.answered_at.is_(None),
+                    Question.hidden_at.is_(None))
              .order_by(Question.asked_at, Question.id))
     rows = list(db.session.scalars(query.limit(LIMIT)))
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0

@@ -121,3 +121,7 @@ class QuestionForm(FlaskForm):
 
 class AnswerForm(FlaskForm):
     answer = TextAreaField(_l("Answer"), validators=[DataRequired(), Length(max=20000)], render_kw={"rows": 3})
+
+
+class HideQuestionForm(FlaskForm):
+    reason = StringField(_l("Reason for hiding"), validators=[DataRequired(), Length(max=500)])

@@ -141,3 +141,41 @@ def test_citizens_have_no_work_queue_and_anonymous_visitors_must_log_in(world, c
     assert client.get("/work").status_code == 401
     submit(client, "/login", {"email": "citizen@test.example.cn", "password": "correct horse battery"})
     assert client.get("/work").status_code == 403
+
+
+def test_the_order_page_lists_its_competing_apps(market, world, client):
+    page = text(client.get(f"/orders/{world.ids['order_a']}"))
+    apps = re.search(r'<ul class="cards" id="competing-apps">.*?</ul>', page, re.S).group(0)
+    assert "App A" in apps and "Rival B" in apps and 'href="/services/apps/rival-b"' in apps
+    assert "Draft C" not in apps, "only published apps compete"
+    assert "本订单还没有应用上架" in text(client.get(f"/orders/{world.ids['order_b']}"))
+
+
+def test_questions_are_paginated_and_the_department_hides_one_with_a_reason(world, client):
+    from marketplace.orders import services as orders
+
+    vendor = _user(world, "vendor_a")
+    asked = [orders.question_ask(vendor, world.ids["order_a"], f"问题编号 {n:02d} 的内容") for n in range(25)]
+    first = text(client.get(f"/orders/{world.ids['order_a']}"))
+    assert "问题编号 00" in first and "问题编号 24" not in first and "共 25 个问题" in first
+    second = text(client.get(f"/orders/{world.ids['order_a']}?page=2"))
+    assert "问题编号 24" in second and "问题编号 00" not in second
+
+    login(client, "staff_a")
+    order_url = f"/orders/{world.ids['order_a']}"
+    spam = asked[3]
+    response = submit(client, order_url, {f"h{spam.id}-reason": "广告"}, action=f"/questions/{spam.id}/hide")
+    assert response.status_code == 302
+    staff_view = text(client.get(order_url))
+    assert "问题编号 03" in staff_view and "已对公众隐藏" in staff_view and "广告" in staff_view
+    client.post("/logout", data={"csrf_token": re.search(r'name="csrf_token"[^>]*value="([^"]+)"',
+                                                         staff_view).group(1)})
+    public = text(client.get(order_url))
+    assert "问题编号 03" not in public and "共 24 个问题" in public
+    assert all(q.id != spam.id for q in orders.question_list(None, world.ids["order_a"]))
+
+    login(client, "staff_b")
+    other = client.post(f"/questions/{asked[4].id}/hide", data={
+        "csrf_token": re.search(r'name="csrf_token"[^>]*value="([^"]+)"', text(client.get("/work"))).group(1),
+        f"h{asked[4].id}-reason": "不喜欢"})
+    assert other.status_code == 403, "another department cannot hide this order's questions"
