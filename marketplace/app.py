@@ -157,6 +157,9 @@ def _wants_json() -> bool:
 
 
 def _problem(status: int, title: str, detail: str, code: str, errors: dict | None = None):
+    # Titles (and details the catalogue knows) in the client's language: English unless it asks for Chinese.
+    with i18n.api_language():
+        title, detail = i18n.status_title(status, title), i18n.translated(detail) or detail
     body: dict[str, Any] = {"type": f"about:blank#{code}", "title": title, "status": status, "detail": detail,
                             "code": code}
     if errors:
@@ -187,7 +190,7 @@ def _register_error_handlers(app: Flask) -> None:
             problem = exc.to_problem()
             return _problem(exc.status, problem["title"], exc.message, exc.code, exc.errors or None)
         return render_template("error.html", status=exc.status, title=exc.title, detail=exc.message,
-                               errors=exc.errors), exc.status
+                               errors=exc.errors, context=exc.context), exc.status
 
     @app.errorhandler(sa_exc.DataError)
     def data_error(exc: sa_exc.DataError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
+from markupsafe import Markup
 
 from core.auth import web_actor
 from core.errors import Unauthenticated, ValidationError
@@ -69,7 +70,8 @@ def logout():
 
 def _client_form(actor) -> ClientForm:
     form = ClientForm()
-    form.scopes.choices = select_choices({scope: f"{scope} — {SCOPES[scope]}" for scope in sorted(ROLE_SCOPES[actor.role])})
+    form.scopes.choices = select_choices({scope: Markup("<code>{}</code> — {}").format(scope, SCOPES[scope])
+                                          for scope in sorted(ROLE_SCOPES[actor.role])})
     return form
 
 

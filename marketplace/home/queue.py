@@ -109,7 +109,7 @@ def _ratings_to_answer(actor, side: str, *, poor_only: bool) -> QueueSection:
         query = query.where(Rating.stars <= POOR_STARS)
     rows = list(db.session.scalars(query.limit(LIMIT)))
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0
-    title = _l("Poor ratings (差评) to follow up") if poor_only else _l("Ratings to answer")
+    title = _l("Poor ratings to follow up") if poor_only else _l("Ratings to answer")
     return QueueSection(
         "ratings", str(title),
         str(_l("Reply publicly to what the citizen wrote; a poor rating deserves a follow-up with the citizen.")),

@@ -15,6 +15,7 @@ from babel.dates import format_datetime
 from flask import Blueprint, current_app, render_template, request, send_from_directory
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 from swagger_ui_bundle import swagger_ui_path
 
 from core.auth import require_role, web_actor
@@ -22,7 +23,7 @@ from core.money import Money
 from core.roles import Role
 from marketplace.catalogue import services as catalogue
 from marketplace.home.queue import work_queue
-from marketplace.i18n import locale_code
+from marketplace.i18n import STATUS_ADVICE, locale_code, status_title, translated
 from marketplace.orders import services as orders
 from marketplace.schemas import decimal_text
 
@@ -95,7 +96,15 @@ def site_shell():
         "role_labels": ROLE_LABELS,
         "status_labels": STATUS_LABELS,
         "has_endpoint": _has_endpoint,
+        "status_title": status_title,
+        "status_advice": lambda status: str(STATUS_ADVICE.get(status, "")),
+        "translated_message": translated,
     }
+
+
+@bp.app_template_filter("role_label")
+def role_label(role: str) -> str:
+    return str(ROLE_LABELS.get(role, role))
 
 
 @bp.app_template_filter("yuan")
@@ -161,6 +170,14 @@ def localized(obj, attribute: str = "name") -> str:
         if english:
             return english
     return getattr(obj, attribute)
+
+
+@bp.app_template_filter("backticks")
+def backticks(text) -> Markup:
+    """Text with `commands` in backticks, as HTML with each command in <code> (the rest escaped): a translated
+    sentence keeps the command's name as the command, in any language."""
+    parts = str(escape(text)).split("`")
+    return Markup("".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts)))
 
 
 @bp.app_template_filter("pretty_json")
