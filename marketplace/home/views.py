@@ -176,10 +176,8 @@ def localized(obj, attribute: str = "name") -> str:
 def backticks(text) -> Markup:
     """Text with `commands` in backticks, as HTML with each command in <code> (the rest escaped): a translated
     sentence keeps the command's name as the command, in any language."""
-    if isinstance(text, Markup) or "`" not in str(text):
-        return escape(text)  # already HTML, or nothing to mark
-    parts = str(text).split("`")
-    return Markup("").join(Markup("<code>{}</code>").format(p) if i % 2 else escape(p) for i, p in enumerate(parts))
+    parts = escape(text).split("`")  # escape() leaves HTML (a translated template text) as it is
+    return Markup("").join(Markup("<code>") + p + Markup("</code>") if i % 2 else p for i, p in enumerate(parts))
 
 
 @bp.app_template_filter("pretty_json")

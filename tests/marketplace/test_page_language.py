@@ -241,3 +241,13 @@ def test_api_problem_titles_are_english_unless_the_client_asks_for_chinese(world
     chinese = world.call("vendor_a", "GET", "/api/orders/999999", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
     assert chinese.json["title"] == "未找到" and chinese.json["code"] == "not_found"
     assert chinese.json["detail"] == "order 999999 does not exist", "a detail with no translation stays as it was"
+
+
+def test_commands_in_backticks_become_code_and_everything_else_stays_escaped():
+    from markupsafe import Markup
+
+    from marketplace.home.views import backticks
+
+    assert backticks("run `govapp <package>` & <b>wait</b>") == \
+        "run <code>govapp &lt;package&gt;</code> &amp; &lt;b&gt;wait&lt;/b&gt;"
+    assert backticks(Markup("<em>`x`</em>")) == "<em><code>x</code></em>", "HTML (a translated text) is kept"
