@@ -6,6 +6,7 @@ import re
 from fractions import Fraction
 
 import pygal
+from flask_babel import gettext as _
 from pygal.style import Style
 
 from marketplace.ratings.models import DIMENSIONS
@@ -23,6 +24,7 @@ _SCRIPT = re.compile(r"<script\b.*?</script>", re.S)
 
 def _render(chart, title: str) -> str:
     chart.title = title
+    chart.no_data_text = _("No data")
     # pygal embeds its tooltip configuration as an inline script; the pages run no script (and a strict CSP).
     return _SCRIPT.sub("", chart.render(is_unicode=True))
 

@@ -33,7 +33,7 @@ TECHNICAL = {
     "tar", "gz", "tgz",  # file name extensions
     "shipin", "spjy",  # pinyin: the search box's example of what it understands
 }
-SKIP_TAGS = {"code", "pre", "script", "style", "kbd", "samp", "svg", "textarea"}
+SKIP_TAGS = {"code", "pre", "script", "style", "kbd", "samp", "textarea"}
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 SKIP_PATHS = re.compile(r"^/(logout|static/|api/|oauth/|metrics|healthz|readyz|\.well-known/)|\.(csv|pdf|json)$")
 ENGLISH = re.compile(r"[A-Za-z][A-Za-z’'-]*[A-Za-z]")
@@ -178,6 +178,10 @@ def seed_every_kind_of_page(market, world):
     ratings.rating_flag(vendor, rating.id, "the comment names a person")
     complaints.complaint_file(citizen, theme="slow", description="等了三天没有回音", transaction_id=txn.id)
     market.complete(citizen, market.apps["b"], decision="rejected")
+    from marketplace.identity import services as identity
+
+    identity.access_log_record(citizen.id, market.apps["a"].id, ["name", "phone", "business.legal_rep"],
+                               "审批结果短信通知", "gateway")
     run = db.session.scalar(sa.select(CertificationRun).where(CertificationRun.app_version_id == world.ids["version_a"]))
     run.state, run.finished_at = "certified", utcnow()
     db.session.commit()
@@ -191,7 +195,7 @@ ROLES = {
     "vendor_a": ["/work", "/", "/apps/new", "/finance/", "/orders/new"],
     "finance": ["/work", "/finance/", "/audit"],
     "auditor": ["/work", "/audit", "/finance/"],
-    "admin": ["/work", "/audit", "/feedback"],
+    "admin": ["/work", "/audit", "/feedback", "/identity/access-log"],
 }
 
 
@@ -251,3 +255,13 @@ def test_commands_in_backticks_become_code_and_everything_else_stays_escaped():
     assert backticks("run `govapp <package>` & <b>wait</b>") == \
         "run <code>govapp &lt;package&gt;</code> &amp; &lt;b&gt;wait&lt;/b&gt;"
     assert backticks(Markup("<em>`x`</em>")) == "<em><code>x</code></em>", "HTML (a translated text) is kept"
+
+
+def test_the_access_log_names_the_details_read_in_words(market, world, client):
+    from marketplace.identity import services as identity
+
+    identity.access_log_record(market.citizens["citizen"].id, market.apps["a"].id, ["name", "phone", "x.y"],
+                               "审批结果短信通知", "gateway")
+    login(client, "admin")
+    page = text(client.get("/identity/access-log"))
+    assert "<td>姓名、手机号码、<code>x.y</code></td>" in page
