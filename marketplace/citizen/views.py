@@ -7,6 +7,7 @@ that domain's (rating, complaint and analytics pages)."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
+from flask_babel import lazy_gettext as _l
 
 from core.auth import require_role, web_actor
 from core.roles import Role
@@ -21,6 +22,17 @@ from marketplace.ratings.forms import FlagForm, ModerationForm, ReplyForm
 from marketplace.transactions import services as transactions
 
 bp = Blueprint("citizen", __name__, template_folder="templates")
+
+# How an item can be handled (ServiceItem.channels); "window" is the department's service counter, the offline
+# route every item keeps whether or not an app serves it.
+CHANNEL_LABELS = {"online": _l("Online"), "mobile": _l("On a phone"), "window": _l("At the service window"),
+                  "post": _l("By post"), "phone": _l("By telephone")}
+OFFLINE_CHANNELS = ("window", "post", "phone")
+
+
+@bp.app_context_processor
+def channel_labels():
+    return {"channel_labels": CHANNEL_LABELS, "offline_channels": OFFLINE_CHANNELS}
 
 
 # --- the departments' stores ------------------------------------------------------------------------
