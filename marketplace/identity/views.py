@@ -3,6 +3,8 @@ app, "my data" (consents and the data-access log), and the access-log audit for 
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,6 +54,9 @@ def check_config(config: Mapping[str, Any]) -> None:
 @bp.app_context_processor
 def identity_labels():
     return {"field_labels": FIELD_LABELS, "gender_labels": GENDER_LABELS}
+
+
+LAUNCH_PATH = re.compile(r"/apps/[a-z0-9-]+/launch")  # gateway.launch: POST opens the app
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -159,7 +164,10 @@ def consent(app_id: int):
                                        next=next_url), 422
             flash(_("Your choice for %(app)s is saved. You can change it on the My data page.", app=app.name),
                   "success")
-        return redirect(next_url or url_for("identity.my_data"))
+        # Asked on the way into an app (next is its launch address): continue the launch in the same tap. 307
+        # repeats this POST, CSRF token included, at the launch address, which opens the app; two taps after login.
+        resume_launch = next_url is not None and LAUNCH_PATH.fullmatch(urlsplit(next_url).path) is not None
+        return redirect(next_url or url_for("identity.my_data"), 307 if resume_launch else 302)
     if request.method == "GET":
         form.fields.data = list(status.granted) if status.state == "granted" else list(status.requested)
     code = 422 if request.method == "POST" else 200

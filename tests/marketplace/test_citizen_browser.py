@@ -300,9 +300,7 @@ def test_a_citizen_finds_chooses_uses_follows_and_rates_an_app_on_a_phone(platfo
         assert label in page.inner_text(f"label[for=field-{field}]")
         assert page.locator(f"#field-{field}").is_checked()
         assert "用途" in page.inner_text(f"#purpose-{field}") and "食品经营许可证核发" in page.inner_text(f"#purpose-{field}")
-    page.locator("input[name=grant]").click()
-    page.wait_for_url("**/apps/shiantong/launch")
-    page.locator("form[action='/apps/shiantong/launch'] button[type=submit]").click()
+    page.locator("input[name=grant]").click()  # the second tap after login opens the app
 
     # The app, on its own origin through the gateway: apply.
     app_origin = f"http://shiantong.apps.localhost:{platform['port']}"
@@ -377,9 +375,7 @@ def open_app_as(page, platform, persona: str, slug: str) -> str:
     origin = f"http://{slug}.apps.localhost:{platform['port']}"
     page.wait_for_url(lambda url: url.startswith(origin) or "/identity/consent/" in url, timeout=90_000)
     if "/identity/consent/" in page.url:
-        page.locator("input[name=grant]").click()
-        page.wait_for_url(on_path(f"/apps/{slug}/launch"))
-        page.locator(f"form[action='/apps/{slug}/launch'] button[type=submit]").click()
+        page.locator("input[name=grant]").click()  # agreeing opens the app
         page.wait_for_url(f"{origin}/", timeout=90_000)
     return origin
 
