@@ -4,7 +4,6 @@ app, "my data" (consents and the data-access log), and the access-log audit for 
 from __future__ import annotations
 
 import re
-
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit

@@ -5,10 +5,9 @@ violations, the citizen's access log — with a department decision completing t
 
 from __future__ import annotations
 
-import re
-
 import io
 import json
+import re
 from datetime import timedelta
 from urllib.parse import urlsplit
 
