@@ -306,6 +306,8 @@ def test_a_citizen_finds_chooses_uses_follows_and_rates_an_app_on_a_phone(platfo
     app_origin = f"http://shiantong.apps.localhost:{platform['port']}"
     page.wait_for_url(f"{app_origin}/", timeout=90_000)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "the app's page fits the phone"
+    back = page.locator("#govmarket-bar a").first
+    assert back.inner_text() == "← 返回政务应用市场" and back.get_attribute("href") == f"{base}/services/apps/shiantong"
     page.locator("#credit_code").fill(platform["credit_code"])
     page.locator("#credit_code").dispatch_event("change")
     page.wait_for_function("() => document.getElementById('prefill-hint').textContent !== ''")
@@ -319,6 +321,9 @@ def test_a_citizen_finds_chooses_uses_follows_and_rates_an_app_on_a_phone(platfo
     page.wait_for_function("() => !document.getElementById('result').hidden")
     outcome = page.inner_text("#result")
     assert "已受理" in outcome, outcome
+    # The outcome comes into view on the phone, not below the fold of a long form.
+    page.wait_for_function("() => { const r = document.getElementById('result').getBoundingClientRect();"
+                           " return r.top >= 0 && r.bottom <= window.innerHeight; }", timeout=5_000)
 
     # Follow the case on the platform: completed, with its timeline.
     page.goto(f"{base}/my/cases")
