@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import re
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from blinker import Namespace
+from govsuite import suite_sha256
 from sqlalchemy.orm.exc import StaleDataError
 
 from core import audit
@@ -225,9 +224,9 @@ def suite_add(actor, order_id: int, document: dict) -> AcceptanceSuite:
     # (keyed by version and suite version) can never confuse two uploads that both said "version: 1".
     document = {**document, "version": version} if isinstance(document, dict) else document
     check_suite(document)
-    canonical = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    # The same hash the certification report records (one definition: govsuite.suite_sha256).
     suite = AcceptanceSuite(order_id=order.id, version=version, document=document,
-                            sha256=hashlib.sha256(canonical.encode()).hexdigest(), created_by_id=actor.id)
+                            sha256=suite_sha256(document), created_by_id=actor.id)
     db.session.add(suite)
     db.session.flush()
     audit.record(actor, "suite.add", "order", order.id, {"version": version, "sha256": suite.sha256,
