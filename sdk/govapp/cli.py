@@ -324,16 +324,40 @@ def _follow(version_id: str, poll: float = 2.0) -> dict:
         except PlatformError:
             report = None
     if report:
-        # The sandbox's report: {"certified", "summary": {total, passed, ratio, latency_p95_ms, ...}, "verdicts", "cases"}
-        summary = dict(report.get("summary") or {})
-        for key in ("certified", "passed", "pass_ratio", "latency_p95_ms", "violations", "reasons", "verdicts"):
-            if key in report and report[key] not in (None, {}, []):
-                summary[key] = report[key]
-        click.echo("Report: " + json.dumps(summary, ensure_ascii=False, default=str))
-        for case in report.get("cases", []):
+        for line in report_lines(report):
+            click.echo(line)
+        for case in (report.get("report") or {}).get("cases", []):
             if not case.get("passed") and case.get("diff"):
                 click.secho(case["diff"], fg="red")
     return final
+
+
+def report_lines(document: dict) -> list[str]:
+    """The certification report the platform's API returns ({state, error, report: {certified, summary, verdicts,
+    hidden, suite, bundle_sha256, image_hash, cases}}) as lines a person reads."""
+    report = document.get("report") or {}
+    if not report:
+        line = f"Report: none yet (run {document.get('state', 'unknown')})"
+        return [line + (f": {document['error']}" if document.get("error") else "")]
+    summary = report.get("summary") or {}
+    passed, total = summary.get("passed", 0), summary.get("total", 0)
+    ratio = float(summary.get("ratio") or 0)
+    lines = [f"Report: {'CERTIFIED' if report.get('certified') else 'NOT CERTIFIED'}: {passed}/{total} cases passed "
+             f"({ratio:.1%}), latency p95 {summary.get('latency_p95_ms', '?')} ms, "
+             f"{summary.get('violations', 0)} scope violation(s)"]
+    lines += [f"  - {reason}" for reason in summary.get("reasons") or []]
+    lines += [f"  ! {name}: {detail}" for name, detail in (report.get("verdicts") or {}).items()]
+    for category, counts in sorted((summary.get("by_category") or {}).items()):
+        if isinstance(counts, list | tuple) and len(counts) == 2:
+            lines.append(f"  {category}: {counts[0]}/{counts[1]}")
+    for category, counts in (report.get("hidden") or {}).items():
+        lines.append(f"  hidden {category}: {counts.get('passed', 0)}/{counts.get('total', 0)}")
+    suite = report.get("suite") or {}
+    if suite.get("sha256"):
+        lines.append(f"  suite {suite.get('name', '')} v{suite.get('version', '?')} sha256 {suite['sha256']}")
+    if report.get("bundle_sha256"):
+        lines.append(f"  bundle sha256 {report['bundle_sha256']}")
+    return lines
 
 
 @main.command()

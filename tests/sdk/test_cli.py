@@ -124,3 +124,25 @@ def test_an_app_that_cannot_start_is_reported_with_its_output(tmp_path):
     assert result.returncode == 1
     assert "the app exited with status 1 before it was ready" in result.stderr
     assert "RuntimeError: missing configuration FOO" in result.stderr
+
+
+def test_the_report_summary_says_what_happened_not_report_braces():
+    from govapp.cli import report_lines
+
+    document = {"state": "failed", "error": None, "report": {
+        "certified": False, "bundle_sha256": "b" * 64,
+        "suite": {"name": "food-licence", "version": 3, "sha256": "a" * 64},
+        "summary": {"total": 26, "passed": 24, "ratio": 0.9231, "latency_p95_ms": 41.5, "violations": 0,
+                    "reasons": ["pass ratio 92.3% is below the required 95%"],
+                    "by_category": {"happy-path": [5, 5], "rules": [3, 5]}},
+        "verdicts": {"timeout": "case refusal-1 took longer than 5 s"},
+        "hidden": {"rules": {"passed": 3, "total": 4}}, "cases": []}}
+    lines = report_lines(document)
+    assert lines[0] == ("Report: NOT CERTIFIED: 24/26 cases passed (92.3%), latency p95 41.5 ms, "
+                        "0 scope violation(s)")
+    assert "  - pass ratio 92.3% is below the required 95%" in lines
+    assert "  ! timeout: case refusal-1 took longer than 5 s" in lines and "  rules: 3/5" in lines
+    assert "  hidden rules: 3/4" in lines and f"  suite food-licence v3 sha256 {'a' * 64}" in lines
+    assert not any("{}" in line for line in lines)
+    assert report_lines({"state": "error", "error": "the sandbox backend is down", "report": None}) == \
+        ["Report: none yet (run error): the sandbox backend is down"]
