@@ -379,6 +379,43 @@ def status(version_id: str, once: bool, poll: float) -> None:
         raise SystemExit(1)
 
 
+@main.command("dev-token")
+@click.option("--dir", "key_dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".govapp-dev"),
+              show_default=True, help="Where the local signing key and its JWKS are kept (made on first use).")
+@click.option("--sub", default="dev-citizen", show_default=True, help="The citizen's pseudonymous id for this app.")
+@click.option("--claim", "claims", multiple=True, metavar="NAME=VALUE",
+              help="A consented claim, e.g. --claim name=张三 --claim resident_id=110105199003074578 (repeatable).")
+@click.option("--lifetime", default=3600, show_default=True, help="Seconds the token stays valid.")
+def dev_token(key_dir: Path, sub: str, claims: tuple[str, ...], lifetime: int) -> None:
+    """Print an identity token for trying the app locally, signed like the gateway's by a local key.
+
+    Run the app with GOVAPP_JWKS and GOVAPP_ISSUER as printed (on stderr), then send the token as
+    `Authorization: Bearer <token>`. The key stays in --dir, so tokens made later verify with the same JWKS."""
+    from joserfc.jwk import ECKey
+
+    from govapp.runner import LOCAL_ISSUER, TokenSigner
+
+    values = {}
+    for claim in claims:
+        name, sep, value = claim.partition("=")
+        if not sep or not name:
+            fail(f"--claim {claim!r}: write it as NAME=VALUE, e.g. --claim name=张三")
+        values[name.strip()] = value
+    key_dir.mkdir(parents=True, exist_ok=True)
+    key_file, jwks_file = key_dir / "dev-key.json", key_dir / "jwks.json"
+    if key_file.exists():
+        key = ECKey.import_key(json.loads(key_file.read_text("utf-8")))
+    else:
+        key = ECKey.generate_key("P-256", parameters={"kid": "govapp-test", "use": "sig", "alg": "ES256"})
+        key_file.write_text(json.dumps(key.as_dict(private=True)), encoding="utf-8")
+        key_file.chmod(0o600)
+    signer = TokenSigner(LOCAL_ISSUER, lifetime_s=lifetime, key=key)
+    jwks_file.write_text(json.dumps(signer.jwks()), encoding="utf-8")
+    click.echo(signer.sign({"sub": sub, **values}))
+    click.echo(f"export GOVAPP_JWKS={jwks_file.resolve()}\nexport GOVAPP_ISSUER={LOCAL_ISSUER}\n"
+               "curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8000/", err=True)
+
+
 @main.command()
 def whoami() -> None:
     """Show which platform and token the commands use."""

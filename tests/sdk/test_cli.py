@@ -146,3 +146,25 @@ def test_the_report_summary_says_what_happened_not_report_braces():
     assert not any("{}" in line for line in lines)
     assert report_lines({"state": "error", "error": "the sandbox backend is down", "report": None}) == \
         ["Report: none yet (run error): the sandbox backend is down"]
+
+
+def test_dev_token_is_verified_by_the_sdk_with_the_printed_settings(tmp_path):
+    from click.testing import CliRunner
+
+    from govapp.cli import main
+    from govapp.identity import IdentityVerifier
+
+    runner = CliRunner()
+    keys = tmp_path / "keys"
+    first = runner.invoke(main, ["dev-token", "--dir", str(keys), "--claim", "name=张三", "--claim",
+                                 "phone=13800000000"])
+    assert first.exit_code == 0, first.output
+    token = first.stdout.strip()
+    assert f"export GOVAPP_JWKS={(keys / 'jwks.json').resolve()}" in first.stderr
+    citizen = IdentityVerifier(keys / "jwks.json", "https://govapp-test.local").verify(token)
+    assert citizen.name == "张三" and citizen.claims["phone"] == "13800000000" and citizen.sub == "dev-citizen"
+    second = runner.invoke(main, ["dev-token", "--dir", str(keys), "--sub", "other"]).stdout.strip()
+    assert IdentityVerifier(keys / "jwks.json", "https://govapp-test.local").verify(first.stdout.strip()).sub == \
+        "dev-citizen", "the key is kept: earlier tokens still verify"
+    assert IdentityVerifier(keys / "jwks.json", "https://govapp-test.local").verify(second).sub == "other"
+    assert runner.invoke(main, ["dev-token", "--dir", str(keys), "--claim", "oops"]).exit_code != 0
