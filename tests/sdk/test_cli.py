@@ -150,7 +150,6 @@ def test_the_report_summary_says_what_happened_not_report_braces():
 
 def test_dev_token_is_verified_by_the_sdk_with_the_printed_settings(tmp_path):
     from click.testing import CliRunner
-
     from govapp.cli import main
     from govapp.identity import IdentityVerifier
 
@@ -168,3 +167,19 @@ def test_dev_token_is_verified_by_the_sdk_with_the_printed_settings(tmp_path):
         "dev-citizen", "the key is kept: earlier tokens still verify"
     assert IdentityVerifier(keys / "jwks.json", "https://govapp-test.local").verify(second).sub == "other"
     assert runner.invoke(main, ["dev-token", "--dir", str(keys), "--claim", "oops"]).exit_code != 0
+
+
+def test_docs_vendors_md_documents_every_department_method():
+    import inspect
+    from pathlib import Path
+
+    from govapp.department import DepartmentClient
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "vendors.md").read_text("utf-8")
+    methods = [name for name, _ in inspect.getmembers(DepartmentClient, callable) if not name.startswith("_")]
+    assert {"person", "person_licences", "business", "business_licences", "submit_application", "application",
+            "health"} <= set(methods)
+    missing = [name for name in methods if f"`{name}(" not in doc and f"`DepartmentClient.{name}(" not in doc]
+    assert not missing, f"docs/vendors.md does not document {missing}"
+    for code in ("scope_denied", "invalid_identifier", "invalid_request", "unreachable", "too_many_calls"):
+        assert f"`{code}`" in doc, f"the error {code} is not documented"
