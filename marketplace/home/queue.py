@@ -10,7 +10,7 @@ where a domain has the list as a service, the queue calls it.
 - vendor members: the newest certification result of each app, ratings of their apps not yet answered, open
   complaints with their deadline, payment statements;
 - finance: quarters to settle and post once their grace ends, settled quarters to close;
-- administrators: ratings awaiting moderation, complaints past their deadline;
+- administrators: vendor applications, ratings awaiting moderation, complaints past their deadline;
 - auditors: the ledger and audit log (nothing waits for them).
 """
 
@@ -28,6 +28,7 @@ from billing.calendar import quarter_code_of, quarter_span
 from core.extensions import db
 from core.roles import Role
 from core.time import utcnow
+from marketplace.accounts import onboarding
 from marketplace.complaints import services as complaints
 from marketplace.complaints.models import Complaint
 from marketplace.orders.models import Order, Question
@@ -207,6 +208,17 @@ def _review_queue(actor) -> QueueSection:
         page.total, url_for("citizen.feedback"))
 
 
+def _vendor_applications(actor) -> QueueSection:
+    page = onboarding.vendor_application_list(actor, status="pending", page_size=LIMIT)
+    return QueueSection(
+        "applications", str(_l("Vendor applications")),
+        str(_l("Companies that applied to become vendors: check each against its business licence, then approve "
+               "(the vendor is registered and invited) or reject with a reason.")),
+        [QueueItem(f"{a.company_name} · {a.credit_code}", url_for("accounts.vendor_applications") + f"#application-{a.id}",
+                   since=a.submitted_at, status="pending") for a in page.items],
+        page.total, url_for("accounts.vendor_applications"))
+
+
 def _links(actor) -> list[tuple[str, str]]:
     """Every page of the role, so the queue is also the role's map of the site."""
     role = actor.role
@@ -222,7 +234,10 @@ def _links(actor) -> list[tuple[str, str]]:
         links += [(str(_l("Ratings and complaints")), url_for("citizen.feedback"))]
     if role == Role.DEPARTMENT_STAFF:
         links += [(str(_l("Analytics")), url_for("analytics.analytics_page"))]
+    if role == Role.ADMIN:
+        links += [(str(_l("Vendor applications")), url_for("accounts.vendor_applications"))]
     if role == Role.VENDOR_MEMBER:
+        links += [(str(_l("Invite a colleague")), url_for("accounts.invitation_new"))]
         links += [(str(_l("Payment statements")), url_for("billing.vendor_statement_page", vendor_id=actor.vendor_id))]
     if role in (Role.AUDITOR, Role.FINANCE):
         links += [(str(_l("Finance")), url_for("billing.finance_home")),
@@ -249,5 +264,5 @@ def work_queue(actor, *, now: datetime | None = None) -> WorkQueue:
     elif role == Role.FINANCE:
         sections = [_quarters(actor, now)]
     elif role == Role.ADMIN:
-        sections = [_review_queue(actor), _complaint_section(actor, now, overdue_only=True)]
+        sections = [_vendor_applications(actor), _review_queue(actor), _complaint_section(actor, now, overdue_only=True)]
     return WorkQueue(sections, _links(actor), now)

@@ -46,7 +46,7 @@ STATUS_LABELS = {
     "failed": _l("Failed"), "error": _l("Error"), "approved": _l("Approved"), "rejected": _l("Rejected"),
     "published": _l("Published"), "superseded": _l("Superseded"), "suspended": _l("Suspended"),
     "withdrawn": _l("Withdrawn"), "revoked": _l("Revoked"), "active": _l("Active"),
-    "grace": _l("grace"), "settled": _l("settled"),  # quarters, as the finance pages name them
+    "grace": _l("grace"), "settled": _l("settled"), "pending": _l("Pending"),  # quarters, as the finance pages name them
 }
 
 
