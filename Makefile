@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 export FLASK_APP := marketplace.app:create_app
 
-.PHONY: run test install lock check-latest services runtime lint test-sqlite test-postgres mutation bench clean
+.PHONY: run test install lock check-latest services runtime browser-tools lint test-sqlite test-postgres mutation bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,14 @@ services:
 runtime: install services
 	$(BIN)/govmarket sandbox build-runtime
 
+## node_modules: the browser tests' page checks from the npm registry, exact versions from package-lock.json
+# (axe-core for accessibility: tests/marketplace/test_role_journeys.py)
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+browser-tools: node_modules/.installed
+
 ## make lint: ruff, and the layering contracts of ARCHITECTURE.md §2 (import-linter, [tool.importlinter] in pyproject.toml)
 lint: install
 	$(BIN)/ruff check .
@@ -68,7 +76,7 @@ test-postgres: install
 	TEST_DATABASE=postgres TEST_DB_ONLY=1 $(BIN)/pytest -q -p no:cacheprovider
 
 ## make test: installs and starts what the tests need, then the whole suite on SQLite and on PostgreSQL
-test: install services runtime lint
+test: install services runtime browser-tools lint
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 
@@ -89,4 +97,4 @@ bench: install services runtime
 	$(BIN)/python bench/gateway_overhead.py --requests 200 --concurrency 8
 
 clean:
-	rm -rf $(VENV) .venv-lock .venv-latest instance .pytest_cache .ruff_cache mutants
+	rm -rf $(VENV) .venv-lock .venv-latest instance .pytest_cache .ruff_cache mutants node_modules

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs and starts what the platform and its tests need on a Debian machine, when missing:
-# Debian packages (bubblewrap, docker.io, docker-compose, debootstrap, chromium, CJK fonts), PostgreSQL, Redis, dockerd.
+# Debian packages (bubblewrap, docker.io, docker-compose, debootstrap, chromium, npm, CJK fonts), PostgreSQL, Redis, dockerd.
 # Idempotent: running it again on a ready machine takes a second.
 set -euo pipefail
 
@@ -14,6 +14,7 @@ command -v dockerd >/dev/null || need_pkgs+=(docker.io)
 command -v docker-compose >/dev/null || need_pkgs+=(docker-compose)
 command -v debootstrap >/dev/null || need_pkgs+=(debootstrap)
 command -v chromium >/dev/null || need_pkgs+=(chromium)
+command -v npm >/dev/null || need_pkgs+=(npm)  # installs axe-core (package-lock.json) for the browser journeys
 [ -d /usr/share/fonts/opentype/noto ] || need_pkgs+=(fonts-noto-cjk)
 command -v pg_ctlcluster >/dev/null || need_pkgs+=(postgresql)
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)
