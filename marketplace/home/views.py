@@ -22,6 +22,7 @@ from core.auth import require_role, web_actor
 from core.money import Money
 from core.roles import Role
 from marketplace.catalogue import services as catalogue
+from marketplace.home import sdk
 from marketplace.home.queue import work_queue
 from marketplace.i18n import STATUS_ADVICE, locale_code, status_title, translated
 from marketplace.orders import services as orders
@@ -65,6 +66,19 @@ def work():
     require_role(actor, Role.DEPARTMENT_STAFF, Role.VENDOR_MEMBER, Role.FINANCE, Role.AUDITOR, Role.ADMIN,
                  action="see a work queue")
     return render_template("home/work.html", queue=work_queue(actor))
+
+
+@bp.get("/sdk")
+def sdk_page():
+    """The vendor SDK: its version and wheels, and how to install them."""
+    return render_template("home/sdk.html", wheels=sdk.wheels(current_app.instance_path), versions=sdk.versions())
+
+
+@bp.get("/sdk/<filename>")
+def sdk_download(filename: str):
+    path = sdk.wheel_path(current_app.instance_path, filename)
+    return send_from_directory(path.parent, path.name, as_attachment=True, mimetype="application/zip",
+                               max_age=24 * 3600)
 
 
 @bp.get("/static/swagger-ui/<path:filename>")

@@ -179,3 +179,22 @@ def test_questions_are_paginated_and_the_department_hides_one_with_a_reason(worl
         "csrf_token": re.search(r'name="csrf_token"[^>]*value="([^"]+)"', text(client.get("/work"))).group(1),
         f"h{asked[4].id}-reason": "不喜欢"})
     assert other.status_code == 403, "another department cannot hide this order's questions"
+
+
+def test_vendors_download_the_sdk_wheels_with_their_version_from_the_platform(world, client, app):
+    import importlib.metadata
+    import io
+    import zipfile
+
+    login(client, "vendor_a")
+    assert 'href="/sdk"' in text(client.get("/work"))
+    page = text(client.get("/sdk"))
+    version = importlib.metadata.version("govapp-sdk")
+    assert f"开发工具包（SDK）{version}" in page
+    name = re.search(r'href="/sdk/(govapp_sdk-[^"]+\.whl)"', page).group(1)
+    assert version in name and re.search(r'href="/sdk/govapp_suite-[^"]+\.whl"', page)
+    wheel = client.get(f"/sdk/{name}")
+    assert wheel.status_code == 200 and "attachment" in wheel.headers["Content-Disposition"]
+    assert "govapp/cli.py" in zipfile.ZipFile(io.BytesIO(wheel.data)).namelist()
+    assert client.get("/sdk/../../etc/passwd").status_code == 404
+    assert client.get("/sdk/other.whl").status_code == 404
