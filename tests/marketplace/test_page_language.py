@@ -30,7 +30,7 @@ TECHNICAL = {
     "gb", "wsgi", "pip", "toml", "post", "get", "put", "delete", "patch", "python", "bwrap", "docker", "cpu",
     "pids", "mb", "ms", "kb", "ok", "uscc", "javascript", "svg", "png", "p95", "cli", "ci", "bearer", "basic",
     "client_credentials", "scope", "github", "pypi", "swagger", "mib",
-    "tar", "gz", "tgz", "jpeg", "png", "kib",  # file types and sizes
+    "tar", "gz", "tgz", "jpeg", "kib",  # file types and sizes
     "shipin", "spjy",  # pinyin: the search box's example of what it understands
 }
 SKIP_TAGS = {"code", "pre", "script", "style", "kbd", "samp", "textarea"}
