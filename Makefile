@@ -30,6 +30,7 @@ $(OPENAPI_VENV)/.installed: requirements/openapi-client.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
+	command -v npm >/dev/null || ./scripts/ensure-services.sh
 	npm ci --no-audit --no-fund --ignore-scripts
 	touch $@
 

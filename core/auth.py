@@ -128,4 +128,5 @@ def require_role(actor: Any, *roles: str, action: str) -> None:
         raise Unauthenticated(f"log in to {action}")
     if str(actor.role) not in {str(r) for r in roles}:
         allowed = ", ".join(str(r) for r in roles)
-        raise Forbidden(f"only {allowed} may {action}; you are signed in as {actor.role}")
+        raise Forbidden(f"only {allowed} may {action}; you are signed in as {actor.role}",
+                        allowed_roles=[str(r) for r in roles], role=str(actor.role))

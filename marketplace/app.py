@@ -96,7 +96,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         "servers": [{"url": issuer, "description": "This platform"}],
         "components": {"securitySchemes": {"oauth2": {
             "type": "oauth2", "description": "Bearer tokens of API clients (client credentials); see docs/api.md",
-            "flows": {"clientCredentials": {"tokenUrl": f"{issuer}/oauth/token", "scopes": dict(SCOPES)}}},
+            "flows": {"clientCredentials": {"tokenUrl": f"{issuer}/oauth/token",
+                                            "scopes": {name: str(text) for name, text in SCOPES.items()}}}},
             "clientSecretBasic": {"type": "http", "scheme": "basic",
                                   "description": "An API client's id and secret, at the token endpoint only"}}},
     })
@@ -183,6 +184,9 @@ def _wants_json() -> bool:
 
 
 def _problem(status: int, title: str, detail: str, code: str, errors: dict | None = None):
+    # Titles (and details the catalogue knows) in the client's language: English unless it asks for Chinese.
+    with i18n.api_language():
+        title, detail = i18n.status_title(status, title), i18n.translated(detail) or detail
     body: dict[str, Any] = {"type": problem_type(code), "title": title, "status": status, "detail": detail,
                             "code": code}
     if errors:
@@ -231,7 +235,7 @@ def _register_error_handlers(app: Flask) -> None:
                 response.headers["WWW-Authenticate"] = exc.context["challenge"]
             return response
         return render_template("error.html", status=exc.status, title=exc.title, detail=exc.message,
-                               errors=exc.errors), exc.status
+                               errors=exc.errors, context=exc.context), exc.status
 
     @app.errorhandler(sa_exc.DataError)
     def data_error(exc: sa_exc.DataError):

@@ -34,7 +34,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from govsuite import Case, Exchange, HttpResponse, Request, SuiteRun, load_suite, run_cases
+from govsuite import Case, Exchange, HttpResponse, Request, SuiteRun, load_suite, run_cases, suite_sha256
 
 from core.errors import ServiceUnavailable
 from core.storage import BlobStore
@@ -739,6 +739,5 @@ class _HarnessTransport:
 
 
 def suite_hash(document: Mapping) -> str:
-    import hashlib
-
-    return hashlib.sha256(json.dumps(document, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    """The suite's hash in the report: the one definition, ``govsuite.suite_sha256``."""
+    return suite_sha256(document)

@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from authlib.integrations.base_client.errors import OAuthError
 from flask import (
@@ -127,6 +128,9 @@ def identity_labels():
             "masked": masked, "access_route_text": access_route_text}
 
 
+LAUNCH_PATH = re.compile(r"/apps/[a-z0-9-]+/launch")  # gateway.launch: POST opens the app
+
+
 def _safe_next(target: str | None) -> str | None:
     """Only our own pages, or an app's own origin (<slug>.<APPS_DOMAIN>): never an open redirect."""
     return platform_next(target, apps=True)
@@ -217,7 +221,10 @@ def consent(app_id: int):
                                        next=next_url), 422
             flash(_("Your choice for %(app)s is saved. You can change it on the My data page.", app=app.name),
                   "success")
-        return redirect(next_url or url_for("identity.my_data"))
+        # Asked on the way into an app (next is its launch address): continue the launch in the same tap. 307
+        # repeats this POST, CSRF token included, at the launch address, which opens the app; two taps after login.
+        resume_launch = next_url is not None and LAUNCH_PATH.fullmatch(urlsplit(next_url).path) is not None
+        return redirect(next_url or url_for("identity.my_data"), 307 if resume_launch else 302)
     if request.method == "GET":
         # Optional entries start unticked: the citizen opts in to them.
         form.fields.data = list(status.granted) if status.state == "granted" else list(status.required)

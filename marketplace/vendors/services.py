@@ -114,6 +114,11 @@ def published_apps_query():
             .options(selectinload(App.vendor), contains_eager(App.order).joinedload(Order.service_item)))
 
 
+def competing_apps(order_id: int) -> list[App]:
+    """The published apps of an order (public), by name: what competes for its citizens."""
+    return list(db.session.scalars(published_apps_query().where(App.order_id == order_id).order_by(App.name, App.id)))
+
+
 def app_get_published(app_id: int) -> App:
     """A published app (public): it has a live version, and its order is published and not archived. Raises
     NotFound for any other app."""

@@ -50,10 +50,10 @@ class RunnerError(RuntimeError):
 class TokenSigner:
     """Signs identity tokens the way the platform's gateway does, with a key made for this run."""
 
-    def __init__(self, issuer: str = LOCAL_ISSUER, lifetime_s: int = 300):
+    def __init__(self, issuer: str = LOCAL_ISSUER, lifetime_s: int = 300, key: ECKey | None = None):
         self.issuer = issuer
         self.lifetime_s = lifetime_s
-        self.key = ECKey.generate_key("P-256", parameters={"kid": "govapp-test", "use": "sig", "alg": "ES256"})
+        self.key = key or ECKey.generate_key("P-256", parameters={"kid": "govapp-test", "use": "sig", "alg": "ES256"})
 
     def jwks(self) -> dict:
         return {"keys": [self.key.as_dict(private=False)]}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -52,6 +53,10 @@ def app(environ, start_response):
                                   ("Set-Cookie", "govgw_session=forged; Path=/"),
                                   ("Set-Cookie", "__Host-govgw_session=forged; Path=/; Secure")])
         return [b"ok"]
+    if path == "/page":
+        page = b"<!doctype html><html><head><title>t</title></head><body class=app><h1>App page</h1></body></html>"
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(page)))])
+        return [page]
     if path.startswith("/dept/"):
         status, answer = dept(environ["REQUEST_METHOD"], path[5:] + ("?" + query if query else ""), body or None,
                               environ.get("HTTP_X_REPLAY") or environ.get("HTTP_X_DEPARTMENT_TOKEN"))
@@ -244,6 +249,44 @@ def test_launch_goes_on_only_to_a_path_of_the_app(client, gw, next_):
     assert kept.headers["Location"] == "/applications?step=2"
 
 
+def test_app_pages_carry_the_platform_bar_with_the_way_back(client, gw):
+    enter(client)
+    page = on_app(client, "/page")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and html.startswith("<!doctype html>")
+    bar = re.search(r'<body class=app><nav id="govmarket-bar" lang="zh-CN" aria-label="政务应用市场"[^>]*>(.*?)</nav>'
+                    r'<h1>App page</h1>', html)
+    assert bar, html[:400]
+    issuer = client.application.config["ISSUER"].rstrip("/")
+    assert f'href="{issuer}/services/apps/echo"' in bar.group(1) and "返回政务应用市场" in bar.group(1)
+    assert f'href="{issuer}/my/cases"' in bar.group(1)
+    assert int(page.headers.get("Content-Length", len(page.data))) == len(page.data), "no stale length"
+    assert "govmarket-bar" not in on_app(client, "/x").get_data(as_text=True), "JSON answers are left alone"
+    english = on_app(client, "/page", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Back to the Gov App Market" in english
+
+
+def test_the_bar_is_inserted_after_body_even_when_the_tag_is_split_across_chunks():
+    from marketplace.gateway.bar import WithBar, bar_html, injectable
+
+    closed = []
+
+    class Body(list):
+        def close(self):
+            closed.append(True)
+
+    bar = bar_html("http://p.example/", "a<b", "名<字>", "zh")
+    assert b'href="http://p.example/services/apps/a&lt;b"' in bar and "名&lt;字&gt;".encode() in bar
+    body = WithBar(Body([b"<html><head></head><bo", b"dy id=x>hi", b"</body></html>"]), b"[BAR]")
+    assert b"".join(body) == b"<html><head></head><body id=x>[BAR]hi</body></html>"
+    body.close()
+    assert closed == [True], "closing the page closes the app's answer (and its lease)"
+    assert b"".join(WithBar([b"<head></head><p>no body tag"], b"[BAR]")) == b"<head></head>[BAR]<p>no body tag"
+    assert b"".join(WithBar([b"plain"], b"[BAR]")) == b"plain"
+    assert not injectable(200, [("Content-Type", "text/html"), ("Content-Encoding", "gzip")])
+    assert not injectable(302, [("Content-Type", "text/html")]) and injectable(200, [("content-type", "text/html")])
+
+
 def test_without_a_gateway_session_the_app_is_not_reached(client, gw):
     response = on_app(client, "/")
     assert response.status_code == 401
@@ -303,6 +346,24 @@ def test_login_and_consent_come_before_the_app(app, client, gw):
     g.pop("csrf_token", None)
     response = submit(anonymous, "/apps/echo/launch", {})
     assert response.status_code == 303 and "/identity/login" in response.headers["Location"]
+
+
+def test_agreeing_to_share_goes_straight_into_the_app_two_taps_after_login(app, client, gw):
+    from marketplace.identity import services as identity
+
+    identity.consent_revoke(citizen_of(gw), gw["app_id"])
+    first_tap = launch(client)
+    consent_url = first_tap.headers["Location"]
+    assert consent_url.startswith(f"/identity/consent/{gw['app_id']}?next=/apps/echo/launch")
+    second_tap = submit(client, consent_url, {"fields": ["name"], "grant": "1"})
+    assert second_tap.status_code == 307 and second_tap.headers["Location"] == "/apps/echo/launch", \
+        "the consent POST is repeated at the launch address (same CSRF token), no third tap"
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get(consent_url).get_data(as_text=True))
+    opened = client.post("/apps/echo/launch", data={"csrf_token": token.group(1), "fields": ["name"], "grant": "1"})
+    assert opened.status_code == 303 and urlsplit(opened.headers["Location"]).netloc == f"echo.{APPS}"
+    elsewhere = submit(client, f"/identity/consent/{gw['app_id']}?next=/identity/my-data", {"fields": ["name"],
+                                                                                           "grant": "1"})
+    assert elsewhere.status_code == 302, "from My data the choice is only saved"
 
 
 def test_unknown_and_unpublished_apps_get_a_friendly_404(app, client, gw):
