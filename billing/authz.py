@@ -89,6 +89,10 @@ def ledger_entries(actor) -> None:
     _ledger_read(actor)
 
 
+def ledger_entry_count(actor) -> None:
+    _ledger_read(actor)
+
+
 def ledger_entry_get(actor) -> None:
     _ledger_read(actor)
 

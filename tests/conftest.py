@@ -138,6 +138,10 @@ def _rollback(request):
             db.session = original
             outer.rollback()
             connection.close()
+            # The signing key a process keeps came from rows now rolled back: the next test reads its own.
+            from marketplace.identity import keys
+
+            keys.forget_signer()
 
 
 @pytest.fixture

@@ -6,14 +6,18 @@ that domain's (rating, complaint and analytics pages)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from core.auth import require_role, web_actor
+from core.errors import ValidationError
 from core.roles import Role
+from marketplace.catalogue import authz as catalogue_authz
 from marketplace.catalogue import life_events
 from marketplace.catalogue import services as catalogue
 from marketplace.citizen import choice, recommendations, search
-from marketplace.citizen.forms import SearchForm
+from marketplace.citizen.forms import SearchForm, SynonymsForm
 from marketplace.complaints import services as complaints
 from marketplace.orders import services as orders
 from marketplace.ratings import services as ratings
@@ -21,6 +25,17 @@ from marketplace.ratings.forms import FlagForm, ModerationForm, ReplyForm
 from marketplace.transactions import services as transactions
 
 bp = Blueprint("citizen", __name__, template_folder="templates")
+
+# How an item can be handled (ServiceItem.channels); "window" is the department's service counter, the offline
+# route every item keeps whether or not an app serves it.
+CHANNEL_LABELS = {"online": _l("Online"), "mobile": _l("On a phone"), "window": _l("At the service window"),
+                  "post": _l("By post"), "phone": _l("By telephone")}
+OFFLINE_CHANNELS = ("window", "post", "phone")
+
+
+@bp.app_context_processor
+def channel_labels():
+    return {"channel_labels": CHANNEL_LABELS, "offline_channels": OFFLINE_CHANNELS}
 
 
 # --- the departments' stores ------------------------------------------------------------------------
@@ -64,8 +79,26 @@ def search_page():
 @bp.get("/services/items/<code>")
 def item_page(code: str):
     item, apps = choice.item_apps(code)
-    return render_template("citizen/item.html", item=item, apps=apps,
+    actor = web_actor(required=False)
+    synonyms_form = None
+    if catalogue_authz.may_set_synonyms(actor, item.department_id):
+        synonyms_form = SynonymsForm(data={"synonyms": "、".join(item.synonyms or [])})
+    return render_template("citizen/item.html", item=item, apps=apps, min_shown=choice.min_ratings_shown(),
+                           synonyms_form=synonyms_form,
                            events=life_events.life_events_with_item(item.id))
+
+
+@bp.post("/services/items/<code>/synonyms")
+def item_synonyms(code: str):
+    """The department keeps the words its item is searched by."""
+    actor = web_actor()
+    form = SynonymsForm()
+    if not form.validate():
+        raise ValidationError("the search words are too long; keep them under 1000 characters",
+                              errors={"synonyms": "too long"})
+    item = catalogue.service_item_synonyms_set(actor, code, form.words())
+    flash(_("Search words saved: %(words)s", words="、".join(item.synonyms) or "—"), "success")
+    return redirect(url_for("citizen.item_page", code=item.code) + "#search-words")
 
 
 @bp.get("/services/life-events/<code>")
@@ -114,7 +147,9 @@ def my_cases():
 def my_todo():
     actor = _citizen()
     started = transactions.transaction_list_mine(actor, status="started", page_size=50)
-    return render_template("citizen/todo.html", started=started.items,
+    waiting = transactions.transaction_list_mine(actor, status=("submitted", "accepted", "under_review"), page_size=50)
+    refused = transactions.transaction_list_mine(actor, status=("rejected", "not_accepted"), page_size=10)
+    return render_template("citizen/todo.html", started=started.items, waiting=waiting.items, refused=refused.items,
                            next_steps=recommendations.recommendations_for(actor.id, limit=10))
 
 

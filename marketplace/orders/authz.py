@@ -102,3 +102,18 @@ def question_answer(actor, order) -> None:
 def question_list(actor, order) -> None:
     """Questions and answers are as public as their order."""
     order_get(actor, order)
+
+
+def question_page(actor, order) -> None:
+    """A page of questions: as ``question_list``."""
+    question_list(actor, order)
+
+
+def question_hide(actor, order) -> None:
+    """The order's department and platform administrators moderate its questions."""
+    _department_changes(actor, order, "hide questions")
+
+
+def question_moderation_view(actor, order) -> bool:
+    """Whether ``actor`` sees hidden questions (marked, with the reason): those who may hide them."""
+    return actor is not None and (_owns(actor, order) or actor.role == Role.ADMIN)

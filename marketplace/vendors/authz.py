@@ -1,6 +1,6 @@
 """Authorization rules for vendor, app and version use cases: one rule per service function, under the same
-name, called first; the list use cases have scopes (``vendor_list_scope``, ``app_list_scope``). Other tenants'
-objects answer NotFound, so their ids do not leak."""
+name, called first; the list use cases have scopes (``vendor_list_scope``, ``app_list_scope``,
+``version_list_scope``). Other tenants' objects answer NotFound, so their ids do not leak."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from core.auth import require_role
 from core.errors import Forbidden, NotFound
 from core.roles import Role
 from marketplace.orders.models import Order
-from marketplace.vendors.models import App, Vendor
+from marketplace.vendors.models import App, AppVersion, Vendor
 
 OVERSIGHT = {Role.ADMIN, Role.AUDITOR, Role.FINANCE}
 
@@ -71,6 +71,12 @@ def app_create(actor, order) -> None:
 def version_get(actor, version) -> None:
     """Whoever sees the version's app."""
     app_get(actor, version.app)
+
+
+def version_list_scope(actor):
+    """The versions ``actor`` may list: those of the apps ``app_list_scope`` admits (a vendor's own, those for
+    a department's orders, all for oversight)."""
+    return AppVersion.app_id.in_(sa.select(App.id).where(app_list_scope(actor)))
 
 
 def version_view(actor, version) -> None:

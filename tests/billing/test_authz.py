@@ -42,8 +42,9 @@ def test_settling_is_finances(rule):
 
 
 @pytest.mark.parametrize("rule", [authz.quarters_list, authz.quarter_get, authz.settlement_runs,
-                                  authz.settlement_run_get, authz.settlement_recompute, authz.ledger_verify, authz.ledger_entries,
-                                  authz.ledger_entry_get, authz.ledger_trial_balance, authz.ledger_accounts,
+                                  authz.settlement_run_get, authz.settlement_recompute, authz.ledger_verify,
+                                  authz.ledger_entries, authz.ledger_entry_count, authz.ledger_entry_get,
+                                  authz.ledger_trial_balance, authz.ledger_accounts,
                                   authz.ledger_account_statement, authz.finance_report, authz.payout_file,
                                   authz.payout_bank_file])
 def test_reading_the_books_is_for_finance_and_auditors(rule):

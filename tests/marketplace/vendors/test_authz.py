@@ -63,14 +63,16 @@ def test_list_scopes_list_exactly_what_the_get_rules_admit(market, world):
 
     from core.extensions import db
     from marketplace.accounts.models import User
-    from marketplace.vendors.models import App, Vendor
+    from marketplace.vendors.models import App, AppVersion, Vendor
 
     apps, vendors = list(db.session.scalars(sa.select(App))), list(db.session.scalars(sa.select(Vendor)))
-    assert len(apps) >= 3 and len(vendors) >= 2
+    versions = list(db.session.scalars(sa.select(AppVersion)))
+    assert len(apps) >= 3 and len(vendors) >= 2 and len(versions) >= 3
     for who in (None, "citizen", "vendor_a", "vendor_b", "staff_a", "staff_b", "finance", "auditor", "admin"):
         user = None if who is None else db.session.get(User, world.ids[who])
         for model, scope, rule, rows in ((App, authz.app_list_scope, authz.app_get, apps),
-                                         (Vendor, authz.vendor_list_scope, authz.vendor_get, vendors)):
+                                         (Vendor, authz.vendor_list_scope, authz.vendor_get, vendors),
+                                         (AppVersion, authz.version_list_scope, authz.version_get, versions)):
             listed = set(db.session.scalars(sa.select(model.id).where(scope(user))))
             visible = set()
             for row in rows:
