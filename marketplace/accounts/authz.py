@@ -32,11 +32,21 @@ def client_list_scope(actor):
     return OAuth2Client.user_id == actor.id
 
 
-def client_revoke(actor, client) -> None:
+def client_get(actor, client) -> None:
     """The client's own user, or an admin; anyone else's client answers NotFound."""
     client_create(actor)
     if client.user_id != actor.id and str(actor.role) != Role.ADMIN:
         raise NotFound(f"API client {client.client_id} does not exist")
+
+
+def client_rotate(actor, client) -> None:
+    """Who sees the client gives it a new secret (the service also wants a token holding all its scopes)."""
+    client_get(actor, client)
+
+
+def client_revoke(actor, client) -> None:
+    """Who sees the client revokes it."""
+    client_get(actor, client)
 
 
 def vendor_application_decide(actor) -> None:

@@ -184,24 +184,24 @@ def client_list(actor):
                               .order_by(OAuth2Client.id)).all()
 
 
-def _client_of(actor, client_id: str) -> OAuth2Client:
+def _client_of(actor, client_id: str, rule) -> OAuth2Client:
     client = db.session.scalar(sa.select(OAuth2Client).where(OAuth2Client.client_id == client_id))
     if client is None:
         raise NotFound(f"API client {client_id} does not exist")
-    authz.client_revoke(actor, client)
+    rule(actor, client)
     return client
 
 
 def client_get(actor, client_id: str) -> OAuth2Client:
     """One API client of the caller's (admins: anyone's); NotFound for another user's."""
-    return _client_of(actor, client_id)
+    return _client_of(actor, client_id, authz.client_get)
 
 
 def client_rotate(actor, client_id: str, *, within: frozenset[str] | None = None) -> tuple[OAuth2Client, str]:
     """Give an API client a new secret (shown once); the old secret stops working at once, tokens already issued
     keep working until they expire. Its owner (or an admin) may, with a token holding every scope of the
     client. Raises NotFound for another user's client, Conflict for a revoked one."""
-    client = _client_of(actor, client_id)
+    client = _client_of(actor, client_id, authz.client_rotate)
     if client.revoked_at is not None:
         raise Conflict(f"API client {client_id} is revoked; create a new one")
     if within is not None and not set(client.scopes) <= within:
@@ -217,7 +217,7 @@ def client_rotate(actor, client_id: str, *, within: frozenset[str] | None = None
 
 def client_revoke(actor, client_id: str) -> OAuth2Client:
     """Revoke an API client and every token it holds (its owner or an admin); revoking twice changes nothing."""
-    client = _client_of(actor, client_id)
+    client = _client_of(actor, client_id, authz.client_revoke)
     if client.revoked_at is None:
         client.revoked_at = utcnow()
         audit.record(actor, "client.revoke", "oauth2_client", client.client_id,

@@ -2,6 +2,8 @@
 
 from types import SimpleNamespace
 
+import pytest
+
 from marketplace.accounts import authz
 from tests.marketplace.rule_probe import ACTORS, allowed, outcomes
 
@@ -26,8 +28,9 @@ def test_client_list_scope_is_the_actors_own_clients():
     assert str(scope.compile(compile_kwargs={"literal_binds": True})).endswith("user_id = 8")
 
 
-def test_a_client_is_revoked_by_its_user_or_an_admin():
+@pytest.mark.parametrize("rule", [authz.client_get, authz.client_rotate, authz.client_revoke])
+def test_a_client_is_seen_rotated_and_revoked_by_its_user_or_an_admin(rule):
     client = SimpleNamespace(client_id="c1", user_id=ACTORS["vendor"].id)
-    seen = outcomes(authz.client_revoke, client)
+    seen = outcomes(rule, client)
     assert [who for who, result in seen.items() if result == "ok"] == ["vendor", "admin"]
     assert seen["other_vendor"] == "NotFound" and seen["citizen"] == "Forbidden"
