@@ -77,14 +77,10 @@ class WorkQueue:
 
 
 def _complaint_section(actor, now: datetime, *, overdue_only: bool = False) -> QueueSection:
-    query = sa.select(Complaint).where(Complaint.closed_at.is_(None)).order_by(Complaint.due_at, Complaint.id)
-    if actor.role == Role.VENDOR_MEMBER:
-        query = query.where(Complaint.vendor_id == actor.vendor_id)
-    elif actor.role == Role.DEPARTMENT_STAFF:
-        query = query.where(Complaint.department_id == actor.department_id)
+    query = (sa.select(Complaint).where(Complaint.closed_at.is_(None), complaints.authz.complaint_list_scope(actor))
+             .order_by(Complaint.due_at, Complaint.id))
     if overdue_only:
         query = query.where(Complaint.due_at < now)
-    complaints.authz.complaint_list(actor)
     rows = list(db.session.scalars(query.limit(LIMIT)))
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0
     title = _l("Complaints past their deadline") if overdue_only else _l("Complaints to answer")

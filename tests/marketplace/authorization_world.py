@@ -2,7 +2,7 @@
 
 On top of the `world` fixture's departments, vendors, users, tokens, orders and version it holds what the other
 domains need an object of: published apps (one per vendor on department A's order), a citizen's completed
-case with its rating and complaint, an API client, a life event, a question, and a settled quarter with its
+case with its rating and complaint, an API client, a life event, a question, a deletion request, a vendor invitation, and a settled quarter with its
 ledger entries (billing reads the marketplace through a fixture source, see tests/billing/conftest.py)."""
 
 from __future__ import annotations
@@ -68,9 +68,11 @@ def _web_session(app, who: str | None) -> tuple[str | None, str]:
 def seed(app) -> Probe:
     from billing import services as billing
     from core.extensions import db
+    from marketplace.accounts import onboarding
     from marketplace.accounts import services as accounts
     from marketplace.accounts.models import User
     from marketplace.catalogue.life_events import life_event_save
+    from marketplace.home.sdk import versions as sdk_versions
     from marketplace.complaints import services as complaints
     from marketplace.identity import services as consents
     from marketplace.orders import services as orders
@@ -100,9 +102,13 @@ def seed(app) -> Probe:
     life_event_save(SYSTEM, code="open-shop", name="开店", name_en="Open a shop", description="", description_en="",
                     steps=[("item-a", [], "先办甲事项。", "Item A first.")])
     consents.consent_grant(user["citizen"], app_a.id, [])
+    deletion = consents.deletion_request_create(user["citizen"], app_a.id)
+    _invitation, invitation_token = onboarding.invitation_create(user["vendor_a"], ids["org_a"], "new@org-a.example.cn")
     ids.update(app_slug="app-a", rival=app_b.id, txn=txn.id, case=txn.case_number, rating=rating.id,
                complaint=complaint.id, question=question.id, client_id=api_client.client_id, life_event="open-shop",
-               quarter=QUARTER, department="dept-a", item="item-a", static_file="site.css", action="approve")
+               quarter=QUARTER, department="dept-a", item="item-a", static_file="site.css", action="approve",
+               deletion_request=deletion.id, invitation_token=invitation_token,
+               sdk_wheel=f"govapp_sdk-{sdk_versions()['govapp-sdk']}-py3-none-any.whl")
 
     source = FixtureSettlementSource()
     source.add_order(ids["order_a"], department_id=ids["dept_a"], title="Order A")

@@ -55,7 +55,8 @@ class Row(NamedTuple):
 PARAMETERS = {"order_id": "order_a", "app_id": "app_a", "version_id": "version_a", "question_id": "question",
               "complaint_id": "complaint", "rating_id": "rating", "transaction_id": "txn", "department_id": "dept_a",
               "vendor_id": "org_a", "account_id": "account", "entry_id": "entry", "run_id": "run", "slug": "app_slug",
-              "case_number": "case", "client_id": "client_id", "filename": "static_file", "action": "action"}
+              "case_number": "case", "client_id": "client_id", "filename": "static_file", "action": "action",
+              "request_id": "deletion_request", "token": "invitation_token"}
 
 CODES = {"departments": "department", "service-items": "item", "services/items": "item", "life-events": "life_event"}
 
@@ -197,7 +198,7 @@ ROWS = [
     Row("GET", "/my/cases", "403 anonymous=401 citizen=200", WEB),
     Row("GET", "/my/cases/<case_number>", "403 anonymous=401 citizen=200", WEB),
     Row("GET", "/my/cases/<case_number>/rating", "403 anonymous=401 citizen=200", WEB),
-    Row("POST", "/my/cases/<case_number>/rating", "403 anonymous=401 citizen=422", WEB, {"stars": 5, "comment": "fast"}),
+    Row("POST", "/my/cases/<case_number>/rating", "403 anonymous=401 citizen=302", WEB, {"stars": 5, "comment": "fast"}),  # (edits the citizen's rating: the dimensions are optional now)
     Row("GET", "/my/complaints", "403 anonymous=401 citizen=200", WEB),
     Row("GET", "/my/complaints/new", "403 anonymous=401 citizen=200", WEB, path="/my/complaints/new?case={case}"),
     Row("POST", "/my/complaints/new", "403 anonymous=401 citizen=302", WEB, lambda i: {"theme": "slow", "description": "Too slow.", "app_id": i["app_a"]}, path="/my/complaints/new?case={case}"),
@@ -221,7 +222,7 @@ ROWS = [
     Row("GET", "/services/apps/<slug>", "200", WEB),
     Row("GET", "/services/items/<code>", "200", WEB),
     Row("GET", "/services/life-events/<code>", "200", WEB),
-    Row("POST", "/services/ratings/<int:rating_id>/flag", "302 anonymous=401", WEB, {"reason": "spam"}),
+    Row("POST", "/services/ratings/<int:rating_id>/flag", "403 anonymous=401 citizen,staff_a=302", WEB, {"reason": "spam"}),  # (#13: vendors never flag; staff only their department's)
     Row("GET", "/services/search", "200", WEB),
     Row("GET", "/static/<path:filename>", "200", WEB),
     Row("GET", "/static/swagger-ui/<path:filename>", "200", WEB, path="/static/swagger-ui/swagger-ui.css"),
@@ -233,6 +234,36 @@ ROWS = [
     Row("GET", "/versions/<int:version_id>", "200 anonymous=401 citizen,vendor_b,staff_b=404", WEB),
     Row("POST", "/versions/<int:version_id>/<action>", "404 anonymous=401 vendor_a,finance,auditor=403 staff_a,admin=409", WEB, {}, path="/versions/{version_a}/approve"),
     Row("GET", "/versions/<int:version_id>/progress.json", "200 anonymous=401 citizen,vendor_b,staff_b=404", WEB),
+    # Added with the ratings, api, consent, roles and finance work.
+    Row("GET", "/account/invitations", "403 anonymous=401 vendor_a,vendor_b=200", WEB),
+    Row("POST", "/account/invitations", "403 anonymous=401 vendor_a,vendor_b=200", WEB, {"email": "colleague@test.example.cn"}),
+    Row("GET", "/admin/vendor-applications", "403 anonymous=401 admin=200", WEB),
+    Row("POST", "/admin/vendor-applications/<int:application_id>/<any(approve, reject):decision>", "403 anonymous=401 admin=404", WEB, {}, path="/admin/vendor-applications/999999/approve"),
+    Row("GET", "/api/clients/<client_id>", "404 anonymous,citizen=401 vendor_a,admin=200", API),
+    Row("POST", "/api/clients/<client_id>/secret", "404 anonymous,citizen=401 vendor_a,admin=200", API),
+    Row("POST", "/api/ratings/<int:rating_id>/appeal", "403 anonymous,citizen=401 vendor_a=201", API, {"reason": "the case was the department's delay"}),
+    Row("POST", "/api/ratings/<int:rating_id>/flag", "403 anonymous,citizen=401 staff_a=201", API, {"reason": "spam"}),
+    Row("PUT", "/api/ratings/<int:rating_id>/follow-up", "403 anonymous,citizen=401 vendor_a,staff_a=200", API, {"text": "The form keeps drafts now."}),
+    Row("GET", "/api/versions", "200 anonymous,citizen=401", API),
+    Row("POST", "/feedback/ratings/<int:rating_id>/appeal", "403 anonymous=401 vendor_a=302", WEB, {"reason": "the case was the department's delay"}),
+    Row("POST", "/feedback/ratings/<int:rating_id>/follow-up", "403 anonymous=401 vendor_a,staff_a=302", WEB, {"text": "The form keeps drafts now."}),
+    Row("GET", "/identity/deletion-requests", "403 anonymous=401 citizen,vendor_a,vendor_b,admin=200", WEB),
+    Row("POST", "/identity/deletion-requests/<int:request_id>/complete", "403 anonymous=401 vendor_a=302", WEB, {"note": "Deleted the drafts."}),
+    Row("GET", "/identity/my-data/<any(data, 'access-log'):what>.<any(json, csv):fmt>", "403 anonymous=401 citizen=200", WEB),
+    Row("GET", "/identity/my-data/<any(data, 'access-log'):what>.<any(json, csv):fmt>", "403 anonymous=401 citizen=200", WEB, path="/identity/my-data/access-log.csv"),
+    Row("POST", "/identity/my-data/consents/<int:app_id>/delete-request", "403 anonymous=401 citizen=302", WEB),
+    Row("GET", "/invitations/<token>", "200", WEB),
+    Row("POST", "/invitations/<token>", "422", WEB),
+    Row("GET", "/invitations/<token>", "404", WEB, path="/invitations/not-a-token"),
+    Row("POST", "/my/cases/<case_number>/rerate", "403 anonymous=401 citizen=302", WEB, {"stars": 4}),
+    Row("GET", "/problems", "200", WEB),
+    Row("POST", "/questions/<int:question_id>/hide", "403 anonymous=401 staff_a,admin=302", WEB, lambda i: {f"h{i['question']}-reason": "off topic"}),
+    Row("GET", "/sdk", "200", WEB),
+    Row("GET", "/sdk/<filename>", "200", WEB, path="/sdk/{sdk_wheel}"),
+    Row("POST", "/services/items/<code>/synonyms", "403 anonymous=401 staff_a,admin=302", WEB, {"synonyms": "开店、餐馆"}),
+    Row("GET", "/vendors/apply", "200", WEB),
+    Row("POST", "/vendors/apply", "422", WEB),
+    Row("GET", "/work", "200 anonymous=401 citizen=403", WEB),
     # The same routes on another tenant's object or in another state (from the first, hand-written matrix).
     Row("GET", "/api/orders/<int:order_id>", "404 anonymous,citizen=401 admin,finance,auditor,staff_a=200", API, path="/api/orders/{draft_a}"),
     Row("PATCH", "/api/orders/<int:order_id>", "403 anonymous,citizen=401 admin,staff_a=200 staff_b=404", API, {"title": "Renamed"}, path="/api/orders/{draft_a}"),
