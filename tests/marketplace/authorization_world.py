@@ -2,8 +2,9 @@
 
 On top of the `world` fixture's departments, vendors, users, tokens, orders and version it holds what the other
 domains need an object of: published apps (one per vendor on department A's order), a citizen's completed
-case with its rating and complaint, an API client, a life event, a question, a deletion request, a vendor invitation, and a settled quarter with its
-ledger entries (billing reads the marketplace through a fixture source, see tests/billing/conftest.py)."""
+case with its rating and complaint, an API client, a life event, a question, a deletion request, a vendor
+invitation, and a settled quarter with its ledger entries (billing reads the marketplace through a fixture
+source, see tests/billing/conftest.py)."""
 
 from __future__ import annotations
 
@@ -72,8 +73,8 @@ def seed(app) -> Probe:
     from marketplace.accounts import services as accounts
     from marketplace.accounts.models import User
     from marketplace.catalogue.life_events import life_event_save
-    from marketplace.home.sdk import versions as sdk_versions
     from marketplace.complaints import services as complaints
+    from marketplace.home.sdk import versions as sdk_versions
     from marketplace.identity import services as consents
     from marketplace.orders import services as orders
     from marketplace.ratings import services as ratings
