@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from core.auth import require_role
 from core.errors import Forbidden
 from core.roles import Role
-from marketplace.identity.models import AccessLogEntry
+from marketplace.identity.models import AccessLogEntry, DeletionRequest
 
 
 def persona_login_allowed(settings: Mapping[str, Any]) -> bool:
@@ -82,9 +82,14 @@ def deletion_request_create(actor) -> None:
     _citizen(actor, "ask an app's vendor to delete your data")
 
 
-def deletion_request_list(actor) -> None:
-    """Citizens see their own requests; vendor members their vendor's; admins all."""
+def deletion_request_list_scope(actor):
+    """The deletion requests ``actor`` may list: a citizen's own, a vendor member's vendor's, all for admins."""
     require_role(actor, Role.CITIZEN, Role.VENDOR_MEMBER, Role.ADMIN, action="see deletion requests")
+    if actor.role == Role.CITIZEN:
+        return DeletionRequest.user_id == actor.id
+    if actor.role == Role.VENDOR_MEMBER:
+        return DeletionRequest.vendor_id == actor.vendor_id
+    return sa.true()
 
 
 def deletion_request_complete(actor, request) -> None:

@@ -618,13 +618,8 @@ def deletion_request_create(citizen, app_id: int, *, now: datetime | None = None
 
 def deletion_request_list(actor) -> list[DeletionRequest]:
     """Deletion requests, open ones first by deadline: a citizen's own, a vendor member's vendor's, or all (admins)."""
-    authz.deletion_request_list(actor)
-    query = sa.select(DeletionRequest).order_by(DeletionRequest.completed_at.is_not(None), DeletionRequest.due_at,
-                                                DeletionRequest.id)
-    if str(actor.role) == Role.CITIZEN:
-        query = query.where(DeletionRequest.user_id == actor.id)
-    elif str(actor.role) == Role.VENDOR_MEMBER:
-        query = query.where(DeletionRequest.vendor_id == actor.vendor_id)
+    query = (sa.select(DeletionRequest).where(authz.deletion_request_list_scope(actor))
+             .order_by(DeletionRequest.completed_at.is_not(None), DeletionRequest.due_at, DeletionRequest.id))
     return list(db.session.scalars(query))
 
 

@@ -6,9 +6,12 @@ another vendor's app."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from core.auth import require_role
 from core.errors import Forbidden, NotFound
 from core.roles import Role
+from marketplace.ratings.models import Rating
 
 
 def rating_create(actor, transaction) -> None:
@@ -24,6 +27,16 @@ def rating_update(actor, rating) -> None:
         raise Forbidden("only the citizen who gave a rating may edit it")
 
 
+def rating_rerate(actor, rating) -> None:
+    """After a 差评's follow-up, the citizen who gave the rating re-rates it (as ``rating_update``)."""
+    rating_update(actor, rating)
+
+
+def rating_of_transaction_scope(actor):
+    """A case's rating is looked up among the actor's own ratings only (none for the anonymous)."""
+    return Rating.citizen_id == actor.id if actor is not None else sa.false()
+
+
 def rating_reply(actor, rating) -> str:
     """The side the actor answers for: the app's vendor or the order's department."""
     require_role(actor, Role.VENDOR_MEMBER, Role.DEPARTMENT_STAFF, action="reply to ratings")
@@ -32,6 +45,11 @@ def rating_reply(actor, rating) -> str:
     if actor.role == Role.DEPARTMENT_STAFF and actor.department_id == rating.app.order.department_id:
         return "department"
     raise Forbidden("only the app's vendor and the order's department may reply to its ratings")
+
+
+def rating_follow_up_answer(actor, rating) -> str:
+    """Who may reply answers a 差评's follow-up (整改): the app's vendor or the order's department; returns the side."""
+    return rating_reply(actor, rating)
 
 
 def rating_flag(actor, rating) -> None:

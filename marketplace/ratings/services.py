@@ -244,7 +244,7 @@ def rating_get_public(rating_id: int) -> Rating:
 def rating_of_transaction(actor, transaction_id: int) -> Rating | None:
     """The citizen's rating of their case, if any (for the rating form)."""
     return db.session.scalar(sa.select(Rating).where(Rating.transaction_id == transaction_id,
-                                                     Rating.citizen_id == getattr(actor, "id", None)))
+                                                     authz.rating_of_transaction_scope(actor)))
 
 
 def rating_reply(actor, rating_id: int, text: str) -> RatingReply:
@@ -430,7 +430,7 @@ def rating_follow_up_answer(actor, rating_id: int, outcome: str, *, now: datetim
     on the case and may then re-rate once. A second answer replaces the text. Raises NotFound (no such rating or
     no follow-up: it was not a 差评), Forbidden (another vendor or department), ValidationError without text."""
     rating = _get(rating_id)
-    side = authz.rating_reply(actor, rating)
+    side = authz.rating_follow_up_answer(actor, rating)
     if rating.follow_up is None:
         raise NotFound(f"rating {rating_id} is not a 差评; it has no follow-up to answer")
     outcome = (outcome or "").strip()
@@ -449,7 +449,7 @@ def rating_rerate(actor, rating_id: int, *, stars: int, now: datetime | None = N
     The level before is kept; billing counts the re-rating from when it was given. Raises NotFound, Forbidden (not
     yours), Conflict (no follow-up, not answered and not overdue, re-rated already, hidden), ValidationError."""
     rating = _get(rating_id)
-    authz.rating_update(actor, rating)
+    authz.rating_rerate(actor, rating)
     now = now or utcnow()
     follow_up = rating.follow_up
     if follow_up is None:

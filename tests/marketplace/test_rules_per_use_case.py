@@ -1,6 +1,6 @@
 """One rule per use case: every public service function that takes an ``actor`` has a rule of the same name
 in its package's ``authz.py`` (a list use case may have ``<name>_scope`` instead), so a new use case cannot ship
-without deciding who may call it. (ratings joins the list once its rework lands: rating_of_transaction.)"""
+without deciding who may call it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 PACKAGES = ["marketplace.orders", "marketplace.vendors", "marketplace.complaints", "marketplace.transactions",
             "marketplace.accounts", "marketplace.identity", "marketplace.catalogue", "marketplace.analytics",
-            "marketplace.gateway", "billing"]
+            "marketplace.gateway", "marketplace.ratings", "billing"]
 
 
 def use_cases(package: str) -> list[str]:

@@ -40,3 +40,20 @@ def test_persona_login_never_in_production(settings, allowed_):
     if not allowed_:
         with pytest.raises(Forbidden):
             authz.citizen_login_persona(settings)
+
+
+def test_deletion_requests_asked_by_citizens_listed_by_scope_closed_by_the_addressed_vendor():
+    from types import SimpleNamespace
+
+    from tests.marketplace.rule_probe import VENDOR
+
+    assert allowed(authz.my_data_export) == allowed(authz.deletion_request_create) == ["citizen", "other_citizen"]
+
+    def scope(who):
+        return str(authz.deletion_request_list_scope(ACTORS[who]).compile(compile_kwargs={"literal_binds": True}))
+
+    assert scope("citizen") == f"identity_deletion_requests.user_id = {CITIZEN}"
+    assert scope("vendor") == f"identity_deletion_requests.vendor_id = {VENDOR}"
+    assert scope("admin") == "true"
+    assert outcomes(authz.deletion_request_list_scope)["staff"] == "Forbidden"
+    assert allowed(authz.deletion_request_complete, SimpleNamespace(vendor_id=VENDOR)) == ["vendor"]
