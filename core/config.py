@@ -21,6 +21,7 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "QUEUE_MODE": ("inline", str, "'inline' runs jobs in-process (embedded default); 'rq' enqueues on Redis for workers."),
     "REDIS_OUTAGE_SECONDS": (60, int, "How long a worker retries Redis through an outage or restart (running jobs go on, their results are recorded once Redis is back) before it starts a fresh worker in the same process."),
     "WORKER_MAINTENANCE_SECONDS": (60, int, "How often (and at start) a worker fails jobs left started by dead workers; a sandbox worker also sweeps orphaned sandboxes and re-enqueues queued certification runs Redis lost."),
+    "CACHE_TYPE": ("", str, "Flask-Caching backend shared by the web processes (the gateway's session claims, the anonymous catalogue pages): empty chooses RedisCache at REDIS_URL in production and SimpleCache (this process) otherwise; any Flask-Caching type name works."),
     "RATELIMIT_STORAGE_URI": ("memory://", str, "Flask-Limiter storage; use the Redis URL when running several web processes."),
     "LOGIN_RATE_LIMIT": ("10 per minute", str, "Failed-login limit per client address and per account."),
     "TRUSTED_PROXY_HOPS": (0, int, "How many reverse proxies in front of the web each append to X-Forwarded-For and set X-Forwarded-Proto/-Host (1 behind one nginx or load balancer, 2 behind a CDN and a load balancer). The client address that rate limits, audit and rating signals see is taken from that many hops back; 0 trusts no forwarding header (the web is reached directly)."),

@@ -138,6 +138,10 @@ def _rollback(request):
             db.session = original
             outer.rollback()
             connection.close()
+            # Rolled-back rows come back with the same ids (SQLite): nothing cached from them may outlive the test.
+            from core.extensions import cache
+
+            cache.clear()
 
 
 @pytest.fixture

@@ -174,10 +174,10 @@ class AppOrigin:
         origin = self.origin_of(request, slug)
         with self.context():
             app, version = services.served_app_get(slug)
-            session = services.gateway_session_get(app.id, request.cookies.get(COOKIE))
+            session = services.gateway_session_claims(app, request.cookies.get(COOKIE))
             if session is None:
                 return self.page(request, slug, 401, "Open this app from the platform to sign in to it.", launch=True)
-            token = services.identity_token(session, audience=origin)
+            token = services.identity_token_of(session, audience=origin)
             served = None if self.serving else instances.served_version(self.app.config, app, version, origin=origin)
         headers = request_headers(request.environ, reserved_cookies=self.reserved,
                                   host=origin.split("://", 1)[1], proto=self.scheme(request), identity_token=token)

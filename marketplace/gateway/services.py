@@ -26,7 +26,7 @@ from core.extensions import db
 from core.roles import Role
 from core.time import utcnow
 from marketplace.accounts.models import User
-from marketplace.gateway import authz
+from marketplace.gateway import authz, claims
 from marketplace.gateway.models import DepartmentCall, GatewaySession, LaunchCode
 from marketplace.identity import services as identity
 from marketplace.orders.models import Order
@@ -155,6 +155,36 @@ def gateway_session_get(app_id: int, token: str | None, *, now: datetime | None 
     return session
 
 
+def gateway_session_claims(app: App, token: str | None, *, now: datetime | None = None) -> claims.SessionClaims | None:
+    """The proxy's hot path: what ``gateway_session_get`` answers, with the consented claims for ``app``, from the
+    shared cache (see ``marketplace.gateway.claims``) — no database read while the citizen's rows are unchanged.
+
+    On a miss: the session row names the citizen, then the citizen's generation is taken, then the session, the
+    citizen, the consent and the profile are read (again) and kept under that generation. ``last_seen_at`` is
+    written at most every TOUCH_EVERY, as by ``gateway_session_get``."""
+    if not token:
+        return None
+    now = now or utcnow()
+    digest = _sha256(token)
+    entry, _hit = claims.lookup(app, digest, now)
+    if entry is None:
+        query = (sa.select(GatewaySession).where(GatewaySession.token_sha256 == digest)
+                 .options(joinedload(GatewaySession.citizen)))
+        session = db.session.scalar(query)
+        if session is None or session.app_id != app.id:
+            return None
+        gen = claims.generation(session.citizen_id)
+        session = db.session.scalar(query.execution_options(populate_existing=True))
+        if session is None or session.ended_at is not None or session.expires_at <= now or not session.citizen.active:
+            return None
+        entry = claims.remember(app, session, gen)
+    if entry.expires_at <= now.timestamp():
+        return None
+    if now.timestamp() - entry.last_seen_at >= TOUCH_EVERY.total_seconds():
+        entry = claims.touched(entry, now)
+    return entry
+
+
 def gateway_session_end(app_id: int, token: str | None) -> None:
     """End the session named by ``token`` (the citizen left the app); unknown tokens are ignored."""
     session = gateway_session_get(app_id, token)
@@ -210,12 +240,24 @@ def identity_token(session: GatewaySession, *, audience: str) -> str:
     changed profile — and when the last token has less than TOKEN_REUSE_MIN_SECONDS left. Otherwise the
     session's last token is sent again: the consent is still read on every request, but a steady request
     writes nothing to the database."""
-    claims = identity.consented_claims(session.citizen, session.app_id)
-    digest = hashlib.sha256(json.dumps(claims, sort_keys=True, default=str).encode()).hexdigest()
-    key = (session.token_sha256, audience)
+    consented = identity.consented_claims(session.citizen, session.app_id)
+    return _token(session.token_sha256, consented, audience, lambda: session)
+
+
+def identity_token_of(entry: claims.SessionClaims, *, audience: str) -> str:
+    """``identity_token`` for a session known from the claims cache: the session and its citizen are loaded only
+    when a token has to be minted."""
+    return _token(entry.token_sha256, entry.claims, audience,
+                  lambda: db.session.get(GatewaySession, entry.session_id))
+
+
+def _token(token_sha256: str, consented: dict, audience: str, session_of) -> str:
+    digest = hashlib.sha256(json.dumps(consented, sort_keys=True, default=str).encode()).hexdigest()
+    key = (token_sha256, audience)
     now = time.time()
     token = _issued.get(key, digest, now)
     if token is None:
+        session = session_of()
         token = identity.identity_token_for(session.citizen, session.app_id, audience=audience,
                                             ttl_seconds=TOKEN_SECONDS)
         _issued.put(key, token, digest, now + TOKEN_SECONDS)
