@@ -17,8 +17,12 @@ invalidations) under the session's token digest, together with the *generation* 
   entry made for other scopes is not used.
 
 So a consent change, a revocation, an ended session or a deactivated citizen reaches the app on the very next
-request, from any web process. The app and its live version are still read on every request (a suspension
-takes effect at once); everything else of a steady request is two cache reads.
+request, from any web process.
+
+The app served at a slug — its live version, its order's scopes — is kept the same way (``ServedApp``), under
+the generations of the app (any change of the app or of one of its versions: publication, suspension,
+withdrawal, a new live version) and of its order (scopes). A suspension still takes effect on the very next
+request; a steady request makes no database query at all, only cache reads.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from marketplace.gateway.models import GatewaySession
 from marketplace.identity import keys
 from marketplace.identity import services as identity
 from marketplace.identity.models import CitizenProfile, Consent, SigningKey
+from marketplace.orders.models import Order
+from marketplace.vendors.models import App, AppVersion
 
 ENTRY_SECONDS = 600  # a backstop: entries are invalidated by generation, not by time
 JWKS_SECONDS = 60  # retired keys leave the JWKS at their published_until, hours after rotation
@@ -68,6 +74,50 @@ def bump(names) -> None:
         cache.set_many({_gen_key(n): secrets.token_hex(8) for n in names}, timeout=0)
 
 
+def generations(names) -> list[str | None]:
+    """The current generations of ``names`` in one cache round trip (None: never made, or evicted)."""
+    return list(cache.get_many(*[_gen_key(n) for n in names]))
+
+
+@dataclass(frozen=True)
+class ServedApp:
+    """What the proxy needs of the app served at a slug and its live version, as of generations ``gens``."""
+
+    id: int
+    slug: str
+    vendor_id: int
+    order_id: int
+    version_id: int
+    bundle_sha256: str
+    dept_scopes: tuple[str, ...]
+    citizen_scopes: tuple[str, ...]
+    gens: tuple[str, str]
+
+    @property
+    def names(self) -> tuple[str, str]:
+        return f"app:{self.id}", f"order:{self.order_id}"
+
+
+def served_app_lookup(slug: str) -> ServedApp | None:
+    """The kept ServedApp of ``slug`` while neither its app nor its order changed since; never reads the database."""
+    entry = cache.get(f"gw:app:{slug}")
+    if not isinstance(entry, ServedApp) or tuple(generations(entry.names)) != entry.gens:
+        return None
+    return entry
+
+
+def served_app_remember(app: App, version: AppVersion, gens: tuple[str, str]) -> ServedApp:
+    entry = ServedApp(app.id, app.slug, app.vendor_id, app.order_id, version.id, version.bundle_sha256,
+                      tuple(sorted(app.order.dept_scopes or ())), tuple(app.order.citizen_scopes or ()), gens)
+    cache.set(f"gw:app:{app.slug}", entry, timeout=ENTRY_SECONDS)
+    return entry
+
+
+def served_app_generations(app: App) -> tuple[str, str]:
+    """The app's and its order's generations, made if missing (taken before the rows are read again)."""
+    return generation(f"app:{app.id}"), generation(f"order:{app.order_id}")
+
+
 @dataclass(frozen=True)
 class SessionClaims:
     """What a proxied request needs to know about its gateway session, as of the citizen's generation ``gen``."""
@@ -89,8 +139,8 @@ def _ts(value: datetime) -> float:
 
 
 def lookup(app, token_sha256: str, now: datetime) -> tuple[SessionClaims | None, bool]:
-    """(the cached entry for the session and ``app``, or None on a miss; whether it was a hit). Never reads the
-    database. A hit may still be an expired session: the caller checks times."""
+    """(the cached entry for the session and ``app`` (App or ServedApp), or None on a miss; whether it was a hit).
+    Never reads the database. A hit may still be an expired session: the caller checks times."""
     entry = cache.get(_entry_key(token_sha256))
     if not isinstance(entry, SessionClaims) or entry.app_id != app.id:
         return None, False
@@ -100,6 +150,8 @@ def lookup(app, token_sha256: str, now: datetime) -> tuple[SessionClaims | None,
 
 
 def _scopes(app) -> tuple[str, ...]:
+    if isinstance(app, ServedApp):
+        return app.citizen_scopes
     return tuple(app.order.citizen_scopes or ())
 
 
@@ -153,6 +205,12 @@ def _names_of(obj) -> str | int | None:
         return obj.citizen_id
     if isinstance(obj, SigningKey):
         return KEYS
+    if isinstance(obj, App):
+        return f"app:{obj.id}"
+    if isinstance(obj, AppVersion):
+        return f"app:{obj.app_id}"
+    if isinstance(obj, Order):
+        return f"order:{obj.id}"
     return None
 
 

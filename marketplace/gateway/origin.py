@@ -173,12 +173,12 @@ class AppOrigin:
     def proxy(self, request: Request, slug: str) -> Response:
         origin = self.origin_of(request, slug)
         with self.context():
-            app, version = services.served_app_get(slug)
+            app = services.served_app_cached(slug)
             session = services.gateway_session_claims(app, request.cookies.get(COOKIE))
             if session is None:
                 return self.page(request, slug, 401, "Open this app from the platform to sign in to it.", launch=True)
             token = services.identity_token_of(session, audience=origin)
-            served = None if self.serving else instances.served_version(self.app.config, app, version, origin=origin)
+            served = None if self.serving else instances.served_version_of(self.app.config, app, origin=origin)
         headers = request_headers(request.environ, reserved_cookies=self.reserved,
                                   host=origin.split("://", 1)[1], proto=self.scheme(request), identity_token=token)
         if self.serving is None:

@@ -58,7 +58,7 @@ class Launch:
     consent_needed: bool = False
 
 
-def served_app_get(slug: str) -> tuple[App, AppVersion]:
+def served_app_get(slug: str, *, fresh: bool = False) -> tuple[App, AppVersion]:
     """The app served at ``slug`` and its live published version; NotFound for an unknown slug or an app
     without a published version (never published, superseded, suspended or withdrawn).
 
@@ -68,10 +68,24 @@ def served_app_get(slug: str) -> tuple[App, AppVersion]:
         sa.select(App, AppVersion).join(AppVersion, sa.and_(AppVersion.app_id == App.id, AppVersion.live()))
         .where(App.slug == slug.lower())
         .options(joinedload(App.order).joinedload(Order.service_item))
-        .order_by(AppVersion.id.desc()).limit(1)).first()
+        .order_by(AppVersion.id.desc()).limit(1)
+        .execution_options(populate_existing=fresh)).first()
     if row is None:
         raise NotFound(f"no published app is served at {slug!r}; choose an app from the catalogue")
     return row[0], row[1]
+
+
+def served_app_cached(slug: str) -> claims.ServedApp:
+    """``served_app_get`` for the proxy's hot path: from the shared cache while neither the app, its versions nor
+    its order changed (see ``marketplace.gateway.claims``), so a suspension still takes effect on the very next
+    request. On a miss: the app is read, its generations taken, and it is read again and kept under them."""
+    entry = claims.served_app_lookup(slug.lower())
+    if entry is not None:
+        return entry
+    app, _version = served_app_get(slug)
+    gens = claims.served_app_generations(app)
+    app, version = served_app_get(slug, fresh=True)
+    return claims.served_app_remember(app, version, gens)
 
 
 def app_launch(actor, slug: str, *, now: datetime | None = None) -> Launch:
@@ -155,7 +169,7 @@ def gateway_session_get(app_id: int, token: str | None, *, now: datetime | None 
     return session
 
 
-def gateway_session_claims(app: App, token: str | None, *, now: datetime | None = None) -> claims.SessionClaims | None:
+def gateway_session_claims(app: App | claims.ServedApp, token: str | None, *, now: datetime | None = None) -> claims.SessionClaims | None:
     """The proxy's hot path: what ``gateway_session_get`` answers, with the consented claims for ``app``, from the
     shared cache (see ``marketplace.gateway.claims``) — no database read while the citizen's rows are unchanged.
 

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from core.errors import NotFound
 from tests.marketplace.test_gateway import gw, served_registry, ssc_ok  # noqa: F401 - fixtures
 from tests.services import require_redis
 
@@ -95,3 +96,15 @@ def test_a_change_in_one_process_reaches_the_next_request_in_another(app, gw, pr
         db.session.commit()
     with web_1.app_context():
         assert gateway.gateway_session_claims(echo, other) is None, "a deactivated citizen is refused at once"
+
+    with web_1.app_context():
+        assert gateway.served_app_cached("echo") == gateway.served_app_cached("echo")
+    with web_2.app_context():
+        from core.time import utcnow
+        from marketplace.vendors.models import AppVersion
+
+        db.session.get(AppVersion, gw["version_id"]).suspended_at = utcnow()
+        db.session.commit()
+    with web_1.app_context():
+        with pytest.raises(NotFound):
+            gateway.served_app_cached("echo")
