@@ -169,7 +169,8 @@ def gateway_session_get(app_id: int, token: str | None, *, now: datetime | None 
     return session
 
 
-def gateway_session_claims(app: App | claims.ServedApp, token: str | None, *, now: datetime | None = None) -> claims.SessionClaims | None:
+def gateway_session_claims(app: App | claims.ServedApp, token: str | None, *,
+                           now: datetime | None = None) -> claims.SessionClaims | None:
     """The proxy's hot path: what ``gateway_session_get`` answers, with the consented claims for ``app``, from the
     shared cache (see ``marketplace.gateway.claims``) — no database read while the citizen's rows are unchanged.
 
