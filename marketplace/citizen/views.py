@@ -6,13 +6,17 @@ that domain's (rating, complaint and analytics pages)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+import hashlib
+
+from flask import Blueprint, Response, current_app, render_template, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from core.auth import require_role, web_actor
 from core.roles import Role
 from marketplace.catalogue import life_events
 from marketplace.catalogue import services as catalogue
-from marketplace.citizen import choice, recommendations, search
+from marketplace.citizen import choice, page_cache, recommendations, search
 from marketplace.citizen.forms import SearchForm
 from marketplace.complaints import services as complaints
 from marketplace.orders import services as orders
@@ -53,19 +57,45 @@ def home():
                            popular=search.popular_items(8), recommendations=recs)
 
 
+def _cached_page(template: str, key: str, names_of, render) -> Response:
+    """A catalogue page whose own part comes from the shared cache (marketplace/citizen/page_cache.py), composed
+    into this visitor's layout."""
+    web_actor(required=False)  # the layout shows who is logged in
+    part = page_cache.kept(f"catalogue:page:{key}:{get_locale()}", names_of, render)
+    return page_cache.respond(part, lambda title, body: render_template(template, title=title, body=body))
+
+
 @bp.get("/services/search")
 def search_page():
     form = SearchForm(request.args)
     q = (form.q.data or "").strip() if form.validate() else ""
-    hits = search.catalogue_search(q) if q else []
-    return render_template("citizen/search.html", form=form, q=q, hits=hits)
+    raw = form.q.data or ""
+
+    def render():
+        hits = search.catalogue_search(q) if q else []
+        return _("Search"), render_template("citizen/_search_part.html", form=form, q=q, hits=hits,
+                                            csrf_token=page_cache.csrf_placeholder)
+
+    digest = hashlib.sha256(f"{q}\n{raw}".encode()).hexdigest()
+    return _cached_page("citizen/search.html", f"search:{digest}", lambda: ("search",), render)
 
 
 @bp.get("/services/items/<code>")
 def item_page(code: str):
-    item, apps = choice.item_apps(code)
-    return render_template("citizen/item.html", item=item, apps=apps,
-                           events=life_events.life_events_with_item(item.id))
+    found: list = []
+
+    def names():
+        found.append(catalogue.service_item_get(code))  # NotFound for an unknown item
+        return (f"item:{found[0].id}",)
+
+    def render():
+        item, apps = choice.item_apps(found[0].id)
+        body = render_template("citizen/_item_part.html", item=item, apps=apps,
+                               events=life_events.life_events_with_item(item.id),
+                               csrf_token=page_cache.csrf_placeholder)
+        return current_app.jinja_env.filters["localized"](item), body
+
+    return _cached_page("citizen/item.html", f"item:{code[:100]}", names, render)
 
 
 @bp.get("/services/life-events/<code>")

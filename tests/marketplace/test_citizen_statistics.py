@@ -149,8 +149,14 @@ def uscc(first17: str) -> str:
     return first17 + uscc_check_char(first17)
 
 
-def _count_queries(client, path: str) -> int:
+def _count_queries(client, path: str, *, cold: bool = True) -> int:
+    """The queries of one request for ``path``; ``cold``: with the kept catalogue pages forgotten (what rendering
+    the page costs), else as a warm request (marketplace/citizen/page_cache.py)."""
+    from core.extensions import cache
+
     statements = []
+    if cold:
+        cache.clear()
 
     def count(_conn, _cursor, statement, *_args):
         statements.append(statement)
@@ -199,6 +205,10 @@ def test_item_page_queries_do_not_grow_with_apps_and_ratings(client, market, wor
     large = _count_queries(client, "/services/items/item-a")
     assert large == small, f"{small} queries with 2 apps but {large} with 6: something is loaded per app"
     assert large <= ITEM_PAGE_QUERY_BOUND
+    # Warm, an anonymous visitor's item page and search read nothing: the kept parts serve them.
+    assert _count_queries(client, "/services/items/item-a", cold=False) == 0
+    _count_queries(client, "/services/search?q=licence")
+    assert _count_queries(client, "/services/search?q=licence", cold=False) == 0
 
 
 def test_concurrent_completions_and_ratings_lose_no_count(fresh_database_url, tmp_path):
