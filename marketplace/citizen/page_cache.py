@@ -17,8 +17,8 @@ by the session hooks below — so no write path can forget it) gives them new va
 A part made from rows read before a concurrent change is stored under the generation taken *before* the read,
 so it is dead on arrival (as the gateway's claims cache, ``marketplace.gateway.claims``).
 
-HTTP: ``ETag`` (the part's generations, language and the visitor's CSRF token: the page differs per session only
-by that), ``Last-Modified`` (when the part was rendered) and ``Cache-Control: private, no-cache``: a browser
+HTTP: ``ETag`` (the part's generations, language and the visitor's CSRF token — the page differs per session only
+by that — renewed every half hour so that a revalidated copy never holds an expired token), ``Last-Modified`` (when the part was rendered) and ``Cache-Control: private, no-cache``: a browser
 revalidates every time and gets ``304 Not Modified`` without a page being rendered while nothing changed. (Not
 ``public``: each page carries the visitor's CSRF token in its launch forms, so a shared proxy must not store it.)
 """
@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from blinker import Namespace
-from flask import Response, request
+from flask import Response, current_app, request, session
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
@@ -48,6 +49,7 @@ from marketplace.vendors.models import App, AppVersion
 
 ENTRY_SECONDS = 3600  # a backstop; parts are invalidated by generation
 CSRF_PLACEHOLDER = "__govmarket_csrf_token__"
+CSRF_WINDOW_SECONDS = 1800
 
 _signals = Namespace()
 # Sent after a commit with ``items`` (service item ids whose pages changed) and ``everything`` (True when a change
@@ -112,7 +114,11 @@ def respond(part: Part, layout: Callable[[str, Markup], str]) -> Response:
     """The page of ``part`` for this visitor: 304 when their copy is current, else the part composed into
     ``layout(title, body)`` with their CSRF token, with ETag, Last-Modified and Cache-Control."""
     token = generate_csrf() if CSRF_PLACEHOLDER in part.body else ""
-    etag = hashlib.sha256(f"{part.tag}:{token}".encode()).hexdigest()[:32]
+    # The signed token changes every second; what identifies it is the session's raw token. A copy is current for
+    # half an hour at most, so a revalidated page never holds a token past its time limit (an hour by default).
+    secret = session.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), "") if token else ""
+    window = int(time.time() // CSRF_WINDOW_SECONDS) if token else 0
+    etag = hashlib.sha256(f"{part.tag}:{secret}:{window}".encode()).hexdigest()[:32]
     response = Response(status=200)
     response.set_etag(etag)
     response.last_modified = part.rendered_at
@@ -137,6 +143,7 @@ def item_id_of(session, code: str) -> int | None:
 
 _PENDING = "govmarket_catalogue_changes"
 _EVERYTHING = ("Vendor", "Department", "LifeEvent", "LifeEventStep")
+_SHOWN_ONCE_USED = ("Vendor", "Department")
 
 
 def _note(session: Session, _context) -> None:
@@ -144,6 +151,8 @@ def _note(session: Session, _context) -> None:
     items: set[int] = set()
     everything = False
     for obj in (*session.new, *session.dirty, *session.deleted):
+        if type(obj).__name__ in _SHOWN_ONCE_USED and obj in session.new:
+            continue  # a new vendor or department is on no page yet
         if isinstance(obj, (Rating, AppStatistics, AppVersion)):
             apps.add(obj.app_id)
         elif isinstance(obj, Transaction):
