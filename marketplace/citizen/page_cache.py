@@ -17,10 +17,11 @@ by the session hooks below — so no write path can forget it) gives them new va
 A part made from rows read before a concurrent change is stored under the generation taken *before* the read,
 so it is dead on arrival (as the gateway's claims cache, ``marketplace.gateway.claims``).
 
-HTTP: ``ETag`` (the part's generations, language and the visitor's CSRF token — the page differs per session only
-by that — renewed every half hour so that a revalidated copy never holds an expired token), ``Last-Modified`` (when the part was rendered) and ``Cache-Control: private, no-cache``: a browser
-revalidates every time and gets ``304 Not Modified`` without a page being rendered while nothing changed. (Not
-``public``: each page carries the visitor's CSRF token in its launch forms, so a shared proxy must not store it.)
+HTTP: ``ETag`` (the part's generations, language and the visitor's CSRF token — the page differs per session
+only by that — renewed every half hour so that a revalidated copy never holds an expired token),
+``Last-Modified`` (when the part was rendered) and ``Cache-Control: private, no-cache``: a browser revalidates
+every time and gets ``304 Not Modified`` without a page being rendered while nothing changed. (Not ``public``:
+each page carries the visitor's CSRF token in its launch forms, so a shared proxy must not store it.)
 """
 
 from __future__ import annotations
