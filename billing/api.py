@@ -62,9 +62,10 @@ def _reason(messages) -> str:
 def usage_batch(actor, args):
     """Report completed transactions; each record is answered: accepted, duplicate (counted once) or rejected."""
     records = []
+    schema = UsageRecordIn()  # one instance for the batch: building a schema costs more than loading a record
     for raw in args["records"]:
         try:
-            records.append(UsageRecordIn().load(raw))
+            records.append(schema.load(raw))
         except SchemaError as exc:
             key = raw.get("idempotency_key")
             records.append(services.InvalidRecord(key if isinstance(key, str) else None, _reason(exc.messages)))

@@ -111,10 +111,12 @@ def csrf_placeholder() -> str:
     return CSRF_PLACEHOLDER
 
 
-def respond(part: Part, layout: Callable[[str, Markup], str]) -> Response:
+def respond(part: Part, layout: Callable[[str, Markup], str], *, shared: str | None = None) -> Response:
     """The page of ``part`` for this visitor: 304 when their copy is current, else the part composed into
-    ``layout(title, body)`` with their CSRF token, with ETag, Last-Modified and Cache-Control."""
-    token = generate_csrf() if CSRF_PLACEHOLDER in part.body else ""
+    ``layout(title, body)`` with their CSRF token, with ETag, Last-Modified and Cache-Control. ``shared``: a
+    cache key under which the composed page is kept too (for visitors who all see the same layout: anonymous
+    ones), so that such a request renders nothing at all."""
+    token = generate_csrf() if CSRF_PLACEHOLDER in part.body or shared else ""
     # The signed token changes every second; what identifies it is the session's raw token. A copy is current for
     # half an hour at most, so a revalidated page never holds a token past its time limit (an hour by default).
     secret = session.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), "") if token else ""
@@ -130,8 +132,15 @@ def respond(part: Part, layout: Callable[[str, Markup], str]) -> Response:
         response.status_code = 304
         return response
     # The part is HTML our autoescaping templates rendered; the token is escaped as any template would.
-    body = Markup(part.body.replace(CSRF_PLACEHOLDER, str(escape(token))))  # noqa: S704
-    response.set_data(layout(part.title, body))
+    version = f"{part.tag}:{part.rendered_at.isoformat()}"
+    kept = cache.get(shared) if shared else None
+    if isinstance(kept, tuple) and kept[0] == version:
+        html = kept[1]
+    else:
+        html = layout(part.title, Markup(part.body))  # noqa: S704
+        if shared:
+            cache.set(shared, (version, html), timeout=ENTRY_SECONDS)
+    response.set_data(html.replace(CSRF_PLACEHOLDER, str(escape(token))))
     response.mimetype = "text/html"
     return response
 

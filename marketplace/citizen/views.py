@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request, session
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -60,9 +60,14 @@ def home():
 def _cached_page(template: str, key: str, names_of, render) -> Response:
     """A catalogue page whose own part comes from the shared cache (marketplace/citizen/page_cache.py), composed
     into this visitor's layout."""
-    web_actor(required=False)  # the layout shows who is logged in
+    actor = web_actor(required=False)  # the layout shows who is logged in
     part = page_cache.kept(f"catalogue:page:{key}:{get_locale()}", names_of, render)
-    return page_cache.respond(part, lambda title, body: render_template(template, title=title, body=body))
+    # Every anonymous visitor without a pending message sees the same layout: keep the whole page for them.
+    anonymous = actor is None and "_flashes" not in session and set(request.args) <= {"q"}
+    shared = f"catalogue:page:{key}:{get_locale()}:{request.full_path}:anonymous" if anonymous else None
+    return page_cache.respond(part, lambda title, body: render_template(
+        template, title=title, body=body, **({"csrf_token": page_cache.csrf_placeholder} if anonymous else {})),
+        shared=shared)
 
 
 @bp.get("/services/search")
