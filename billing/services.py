@@ -188,9 +188,11 @@ _CREATE_STAGING = f"""
 CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (idempotency_key text, order_id integer, app_id integer, vendor_id integer,
     transaction_ref text, occurred_at timestamptz, received_at timestamptz, quarter_code text,
     settle_quarter_code text, is_late boolean) ON COMMIT DELETE ROWS"""
-_INSERT_FROM_STAGING = f"""
-INSERT INTO billing_usage_events ({", ".join(_USAGE_COLUMNS)})
-SELECT {", ".join(_USAGE_COLUMNS)} FROM {_STAGING}
+_INSERT_FROM_STAGING = """
+INSERT INTO billing_usage_events (idempotency_key, order_id, app_id, vendor_id, transaction_ref, occurred_at,
+                                  received_at, quarter_code, settle_quarter_code, is_late)
+SELECT idempotency_key, order_id, app_id, vendor_id, transaction_ref, occurred_at, received_at, quarter_code,
+       settle_quarter_code, is_late FROM billing_usage_staging
 ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key"""
 
 
@@ -205,7 +207,7 @@ def _insert_usage(rows: list[dict]) -> set[str]:
         connection.exec_driver_sql(_CREATE_STAGING)
         cursor = connection.connection.driver_connection.cursor()
         try:
-            cursor.execute(f"DELETE FROM {_STAGING}")  # empty unless an earlier batch ran in this transaction
+            cursor.execute("DELETE FROM billing_usage_staging")  # empty unless an earlier batch ran in this transaction
             with cursor.copy(f"COPY {_STAGING} ({', '.join(_USAGE_COLUMNS)}) FROM STDIN") as copy:
                 for r in rows:
                     copy.write_row(tuple(r[c] for c in _USAGE_COLUMNS))
