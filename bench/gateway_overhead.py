@@ -151,7 +151,8 @@ class Gunicorn:
             env["GOVMARKET_CACHE_TYPE"] = args.cache
         command = [str(Path(sys.executable).parent / "gunicorn"), "-b", f"127.0.0.1:{self.port}",
                    "-w", str(args.workers), "-k", args.server, "--threads", str(args.threads),
-                   "--worker-connections", "100", "--log-level", "warning", "marketplace.wsgi:app"]
+                   "--worker-connections", "100", "--keep-alive", "75", "--log-level", "warning",
+                   "marketplace.wsgi:app"]
         self.process = subprocess.Popen(command, env=env, cwd=Path(__file__).resolve().parent.parent)
         deadline = time.monotonic() + 60
         while True:

@@ -56,12 +56,10 @@ def seed_citizens(app, app_id: int) -> tuple[list[str], list[str], str]:
     from marketplace.demo.base import STAFF
     from marketplace.demo.data import DEMO_PASSWORD
     from marketplace.identity import services as identity
-    from mockdata.generator import scenarios_for
-    from mockdata.specs import get_spec
+    from marketplace.identity.personas import persona_list
 
     with app.app_context():
-        personas = sorted({s["applicant"]["resident_id"] for s in scenarios_for(get_spec("citizens-v1"), 42).values()
-                           if s.get("applicant", {}).get("resident_id")})
+        personas = sorted({p.resident_id for p in persona_list()})
         for resident_id in personas:
             citizen = identity.citizen_login_persona(resident_id, settings=app.config)
             identity.consent_grant(citizen, app_id, identity.consent_status(citizen, app_id).requested)

@@ -77,6 +77,8 @@ class Citizen(HttpUser):
 
     def launch(self):
         page = self.client.get(f"/apps/{SLUG}/launch", name="platform: launch page")
+        if page.status_code != 200:  # counted as a failure by Locust already
+            return
         with self.client.post(f"/apps/{SLUG}/launch", data={"csrf_token": csrf_of(page.text)},
                               name="platform: launch", allow_redirects=False, catch_response=True) as answer:
             location = answer.headers.get("Location", "")
