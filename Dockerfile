@@ -21,11 +21,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
     GOVMARKET_ENV=production GOVMARKET_QUEUE_MODE=rq GOVMARKET_INSTANCE_PATH=/var/lib/govmarket \
     FLASK_APP=marketplace.app:create_app \
     PORT=8000 WEB_CONCURRENCY=4
-# bubblewrap: the sandbox backend; fonts-noto-cjk: the Chinese font of the PDF reports (billing/reports.py);
+# bubblewrap: the sandbox backend; fonts-noto-cjk: the Chinese font of the PDF reports (billing/reports.py), laid out
+# by WeasyPrint with Pango and HarfBuzz (libpango-1.0-0, libpangoft2-1.0-0, libharfbuzz-subset0);
 # postgresql-client: pg_dump/pg_restore for `govmarket backup` (15, as Debian bookworm ships: dumps servers up to 15).
 # python3-venv only where the base lacks ensurepip (Debian's python3; python:3.11-slim has it).
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends bubblewrap fonts-noto-cjk ca-certificates postgresql-client \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends bubblewrap fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 \
+      libharfbuzz-subset0 ca-certificates postgresql-client \
       $(python3 -c 'import ensurepip' 2>/dev/null || echo python3-venv) \
  && apt-get clean && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/govmarket --create-home govmarket \

@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 export FLASK_APP := marketplace.app:create_app
 
-.PHONY: run test install lock check-latest services runtime lint test-sqlite test-postgres mutation bench clean
+.PHONY: run test install lock check-latest services runtime lint test-sqlite test-postgres lane-sqlite lane-postgres lane-deploy mutation bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ check-latest:
 # Apps are served on their own origins, <slug>.apps.localhost:$(PORT); both follow PORT unless set.
 run: export GOVMARKET_APPS_DOMAIN ?= apps.localhost:$(PORT)
 run: export GOVMARKET_ISSUER ?= http://$(HOST):$(PORT)
+# The demo's paying treasury account for the bank payout file (fictional).
+run: export GOVMARKET_PAYOUT_DEBTOR_NAME ?= 示例市财政局国库存款户
+run: export GOVMARKET_PAYOUT_DEBTOR_ACCOUNT ?= 110010184000530000001
+run: export GOVMARKET_PAYOUT_DEBTOR_BANK_CODE ?= 011100000003
 run: install runtime
 	$(BIN)/govmarket db upgrade heads
 	$(BIN)/govmarket demo seed --url http://$(HOST):$(PORT)
@@ -60,6 +64,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 
+## make test-sqlite / make test-postgres: one whole pass alone, deployment tests included
 test-sqlite: install
 	TEST_DATABASE=sqlite $(BIN)/pytest -q -p no:cacheprovider
 
@@ -67,10 +72,21 @@ test-sqlite: install
 test-postgres: install
 	TEST_DATABASE=postgres TEST_DB_ONLY=1 $(BIN)/pytest -q -p no:cacheprovider
 
-## make test: installs and starts what the tests need, then the whole suite on SQLite and on PostgreSQL
+## make test: installs and starts what the tests need, then the whole suite on SQLite and on PostgreSQL.
+# The suite runs in three lanes side by side: a pytest process keeps one core busy, the machine has two, and the
+# deployment tests (tests/deploy: images, the compose stack, serving hosts) mostly wait on Docker. Each lane has its
+# own Redis database; a lane's output is printed when it finishes, and make fails if any lane failed.
 test: install services runtime lint
-	$(MAKE) --no-print-directory test-sqlite
-	$(MAKE) --no-print-directory test-postgres
+	$(MAKE) --no-print-directory -j3 --output-sync=target lane-sqlite lane-postgres lane-deploy
+
+PYTEST := $(BIN)/pytest -q -p no:cacheprovider
+lane-sqlite: install
+	TEST_DATABASE=sqlite TEST_REDIS_URL=redis://127.0.0.1:6379/15 $(PYTEST) --ignore=tests/deploy
+lane-postgres: install
+	TEST_DATABASE=postgres TEST_DB_ONLY=1 TEST_REDIS_URL=redis://127.0.0.1:6379/14 $(PYTEST) --ignore=tests/deploy
+lane-deploy: install
+	TEST_DATABASE=sqlite TEST_REDIS_URL=redis://127.0.0.1:6379/13 $(PYTEST) tests/deploy
+	TEST_DATABASE=postgres TEST_DB_ONLY=1 TEST_REDIS_URL=redis://127.0.0.1:6379/13 $(PYTEST) tests/deploy
 
 ## make mutation: mutation testing of money, identity and intake code (docs/testing.md). Outside CI: a full run
 # takes hours on two cores; `make mutation SAMPLE=60` runs a seeded sample of 60 mutants per module,

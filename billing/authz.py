@@ -82,6 +82,12 @@ def payout_file(actor) -> None:
         require_role(actor, *READERS, action="download the payout file")
 
 
+def payee_set(actor) -> None:
+    """Where a vendor is paid is finance's to register (from the vendor's contract), and the platform's CLI."""
+    if not platform(actor):
+        require_role(actor, *FINANCE, action="register a vendor's payee account")
+
+
 def vendor_statement(actor, vendor_id: int) -> None:
     if platform(actor):
         return

@@ -133,14 +133,36 @@ def report(code: str, fmt: str, output: Path) -> None:
 @billing_cli.command("payouts")
 @click.option("--quarter", "code", required=True)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def payouts(code: str, output: Path) -> None:
-    """Write the quarter's payout file (CSV, one row per vendor)."""
+@click.option("--format", "fmt", type=click.Choice(["csv", "pain001"]), default="csv", show_default=True,
+              help="csv: one row per vendor; pain001: the ISO 20022 credit-transfer file for the treasury's bank")
+def payouts(code: str, output: Path, fmt: str) -> None:
+    """Write the quarter's payout file (CSV, one row per vendor, or the bank's pain.001 XML)."""
     try:
         rows, text = services.payout_file(SYSTEM, code)
+        if fmt == "pain001":
+            output.write_bytes(services.payout_bank_file(SYSTEM, code, config=current_app.config))
+        else:
+            output.write_text(text, encoding="utf-8")
     except DomainError as exc:
         _fail(exc)
-    output.write_text(text, encoding="utf-8")
     click.echo(f"wrote {output}: {len(rows)} vendors, {reports.yuan(sum(r.amount_fen for r in rows))} yuan")
+
+
+@billing_cli.command("payee")
+@click.option("--vendor", "vendor_id", type=int, required=True)
+@click.option("--holder", required=True, help="the account holder's name, as the bank has it")
+@click.option("--credit-code", required=True, help="the vendor's unified social credit code")
+@click.option("--account", required=True, help="the account number")
+@click.option("--bank-code", required=True, help="the bank's 12-digit CNAPS code")
+@click.option("--bank-name", default="")
+def payee(vendor_id: int, holder: str, credit_code: str, account: str, bank_code: str, bank_name: str) -> None:
+    """Register the account a vendor's payouts go to (used by `payouts --format pain001`)."""
+    try:
+        services.payee_set(SYSTEM, vendor_id, holder_name=holder, credit_code=credit_code, account_number=account,
+                           bank_code=bank_code, bank_name=bank_name)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"vendor {vendor_id} is paid to {bank_code} …{account[-4:]}")
 
 
 @ledger_cli.command("verify")

@@ -72,7 +72,7 @@ def account(kind: str, currency: str, *, order_id: int | None = None, vendor_id:
 
 # --- hashing -------------------------------------------------------------------------------------------
 
-def _ts(moment: datetime) -> str:
+def hash_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -84,7 +84,7 @@ def entry_digest(*, seq: int, quarter_code: str, kind: str, memo: str, settlemen
     document = {
         "seq": seq, "quarter": quarter_code, "kind": kind, "memo": memo, "run": settlement_run_id,
         "reverses": reverses_entry_id, "reason": reason, "posting_count": posting_count,
-        "created_at": _ts(created_at), "created_by": created_by, "prev": prev_hash,
+        "created_at": hash_timestamp(created_at), "created_by": created_by, "prev": prev_hash,
         "postings": [list(p) for p in sorted(postings)],
     }
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

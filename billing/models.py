@@ -205,3 +205,20 @@ class SettlementLine(db.Model):
 def insert_ignoring_duplicates(table: sa.Table, index_elements: list[str]):
     """INSERT … ON CONFLICT (index_elements) DO NOTHING, on PostgreSQL and SQLite alike."""
     return dialect_insert(table).on_conflict_do_nothing(index_elements=index_elements)
+
+
+class PayeeAccount(db.Model):
+    """Where a vendor's payouts go: the settlement account finance registered for it (from the vendor's contract),
+    read by the bank payout file. Changes are audited; the payout file names the account in force when written."""
+
+    __tablename__ = "billing_payee_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vendor_id: Mapped[int] = mapped_column(sa.Integer, unique=True, nullable=False)
+    holder_name: Mapped[str] = mapped_column(sa.String(140), nullable=False)
+    credit_code: Mapped[str] = mapped_column(sa.String(18), nullable=False)  # unified social credit code
+    account_number: Mapped[str] = mapped_column(sa.String(34), nullable=False)
+    bank_code: Mapped[str] = mapped_column(sa.String(12), nullable=False)  # CNAPS bank code (12 digits)
+    bank_name: Mapped[str] = mapped_column(sa.String(140), nullable=False, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(sa.String(200), nullable=False)

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import unicodedata
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
-from pathlib import Path
 
 import sqlalchemy as sa
-from flask import has_request_context
-from flask_babel import force_locale
+from flask import current_app, has_request_context
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
@@ -23,9 +25,6 @@ from billing.models import Account, JournalEntry, LedgerHead, Posting, Settlemen
 from billing.source import EXTENSION_KEY
 from core.extensions import db
 from core.money import Money
-
-CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
-CJK_FONT_SC_INDEX = 2  # Simplified Chinese face in the Noto CJK collection
 
 
 def rating_text(exact: str | Fraction, places: int = 4) -> str:
@@ -109,14 +108,17 @@ class FinanceReport:
         return self.paid_fen + self.award_fen
 
 
-def _names(app_ids: list[int]) -> dict[int, tuple[str, str]]:
-    """App and vendor names from the marketplace when it is plugged in; ids otherwise."""
-    from flask import current_app
-
+def app_facts(app_ids: list[int]) -> dict:
+    """The marketplace's facts (names, vendor name) of these apps when it is plugged in; {} otherwise."""
     source = current_app.extensions.get(EXTENSION_KEY)
     if source is None or not app_ids:
         return {}
-    return {a: (f.name, f.vendor_name) for a, f in source.apps(app_ids).items()}
+    return dict(source.apps(app_ids))
+
+
+def _names(app_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """App and vendor names from the marketplace when it is plugged in; ids otherwise."""
+    return {a: (f.name, f.vendor_name) for a, f in app_facts(app_ids).items()}
 
 
 def build_finance_report(quarter_code: str) -> FinanceReport:
@@ -180,21 +182,42 @@ def build_finance_report(quarter_code: str) -> FinanceReport:
 
 # --- CSV -----------------------------------------------------------------------------------------------
 
+# A cell a spreadsheet would read as a formula starts with one of these (OWASP "CSV injection"); a plain number
+# such as -0.05 or an exact ratio such as -3/8 is data, not a formula, and stays as it is.
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"^-?\d+(\.\d+)?(/\d+)?$")
+
+
+def csv_cell(value):
+    """A cell as written: numbers as they are; text that a spreadsheet would run as a formula (a vendor
+    named ``=HYPERLINK(…)``) gets a leading apostrophe, which Excel and LibreOffice show as text."""
+    if isinstance(value, str) and value.startswith(FORMULA_LEADS) and not PLAIN_NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def csv_text(header: list[str], rows) -> str:
+    """CSV for people's spreadsheets: a UTF-8 byte-order mark first (without it Excel on Chinese Windows reads
+    the file as GBK and shows mojibake), CRLF-free lines, every text cell escaped by ``csv_cell``."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([csv_cell(v) for v in row])
+    return out.getvalue()
+
+
 APP_COLUMNS = ["quarter", "department_id", "department", "order_id", "order", "vendor_id", "vendor", "app_id", "app",
                "completed", "late", "ratings", "bayesian_rating", "multiplier", "paid_fen", "award_rank", "award_fen",
                "total_fen", "currency"]
 
 
 def finance_report_csv(report: FinanceReport) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(APP_COLUMNS)
-    for r in report.apps:
-        writer.writerow([report.quarter_code, r.department_id, r.department_name, r.order_id, r.order_title,
-                         r.vendor_id, r.vendor_name, r.app_id, r.app_name, r.completed, r.late, r.ratings,
-                         r.bayesian_rating, r.multiplier, r.paid_fen, r.award_rank or "", r.award_fen, r.total_fen,
-                         report.currency])
-    return out.getvalue()
+    return csv_text(APP_COLUMNS, (
+        [report.quarter_code, r.department_id, r.department_name, r.order_id, r.order_title, r.vendor_id,
+         r.vendor_name, r.app_id, r.app_name, r.completed, r.late, r.ratings, r.bayesian_rating, r.multiplier,
+         r.paid_fen, r.award_rank or "", r.award_fen, r.total_fen, report.currency] for r in report.apps))
 
 
 @dataclass(frozen=True)
@@ -218,23 +241,37 @@ def payout_rows(quarter_code: str) -> list[PayoutRow]:
 
 
 def payout_csv(quarter_code: str, rows: list[PayoutRow]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["reference", "vendor_id", "payable_account", "amount_fen", "amount_yuan", "currency", "entries"])
-    for r in rows:
-        writer.writerow([f"GOVMARKET-{quarter_code}-V{r.vendor_id}", r.vendor_id, r.account_code, r.amount_fen,
-                         yuan(r.amount_fen, r.currency).replace(",", ""), r.currency, r.entries])
-    return out.getvalue()
+    return csv_text(["reference", "vendor_id", "payable_account", "amount_fen", "amount_yuan", "currency", "entries"],
+                    ([f"GOVMARKET-{quarter_code}-V{r.vendor_id}", r.vendor_id, r.account_code, r.amount_fen,
+                      yuan(r.amount_fen, r.currency).replace(",", ""), r.currency, r.entries] for r in rows))
 
 
 # --- charts --------------------------------------------------------------------------------------------
+
+def fit_label(text: str, width: float, font_size: float) -> str:
+    """``text`` shortened with an ellipsis to fit ``width`` px: a CJK (wide) character takes a whole em, others
+    about 0.6 em — so a long Chinese vendor name never runs off the chart's left edge."""
+    def ems(ch: str) -> float:
+        return 1.0 if unicodedata.east_asian_width(ch) in ("W", "F") else 0.6
+
+    budget = width / font_size
+    if sum(ems(ch) for ch in text) <= budget:
+        return text
+    out, used = "", 1.0  # room for the ellipsis
+    for ch in text:
+        if used + ems(ch) > budget:
+            break
+        out, used = out + ch, used + ems(ch)
+    return out + "…"
+
 
 def bar_chart_svg(title: str, items: list[tuple[str, int]], currency: str = "CNY", width: int = 640) -> Markup:
     """A horizontal bar chart of amounts in fen, as inline SVG (no scripts, no external resources)."""
     bar_h, gap, label_w, top = 22, 6, 200, 28
     height = top + len(items) * (bar_h + gap) + 10
     peak = max((v for _, v in items), default=0) or 1
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
+    # Scales down to the width of a phone (viewBox + width 100%), never wider than drawn.
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="100%" style="max-width:{width}px" '
              f'viewBox="0 0 {width} {height}" aria-label="{escape(title)}" class="chart">',
              f'<title>{escape(title)}</title>',
              f'<text x="0" y="18" font-size="14" font-weight="bold">{escape(title)}</text>']
@@ -242,7 +279,8 @@ def bar_chart_svg(title: str, items: list[tuple[str, int]], currency: str = "CNY
     for i, (label, value) in enumerate(items):
         y = top + i * (bar_h + gap)
         w = max(1, value * span // peak) if value else 0
-        parts.append(f'<text x="{label_w - 6}" y="{y + 15}" font-size="12" text-anchor="end">{escape(label[:28])}</text>')
+        parts.append(f'<text x="{label_w - 6}" y="{y + 15}" font-size="12" text-anchor="end">'
+                     f'<title>{escape(label)}</title>{escape(fit_label(label, label_w - 10, 12))}</text>')
         parts.append(f'<rect x="{label_w}" y="{y}" width="{w}" height="{bar_h}" fill="#2b6cb0"/>')
         parts.append(f'<text x="{label_w + w + 6}" y="{y + 15}" font-size="12">{escape(money_text(value, currency))}</text>')
     parts.append("</svg>")
@@ -261,8 +299,10 @@ def report_charts(report: FinanceReport) -> dict[str, Markup]:
 # --- PDF -----------------------------------------------------------------------------------------------
 
 def finance_report_pdf(report: FinanceReport) -> bytes:
-    """The finance report as PDF (fpdf2, Noto CJK embedded so Chinese names print), in the request's language;
-    outside a request (the CLI) in Chinese, the platform's default."""
+    """The finance report as a tagged PDF (PDF/UA-1: headings, tables and their header cells are marked up, the
+    language is declared), landscape A4 with page numbers, laid out by WeasyPrint from an HTML table layout whose
+    cells wrap (Noto CJK, so Chinese names print). In the request's language; outside a request (the CLI) in
+    Chinese, the platform's default."""
     if has_request_context():
         return _finance_report_pdf(report)
     with force_locale("zh_CN"):
@@ -270,66 +310,10 @@ def finance_report_pdf(report: FinanceReport) -> bytes:
 
 
 def _finance_report_pdf(report: FinanceReport) -> bytes:
-    from fpdf import FPDF
+    from weasyprint import HTML  # loads Pango through cffi: only the PDF needs it, not every process at start
 
-    money = money_text
-    pdf = FPDF(orientation="L", unit="mm", format="A4")
-    pdf.set_auto_page_break(auto=True, margin=12)
-    if CJK_FONT.exists():
-        pdf.add_font("cjk", "", str(CJK_FONT), collection_font_number=CJK_FONT_SC_INDEX)
-        font = "cjk"
-    else:  # without the CJK font (fonts-noto-cjk) Latin text still prints
-        font = "helvetica"
-    pdf.add_page()
-    pdf.set_font(font, size=16)
-    pdf.cell(0, 10, _("Finance report %(quarter)s", quarter=report.quarter_code), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font(font, size=9)
-    pdf.cell(0, 6, _("Total %(total)s: usage %(usage)s, awards %(awards)s. Ledger head #%(seq)s %(hash)s…",
-                     total=money(report.total_fen, report.currency), usage=money(report.paid_fen, report.currency),
-                     awards=money(report.award_fen, report.currency), seq=report.ledger_head[0],
-                     hash=report.ledger_head[1][:16]),
-             new_x="LMARGIN", new_y="NEXT")
-
-    def table(title: str, header: list[str], rows: list[list], widths: list[int]) -> None:
-        pdf.ln(2)
-        pdf.set_font(font, size=11)
-        pdf.cell(0, 7, title, new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font(font, size=8)
-        for cells, fill in [(header, True)] + [(r, False) for r in rows]:
-            pdf.set_fill_color(225, 232, 240)
-            for text, w in zip(cells, widths, strict=True):
-                pdf.cell(w, 6, str(text)[: max(4, w // 2)], border=1, fill=fill)
-            pdf.ln(6)
-
-    yes, no = _("yes"), _("no")
-    table(_("By department"), [_("Department"), _("Apps"), _("Transactions"), _("Budget"), _("Paid"), _("Awards")],
-          [[d.name, d.apps, d.completed, money(d.budget_fen), money(d.paid_fen), money(d.award_fen)]
-           for d in report.departments], [80, 20, 30, 40, 40, 40])
-    table(_("By order"), [_("Order"), _("Apps"), _("Transactions"), _("Budget"), _("Paid"), _("Capped")],
-          [[o.name, o.apps, o.completed, money(o.budget_fen), money(o.paid_fen), yes if o.capped else no]
-           for o in report.orders], [90, 20, 30, 40, 40, 20])
-    table(_("By vendor"), [_("Vendor"), _("Apps"), _("Transactions"), _("Usage"), _("Awards"), _("Total")],
-          [[v.name, v.apps, v.completed, money(v.paid_fen), money(v.award_fen), money(v.total_fen)]
-           for v in report.vendors], [80, 20, 30, 40, 40, 40])
-    table(_("By app"), [_("App"), _("Vendor"), _("Order"), _("Completed"), _("Late"), _("Ratings"), _("Rating"),
-                        _("Multiplier"), _("Paid"), _("Award")],
-          [[a.app_name, a.vendor_name, a.order_title, a.completed, a.late, a.ratings, a.bayesian_rating, a.multiplier,
-            money(a.paid_fen), money(a.award_fen)] for a in report.apps], [45, 40, 50, 18, 14, 18, 20, 18, 26, 24])
-    table(_("Awards"), [_("Rank"), _("App"), _("Vendor"), _("Prize")],
-          [[a.award_rank, a.app_name, a.vendor_name, money(a.award_fen)] for a in report.awards], [20, 80, 80, 40])
-
-    pdf.add_page()
-    pdf.set_font(font, size=11)
-    pdf.cell(0, 7, _("Paid per vendor (usage + awards)"), new_x="LMARGIN", new_y="NEXT")
-    peak = max((v.total_fen for v in report.vendors), default=0) or 1
-    pdf.set_font(font, size=8)
-    for v in report.vendors[:20]:
-        y = pdf.get_y()
-        pdf.cell(60, 6, v.name[:30])
-        pdf.set_fill_color(43, 108, 176)
-        width = max(1, 150 * v.total_fen // peak) if v.total_fen else 0  # whole millimetres
-        if width:
-            pdf.rect(pdf.l_margin + 60, y + 1, width, 4, style="F")
-        pdf.set_x(pdf.l_margin + 60 + 155)
-        pdf.cell(40, 6, money(v.total_fen), new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
+    # The template alone, without the site's context processors (the CLI prints outside any request).
+    template = current_app.jinja_env.get_template("billing/report_print.html")
+    html = template.render(report=report, charts=report_charts(report), printed_at=datetime.now(UTC),
+                           html_lang="en" if str(get_locale()).startswith("en") else "zh-CN")
+    return HTML(string=html).write_pdf(pdf_variant="pdf/ua-1")

@@ -15,11 +15,15 @@ def StrictInt(**kw):
     return fields.Integer(strict=True, error_messages={"invalid": FLOAT_REFUSED}, **kw)
 
 
+# Ids are INTEGER columns: a larger value is invalid input, never an overflow in the database.
+ROW_ID = validate.Range(min=1, max=2**31 - 1)
+
+
 class UsageRecordIn(Schema):
     idempotency_key = fields.String(required=True, validate=validate.Length(1, 128))
-    order_id = StrictInt(required=True, validate=validate.Range(min=1))
-    app_id = StrictInt(required=True, validate=validate.Range(min=1))
-    vendor_id = StrictInt(required=True, validate=validate.Range(min=1))
+    order_id = StrictInt(required=True, validate=ROW_ID)
+    app_id = StrictInt(required=True, validate=ROW_ID)
+    vendor_id = StrictInt(required=True, validate=ROW_ID)
     transaction_ref = fields.String(required=True, validate=validate.Length(1, 128))
     occurred_at = fields.AwareDateTime(required=True, metadata={"description": "ISO 8601 with a UTC offset"})
 
@@ -99,7 +103,7 @@ class PreviewOut(Schema):
 
 
 class PostIn(Schema):
-    order_ids = fields.List(StrictInt(validate=validate.Range(min=1)), load_default=None,
+    order_ids = fields.List(StrictInt(validate=ROW_ID), load_default=None,
                             metadata={"description": "only these orders (no awards, quarter not marked settled)"})
 
 
@@ -189,8 +193,9 @@ class EntryOut(Schema):
 
 class EntryQuery(Schema):
     quarter = fields.String(load_default=None)
-    page = StrictInt(load_default=1, validate=validate.Range(min=1))
-    page_size = StrictInt(load_default=50, validate=validate.Range(1, 500))
+    # Query parameters are text: "2" is the page number 2 (a strict integer would refuse every page asked for).
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10**9))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(1, 500))
 
 
 class QuarterQuery(Schema):

@@ -6,19 +6,22 @@ transaction and commits once. Nothing here imports flask.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from numbers import Integral
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from billing import authz, formula, ledger, reports, settlement
+from billing import authz, dataset, formula, ledger, payments, reports, settlement
 from billing.calendar import GRACE_PERIOD, quarter_code_of, quarter_span
 from billing.models import (
     Account,
     JournalEntry,
+    PayeeAccount,
     Quarter,
     SettlementLine,
     SettlementRun,
@@ -27,19 +30,22 @@ from billing.models import (
 )
 from billing.source import settlement_source
 from core import audit
-from core.auth import SYSTEM
 from core.errors import Conflict, NotFound, ValidationError
 from core.extensions import db
+from core.ids import uscc_problem
 from core.money import Money
 from core.time import utcnow
 
 Progress = Callable[[str, dict], None]
 CLOCK_SKEW = timedelta(minutes=5)  # an event may not claim to have happened later than this after receipt
 MAX_BATCH = 5000
+CHINA_TIME = ZoneInfo("Asia/Shanghai")
 
 
 def _label(actor) -> str:
-    return actor.label if actor is not None else SYSTEM.label
+    """Who acted, as billing records it in the ledger and on runs: an opaque ``role#id``, never a name or an
+    e-mail address, because the ledger is published (the audit log keeps the person)."""
+    return dataset.actor_reference(actor)
 
 
 def _noop(step: str, detail: dict) -> None:
@@ -404,24 +410,28 @@ def _post_order(actor, code: str, order_id: int, now: datetime, progress: Progre
                        amount_fen=line.amount, currency=terms.currency)
         for line in result.lines)
     progress("lines_written", {"order_id": order_id})
-    name = terms.title or f"order {order_id}"
+    # Account names and memos are the ledger's record, published with it: in Chinese, the platform's language
+    # of record, and naming the order, the app and the vendor in words.
+    name = terms.title or f"订单 {order_id}"
     budget_account = ledger.account("department_budget", terms.currency, order_id=order_id,
-                                    department_id=terms.department_id, name=f"Budget of {name}")
+                                    department_id=terms.department_id, name=name)
     if result.budget:
-        treasury = ledger.account(ledger.TREASURY, terms.currency, name="Treasury")
-        ledger.entry_append(quarter_code=code, kind="appropriation", memo=f"{code} budget of {name}",
+        treasury = ledger.account(ledger.TREASURY, terms.currency, name="国库")
+        ledger.entry_append(quarter_code=code, kind="appropriation", memo=f"{code} {name} 季度预算拨付",
                             postings=[ledger.PostingSpec(budget_account, result.budget),
                                       ledger.PostingSpec(treasury, -result.budget)],
                             created_by=_label(actor), settlement_run_id=run.id, now=now)
     paid = [line for line in result.lines if line.amount]
     if paid:
-        postings = [ledger.PostingSpec(budget_account, -result.total, memo="usage payments")]
+        postings = [ledger.PostingSpec(budget_account, -result.total, memo="按件计费结算")]
         for line in paid:
+            facts = inputs.apps.get(line.app_id)
             vendor = ledger.account("vendor_payable", terms.currency, vendor_id=line.vendor_id,
-                                    name=f"Payable to vendor {line.vendor_id}")
+                                    name=facts.vendor_name if facts and facts.vendor_name else f"厂商 {line.vendor_id}")
+            app_name = facts.name if facts and facts.name else f"应用 {line.app_id}"
             postings.append(ledger.PostingSpec(vendor, line.amount, app_id=line.app_id,
-                                               memo=f"app {line.app_id}: {line.completed + line.late} transactions"))
-        ledger.entry_append(quarter_code=code, kind="settlement", memo=f"{code} usage payments of {name}",
+                                               memo=f"{app_name}：{line.completed + line.late} 件"))
+        ledger.entry_append(quarter_code=code, kind="settlement", memo=f"{code} {name} 按件计费结算",
                             postings=postings, created_by=_label(actor), settlement_run_id=run.id, now=now)
     progress("entries_written", {"order_id": order_id})
     audit.record(actor, "billing.settlement_posted", "settlement_run", run.id,
@@ -458,18 +468,21 @@ def _post_awards(actor, code: str, now: datetime, progress: Progress) -> tuple[S
         for a in awards)
     progress("awards_ranked", {"winners": [a.candidate.app_id for a in awards]})
     if awards:
-        treasury = ledger.account(ledger.TREASURY, currency, name="Treasury")
-        pool = ledger.account(ledger.AWARD_POOL, currency, name="Award pool")
-        ledger.entry_append(quarter_code=code, kind="award_funding", memo=f"{code} award pool",
+        treasury = ledger.account(ledger.TREASURY, currency, name="国库")
+        pool = ledger.account(ledger.AWARD_POOL, currency, name="奖励资金池")
+        ledger.entry_append(quarter_code=code, kind="award_funding", memo=f"{code} 奖励资金拨付",
                             postings=[ledger.PostingSpec(pool, total), ledger.PostingSpec(treasury, -total)],
                             created_by=_label(actor), settlement_run_id=run.id, now=now)
-        postings = [ledger.PostingSpec(pool, -total, memo="awards")]
+        postings = [ledger.PostingSpec(pool, -total, memo="季度奖励")]
         for a in awards:
+            facts = preview.inputs.apps.get(a.candidate.app_id)
             vendor = ledger.account("vendor_payable", currency, vendor_id=a.candidate.vendor_id,
-                                    name=f"Payable to vendor {a.candidate.vendor_id}")
+                                    name=facts.vendor_name if facts and facts.vendor_name
+                                    else f"厂商 {a.candidate.vendor_id}")
+            app_name = facts.name if facts and facts.name else f"应用 {a.candidate.app_id}"
             postings.append(ledger.PostingSpec(vendor, a.prize.minor, app_id=a.candidate.app_id,
-                                               memo=f"award rank {a.rank}"))
-        ledger.entry_append(quarter_code=code, kind="award", memo=f"{code} top-three awards", postings=postings,
+                                               memo=f"{app_name}：第 {a.rank} 名奖励"))
+        ledger.entry_append(quarter_code=code, kind="award", memo=f"{code} 季度前三名奖励", postings=postings,
                             created_by=_label(actor), settlement_run_id=run.id, now=now)
     progress("entries_written", {"scope": "awards"})
     audit.record(actor, "billing.awards_posted", "settlement_run", run.id,
@@ -618,9 +631,9 @@ def ledger_reverse(actor, entry_id: int, reason: str, *, now: datetime | None = 
     q = _quarter(code, lock="update")
     if q.closed_at:
         raise Conflict(f"quarter {code} is closed")
-    postings = [ledger.PostingSpec(p.account, -p.amount, app_id=p.app_id, memo=f"reverses line {p.line_no}")
+    postings = [ledger.PostingSpec(p.account, -p.amount, app_id=p.app_id, memo=f"冲销第 {p.line_no} 行")
                 for p in original.postings]
-    entry = ledger.entry_append(quarter_code=code, kind="reversal", memo=f"reversal of entry #{original.seq}",
+    entry = ledger.entry_append(quarter_code=code, kind="reversal", memo=f"冲销分录 #{original.seq}",
                                 postings=postings, created_by=_label(actor), reverses_entry_id=original.id,
                                 reason=reason.strip(), now=now)
     audit.record(actor, "billing.entry_reversed", "journal_entry", original.id,
@@ -639,6 +652,9 @@ class VendorStatement:
     lines: list  # settlement lines (usage payments and awards)
     ledger_lines: list[ledger.StatementLine]
     balance: Money
+    vendor_name: str = ""
+    app_names: dict[int, str] = field(default_factory=dict)
+    order_titles: dict[int, str] = field(default_factory=dict)
 
 
 def vendor_statement(actor, vendor_id: int, quarter_code: str | None = None) -> VendorStatement:
@@ -657,7 +673,15 @@ def vendor_statement(actor, vendor_id: int, quarter_code: str | None = None) -> 
     for acct in accounts:
         ledger_lines.extend(ledger.account_statement(acct.id, quarter_code))
     balance = Money(sum(line.amount for line in ledger_lines), currency)
-    return VendorStatement(vendor_id, quarter_code, currency, lines, ledger_lines, balance)
+    # Names in words: apps and the vendor from the marketplace, each order's title as it stood in its run.
+    facts = reports.app_facts(sorted({line.app_id for line in lines} | {line.app_id for line in ledger_lines
+                                                                        if line.app_id}))
+    vendor_name = next((f.vendor_name for f in facts.values() if f.vendor_name),
+                       accounts[0].name if accounts else "")
+    titles = {line.order_id: line.run.snapshot.get("order", {}).get("title", "") for line in lines
+              if line.run.order_id is not None}
+    return VendorStatement(vendor_id, quarter_code, currency, lines, ledger_lines, balance, vendor_name,
+                           {a: f.name for a, f in facts.items()}, titles)
 
 
 # --- reports -------------------------------------------------------------------------------------------
@@ -686,3 +710,70 @@ def transparency_report(actor, quarter_code: str) -> reports.FinanceReport | Non
     if q is None or q.settled_at is None:
         return None
     return reports.build_finance_report(quarter_code)
+
+
+def transparency_quarters(actor) -> list[str]:
+    """The codes of every settled quarter, newest first (each has a public page and dataset). Anyone."""
+    authz.transparency_report(actor)
+    return list(db.session.scalars(sa.select(Quarter.code).where(Quarter.settled_at.is_not(None))
+                                   .order_by(Quarter.code.desc())))
+
+
+def transparency_dataset(actor, quarter_code: str, *, now: datetime | None = None) -> dict | None:
+    """The quarter's public dataset (every input and figure of its settlement, its ledger entries and chain
+    head; no personal data) once it is settled; None before. Anyone."""
+    authz.transparency_report(actor)
+    quarter_span(quarter_code)
+    return dataset.build(quarter_code, now=now)
+
+
+# --- payee accounts and the bank payout file -------------------------------------------------------------
+
+CNAPS_CODE = re.compile(r"^\d{12}$")
+ACCOUNT_NUMBER = re.compile(r"^[0-9A-Za-z-]{6,34}$")
+
+
+def payee_set(actor, vendor_id: int, *, holder_name: str, credit_code: str, account_number: str, bank_code: str,
+              bank_name: str = "", now: datetime | None = None) -> PayeeAccount:
+    """Register (or replace) the account a vendor's payouts go to. Finance or the platform's CLI. Raises
+    ValidationError for a malformed credit code, account number or CNAPS bank code."""
+    authz.payee_set(actor)
+    holder_name, credit_code = holder_name.strip(), credit_code.strip().upper()
+    account_number, bank_code = account_number.replace(" ", ""), bank_code.strip()
+    if not holder_name or len(holder_name) > 140:
+        raise ValidationError("the account holder's name is required (at most 140 characters), as the bank has it")
+    problem = uscc_problem(credit_code)
+    if problem:
+        raise ValidationError(f"{credit_code!r} is not a valid unified social credit code: {problem}")
+    if not ACCOUNT_NUMBER.match(account_number):
+        raise ValidationError(f"{account_number!r} is not an account number (6–34 letters or digits)")
+    if not CNAPS_CODE.match(bank_code):
+        raise ValidationError(f"{bank_code!r} is not a CNAPS bank code (12 digits)")
+    payee = db.session.scalar(sa.select(PayeeAccount).where(PayeeAccount.vendor_id == vendor_id))
+    if payee is None:
+        payee = PayeeAccount(vendor_id=vendor_id)
+        db.session.add(payee)
+    payee.holder_name, payee.credit_code, payee.account_number = holder_name, credit_code, account_number
+    payee.bank_code, payee.bank_name = bank_code, bank_name.strip()[:140]
+    payee.updated_at, payee.updated_by = now or utcnow(), _label(actor)
+    db.session.flush()
+    audit.record(actor, "billing.payee_set", "vendor", vendor_id,
+                 {"bank_code": bank_code, "account_last4": account_number[-4:]})
+    db.session.commit()
+    return payee
+
+
+def payout_bank_file(actor, quarter_code: str, *, config: Mapping, now: datetime | None = None) -> bytes:
+    """The quarter's payouts as an ISO 20022 pain.001.001.03 credit-transfer file for the treasury's bank.
+    Finance and auditors. Raises ValidationError (vendors without a payee account, no treasury account
+    configured) or Conflict (a vendor owes money for the quarter)."""
+    authz.payout_file(actor)
+    quarter_span(quarter_code)
+    now = now or utcnow()
+    rows = reports.payout_rows(quarter_code)
+    payees = {p.vendor_id: p for p in db.session.scalars(
+        sa.select(PayeeAccount).where(PayeeAccount.vendor_id.in_([r.vendor_id for r in rows])))}
+    return payments.pain001(quarter_code, rows, payees, debtor_name=config.get("PAYOUT_DEBTOR_NAME", ""),
+                            debtor_account=config.get("PAYOUT_DEBTOR_ACCOUNT", ""),
+                            debtor_bank_code=config.get("PAYOUT_DEBTOR_BANK_CODE", ""), now=now,
+                            execution_date=now.astimezone(CHINA_TIME).date())

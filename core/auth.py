@@ -48,10 +48,20 @@ def _resolver() -> ActorResolver:
 
 
 def api_actor(*scopes: str):
-    """Return the API caller (authenticated by bearer token) holding ``scopes``."""
+    """Return the API caller (authenticated by bearer token) holding ``scopes``. Once per request: the platform
+    authenticates before it parses the input (``authenticate_first``), the handler then gets the same actor."""
+    checked = g.get("_api_actor")
+    if checked is not None and checked[0] == scopes:
+        return checked[1]
     actor = _resolver().api_actor(scopes)
     g.actor = actor
+    g._api_actor = (scopes, actor)
     return actor
+
+
+def required_scopes(view: Callable | None) -> tuple[str, ...] | None:
+    """The scopes a view function's ``require_api`` asks for (None: not a bearer-token endpoint)."""
+    return getattr(view, "_required_scopes", None)
 
 
 def web_actor(required: bool = True):

@@ -23,7 +23,9 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "WORKER_MAINTENANCE_SECONDS": (60, int, "How often (and at start) a worker fails jobs left started by dead workers; a sandbox worker also sweeps orphaned sandboxes and re-enqueues queued certification runs Redis lost."),
     "CACHE_TYPE": ("", str, "Flask-Caching backend shared by the web processes (the gateway's session claims, the anonymous catalogue pages): empty chooses RedisCache at REDIS_URL in production and SimpleCache (this process) otherwise; any Flask-Caching type name works."),
     "RATELIMIT_STORAGE_URI": ("memory://", str, "Flask-Limiter storage; use the Redis URL when running several web processes."),
-    "LOGIN_RATE_LIMIT": ("10 per minute", str, "Failed-login limit per client address and per account."),
+    "LOGIN_RATE_LIMIT": ("10 per minute", str, "Failed-login limit per client address (per account, failures slow the next attempt down instead: 1, 2, 4 … up to 60 s, never a lock)."),
+    "SESSION_IDLE_SECONDS": (30 * 60, int, "A web session unused for this long is over: the next request is anonymous and must log in again."),
+    "SESSION_MAX_SECONDS": (12 * 3600, int, "A web session ends this long after its login, however busy it is."),
     "TRUSTED_PROXY_HOPS": (0, int, "How many reverse proxies in front of the web each append to X-Forwarded-For and set X-Forwarded-Proto/-Host (1 behind one nginx or load balancer, 2 behind a CDN and a load balancer). The client address that rate limits, audit and rating signals see is taken from that many hops back; 0 trusts no forwarding header (the web is reached directly)."),
     "INSTANCE_PATH": (None, str, "Folder for the SQLite file and stored bundles; default ./instance."),
     "BUNDLE_STORE": (None, str, "Folder where uploaded bundles are stored by sha256; default INSTANCE_PATH/bundles."),
@@ -49,8 +51,9 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "SERVING_TLS_CERT": ("", str, "Certificate file (PEM) this process presents on that hop: a serving host's server certificate (then it serves https), or the web's client certificate for mutual TLS."),
     "SERVING_TLS_KEY": ("", str, "Private key file (PEM) of GOVMARKET_SERVING_TLS_CERT."),
     "GATEWAY_SESSION_SECONDS": (8 * 3600, int, "Lifetime of a citizen's gateway session on an app's origin, seconds."),
-    "OAUTH2_TOKEN_EXPIRES_IN": (3600, int, "Lifetime of client-credentials access tokens, seconds."),
-    "METRICS_TOKEN": ("", str, "If set, /metrics requires 'Authorization: Bearer <token>'."),
+    "OAUTH2_TOKEN_EXPIRES_IN": (3600, int, "Lifetime of client-credentials access tokens, seconds (at most 900 with audit:read or feedback:read)."),
+    "GATEWAY_SESSION_IDLE_SECONDS": (30 * 60, int, "A gateway session unused for this long is over; the citizen opens the app from the platform again."),
+    "METRICS_TOKEN": ("", str, "/metrics requires 'Authorization: Bearer <token>'; unset, only loopback clients may read it, and nobody in production."),
     "LOG_FORMAT": ("text", str, "'json' for one JSON object per line (production) or 'text'."),
     "LOG_LEVEL": ("INFO", str, "Root log level."),
     "DEFAULT_LOCALE": ("zh_CN", str, "Default language of the web pages."),
@@ -63,6 +66,10 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "OIDC_PROVIDER": (False, lambda raw: _parse_bool(raw), "Also be an OpenID Connect provider for this instance's citizens."),
     "SIGNING_KEY_GRACE_HOURS": (24, int, "Hours a rotated-out signing key stays in the JWKS, so its tokens still verify."),
     "PAGE_SIZE": (20, int, "Default page size of lists."),
+    # The paying account of the bank payout file (billing, ISO 20022 pain.001; docs/finance.md).
+    "PAYOUT_DEBTOR_NAME": ("", str, "Holder of the treasury account vendors are paid from, as the bank knows it."),
+    "PAYOUT_DEBTOR_ACCOUNT": ("", str, "That account's number; unset, the bank payout file is refused."),
+    "PAYOUT_DEBTOR_BANK_CODE": ("", str, "That account's bank: its 12-digit CNAPS bank code."),
 }
 
 
@@ -99,6 +106,9 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
     cfg["SESSION_COOKIE_HTTPONLY"] = True
     cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
     cfg["SESSION_COOKIE_SECURE"] = cfg["ENV"] == "production"
+    # Over https the session cookie is "__Host-": the browser then refuses a cookie of that name set with a Domain, so
+    # a site under a parent domain cannot plant a session on the platform (docs/security.md, "Cookies").
+    cfg.setdefault("SESSION_COOKIE_NAME", "__Host-session" if cfg["SESSION_COOKIE_SECURE"] else "session")
     cfg["RATELIMIT_STORAGE_URI"] = cfg["RATELIMIT_STORAGE_URI"]
     cfg["BABEL_DEFAULT_LOCALE"] = cfg["DEFAULT_LOCALE"]
     return cfg

@@ -70,6 +70,14 @@ class TooLarge(DomainError):
     title = "Payload too large"
 
 
+class UnsupportedMediaType(DomainError):
+    """The body is in another format than the operation reads (say which one it expects)."""
+
+    status = 415
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+
+
 class ServiceUnavailable(DomainError):
     """Infrastructure we depend on is missing or refused (e.g. a sandbox backend without limits)."""
 

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, make_response, render_template, request
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
@@ -17,6 +17,7 @@ import mockdata
 import sandbox
 from billing.source import set_settlement_source
 from core import logs, queue
+from core.auth import api_actor, required_scopes
 from core.config import load_config
 from core.errors import DomainError, ValidationError
 from core.extensions import csrf, db, init_cache, limiter, login_manager, migrate
@@ -45,6 +46,7 @@ from marketplace import (
 from marketplace.accounts import passwords
 from marketplace.apidoc import ProblemApi
 from marketplace.billing_source import MarketplaceSettlementSource
+from marketplace.request_guards import BodyReadGuard, DuplicateCookieGuard
 
 ROOT = Path(__file__).resolve().parent.parent
 API_PREFIX = "/api"
@@ -97,6 +99,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if name.endswith("_api") or name == "api-docs":
             csrf.exempt(blueprint)
     _register_error_handlers(app)
+    # Outermost but for the proxy fix: a request with a tossed cookie or a body that breaks while read is a 400 on the
+    # platform and on the apps' origins alike (marketplace/request_guards.py).
+    app.wsgi_app = DuplicateCookieGuard(BodyReadGuard(app.wsgi_app))  # type: ignore[method-assign]
     _trust_proxies(app)
     return app
 
@@ -178,7 +183,25 @@ def _refuse_nul_characters() -> None:
         raise ValidationError("the request contains a NUL character (\\x00 or \\u0000); remove it and send again")
 
 
+def _authenticate_first() -> None:
+    """An API operation checks the caller before it looks at the input: an anonymous request is a 401, not a 422
+    about its fields, and a request without a body where the operation changes something named by it (PATCH, PUT)
+    is a 422 rather than a change of nothing answered 200."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    scopes = required_scopes(view)
+    if scopes is None:
+        return
+    api_actor(*scopes)
+    if request.method in {"PATCH", "PUT"} and not request.content_length and "chunked" not in (
+            request.headers.get("Transfer-Encoding", "").lower()):
+        parameters = (getattr(view, "_apidoc", {}).get("arguments") or {}).get("parameters", [])
+        if any(p.get("in") == "json" for p in parameters):
+            raise ValidationError("the request has no body: send a JSON object with the fields to change "
+                                  "(Content-Type: application/json)")
+
+
 def _register_error_handlers(app: Flask) -> None:
+    app.before_request(_authenticate_first)
     app.before_request(_refuse_nul_characters)
 
     @app.errorhandler(DomainError)
@@ -198,6 +221,14 @@ def _register_error_handlers(app: Flask) -> None:
         log.warning("database refused a value on %s %s: %s", request.method, request.path, exc.orig)
         return domain_error(ValidationError("a value is too long or out of range for its field; shorten it and try again"))
 
+    @app.errorhandler(OverflowError)
+    def overflow_error(exc: OverflowError):
+        # SQLite's driver refuses an integer past 64 bits with OverflowError before the database sees it (PostgreSQL's
+        # "out of range" is a DataError above). The schemas bound every integer they read; this catches the rest.
+        db.session.rollback()
+        log.warning("integer out of range on %s %s: %s", request.method, request.path, exc)
+        return domain_error(ValidationError("a number is too large for its field; send a smaller one"))
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         db.session.rollback()
@@ -209,8 +240,15 @@ def _register_error_handlers(app: Flask) -> None:
             errors = data["messages"]
             detail = "The request has invalid fields: " + _summarise(errors)
         if _wants_json():
-            return _problem(exc.code or 500, exc.name, detail, exc.name.lower().replace(" ", "_"), errors)
-        return render_template("error.html", status=exc.code, title=exc.name, detail=detail, errors=errors), exc.code
+            response = _problem(exc.code or 500, exc.name, detail, exc.name.lower().replace(" ", "_"), errors)
+        else:
+            response = make_response(render_template("error.html", status=exc.code, title=exc.name, detail=detail,
+                                                     errors=errors), exc.code)
+        # What the exception says beyond its body: Allow of a 405, WWW-Authenticate of a 401, Retry-After of a 429.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

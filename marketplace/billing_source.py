@@ -72,3 +72,18 @@ class MarketplaceSettlementSource:
             distribution.setdefault(app_id, [0, 0, 0, 0, 0])[stars - 1] += int(count)
         return {app_id: RatingStats(app_id, sum(d), sum((i + 1) * c for i, c in enumerate(d)), tuple(d))
                 for app_id, d in sorted(distribution.items())}
+
+    def rating_exclusions(self, span: QuarterSpan, app_ids: Collection[int]) -> Mapping[int, tuple[int, int]]:
+        """Per app, the ratings given during ``span`` that do not count, as they stand now: (hidden by a moderator,
+        awaiting review). Published with the quarter's dataset next to the counted ones."""
+        if not app_ids:
+            return {}
+        hidden = sa.func.sum(sa.case((Rating.hidden_at.is_not(None), 1), else_=0))
+        review = sa.func.sum(sa.case((sa.and_(Rating.hidden_at.is_(None), Rating.under_review.is_(True)), 1), else_=0))
+        rows = db.session.execute(
+            sa.select(Rating.app_id, hidden, review)
+            .where(Rating.app_id.in_(list(app_ids)), Rating.created_at >= span.starts_at,
+                   Rating.created_at < span.ends_at)
+            .group_by(Rating.app_id))
+        return {app_id: (int(h or 0), int(r or 0)) for app_id, h, r in rows}
+

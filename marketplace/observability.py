@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import time
 
-from flask import Blueprint, Flask, Response, abort, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
 from core import logs
+from core.errors import Unauthenticated
 from core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 bp = Blueprint("observability", __name__)
@@ -35,11 +37,23 @@ class QueueDepthCollector:
         yield family
 
 
+def _may_scrape() -> None:
+    """With METRICS_TOKEN: its bearer token. Without: nobody in production, and only this machine (loopback) in
+    development — the metrics name every endpoint and their traffic, nothing for the open internet."""
+    token = current_app.config.get("METRICS_TOKEN")
+    if token:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            raise Unauthenticated("send 'Authorization: Bearer <GOVMARKET_METRICS_TOKEN>' to read the metrics")
+        return
+    if current_app.config.get("ENV") == "production" or request.remote_addr not in {"127.0.0.1", "::1"}:
+        raise Unauthenticated("the metrics need GOVMARKET_METRICS_TOKEN set on the platform and sent as a bearer "
+                              "token (without it only this machine may read them, and only outside production)")
+
+
 @bp.get("/metrics")
 def metrics():
-    token = current_app.config.get("METRICS_TOKEN")
-    if token and request.headers.get("Authorization") != f"Bearer {token}":
-        abort(401)
+    _may_scrape()
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what the platform and its tests need on a Debian machine, when missing:
-# Debian packages (bubblewrap, docker.io, docker-compose, debootstrap, chromium, CJK fonts), PostgreSQL, Redis, dockerd.
+# Debian packages (bubblewrap, docker.io, docker-compose, debootstrap, chromium, CJK fonts, Pango), PostgreSQL, Redis,
+# dockerd.
 # Idempotent: running it again on a ready machine takes a second.
 set -euo pipefail
 
@@ -15,6 +16,9 @@ command -v docker-compose >/dev/null || need_pkgs+=(docker-compose)
 command -v debootstrap >/dev/null || need_pkgs+=(debootstrap)
 command -v chromium >/dev/null || need_pkgs+=(chromium)
 [ -d /usr/share/fonts/opentype/noto ] || need_pkgs+=(fonts-noto-cjk)
+# Pango and HarfBuzz: WeasyPrint lays out the finance report PDF with them (billing/reports.py).
+/sbin/ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' || need_pkgs+=(libpango-1.0-0 libpangoft2-1.0-0)
+/sbin/ldconfig -p 2>/dev/null | grep -q 'libharfbuzz-subset.so.0' || need_pkgs+=(libharfbuzz-subset0)
 command -v pg_ctlcluster >/dev/null || need_pkgs+=(postgresql)
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)
 command -v pdftoppm >/dev/null || need_pkgs+=(poppler-utils)

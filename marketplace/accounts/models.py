@@ -14,6 +14,9 @@ from core.time import UTCDateTime, utcnow
 from marketplace.accounts.passwords import verify_secret
 
 ROLE_VALUES = tuple(r.value for r in Role)
+# How API clients and relying parties authenticate at the token and revocation endpoints: every one advertised in
+# the authorization server's metadata works for every client, whatever its registration names.
+CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
 
 class User(UserMixin, db.Model):
@@ -33,6 +36,9 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of every web session's user id (get_id): raising it ends every session of this user at once, on logout
+    # and deactivation, although the session itself is a signed cookie the browser keeps (docs/security.md).
+    session_version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0, server_default="0")
 
     department = relationship("Department")
     vendor = relationship("Vendor", back_populates="members")
@@ -47,6 +53,10 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # type: ignore[override]
         return self.active
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session: the id and the session version it was issued under."""
+        return f"{self.id}:{self.session_version or 0}"
 
     @property
     def label(self) -> str:
@@ -84,7 +94,7 @@ class OAuth2Client(db.Model, OAuth2ClientMixin):
         return self.revoked_at is None and verify_secret(self.client_secret, client_secret)
 
     def check_endpoint_auth_method(self, method, endpoint):
-        return method in {"client_secret_basic", "client_secret_post"}
+        return method in CLIENT_AUTH_METHODS
 
 
 class OAuth2Token(db.Model, OAuth2TokenMixin):

@@ -6,6 +6,7 @@ import re
 import secrets
 
 import sqlalchemy as sa
+from blinker import Namespace
 
 from core import audit
 from core.errors import Conflict, NotFound, Unauthenticated, ValidationError
@@ -19,6 +20,11 @@ from marketplace.accounts.passwords import hash_secret, verify_secret
 from marketplace.accounts.scopes import ROLE_SCOPES, SCOPES
 from marketplace.catalogue.models import Department
 from marketplace.vendors.models import Vendor
+
+_signals = Namespace()
+# Sent with the user by user_logout before its commit: receivers write in the same database transaction. The
+# gateway's ``init_app`` connects it to end that citizen's sessions on the apps' origins; it sits above accounts.
+sessions_ended = _signals.signal("sessions-ended")
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 10
@@ -102,6 +108,29 @@ def user_authenticate(email: str, password: str) -> User:
 
 def user_get(user_id: int) -> User | None:
     return db.session.get(User, int(user_id))
+
+
+def session_user(session_id: str) -> User | None:
+    """The active user a web session names (``User.get_id``: "<id>:<session version>"), or None when the
+    session predates the user's last logout (or is malformed, or the user is deactivated)."""
+    user_id, _, version = (session_id or "").partition(":")
+    if not (user_id.isdigit() and version.isdigit()) or int(user_id) > 2**31 - 1:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or (user.session_version or 0) != int(version):
+        return None
+    return user
+
+
+def user_logout(user: User) -> None:
+    """End every web session of ``user`` (the session version moves on, so a copy of a session cookie taken
+    before stops working too) and let the packages that keep sessions of their own (the gateway) end them
+    through ``sessions_ended``. The user themself calls it; raises nothing."""
+    db.session.execute(sa.update(User).where(User.id == user.id)
+                       .values(session_version=sa.func.coalesce(User.session_version, 0) + 1))
+    audit.record(user, "user.logout", "user", user.id, department_id=user.department_id, vendor_id=user.vendor_id)
+    sessions_ended.send(user)
+    db.session.commit()
 
 
 def user_list(actor, *, role: str | None = None):

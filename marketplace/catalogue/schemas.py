@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from marketplace.schemas import ROW_ID, PageQuery
+from marketplace.schemas import FEN, ROW_ID, PageQuery
 
 
 class DepartmentCreate(Schema):
@@ -35,7 +35,7 @@ class ServiceItemCreate(Schema):
     materials = fields.List(fields.Nested(Material), load_default=list)
     time_limit_days = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=3650))
     trips = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0, max=20))
-    fee_fen = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
+    fee_fen = fields.Integer(load_default=0, strict=True, validate=FEN)
     channels = fields.List(fields.String(validate=validate.Length(max=100)), load_default=list)
 
 

@@ -14,15 +14,18 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import sqlalchemy as sa
 from flask import current_app
 
 from billing import services as billing
+from core.extensions import db
 from core.time import utcnow
 from marketplace.accounts.models import User
 from marketplace.demo import apps as demo_apps
 from marketplace.demo import history
 from marketplace.demo.base import one, seed_base
 from marketplace.demo.timeline import Timeline, timeline
+from marketplace.vendors.models import Vendor
 
 DEFAULT_CITIZENS = 400
 FINANCE = "finance@govmarket.example.cn"
@@ -131,3 +134,10 @@ def _settle(result: SeedResult, echo) -> None:
     outcome = billing.settlement_post(finance, code)
     echo(f"  posted {len(outcome.posted)} settlement runs; {code} is "
          f"{'settled' if outcome.settled else 'not settled yet'}")
+    # Each vendor's settlement account, as finance registers it from the contract (fictional numbers), so the
+    # quarter's bank file (ISO 20022 pain.001) can be written; `make run` configures the paying treasury account.
+    for vendor in db.session.scalars(sa.select(Vendor).order_by(Vendor.id)):
+        billing.payee_set(finance, vendor.id, holder_name=vendor.name, credit_code=vendor.credit_code,
+                          account_number=f"6222{vendor.id:0>12}", bank_code="102100099996",
+                          bank_name="中国工商银行（示例）", now=result.when.now)
+    echo("  registered the vendors' payee accounts for the bank file")

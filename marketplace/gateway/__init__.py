@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from marketplace.gateway import cli, views
+from marketplace.accounts.services import sessions_ended
+from marketplace.gateway import cli, services, views
 from marketplace.gateway import models as _models  # noqa: F401  (the tables)
 from marketplace.gateway.origin import AppOrigin, HostDispatch, split_host
+
+DISPATCH = "govmarket_host_dispatch"
 
 
 def init_app(app: Flask) -> None:
@@ -19,5 +22,13 @@ def init_app(app: Flask) -> None:
         raise RuntimeError(f"SESSION_COOKIE_DOMAIN {cookie_domain!r} would send the platform's session cookie to "
                            f"every app under {apps_domain!r}; leave it unset (host-only cookie)")
     app.register_blueprint(views.bp)
+    sessions_ended.connect(services.gateway_sessions_end)  # logging out of the platform ends the app sessions
     app.cli.add_command(cli.gateway_cli)
-    app.wsgi_app = HostDispatch(app.wsgi_app, AppOrigin(app), app.config["APPS_DOMAIN"])  # type: ignore[method-assign]
+    dispatch = HostDispatch(app.wsgi_app, AppOrigin(app), app.config["APPS_DOMAIN"])
+    app.extensions[DISPATCH] = dispatch  # found here under whatever wraps it later (request guards, ProxyFix)
+    app.wsgi_app = dispatch  # type: ignore[method-assign]
+
+
+def host_dispatch(app: Flask) -> HostDispatch:
+    """The app's host dispatch (its ``origin`` answers the apps' origins)."""
+    return app.extensions[DISPATCH]

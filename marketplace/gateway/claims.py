@@ -214,6 +214,11 @@ def _names_of(obj) -> str | int | None:
     return None
 
 
+def note_changed(session, name: str | int) -> None:
+    """Renew ``name``'s generation when ``session`` commits: for writes no ORM event sees (bulk UPDATEs)."""
+    session.info.setdefault(_PENDING, set()).add(name)
+
+
 @sa.event.listens_for(Session, "after_flush")
 def _collect(session, _flush_context) -> None:
     for obj in (*session.new, *session.dirty, *session.deleted):

@@ -16,9 +16,11 @@ from html import escape
 from urllib.parse import quote
 
 from flask import Flask, current_app, has_app_context
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from core.errors import DomainError, NotFound
+from core.redirects import safe_redirect_target
 from marketplace.gateway import instances, services
 from marketplace.gateway.proxy import BodyTooLarge, ProxyLimits, ResponseTooLarge, forward, request_headers
 from marketplace.gateway.remote import RemoteServing, ServingFailed
@@ -26,6 +28,9 @@ from marketplace.gateway.remote import RemoteServing, ServingFailed
 log = logging.getLogger(__name__)
 
 COOKIE = "govgw_session"
+# The name the gateway's cookie has wherever the browser takes a Secure cookie (https, and http on *.localhost):
+# a "__Host-" cookie must come from the origin itself, so a sibling app cannot plant one for the whole apps domain.
+HOST_COOKIE = "__Host-" + COOKIE
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 PREFIX = "/_gateway/"
 
@@ -41,14 +46,17 @@ def split_host(host: str) -> tuple[str, str]:
 
 def reserved_cookies(config) -> frozenset[str]:
     """Cookies the app never sees and may never set: the gateway's own and the platform's."""
-    return frozenset({COOKIE, config.get("SESSION_COOKIE_NAME") or "session",
-                      config.get("REMEMBER_COOKIE_NAME") or "remember_token"})
+    names = {COOKIE, config.get("SESSION_COOKIE_NAME") or "session", config.get("REMEMBER_COOKIE_NAME") or "remember_token",
+             "session"}
+    return frozenset(names | {"__Host-" + name for name in names if not name.startswith("__Host-")})
 
 
 def failure(exc: Exception, limits: ProxyLimits, slug: str) -> tuple[int, str]:
     """The status and page text for a request ``forward`` could not complete (re-raises what is not its)."""
     if isinstance(exc, DomainError):
         raise exc
+    if isinstance(exc, HTTPException):  # e.g. a chunked body that breaks while read (request_guards.BodyReadGuard)
+        return exc.code or 400, exc.description or exc.name
     if isinstance(exc, ServingFailed):
         return exc.status, exc.detail
     if isinstance(exc, BodyTooLarge):
@@ -110,6 +118,13 @@ class AppOrigin:
     def scheme(self, request: Request) -> str:
         return "https" if self.secure else request.scheme
 
+    def cookie(self, request: Request) -> tuple[str, bool]:
+        """The gateway cookie's name on this origin and whether it is Secure: "__Host-" and Secure where the browser
+        accepts a Secure cookie (https, or a *.localhost name, which browsers treat as a secure origin)."""
+        name, _port = split_host(request.host)
+        secure = self.secure or self.scheme(request) == "https" or name == "localhost" or name.endswith(".localhost")
+        return (HOST_COOKIE if secure else COOKIE), secure
+
     def origin_of(self, request: Request, slug: str) -> str:
         return f"{self.scheme(request)}://{slug}.{self.apps_domain}"
 
@@ -132,6 +147,8 @@ class AppOrigin:
             response = self.handle(request, slug)
         except DomainError as exc:
             response = self.page(request, slug, exc.status, exc.message)
+        except HTTPException as exc:  # a body that breaks while read (request_guards.BodyReadGuard)
+            response = self.page(request, slug, exc.code or 400, exc.description or exc.name)
         except Exception:
             log.exception("gateway: %s %s on %s failed", request.method, request.path, slug)
             response = self.page(request, slug, 500, "Something went wrong on our side; it has been logged.")
@@ -152,29 +169,31 @@ class AppOrigin:
         with self.context():
             token, _session = services.launch_redeem(slug, request.args.get("code", ""),
                                                      session_seconds=int(self.app.config["GATEWAY_SESSION_SECONDS"]))
-        target = request.args.get("next", "/")
-        if not target.startswith("/") or target.startswith("//") or "\\" in target:
-            target = "/"
+        # Only a path of this app's origin (core.redirects: what a browser would read as another host is refused).
+        target = safe_redirect_target(request.args.get("next"), hosts=(request.host,)) or "/"
         # The code must not linger in the address bar or in a Referer: answer with a redirect to a clean URL.
         response = Response(status=303, headers={"Location": target, "Cache-Control": "no-store",
                                                   "Referrer-Policy": "no-referrer"})
-        response.set_cookie(COOKIE, token, max_age=int(self.app.config["GATEWAY_SESSION_SECONDS"]), path="/",
-                            httponly=True, samesite="Lax", secure=self.secure)
+        name, secure = self.cookie(request)
+        response.set_cookie(name, token, max_age=int(self.app.config["GATEWAY_SESSION_SECONDS"]), path="/",
+                            httponly=True, samesite="Lax", secure=secure)
         return response
 
     def leave(self, request: Request, slug: str) -> Response:
         with self.context():
             app, _version = services.served_app_get(slug)
-            services.gateway_session_end(app.id, request.cookies.get(COOKIE))
+            name, secure = self.cookie(request)
+            services.gateway_session_end(app.id, request.cookies.get(name))
         response = Response(status=303, headers={"Location": self.platform_url(request, "/")})
-        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Lax", secure=self.secure)
+        response.delete_cookie(name, path="/", httponly=True, samesite="Lax", secure=secure)
         return response
 
     def proxy(self, request: Request, slug: str) -> Response:
         origin = self.origin_of(request, slug)
         with self.context():
             app = services.served_app_cached(slug)
-            session = services.gateway_session_claims(app, request.cookies.get(COOKIE))
+            session = services.gateway_session_claims(app, request.cookies.get(self.cookie(request)[0]),
+                                                      idle_seconds=int(self.app.config["GATEWAY_SESSION_IDLE_SECONDS"]))
             if session is None:
                 return self.page(request, slug, 401, "Open this app from the platform to sign in to it.", launch=True)
             token = services.identity_token_of(session, audience=origin)

@@ -152,9 +152,10 @@ def launch_redeem(slug: str, code: str, *, session_seconds: int, now: datetime |
     return token, session
 
 
-def gateway_session_get(app_id: int, token: str | None, *, now: datetime | None = None) -> GatewaySession | None:
+def gateway_session_get(app_id: int, token: str | None, *, idle_seconds: int | None = None,
+                        now: datetime | None = None) -> GatewaySession | None:
     """The live session named by ``token`` on the app ``app_id``, or None (unknown, other app, expired, ended,
-    or its citizen deactivated)."""
+    unused for ``idle_seconds`` or more, or its citizen deactivated)."""
     if not token:
         return None
     now = now or utcnow()
@@ -163,20 +164,23 @@ def gateway_session_get(app_id: int, token: str | None, *, now: datetime | None 
     if (session is None or session.app_id != app_id or session.ended_at is not None or session.expires_at <= now
             or not session.citizen.active):
         return None
+    if idle_seconds is not None and now - session.last_seen_at >= timedelta(seconds=idle_seconds):
+        return None
     if now - session.last_seen_at >= TOUCH_EVERY:
         session.last_seen_at = now
         db.session.commit()
     return session
 
 
-def gateway_session_claims(app: App | claims.ServedApp, token: str | None, *,
+def gateway_session_claims(app: App | claims.ServedApp, token: str | None, *, idle_seconds: int | None = None,
                            now: datetime | None = None) -> claims.SessionClaims | None:
     """The proxy's hot path: what ``gateway_session_get`` answers, with the consented claims for ``app``, from the
     shared cache (see ``marketplace.gateway.claims``) — no database read while the citizen's rows are unchanged.
 
     On a miss: the session row names the citizen, then the citizen's generation is taken, then the session, the
     citizen, the consent and the profile are read (again) and kept under that generation. ``last_seen_at`` is
-    written at most every TOUCH_EVERY, as by ``gateway_session_get``."""
+    written at most every TOUCH_EVERY, and a session unused for ``idle_seconds`` is refused, as by
+    ``gateway_session_get``."""
     if not token:
         return None
     now = now or utcnow()
@@ -195,9 +199,21 @@ def gateway_session_claims(app: App | claims.ServedApp, token: str | None, *,
         entry = claims.remember(app, session, gen)
     if entry.expires_at <= now.timestamp():
         return None
+    if idle_seconds is not None and now.timestamp() - entry.last_seen_at >= idle_seconds:
+        return None
     if now.timestamp() - entry.last_seen_at >= TOUCH_EVERY.total_seconds():
         entry = claims.touched(entry, now)
     return entry
+
+
+def gateway_sessions_end(citizen) -> None:
+    """End every open gateway session of ``citizen`` (they logged out of the platform): a copy of an app's
+    session cookie stops working with the platform's. Connected to ``accounts.services.sessions_ended``; writes in
+    the logout's database transaction."""
+    db.session.execute(sa.update(GatewaySession)
+                       .where(GatewaySession.citizen_id == citizen.id, GatewaySession.ended_at.is_(None))
+                       .values(ended_at=utcnow()).execution_options(synchronize_session=False))
+    claims.note_changed(db.session, citizen.id)  # a bulk UPDATE: no ORM event tells the claims cache
 
 
 def gateway_session_end(app_id: int, token: str | None) -> None:

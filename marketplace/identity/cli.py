@@ -38,8 +38,11 @@ def show_jwks() -> None:
 @click.option("--name", required=True, help="Who the relying party is, e.g. 'Market instance B'.")
 @click.option("--redirect-uri", "redirect_uris", multiple=True, required=True,
               help="Its callback, e.g. https://market.example.cn/identity/federated/callback (repeatable).")
+@click.option("--id-token-alg", type=click.Choice(keys.ALGORITHMS), default=keys.ALGORITHM, show_default=True,
+              help="How its ID tokens are signed (RS256 for relying parties that accept nothing else).")
 @with_appcontext
-def oidc_client_add(name: str, redirect_uris: tuple[str, ...]) -> None:
+def oidc_client_add(name: str, redirect_uris: tuple[str, ...], id_token_alg: str) -> None:
     """Register a relying party of this instance's OpenID Connect provider; prints its id and secret once."""
-    client, secret = oidc_client_create(SYSTEM, name=name, redirect_uris=list(redirect_uris))
+    client, secret = oidc_client_create(SYSTEM, name=name, redirect_uris=list(redirect_uris),
+                                        id_token_alg=id_token_alg)
     click.echo(json.dumps({"client_id": client.client_id, "client_secret": secret}))

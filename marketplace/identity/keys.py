@@ -1,6 +1,9 @@
 """The platform's signing keys: made on first use, rotated by an operator, published as a JWKS.
 
-The newest key that is not retired signs. Rotation retires it and makes a new one; the retired public key
+One key per algorithm: ES256 (P-256) signs everything by default — identity tokens, delegation tokens, ID
+tokens; RS256 (RSA 2048) exists for relying parties that registered for it (OpenID Connect Discovery asks
+providers to offer RS256) and is made when the instance is an OpenID Connect provider. For each algorithm the
+newest key that is not retired signs. Rotation retires it and makes a new one; the retired public key
 stays in the JWKS for ``SIGNING_KEY_GRACE_HOURS`` so tokens signed just before the rotation still verify.
 """
 
@@ -13,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from joserfc import jwt
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, RSAKey
 
 from core import audit
 from core.extensions import db
@@ -21,7 +24,8 @@ from core.time import utcnow
 from marketplace.identity import authz
 from marketplace.identity.models import SigningKey
 
-ALGORITHM = "ES256"  # accepted by the SDK's verifier and by every OpenID Connect library we know
+ALGORITHM = "ES256"  # the default: accepted by the SDK's verifier and by every OpenID Connect library we know
+ALGORITHMS = ("ES256", "RS256")  # what the OpenID Connect provider offers for ID tokens
 DEFAULT_GRACE_HOURS = 24
 
 
@@ -34,41 +38,54 @@ def configured_grace_hours() -> int:
     return int(current_app.config.get("SIGNING_KEY_GRACE_HOURS", DEFAULT_GRACE_HOURS))
 
 
-def _new_key() -> SigningKey:
+def _new_key(alg: str = ALGORITHM) -> SigningKey:
     kid = f"{utcnow():%Y%m%d}-{secrets.token_hex(4)}"
-    key = ECKey.generate_key("P-256", parameters={"kid": kid, "use": "sig", "alg": ALGORITHM})
-    row = SigningKey(kid=kid, alg=ALGORITHM, private_jwk=key.as_dict(private=True),
-                     public_jwk=key.as_dict(private=False))
+    parameters = {"kid": kid, "use": "sig", "alg": alg}
+    if alg == "RS256":
+        key = RSAKey.generate_key(2048, parameters=parameters)
+    elif alg == "ES256":
+        key = ECKey.generate_key("P-256", parameters=parameters)
+    else:
+        raise ValueError(f"unsupported signing algorithm {alg!r}; one of {', '.join(ALGORITHMS)}")
+    row = SigningKey(kid=kid, alg=alg, private_jwk=key.as_dict(private=True), public_jwk=key.as_dict(private=False))
     db.session.add(row)
     db.session.flush()
     return row
 
 
-def _current() -> SigningKey | None:
-    return db.session.scalar(sa.select(SigningKey).where(SigningKey.retired_at.is_(None))
+def _current(alg: str = ALGORITHM) -> SigningKey | None:
+    return db.session.scalar(sa.select(SigningKey).where(SigningKey.retired_at.is_(None), SigningKey.alg == alg)
                              .order_by(SigningKey.id.desc()).limit(1))
 
 
-def signing_key_current() -> SigningKey:
-    """The key that signs now; the first call on a new database makes one (flushed, committed by the caller)."""
-    return _current() or _new_key()
+def signing_key_current(alg: str = ALGORITHM) -> SigningKey:
+    """The key that signs with ``alg`` now; the first call on a new database makes one (flushed, committed by
+    the caller)."""
+    return _current(alg) or _new_key(alg)
 
 
 def signing_key_rotate(actor, *, grace_hours: int | None = None) -> SigningKey:
-    """Retire the signing key and make a new one. Admins only (the CLI acts as the system admin).
+    """Retire the signing keys and make new ones. Admins only (the CLI acts as the system admin).
 
-    The retired public key stays published for ``grace_hours`` (default: the setting). Returns the new key.
+    The retired public keys stay published for ``grace_hours`` (default: the setting). Returns the new ES256
+    key (an RS256 key, if there is one, is rotated with it).
     """
     authz.signing_key_rotate(actor)
     hours = configured_grace_hours() if grace_hours is None else grace_hours
     now = utcnow()
-    old = _current()
-    if old is not None:
-        old.retired_at = now
-        old.published_until = now + timedelta(hours=hours)
-    new = _new_key()
-    audit.record(actor, "signing_key.rotate", "signing_key", new.kid,
-                 {"retired": old.kid if old else None, "published_until": old.published_until if old else None})
+    new = None
+    for alg in ALGORITHMS:  # every algorithm in use rotates together; ES256 always exists afterwards
+        old = _current(alg)
+        if old is None and alg != ALGORITHM:
+            continue
+        if old is not None:
+            old.retired_at = now
+            old.published_until = now + timedelta(hours=hours)
+        made = _new_key(alg)
+        new = made if alg == ALGORITHM else new
+        audit.record(actor, "signing_key.rotate", "signing_key", made.kid,
+                     {"alg": alg, "retired": old.kid if old else None,
+                      "published_until": old.published_until if old else None})
     db.session.commit()
     return new
 
@@ -83,15 +100,21 @@ def published_keys() -> list[SigningKey]:
 def jwks() -> dict[str, Any]:
     """The public JWKS (RFC 7517) apps and relying parties verify our signatures with."""
     published = published_keys()
-    if not any(key.retired_at is None for key in published):  # no signing key yet: make the first one
-        _new_key()
+    signing = {key.alg for key in published if key.retired_at is None}
+    # No signing key yet: make the first one (and an RS256 one for an OpenID Connect provider, published before
+    # any ID token is signed with it).
+    wanted = ALGORITHMS if current_app.config.get("OIDC_PROVIDER") else (ALGORITHM,)
+    missing = [alg for alg in wanted if alg not in signing]
+    if missing:
+        for alg in missing:
+            _new_key(alg)
         db.session.commit()
         published = published_keys()
     return {"keys": [dict(key.public_jwk) for key in published]}
 
 
-def private_key(row: SigningKey) -> ECKey:
-    return ECKey.import_key(dict(row.private_jwk))
+def private_key(row: SigningKey) -> ECKey | RSAKey:
+    return (RSAKey if row.alg == "RS256" else ECKey).import_key(dict(row.private_jwk))
 
 
 def sign(claims: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
 from core.time import UTCDateTime, utcnow
+from marketplace.accounts.models import CLIENT_AUTH_METHODS
 from marketplace.accounts.passwords import verify_secret
 
 
@@ -154,12 +155,25 @@ class OIDCClient(db.Model, OAuth2ClientMixin):
     def check_client_secret(self, client_secret: str) -> bool:
         return self.revoked_at is None and verify_secret(self.client_secret, client_secret)
 
+    def check_endpoint_auth_method(self, method, endpoint):
+        return method in CLIENT_AUTH_METHODS
+
+    def check_grant_type(self, grant_type):
+        # Relying parties registered before refresh tokens existed named only authorization_code.
+        return grant_type in {"authorization_code", "refresh_token"}
+
+    @property
+    def id_token_alg(self) -> str:
+        return self.client_metadata.get("id_token_signed_response_alg") or "ES256"
+
 
 class OIDCAuthorizationCode(db.Model, OAuth2AuthorizationCodeMixin):
     __tablename__ = "identity_oidc_codes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    # Set when the code is exchanged, in the same transaction as the token: a second exchange is a replay.
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     user = relationship("User")
 
     def is_expired(self) -> bool:
@@ -171,10 +185,17 @@ class OIDCToken(db.Model, OAuth2TokenMixin):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    # The authorization code this token (or the token it was refreshed from) came from: a replayed code revokes
+    # every token of its family (RFC 6749 §4.1.2, RFC 9700 §4.5).
+    code_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)
     user = relationship("User")
 
     def is_expired(self) -> bool:
         return self.issued_at + self.expires_in < time.time()
+
+    def is_refresh_token_valid(self, ttl_seconds: int) -> bool:
+        return (bool(self.refresh_token) and not self.is_revoked()
+                and self.issued_at + ttl_seconds >= time.time())
 
     def get_user(self):
         return self.user

@@ -2,14 +2,15 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from marketplace.pagination import MAX_PAGE, MAX_PAGE_SIZE
 from marketplace.schemas import ROW_ID
 
 
 class AccessLogQuery(Schema):
     citizen_id = fields.Integer(validate=ROW_ID, metadata={"description": "Only this citizen's reads"})
     app_id = fields.Integer(validate=ROW_ID, metadata={"description": "Only this app's reads"})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
 
 
 class AccessLogOut(Schema):

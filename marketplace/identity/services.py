@@ -333,6 +333,8 @@ def identity_token_for(citizen_user, app_id: int, *, audience: str, ttl_seconds:
     payload = {"iss": keys.platform_issuer(), "sub": pairwise_subject(citizen_user.id, f"app:{app.id}"),
                "aud": audience, "iat": now, "nbf": now, "exp": now + int(ttl_seconds), "jti": uuid.uuid4().hex,
                **claims}
+    if "address" in claims:  # the registered claim is a JSON object (OpenID Connect Core §5.1.1)
+        payload["address"] = {"formatted": claims["address"]}
     token = keys.sign(payload)
     if claims:
         purposes = purposes_for(app)

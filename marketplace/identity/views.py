@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from authlib.integrations.base_client.errors import OAuthError
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import login_user
 
 from core.auth import web_actor
 from core.errors import Unauthenticated, ValidationError
+from core.redirects import platform_next
+from marketplace.accounts.views import start_session
 from marketplace.forms import select_choices
 from marketplace.identity import authz, keys, oidc_client, services
 from marketplace.identity.forms import AccessLogFilterForm, ConsentForm, PersonaLoginForm, RevokeForm
@@ -56,20 +56,7 @@ def identity_labels():
 
 def _safe_next(target: str | None) -> str | None:
     """Only our own pages, or an app's own origin (<slug>.<APPS_DOMAIN>): never an open redirect."""
-    if not target:
-        return None
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    parts = urlsplit(target)
-    if parts.scheme in {"http", "https"} and parts.netloc.endswith("." + current_app.config["APPS_DOMAIN"]):
-        return target
-    return None
-
-
-def _new_session() -> None:
-    """A new identity starts a new session (no fixation), with a new CSRF token."""
-    session.clear()
-    g.pop("csrf_token", None)  # Flask-WTF caches the token of the old session here
+    return platform_next(target, apps=True)
 
 
 # --- Login -------------------------------------------------------------------------------------------------
@@ -91,8 +78,7 @@ def personas():
     next_url = _safe_next(request.args.get("next"))
     if form.validate_on_submit():
         user = services.citizen_login_persona(form.resident_id.data, settings=current_app.config)
-        _new_session()
-        login_user(user)
+        start_session(user)
         flash(_("Welcome, %(name)s.", name=user.display_name), "success")
         return redirect(next_url or url_for("identity.my_data"))
     status = 422 if request.method == "POST" else 200
@@ -127,8 +113,7 @@ def federated_callback():
             claims.update(extra)
     user = services.citizen_login_federated(client.load_server_metadata()["issuer"], claims)
     next_url = session.pop("identity_next", None)
-    _new_session()
-    login_user(user)
+    start_session(user)
     flash(_("Welcome, %(name)s.", name=user.display_name), "success")
     return redirect(_safe_next(next_url) or url_for("identity.my_data"))
 

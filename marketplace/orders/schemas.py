@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from marketplace.schemas import PageQuery
+from marketplace.schemas import FEN, INT32_MAX, ROW_ID, PageQuery
 
 STATUSES = ["draft", "open", "closed", "archived"]
 
@@ -13,24 +13,25 @@ class _Editable(Schema):
     contract = fields.Dict(metadata={"description": "OpenAPI 3 document of what the app must serve"})
     dept_scopes = fields.List(fields.String(), metadata={"description": "Department APIs the app may call"})
     citizen_scopes = fields.List(fields.String(), metadata={"description": "Citizen data the app may ask for"})
-    fee_per_transaction_fen = fields.Integer(strict=True, validate=validate.Range(min=0))
-    quarterly_budget_fen = fields.Integer(strict=True, validate=validate.Range(min=0))
-    rating_multipliers = fields.List(fields.List(fields.Integer(strict=True), validate=validate.Length(equal=2)),
+    fee_per_transaction_fen = fields.Integer(strict=True, validate=FEN)
+    quarterly_budget_fen = fields.Integer(strict=True, validate=FEN)
+    rating_multipliers = fields.List(fields.List(fields.Integer(strict=True, validate=validate.Range(min=0, max=INT32_MAX)),
+                                                 validate=validate.Length(equal=2)),
                                      metadata={"description": "[stars×10, multiplier in basis points] points"})
     award_eligible = fields.Boolean()
 
 
 class OrderCreate(_Editable):
-    service_item_id = fields.Integer(required=True, strict=True)
+    service_item_id = fields.Integer(required=True, strict=True, validate=ROW_ID)
     slug = fields.String(required=True, validate=validate.Length(min=1, max=63))
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     contract = fields.Dict(required=True)
-    fee_per_transaction_fen = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
-    quarterly_budget_fen = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    fee_per_transaction_fen = fields.Integer(required=True, strict=True, validate=FEN)
+    quarterly_budget_fen = fields.Integer(required=True, strict=True, validate=FEN)
 
 
 class OrderUpdate(_Editable):
-    expected_revision = fields.Integer(strict=True, load_default=None,
+    expected_revision = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=1, max=INT32_MAX),
                                        metadata={"description": "The revision you edited; a stale one gives 409"})
 
 
@@ -60,11 +61,11 @@ class OrderOut(Schema):
 
 class OrderQuery(PageQuery):
     status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
-    department_id = fields.Integer(load_default=None)
+    department_id = fields.Integer(load_default=None, validate=ROW_ID)
 
 
 class SuiteQuery(Schema):
-    version = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    version = fields.Integer(load_default=None, validate=validate.Range(min=1, max=INT32_MAX))
 
 
 class SuiteOut(Schema):

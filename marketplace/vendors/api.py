@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask import current_app, request
 from flask_smorest import Blueprint
 
+from core.errors import UnsupportedMediaType
 from core.storage import FileBlobStore
 from marketplace.apidoc import secured
 from marketplace.schemas import PageQuery, page_headers
@@ -20,6 +21,8 @@ from marketplace.vendors.schemas import (
 )
 
 blp = Blueprint("vendors_api", __name__, url_prefix="/api", description="Vendors, apps and app versions")
+# What a bundle upload may say it is (the SDK sends application/gzip); no Content-Type at all is taken as the bundle.
+BUNDLE_TYPES = {"application/gzip", "application/x-gzip", "application/x-tar", "application/octet-stream"}
 
 
 _COMPUTED = {"status", "regression", "certification", "progress"}
@@ -100,6 +103,10 @@ def version_list(actor, app_id):
 def version_upload(actor, args, app_id):
     """Upload a bundle (.tar.gz from `govapp package`) as the raw request body. It is streamed to storage
     with a size cap and its sha256 computed on the way."""
+    if request.mimetype and request.mimetype not in BUNDLE_TYPES:
+        raise UnsupportedMediaType(f"the bundle is sent as the raw request body with Content-Type: application/gzip, "
+                                   f"not as {request.mimetype} (e.g. curl --data-binary @bundle.tar.gz "
+                                   "-H 'Content-Type: application/gzip', or `govapp upload`)")
     store = FileBlobStore(current_app.config["BUNDLE_STORE"])
     row = services.version_upload(actor, app_id, version=args["version"], stream=request.stream, store=store,
                                   max_bytes=current_app.config["MAX_BUNDLE_BYTES"])

@@ -31,6 +31,7 @@ class FixtureSettlementSource:
     order_terms: dict[int, OrderTerms] = field(default_factory=dict)
     app_facts: dict[int, AppFacts] = field(default_factory=dict)
     ratings: dict[tuple[str, int], RatingStats] = field(default_factory=dict)
+    excluded: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)  # (hidden, under review)
 
     def add_order(self, order_id: int, *, department_id: int = 1, fee: int = 200, budget: int = 10_000_000,
                   table=DEFAULT_TABLE, award_eligible: bool = True, title: str = "") -> OrderTerms:
@@ -40,9 +41,9 @@ class FixtureSettlementSource:
         return terms
 
     def add_app(self, app_id: int, order_id: int, vendor_id: int, certified_at: datetime | None = None,
-                name: str = "") -> AppFacts:
+                name: str = "", vendor_name: str = "") -> AppFacts:
         facts = AppFacts(app_id, vendor_id, order_id, certified_at or datetime(2026, 1, 1, tzinfo=UTC),
-                         name or f"App {app_id}", f"Vendor {vendor_id}")
+                         name or f"App {app_id}", vendor_name or f"Vendor {vendor_id}")
         self.app_facts[app_id] = facts
         return facts
 
@@ -61,6 +62,10 @@ class FixtureSettlementSource:
 
     def rating_stats(self, span: QuarterSpan, app_ids: Collection[int]):
         return {a: self.ratings[(span.code, a)] for a in app_ids if (span.code, a) in self.ratings}
+
+    # optional (billing.dataset.RatingExclusions)
+    def rating_exclusions(self, span: QuarterSpan, app_ids: Collection[int]):
+        return {a: self.excluded[(span.code, a)] for a in app_ids if (span.code, a) in self.excluded}
 
 
 @dataclass

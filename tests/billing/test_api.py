@@ -25,7 +25,7 @@ def people(app, client, source):
                                   + uscc_check_char("91310000MA1FL0008"[:17]))
     source.add_order(1, department_id=10, fee=200, budget=10_000_000, title="食品经营许可证核发")
     source.add_order(2, department_id=20, fee=150, budget=3_000)
-    source.add_app(11, 1, vendor.id, name="食安通")
+    source.add_app(11, 1, vendor.id, name="食安通", vendor_name="云帆科技")
     source.add_app(21, 2, other.id)
     source.rate(11, 40, 180)
     tokens, emails = {}, {}
@@ -121,7 +121,7 @@ def test_reports_download_as_csv_and_pdf(client, people):
     settle(people)
     t = people["tokens"]
     csv_text = client.get(f"/api/billing/quarters/{Q3}/report.csv", headers=t["auditor"]).get_data(as_text=True)
-    assert csv_text.splitlines()[0].startswith("quarter,department_id")
+    assert csv_text.splitlines()[0].startswith("\ufeffquarter,department_id")
     assert "食安通" in csv_text
     pdf = client.get(f"/api/billing/quarters/{Q3}/report.pdf", headers=t["auditor"])
     assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")

@@ -32,6 +32,9 @@ def test_settle_previews_then_posts_with_progress_and_verify_passes(app, app_ctx
     assert runner.invoke(args=["billing", "payouts", "--quarter", Q3, "--output", str(payouts)]).exit_code == 0
     rows = list(csv.DictReader(io.StringIO(payouts.read_text())))
     assert sum(int(r["amount_fen"]) for r in rows) == 1_000
+    bank = runner.invoke(args=["billing", "payouts", "--quarter", Q3, "--format", "pain001", "--output",
+                               str(tmp_path / "payouts.xml")])
+    assert bank.exit_code != 0 and "GOVMARKET_PAYOUT_DEBTOR_ACCOUNT" in bank.output, bank.output
     for fmt in ("csv", "pdf", "html"):
         out = tmp_path / f"report.{fmt}"
         result = runner.invoke(args=["billing", "report", "--quarter", Q3, "--format", fmt, "--output", str(out)])

@@ -29,7 +29,8 @@ def number(text: str) -> int:
     return int(text.replace(",", ""))
 
 
-def test_the_worked_example_in_the_finance_doc_is_what_the_code_pays(app_ctx, source):
+def worked_example_inputs(source) -> None:
+    """The doc's input tables, as the marketplace's data and recorded (and flagged) usage."""
     for row in table("orders"):
         source.add_order(number(row["order"]), department_id=number(row["department"]), fee=number(row["fee (fen)"]),
                          budget=number(row["budget (fen)"]), title=row["title"])
@@ -44,6 +45,9 @@ def test_the_worked_example_in_the_finance_doc_is_what_the_code_pays(app_ctx, so
         flagged_keys += [r["idempotency_key"] for r in rows[:flagged]]
     services.usage_flag(FINANCE, flagged_keys, "worked example: manipulated usage")
 
+
+def test_the_worked_example_in_the_finance_doc_is_what_the_code_pays(app_ctx, source):
+    worked_example_inputs(source)
     preview = services.settlement_preview(FINANCE, Q3)
     lines = {line.app_id: (order_id, line) for order_id, o in preview.orders.items() for line in o.lines}
     expected = table("payouts")

@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 from fractions import Fraction
 
 import pytest
@@ -75,7 +77,7 @@ def test_runs_and_ledger_head(settled):
 
 def test_csv(settled):
     assert reports.finance_report_csv(settled).splitlines() == [
-        "quarter,department_id,department,order_id,order,vendor_id,vendor,app_id,app,completed,late,ratings,"
+        "\ufeffquarter,department_id,department,order_id,order,vendor_id,vendor,app_id,app,completed,late,ratings,"
         "bayesian_rating,multiplier,paid_fen,award_rank,award_fen,total_fen,currency",
         "2026Q3,10,Department 10,1,Order 1,101,Vendor 101,11,App 11,120,0,40,4.6000,1.1200,26880,1,10000000,10026880,CNY",
         "2026Q3,10,Department 10,1,Order 1,102,Vendor 102,12,App 12,5,0,0,4.6000,1.1200,1120,,0,1120,CNY",
@@ -88,7 +90,7 @@ def test_payout_rows_and_file(settled):
     assert rows == [reports.PayoutRow(101, "vendor_payable:vendor:101", 10_028_880, "CNY", "#2–#6"),
                     reports.PayoutRow(102, "vendor_payable:vendor:102", 1_120, "CNY", "#2–#2")]
     assert reports.payout_csv(Q3, rows).splitlines() == [
-        "reference,vendor_id,payable_account,amount_fen,amount_yuan,currency,entries",
+        "\ufeffreference,vendor_id,payable_account,amount_fen,amount_yuan,currency,entries",
         "GOVMARKET-2026Q3-V101,101,vendor_payable:vendor:101,10028880,100288.80,CNY,#2–#6",
         "GOVMARKET-2026Q3-V102,102,vendor_payable:vendor:102,1120,11.20,CNY,#2–#2",
     ]
@@ -121,3 +123,15 @@ def test_awards_are_listed_by_rank_not_by_app(app_ctx, source):
     services.settlement_post(FINANCE, Q3, now=AFTER_Q3)
     report = reports.build_finance_report(Q3)
     assert [(a.app_id, a.award_rank, a.award_fen) for a in report.awards] == [(12, 1, 10_000_000), (11, 2, 5_000_000)]
+
+
+def test_csv_starts_with_a_bom_and_escapes_what_a_spreadsheet_would_run(app_ctx, source):
+    source.add_order(1, department_id=10, fee=200, budget=10_000_000, title="+食品经营许可")
+    source.add_app(11, 1, 101, name="@SUM(A1:A9)", vendor_name='=HYPERLINK("http://x.example","点我")')
+    record(usage_rows(1, 11, 101, 3))
+    services.settlement_post(FINANCE, Q3, now=AFTER_Q3)
+    text = reports.finance_report_csv(reports.build_finance_report(Q3))
+    assert text.encode("utf-8").startswith(b"\xef\xbb\xbfquarter,")
+    row = next(csv.reader(io.StringIO(text.splitlines()[1])))
+    assert row[4] == "'+食品经营许可" and row[6] == "'=HYPERLINK(\"http://x.example\",\"点我\")" and row[8] == "'@SUM(A1:A9)"
+    assert [reports.csv_cell(v) for v in ("-0.05", "-3/8", 7, "-", "\tx", "a=b")] == ["-0.05", "-3/8", 7, "'-", "'\tx", "a=b"]

@@ -51,23 +51,63 @@ def test_wrong_password_says_so_without_revealing_which(client, person):
     assert "wrong" in wrong_pw.get_data(as_text=True).lower() or "错误" in wrong_pw.get_data(as_text=True)
 
 
-def test_failed_logins_are_rate_limited_per_account(app, person):
+class Clock:
+    """time.time() moved by the test (the session stamps, the login delay and the limiter's storage all read it)."""
+
+    def __init__(self, monkeypatch):
+        import time
+
+        self.now = time.time()
+        monkeypatch.setattr(time, "time", lambda: self.now)
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _attempt(client, password: str, address: str):
+    return client.post("/login", data={"email": "officer@test.example.cn", "password": password,
+                                       "csrf_token": _csrf(client)}, environ_base={"REMOTE_ADDR": address})
+
+
+def test_failed_logins_slow_an_account_down_progressively_but_never_lock_it(app, person, monkeypatch):
+    """Issue 14, item 6: from ever new addresses (so the per-address limit never applies), three failures are
+    free, then each makes the account wait 1, 2, 4 … seconds, at most 60; after the wait a try is a try again."""
     from core.extensions import limiter
 
     limiter.reset()
-    client = app.test_client()
-    limit = int(app.config["LOGIN_RATE_LIMIT"].split()[0])
-    statuses = []
-    for i in range(limit + 1):
-        statuses.append(client.post("/login", data={"email": "officer@test.example.cn", "password": f"bad {i}xxxxxx",
-                                                    "csrf_token": _csrf(client)},
-                                    environ_base={"REMOTE_ADDR": f"10.0.0.{i}"}).status_code)
-    assert statuses[:limit] == [401] * limit
-    assert statuses[limit] == 429
-    # the right password is refused too while the account is throttled
-    blocked = client.post("/login", data={"email": "officer@test.example.cn", "password": "correct horse battery",
-                                          "csrf_token": _csrf(client)}, environ_base={"REMOTE_ADDR": "10.0.1.1"})
-    assert blocked.status_code == 429
+    clock = Clock(monkeypatch)
+    attacker = app.test_client()
+    assert [_attempt(attacker, f"bad {i}xxxxxx", f"10.0.0.{i}").status_code for i in range(4)] == [401] * 4
+    waits = []
+    for i in range(12):
+        refused = _attempt(attacker, "correct horse battery", f"10.0.1.{i}")
+        assert refused.status_code == 429, "even the right password waits: the delay must not tell which is right"
+        assert "秒后再试" in refused.get_data(as_text=True)
+        waits.append(int(refused.headers["Retry-After"]))
+        clock.advance(waits[-1])
+        assert _attempt(attacker, f"bad again {i}x", f"10.0.2.{i}").status_code == 401
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60, 60, 60, 60, 60], "doubling, capped at a minute: never a lock"
+    clock.advance(60)
+    assert _attempt(attacker, "correct horse battery", "10.0.3.1").status_code == 302
+    limiter.reset()
+
+
+def test_the_owners_browser_is_not_kept_waiting_by_others_failures(app, person, monkeypatch):
+    from core.extensions import limiter
+
+    limiter.reset()
+    Clock(monkeypatch)
+    owner = app.test_client()
+    assert _attempt(owner, "correct horse battery", "192.0.2.1").status_code == 302  # the device becomes known
+    owner.post("/logout", data={"csrf_token": _csrf(owner)})
+    attacker = app.test_client()
+    for i in range(10):
+        _attempt(attacker, f"bad {i}xxxxxx", f"10.0.0.{i}")
+    assert _attempt(attacker, "correct horse battery", "10.0.9.9").status_code == 429
+    assert _attempt(owner, "correct horse battery", "192.0.2.1").status_code == 302
+    # A forged known-device cookie is ignored.
+    attacker.set_cookie("known_device", "forged")
+    assert _attempt(attacker, "correct horse battery", "10.0.9.10").status_code == 429
     limiter.reset()
 
 

@@ -246,3 +246,119 @@ def test_nul_characters_are_refused_everywhere(world, unchanged):
     response = world.call("staff_a", "POST", "/api/orders", json=_order_body(world, title="a\u0000b"))
     assert response.status_code == 422
     assert "NUL" in response.json["detail"]
+
+
+# --- Issue 14, item 7: numbers past their column, broken bodies -------------------------------------------------
+
+TOO_BIG = "9223372036854775808"  # 2**63: past every integer column; SQLite's driver raised OverflowError (500)
+
+
+@pytest.mark.parametrize("path", [f"/api/orders?department_id={TOO_BIG}", f"/api/orders?page={TOO_BIG}",
+                                  f"/api/orders/1/suite?version={TOO_BIG}", f"/api/orders/{TOO_BIG}",
+                                  f"/api/billing/ledger/entries?page={TOO_BIG}"])
+def test_integers_past_their_column_are_a_4xx_problem(world, path):
+    response = world.call("admin", "GET", path)
+    assert response.status_code in (404, 422), response.get_data(as_text=True)[:300]
+    assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize("field,value", [("service_item_id", 2**63), ("service_item_id", 2**31),
+                                         ("fee_per_transaction_fen", 2**63), ("quarterly_budget_fen", 2**64)])
+def test_body_integers_past_their_column_are_a_422_naming_the_field(world, unchanged, field, value):
+    response = world.call("staff_a", "POST", "/api/orders", json=_order_body(world, **{field: value}))
+    assert response.status_code == 422 and field in response.json["detail"]
+
+
+def test_every_integer_the_api_reads_has_an_upper_bound(client):
+    """The class of item 7: an integer parameter or body field without a maximum can overflow its column. The
+    document says what the schemas enforce, so a new unbounded field fails here, before a fuzzer finds the 500."""
+    spec = client.get("/api/openapi.json").json
+    components = spec["components"]["schemas"]
+    unbounded: list[str] = []
+
+    def walk(node, where: str, seen: frozenset = frozenset()) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item, where, seen)
+        elif isinstance(node, dict):
+            ref = node.get("$ref", "").rsplit("/", 1)[-1]
+            if ref in components and ref not in seen:
+                walk(components[ref], f"{where}→{ref}", seen | {ref})
+            if node.get("type") == "integer" and "maximum" not in node and not node.get("readOnly"):
+                unbounded.append(where)
+            for key, value in node.items():
+                walk(value, f"{where}.{key}", seen)
+
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if isinstance(operation, dict):
+                for parameter in operation.get("parameters", []):
+                    walk(parameter, f"{method.upper()} {path} ?{parameter.get('name')}")
+                walk(operation.get("requestBody", {}), f"{method.upper()} {path} body")
+    assert not unbounded, unbounded
+
+
+@pytest.mark.parametrize("path", ["/api/orders?page=2&page_size=5", "/api/billing/ledger/entries?page=2&page_size=5",
+                                  "/api/identity/access-log?page=2&page_size=5"])
+def test_page_and_page_size_are_ordinary_numbers_in_the_query(world, path):
+    """Issue 14, item 8: query parameters are text; "2" is page 2 (the ledger's strict parsing refused it)."""
+    assert world.call("admin" if "orders" in path else "auditor", "GET", path).status_code == 200
+
+
+def test_a_malformed_chunked_body_is_a_400_on_the_platform_and_on_app_origins(fresh_database_url, tmp_path):
+    """Issue 14, item 7: through a real HTTP server (which decodes chunks while the application reads), a broken
+    chunk size was an OSError deep in JSON parsing — a 500."""
+    import socket
+
+    from tests.conftest import make_app, upgrade
+    from tests.live import served
+
+    app = make_app(fresh_database_url, tmp_path, TESTING=False)
+    upgrade(app)
+
+    def send(host: str, path: str) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                         "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n".encode())
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+        return answer
+
+    with served(app) as port:
+        api = send(f"localhost:{port}", "/oauth/token")
+        assert api.startswith(b"HTTP/1.1 400"), api[:300]
+        assert b"application/problem+json" in api and b"chunk" in api
+        gateway = send(f"echo.apps.localhost:{port}", "/anything")
+        # An app origin answers before reading the body when there is no app (404) or no session (401); never a 5xx.
+        assert gateway.split(b" ", 2)[1] in {b"400", b"401", b"404"}, gateway[:300]
+
+
+# --- Issue 14, item 8 ----------------------------------------------------------------------------------------------
+
+
+def test_anonymous_requests_get_401_before_any_validation(world, unchanged):
+    response = world.call("nobody", "POST", "/api/orders", json={"fee_per_transaction_fen": "not a number"})
+    assert response.status_code == 401 and response.mimetype == "application/problem+json"
+    assert world.call("nobody", "GET", "/api/orders?page=zero").status_code == 401
+    assert world.call("vendor_a", "POST", "/api/orders", json={}).status_code == 403, "a wrong scope is a 403 first"
+
+
+def test_a_405_says_which_methods_are_allowed(world):
+    response = world.call("admin", "DELETE", "/api/orders")
+    assert response.status_code == 405 and set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}
+    page = world.client.open("/login", method="DELETE")
+    assert page.status_code == 405 and "POST" in page.headers["Allow"]
+
+
+def test_a_patch_without_a_body_is_refused_and_changes_nothing(world, unchanged):
+    order_id = world.ids["draft_a"]
+    for kw in ({}, {"content_type": "application/json"}):
+        response = world.call("staff_a", "PATCH", f"/api/orders/{order_id}", **kw)
+        assert response.status_code == 422 and "no body" in response.json["detail"], response.json
+
+
+@pytest.mark.parametrize("kw", [{"json": {"bundle": "x"}}, {"data": {"file": (io.BytesIO(b"x"), "b.tar.gz")}}])
+def test_an_upload_in_another_format_says_which_one_is_expected(world, unchanged, kw):
+    response = world.call("vendor_a", "POST", f"/api/apps/{world.ids['app_a']}/versions?version=1.0.0", **kw)
+    assert response.status_code == 415 and "application/gzip" in response.json["detail"]

@@ -98,3 +98,20 @@ def test_certification_date_comes_from_the_first_certified_sandbox_run(market):
     db.session.commit()
     assert certified_at_by_app([market.apps["b"].id])[market.apps["b"].id] == certified
     assert settlement_source().apps([market.apps["b"].id])[market.apps["b"].id].certified_at == certified
+
+
+def test_rating_exclusions_count_the_quarters_hidden_and_under_review_ratings(market, world):
+    from marketplace.accounts.models import User
+    from marketplace.ratings import services as ratings
+
+    made = []
+    for i, s in enumerate([5, 4, 2, 1]):
+        c = market.citizen(f"x{i}")
+        txn = market.complete(c, market.apps["a"])
+        made.append(ratings.rating_create(c, txn.id, stars=s, dimensions=DIMS, now=utcnow() + timedelta(hours=i)))
+    admin = db.session.get(User, world.ids["admin"])
+    ratings.rating_hide(admin, made[3].id, "abuse")
+    ratings.rating_flag(admin, made[2].id, "suspicious")
+    source = settlement_source()
+    assert source.rating_exclusions(this_quarter(), [market.apps["a"].id]) == {market.apps["a"].id: (1, 1)}
+    assert source.rating_exclusions(quarter_span("2020Q1"), [market.apps["a"].id]) == {}

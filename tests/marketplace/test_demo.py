@@ -3,6 +3,8 @@ quarter of citizens' activity written through the services, and that quarter set
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -35,7 +37,7 @@ class SeederKilled(BaseException):
 
 
 def test_seed_resumes_after_a_killed_first_start_reaches_a_settled_quarter_and_adds_nothing_again(
-        app_ctx, bwrap_sandbox, monkeypatch):
+        app_ctx, bwrap_sandbox, monkeypatch, tmp_path):
     import socket
 
     from billing import services as billing
@@ -107,6 +109,25 @@ def test_seed_resumes_after_a_killed_first_start_reaches_a_settled_quarter_and_a
     assert {row.app_id for row in report.apps if row.paid_fen > 0} == {result.published[f].id for f in passing}
     public = billing.transparency_report(None, past.code)
     assert public is not None and public.paid_fen == report.paid_fen > 0
+    # The published dataset alone, fed to the standard-library script under a plain `python -I`, reproduces
+    # every payout, award and ledger entry of the demo's settled quarter to the fen.
+    from billing.dataset import RECOMPUTE_SCRIPT, as_json
+
+    published = billing.transparency_dataset(None, past.code)
+    assert "@" not in as_json(published), "no staff e-mail address is published"
+    dataset_file = tmp_path / "dataset.json"
+    dataset_file.write_text(as_json(published), encoding="utf-8")
+    recomputed = subprocess.run([sys.executable, "-I", str(RECOMPUTE_SCRIPT), str(dataset_file)], capture_output=True,
+                                text=True, timeout=60, cwd=tmp_path, check=False)
+    assert recomputed.returncode == 0 and recomputed.stdout.splitlines()[-1].startswith("OK"), recomputed.stdout
+    assert sum(a["paid_fen"] for o in published["orders"] for a in o["apps"]) == report.paid_fen
+    # Every paid vendor has a payee account, so the quarter's bank file is written and is valid pain.001.
+    import xmlschema
+
+    from tests.billing.test_payments import TREASURY, XSD
+
+    bank_file = billing.payout_bank_file(finance, past.code, config=TREASURY)
+    xmlschema.XMLSchema(str(XSD)).validate(bank_file.decode("utf-8"))
     for folder in passing:
         sample = next(a for a in SAMPLE_APPS if a.folder == folder)
         developer = db.session.scalar(sa.select(User).where(User.email == vendor_email(sample.vendor)))

@@ -45,7 +45,8 @@ def app(environ, start_response):
     if path == "/cookies":
         start_response("200 OK", [("Content-Type", "text/plain"),
                                   ("Set-Cookie", "appc=1; Path=/; Domain=apps.localhost; HttpOnly"),
-                                  ("Set-Cookie", "govgw_session=forged; Path=/")])
+                                  ("Set-Cookie", "govgw_session=forged; Path=/"),
+                                  ("Set-Cookie", "__Host-govgw_session=forged; Path=/; Secure")])
         return [b"ok"]
     if path.startswith("/dept/"):
         status, answer = dept(environ["REQUEST_METHOD"], path[5:] + ("?" + query if query else ""), body or None)
@@ -143,7 +144,8 @@ def test_a_citizen_reaches_the_app_with_only_consented_claims_and_never_the_plat
 
     redeemed, _target = enter(client)
     cookie = redeemed.headers["Set-Cookie"]
-    assert cookie.startswith("govgw_session=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert cookie.startswith("__Host-govgw_session=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" in cookie and "Path=/" in cookie, "a __Host- cookie is Secure (browsers take that on *.localhost)"
     assert "Domain" not in cookie, "the gateway's cookie is host-only on the app's origin"
 
     # The browser also sends cookies the app must not see (as if the platform's had leaked to this host).
@@ -212,12 +214,58 @@ def test_launch_codes_are_single_use_and_expire(app, client, gw):
     assert on_app(client, f"/_gateway/launch?code={fresh.code}").status_code == 303
 
 
+@pytest.mark.parametrize("next_", ["/%09/x", "%2F%09%2Fx", "/%5Cx", "//x", "http://x/"])
+def test_launch_goes_on_only_to_a_path_of_the_app(client, gw, next_):
+    from marketplace.gateway import services
+
+    fresh = services.app_launch(citizen_of(gw), "echo")
+    response = on_app(client, f"/_gateway/launch?code={fresh.code}&next={next_}")
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    fresh = services.app_launch(citizen_of(gw), "echo")
+    kept = on_app(client, f"/_gateway/launch?code={fresh.code}&next=/applications%3Fstep%3D2")
+    assert kept.headers["Location"] == "/applications?step=2"
+
+
 def test_without_a_gateway_session_the_app_is_not_reached(client, gw):
     response = on_app(client, "/")
     assert response.status_code == 401
     assert f"http://{APPS.split('.', 1)[1]}/apps/echo/launch" in response.get_data(as_text=True)
-    client.set_cookie("govgw_session", "guessed", domain=f"echo.{APPS}")
+    client.set_cookie("__Host-govgw_session", "guessed", domain=f"echo.{APPS}")
     assert on_app(client, "/").status_code == 401
+
+
+def test_app_sessions_end_when_idle_and_with_the_platform_logout(app, client, gw):
+    """Issue 14, item 5: a gateway cookie is no longer good after GATEWAY_SESSION_IDLE_SECONDS without use, nor
+    after the citizen logged out of the platform (a copy taken before included)."""
+    from core.extensions import db
+    from marketplace.gateway import services
+    from marketplace.gateway.models import GatewaySession
+    from marketplace.gateway.origin import HOST_COOKIE as COOKIE
+
+    def cookie():
+        return client.get_cookie(COOKIE, domain=f"echo.{APPS.split(':')[0]}").value
+
+    def live(token, **kw):
+        return services.gateway_session_get(gw["app_id"], token, idle_seconds=30 * 60, **kw) is not None
+
+    assert app.config["GATEWAY_SESSION_IDLE_SECONDS"] == 30 * 60
+    enter(client)
+    idle = cookie()
+    assert live(idle) and not live(idle, now=utcnow() + timedelta(minutes=30))
+    row = db.session.scalar(sa.select(GatewaySession).order_by(GatewaySession.id.desc()))
+    row.last_seen_at = utcnow() - timedelta(minutes=30)
+    db.session.commit()
+    assert on_app(client, "/").status_code == 401
+
+    enter(client)
+    copied = cookie()
+    assert live(copied)
+    assert on_app(client, "/").status_code == 200  # the session is now in the gateway's claims cache
+    assert submit(client, "/", {}, action="/logout").status_code == 302
+    assert not live(copied)
+    thief = app.test_client()
+    thief.set_cookie(COOKIE, copied, domain=f"echo.{APPS.split(':')[0]}")
+    assert on_app(thief, "/").status_code == 401
 
 
 def test_login_and_consent_come_before_the_app(app, client, gw):
@@ -274,7 +322,9 @@ def test_request_and_response_sizes_are_capped(app, client, gw, monkeypatch):
     from marketplace.gateway.proxy import ProxyLimits
 
     enter(client)
-    origin = app.wsgi_app.origin
+    from marketplace.gateway import host_dispatch
+
+    origin = host_dispatch(app).origin
     monkeypatch.setattr(origin, "limits", ProxyLimits(request_bytes=1000, response_bytes=200_000, timeout_seconds=10))
     assert_caps_of_1000_and_200000_bytes(client)
 

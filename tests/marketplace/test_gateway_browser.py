@@ -101,6 +101,49 @@ def test_app_pages_cannot_read_the_platform_session(platform):
             assert "error" in api or api["status"] == 401, api
             app_cookies = {c["name"]: c for c in page.context.cookies(app_origin)}
             assert "session" not in app_cookies
-            assert app_cookies["govgw_session"]["httpOnly"] and app_cookies["govgw_session"]["sameSite"] == "Lax"
+            gateway_cookie = app_cookies["__Host-govgw_session"]
+            assert gateway_cookie["httpOnly"] and gateway_cookie["sameSite"] == "Lax" and gateway_cookie["secure"]
+        finally:
+            browser.close()
+
+
+def test_a_sibling_app_cannot_toss_cookies_into_another_app(platform):
+    """Issue 14, item 4: script on a sibling origin under the apps domain plants cookies for the whole domain. The
+    gateway's "__Host-" cookie cannot be planted at all, a planted unprefixed one is ignored, and a planted copy of
+    an app's own cookie makes the request a 400 that expires the copy, so the next load is the app's again."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            page = browser.new_page()
+            page.goto(f"{platform['url']}/identity/personas?next=/apps/echo/launch")
+            page.locator(f"form:has(input[value='{platform['resident_id']}']) button[type=submit]").click()
+            page.wait_for_url("**/apps/echo/launch")
+            page.locator("form[action='/apps/echo/launch'] button[type=submit]").click()
+            app_origin = f"http://echo.apps.localhost:{platform['port']}"
+            page.wait_for_url(f"{app_origin}/", timeout=60_000)
+            page.evaluate("() => { document.cookie = 'pref=mine; path=/' }")  # the app's own cookie
+
+            # A sibling origin (any other name under the apps domain) plants cookies for the whole domain.
+            page.goto(f"http://sibling.apps.localhost:{platform['port']}/")
+            page.evaluate("""() => {
+                for (const name of ['__Host-govgw_session', 'govgw_session', 'pref'])
+                    document.cookie = name + '=planted; domain=apps.localhost; path=/';
+            }""")
+            planted = {c["name"] for c in page.context.cookies(app_origin) if c["value"] == "planted"}
+            assert planted == {"govgw_session", "pref"}, "the browser refuses a __Host- cookie with a Domain"
+
+            tossed = page.goto(f"{app_origin}/")
+            assert tossed.status == 400 and "pref" in page.inner_text("body")
+            left = {(c["name"], c["value"]) for c in page.context.cookies(app_origin)}
+            assert ("pref", "planted") not in left and ("pref", "mine") in left, left
+
+            again = page.goto(f"{app_origin}/")
+            assert again.status == 200, "the real gateway session still works: the planted one was ignored"
+            seen = page.evaluate("() => JSON.parse(document.body.innerText)")
+            cookie = seen["headers"].get("Cookie", "")
+            assert "pref=mine" in cookie and "planted" not in cookie and "govgw_session" not in cookie
         finally:
             browser.close()

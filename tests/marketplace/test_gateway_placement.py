@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import pytest
 from werkzeug.serving import make_server
 
-from marketplace.gateway import placement
+from marketplace.gateway import host_dispatch, placement
 from tests.faults import conftest as faults
 from tests.marketplace import test_gateway as local
 from tests.marketplace.test_gateway import APPS, enter, on_app
@@ -169,7 +169,7 @@ def test_failover_keeps_the_citizen_session_and_the_hop_is_mutual_tls(app, clien
     monkeypatch.setitem(app.config, "SERVING_TLS_CERT", str(pki.web.cert))
     monkeypatch.setitem(app.config, "SERVING_TLS_KEY", str(pki.web.key))
     origin = AppOrigin(app)
-    monkeypatch.setattr(app.wsgi_app, "origin", origin)
+    monkeypatch.setattr(host_dispatch(app), "origin", origin)
     first, second = (next(h for h in two_hosts.hosts if h.url == url) for url in placement.rendezvous("echo", urls))
 
     enter(client)
@@ -198,7 +198,7 @@ def test_serving_hosts_refuse_a_web_without_the_client_certificate(app, client, 
     monkeypatch.setitem(app.config, "SERVING_URL", host.url)
     monkeypatch.setitem(app.config, "SERVING_SECRET", two_hosts.secret)
     monkeypatch.setitem(app.config, "SERVING_TLS_CA", str(pki.ca.path))  # verifies the host, but presents nothing
-    monkeypatch.setattr(app.wsgi_app, "origin", AppOrigin(app))
+    monkeypatch.setattr(host_dispatch(app), "origin", AppOrigin(app))
     enter(client)
     assert on_app(client, "/hello").status_code == 502
     assert host.reached == [], "the TLS handshake failed: the serving host saw no request"
@@ -208,7 +208,7 @@ def test_serving_hosts_refuse_a_web_without_the_client_certificate(app, client, 
     monkeypatch.setitem(app.config, "SERVING_TLS_CA", str(other.path))
     monkeypatch.setitem(app.config, "SERVING_TLS_CERT", str(pki.web.cert))
     monkeypatch.setitem(app.config, "SERVING_TLS_KEY", str(pki.web.key))
-    monkeypatch.setattr(app.wsgi_app, "origin", AppOrigin(app))
+    monkeypatch.setattr(host_dispatch(app), "origin", AppOrigin(app))
     assert on_app(client, "/hello").status_code == 502 and host.reached == []
 
 

@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from marketplace.gateway import host_dispatch
 from tests.marketplace import test_gateway as local
 from tests.marketplace.test_gateway import APPS, assert_caps_of_1000_and_200000_bytes, enter, on_app
 
@@ -59,7 +60,7 @@ def remote(app, serving_host, monkeypatch):
     monkeypatch.setitem(app.config, "SERVING_SECRET", serving_host.secret)
     origin = AppOrigin(app)
     assert origin.serving is not None and origin.serving.placement.hosts() == [serving_host.url]
-    monkeypatch.setattr(app.wsgi_app, "origin", origin)
+    monkeypatch.setattr(host_dispatch(app), "origin", origin)
     serving_host.reached.clear()
     return origin
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from datetime import timedelta
 
@@ -144,6 +146,18 @@ def test_token_holds_only_consented_claims_and_verifies_with_the_sdk(app, client
                          audience="http://kuaiban.apps.localhost:5000").verify(token)
 
 
+def test_address_claim_is_the_registered_json_object(client, app, shop):
+    """OpenID Connect Core §5.1.1: ``address`` is an object (``formatted`` here), never a bare string."""
+    person = citizen("food_ok")
+    shop["order"].citizen_scopes = ["name", "address"]
+    db.session.flush()
+    services.consent_grant(person, shop["app"].id, ["address"])
+    claims = verifier(client, app).verify(services.identity_token_for(person, shop["app"].id,
+                                                                      audience=AUDIENCE)).claims
+    profile = db.session.get(services.CitizenProfile, person.id)
+    assert profile.address and claims["address"] == {"formatted": profile.address}
+
+
 def test_token_without_consent_has_only_a_subject(client, app, shop):
     person = citizen("food_ok")
     token = services.identity_token_for(person, shop["app"].id, audience=AUDIENCE)
@@ -223,6 +237,19 @@ def test_consent_never_redirects_off_site(client, shop):
     assert response.status_code == 302 and response.location == "/identity/my-data"
 
 
+@pytest.mark.parametrize("next_", ["http://attacker.localhost%5C.apps.localhost:5000/", "%2F%09%2Fattacker.localhost%3A5055%2F",
+                                   "//attacker.localhost/", "http://shiantong.apps.localhost:5000@attacker.localhost/"])
+def test_persona_login_never_redirects_off_site(client, next_):
+    """Issue 14 item 3 (and 7: this was a 500 after the login had been committed): the login happens, the
+    browser goes to the citizen's own page."""
+    persona = persona_list()[0]
+    page = client.get(f"/identity/personas?next={next_}")
+    assert page.status_code == 200
+    response = client.post(f"/identity/personas?next={next_}", data={"csrf_token": csrf_of(page.get_data(as_text=True)),
+                                                                     "resident_id": persona.resident_id})
+    assert response.status_code == 302 and response.location == "/identity/my-data"
+
+
 def test_consent_refuses_fields_the_app_did_not_ask_for(shop):
     person = citizen()
     with pytest.raises(ValidationError, match="address"):
@@ -260,6 +287,37 @@ def test_rotation_keeps_the_old_key_published_for_the_grace_period(client, app, 
     with pytest.raises(IdentityError):
         verifier(client, app).verify(old_token)
     assert all("d" not in k for k in client.get("/.well-known/jwks.json").json["keys"])  # never a private part
+
+
+def test_rs256_key_sits_beside_es256_which_still_signs_by_default_and_both_rotate(client, app, shop):
+    person = citizen()
+    es, rs = keys.signing_key_current(), keys.signing_key_current("RS256")
+    db.session.commit()
+    assert (es.alg, rs.alg) == ("ES256", "RS256")
+    token = services.identity_token_for(person, shop["app"].id, audience=AUDIENCE)
+    assert verifier(client, app).verify(token)
+    assert json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "==")) == {"alg": "ES256", "kid": es.kid,
+                                                                                "typ": "JWT"}
+    new = keys.signing_key_rotate(SYSTEM, grace_hours=1)
+    new_rs = keys.signing_key_current("RS256")
+    assert new.alg == "ES256" and new.kid != es.kid and new_rs.kid != rs.kid
+    published = {k["kid"]: k["alg"] for k in client.get("/.well-known/jwks.json").json["keys"]}
+    assert published == {es.kid: "ES256", rs.kid: "RS256", new.kid: "ES256", new_rs.kid: "RS256"}
+
+
+def test_relying_party_registration_names_its_id_token_algorithm(app):
+    from marketplace.identity.models import OIDCClient
+
+    runner = app.test_cli_runner()
+    made = runner.invoke(args=["identity", "oidc-client-add", "--name", "B", "--redirect-uri", "https://b.example.cn/cb",
+                               "--id-token-alg", "RS256"])
+    assert made.exit_code == 0, made.output
+    client_id = json.loads(made.output)["client_id"]
+    rp = db.session.scalar(db.select(OIDCClient).where(OIDCClient.client_id == client_id))
+    assert rp.id_token_alg == "RS256" and rp.check_grant_type("refresh_token")
+    refused = runner.invoke(args=["identity", "oidc-client-add", "--name", "C", "--redirect-uri",
+                                  "https://c.example.cn/cb", "--id-token-alg", "HS256"])
+    assert refused.exit_code != 0 and "HS256" in refused.output
 
 
 def test_only_admins_rotate_keys(shop):

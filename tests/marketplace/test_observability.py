@@ -40,3 +40,17 @@ def test_readiness_reports_the_database(client):
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json["checks"]["database"] == "ok"
+
+
+def test_metrics_need_their_token_or_this_machine(app, client, monkeypatch):
+    """Issue 14, item 8: /metrics was open to anyone when no token was set."""
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.5"}).status_code == 401
+    assert client.get("/metrics").status_code == 200, "development: this machine may read them without a token"
+    monkeypatch.setitem(app.config, "METRICS_TOKEN", "s3cret-token")
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer s3cret-token"},
+                      environ_base={"REMOTE_ADDR": "203.0.113.5"}).status_code == 200
+    monkeypatch.setitem(app.config, "METRICS_TOKEN", "")
+    monkeypatch.setitem(app.config, "ENV", "production")
+    assert client.get("/metrics").status_code == 401, "production without a token: nobody"
