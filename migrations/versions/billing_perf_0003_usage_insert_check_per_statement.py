@@ -5,7 +5,7 @@ the insert's time on PostgreSQL); an AFTER INSERT statement trigger over the ins
 refuses the same inserts with the same message, in one query. Updates and deletes keep the row trigger.
 
 Revision ID: billing_perf_0003
-Revises: billing_0002
+Revises: finance_0001
 Create Date: 2026-12-03 14:00:00
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'billing_perf_0003'
-down_revision = 'billing_0002'
+down_revision = 'finance_0001'
 branch_labels = None
 depends_on = None
 
