@@ -16,6 +16,7 @@ from marshmallow import ValidationError as SchemaError
 
 from billing import reports, services
 from billing.schemas import (
+    ROW_ID,
     AccountOut,
     AccountStatementOut,
     BalanceOut,
@@ -71,7 +72,7 @@ def _plain_record(raw) -> dict | None:
         return None
     for name in ("order_id", "app_id", "vendor_id"):
         value = raw[name]
-        if type(value) is not int or value < 1:
+        if type(value) is not int or not ROW_ID.min <= value <= ROW_ID.max:
             return None
     for name in ("idempotency_key", "transaction_ref"):
         value = raw[name]
