@@ -21,7 +21,20 @@ $(VENV)/.installed: $(BIN)/python requirements/dev.txt pyproject.toml sdk/pyproj
 	$(BIN)/pip check
 	touch $@
 
-install: $(VENV)/.installed
+# The API checks' own tools, pinned: openapi-python-client in a venv of its own (requirements/openapi-client.in says
+# why), Spectral and openapi-typescript from package-lock.json (npm ci, no install scripts).
+OPENAPI_VENV := .venv-openapi
+$(OPENAPI_VENV)/.installed: requirements/openapi-client.txt
+	test -x $(OPENAPI_VENV)/bin/python || $(PYTHON) -m venv $(OPENAPI_VENV)
+	$(OPENAPI_VENV)/bin/pip install -q --require-hashes --no-deps -r requirements/openapi-client.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	command -v npm >/dev/null || ./scripts/ensure-services.sh
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+install: $(VENV)/.installed $(OPENAPI_VENV)/.installed node_modules/.installed
 
 ## make lock: re-resolve the locks after a range in a pyproject.toml changed. Versions already locked stay
 # unless asked: `make lock UPGRADE=rq` moves one distribution, `make lock UPGRADE=all` everything.
@@ -33,6 +46,7 @@ lock:
 	test -x .venv-lock/bin/uv || { $(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install -q uv==$(UV_VERSION); }
 	.venv-lock/bin/uv pip compile requirements/platform.in $(LOCK_FLAGS) -o requirements/platform.txt
 	.venv-lock/bin/uv pip compile requirements/dev.in $(LOCK_FLAGS) -o requirements/dev.txt
+	.venv-lock/bin/uv pip compile requirements/openapi-client.in $(LOCK_FLAGS) -o requirements/openapi-client.txt
 
 ## make check-latest: the newest releases the pyproject ranges allow, in a scratch venv, against the tests that
 # need no database or service. Outside CI: it tells the team about upstream drift before a user meets it.
@@ -59,10 +73,13 @@ services:
 runtime: install services
 	$(BIN)/govmarket sandbox build-runtime
 
-## make lint: ruff, and the layering contracts of ARCHITECTURE.md §2 (import-linter, [tool.importlinter] in pyproject.toml)
+## make lint: ruff, the layering contracts of ARCHITECTURE.md §2 (import-linter, [tool.importlinter] in pyproject.toml),
+# and the REST API's OpenAPI document: openapi-spec-validator, then Spectral with the committed ruleset (.spectral.yaml)
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/python scripts/openapi_document.py instance/openapi.json
+	node_modules/.bin/spectral lint --ruleset .spectral.yaml --fail-severity warn instance/openapi.json
 
 ## make test-sqlite / make test-postgres: one whole pass alone, deployment tests included
 test-sqlite: install
@@ -106,6 +123,7 @@ bench: install services runtime
 	$(BIN)/python bench/gateway_overhead.py --requests 200 --concurrency 32 --server gthread --threads 16 --cache RedisCache
 	$(BIN)/python bench/catalogue_page.py --scale 0.01 --repeat 10
 	$(BIN)/python bench/load_test.py --users 20 --minutes 1 --out /tmp/govmarket-load-quick
+	$(BIN)/python bench/rating_signals.py --seeds 1
 
 clean:
-	rm -rf $(VENV) .venv-lock .venv-latest instance .pytest_cache .ruff_cache mutants
+	rm -rf $(VENV) .venv-lock $(OPENAPI_VENV) node_modules .venv-latest instance .pytest_cache .ruff_cache mutants

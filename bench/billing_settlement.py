@@ -103,7 +103,7 @@ class BenchSettlementSource:
         wanted = set(order_ids)
         return [f for f in self.facts.values() if f.order_id in wanted]
 
-    def rating_stats(self, span, app_ids):
+    def rating_stats(self, span, app_ids, as_of=None):
         from billing.source import RatingStats
         from core.extensions import db
 

@@ -9,8 +9,10 @@ consents, launches the app and redeems the launch code for a gateway session. Th
 gateway, Flask app) is then served by werkzeug's threaded server on 127.0.0.1, and three targets are timed:
 
 - **proxied**: ``GET /`` on the app's origin (``Host: ssc-kabao.<APPS_DOMAIN>``, gateway session cookie): the
-  gateway looks up app, version and session in the database, mints a fresh identity JWT, leases the instance
-  and forwards the request over the instance's unix socket;
+  gateway looks up app, version and session in the claims cache (the database on a miss), reuses or mints the
+  identity JWT, mints the
+  citizen's department access token (the delegation, issue #12), leases the instance and forwards the request
+  over the instance's unix socket;
 - **direct**: the same ``GET /`` sent straight to the same running instance's socket (one new connection per
   request, as the gateway opens), bypassing the gateway and the HTTP server;
 - **trivial**: ``GET /healthz`` on the platform through the same HTTP server (the baseline).
@@ -96,7 +98,9 @@ def citizen_session(app, app_id: int) -> tuple[str, str]:
     with app.app_context():
         resident_id = scenarios_for(get_spec("citizens-v1"), 42)["ssc_ok"]["applicant"]["resident_id"]
         citizen = identity.citizen_login_persona(resident_id, settings=app.config)
-        identity.consent_grant(citizen, app_id, ["name"])
+        # Everything the app asks for: its identity claims and the department fields it declared, so the
+        # department access token minted per request carries the delegation a real citizen's would.
+        identity.consent_grant(citizen, app_id, identity.consent_status(citizen, app_id).requested)
         launch = gateway.app_launch(citizen, SAMPLE)
         token, session = gateway.launch_redeem(SAMPLE, launch.code,
                                                session_seconds=int(app.config["GATEWAY_SESSION_SECONDS"]))
@@ -187,7 +191,15 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="also run N proxied requests in-process (werkzeug's test client, no server) under "
                              "cProfile and print the top functions by own and cumulative time to stderr")
+    parser.add_argument("--without-delegation", action="store_true",
+                        help="mint no department access token (to measure what the delegation costs the gateway; "
+                             "the app's department calls would then be refused)")
     args = parser.parse_args()
+    if args.without_delegation:
+        from marketplace.gateway import services as gateway_services
+
+        gateway_services.department_token = lambda session: None
+        gateway_services.department_token_of = lambda entry: None
     load_average = os.getloadavg()
 
     from werkzeug.serving import make_server
@@ -260,6 +272,7 @@ def main() -> None:
                                 "backend": app.config["SANDBOX_BACKEND"],
                                 "database": app.config["DATABASE_URL"].split(":", 1)[0],
                                 "certification_s": round(certify_s, 1), "requests": args.requests,
+                                "delegation": not args.without_delegation,
                                 "concurrency": args.concurrency, "sequential": {}, "concurrent": {}}
                 for name, once in targets.items():
                     result["sequential"][name] = summary([once() for _ in range(args.requests)])

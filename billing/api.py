@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from flask import Response, jsonify
+from flask import Response, jsonify, url_for
 from flask_smorest import Blueprint
 from marshmallow import ValidationError as SchemaError
 
@@ -40,15 +40,14 @@ from billing.schemas import (
     VerifyOut,
 )
 from core.auth import require_api
+from core.conventions import created, location_of, page_headers
 
 blp = Blueprint("billing_api", __name__, url_prefix="/api", description="Usage metering, ledger, settlement, reports")
 
 
 def secured(*scopes: str):
-    def decorate(fn):
-        return blp.doc(security=[{"oauth2": list(scopes)}])(require_api(*scopes)(fn))
-
-    return decorate
+    """The scopes an operation needs; the OpenAPI security requirement is derived from this one declaration."""
+    return require_api(*scopes)
 
 
 def _reason(messages) -> str:
@@ -91,6 +90,7 @@ def _plain_record(raw) -> dict | None:
 @blp.arguments(UsageBatchIn)
 @blp.response(200, UsageBatchOut)
 @secured("usage:write")
+@blp.doc(operationId="usage_record_batch")
 def usage_batch(actor, args):
     """Report completed transactions; each record is answered: accepted, duplicate (counted once) or rejected."""
     records = []
@@ -117,6 +117,7 @@ def usage_batch(actor, args):
 @blp.response(200, QuarterOut(many=True))
 @secured("billing:read")
 def quarter_list(actor):
+    """Every quarter with its state (open, grace, settled, closed)."""
     return services.quarters_list(actor)
 
 
@@ -124,6 +125,7 @@ def quarter_list(actor):
 @blp.response(200, QuarterOut)
 @secured("billing:read")
 def quarter_get(actor, code):
+    """One quarter by its code, e.g. 2026Q1."""
     return services.quarter_get(actor, code)
 
 
@@ -167,13 +169,16 @@ def settlement_post(actor, args, code):
 @blp.response(200, QuarterOut)
 @secured("billing:write")
 def quarter_close(actor, code):
+    """Close a settled quarter: nothing more is posted to it. Finance only."""
     return services.quarter_close(actor, code)
 
 
 @blp.get("/billing/quarters/<code>/runs")
 @blp.response(200, RunOut(many=True))
 @secured("billing:read")
+@blp.doc(operationId="settlement_run_list")
 def settlement_runs(actor, code):
+    """The quarter's settlement runs, newest first."""
     return services.settlement_runs(actor, code)
 
 
@@ -181,6 +186,7 @@ def settlement_runs(actor, code):
 @blp.response(200, RunDetailOut)
 @secured("billing:read")
 def settlement_run_get(actor, run_id):
+    """One settlement run with its lines and the snapshot of its inputs."""
     return services.settlement_run_get(actor, run_id)
 
 
@@ -204,38 +210,50 @@ def ledger_verify(actor):
 @blp.arguments(EntryQuery, location="query")
 @blp.response(200, EntryOut(many=True))
 @secured("billing:read")
+@blp.doc(operationId="ledger_entry_list")
 def ledger_entries(actor, args):
-    return services.ledger_entries(actor, quarter_code=args["quarter"], page=args["page"], page_size=args["page_size"])
+    """Journal entries, newest first; filter by quarter."""
+    entries = services.ledger_entries(actor, quarter_code=args["quarter"], page=args["page"], page_size=args["page_size"])
+    total = services.ledger_entry_count(actor, quarter_code=args["quarter"])
+    return entries, page_headers(total=total, page=args["page"], page_size=args["page_size"])
 
 
 @blp.get("/billing/ledger/entries/<int:entry_id>")
 @blp.response(200, EntryOut)
 @secured("billing:read")
 def ledger_entry_get(actor, entry_id):
+    """One journal entry with its postings."""
     return services.ledger_entry_get(actor, entry_id)
 
 
 @blp.post("/billing/ledger/entries/<int:entry_id>/reversal")
 @blp.arguments(ReversalIn)
 @blp.response(201, EntryOut)
+@blp.doc(**location_of("ledger_entry_get", {"entry_id": "id"}))
 @secured("billing:write")
+@blp.doc(operationId="ledger_entry_reverse")
 def ledger_reverse(actor, args, entry_id):
     """Append the exact opposite of an entry, linked to it with the reason. Finance only."""
-    return services.ledger_reverse(actor, entry_id, args["reason"])
+    entry = services.ledger_reverse(actor, entry_id, args["reason"])
+    return created(entry, url_for("billing_api.ledger_entry_get", entry_id=entry.id))
 
 
 @blp.get("/billing/ledger/trial-balance")
 @blp.arguments(QuarterQuery, location="query")
 @blp.response(200, BalanceOut(many=True))
 @secured("billing:read")
+@blp.doc(operationId="trial_balance_get")
 def ledger_trial_balance(actor, args):
+    """Every ledger account's balance, for a quarter or all time."""
     return services.ledger_trial_balance(actor, args["quarter"])
 
 
 @blp.get("/billing/ledger/accounts")
 @blp.response(200, AccountOut(many=True))
 @secured("billing:read")
+@blp.doc(operationId="ledger_account_list")
 def ledger_accounts(actor):
+    """The ledger accounts (department budgets, vendor payables, award pool, treasury)."""
     return services.ledger_accounts(actor)
 
 
@@ -243,7 +261,9 @@ def ledger_accounts(actor):
 @blp.arguments(QuarterQuery, location="query")
 @blp.response(200, AccountStatementOut)
 @secured("billing:read")
+@blp.doc(operationId="account_statement_get")
 def ledger_account_statement(actor, args, account_id):
+    """One account's postings and balance, for a quarter or all time."""
     account, lines = services.ledger_account_statement(actor, account_id, args["quarter"])
     return {"account": account, "lines": lines}
 
@@ -252,6 +272,7 @@ def ledger_account_statement(actor, args, account_id):
 @blp.arguments(QuarterQuery, location="query")
 @blp.response(200, VendorStatementOut)
 @secured("apps:read")
+@blp.doc(operationId="vendor_statement_get")
 def vendor_statement(actor, args, vendor_id):
     """A vendor's payments. Vendor members see only their own vendor; finance and auditors any."""
     return services.vendor_statement(actor, vendor_id, args["quarter"])
@@ -260,7 +281,9 @@ def vendor_statement(actor, args, vendor_id):
 @blp.get("/billing/quarters/<code>/payouts")
 @blp.response(200, PayoutRowOut(many=True))
 @secured("billing:read")
+@blp.doc(operationId="payout_list")
 def payout_rows(actor, code):
+    """The quarter's payout per vendor and app."""
     return services.payout_file(actor, code)[0]
 
 
@@ -273,7 +296,9 @@ def _file_response(description: str, content_type: str) -> dict:
 @blp.route("/billing/quarters/<code>/payouts.csv", methods=["GET"])
 @blp.doc(responses=_file_response("The payout file", "text/csv"))
 @secured("billing:read")
+@blp.doc(operationId="payout_file_get")
 def payout_csv(actor, code):
+    """The quarter's payout file as CSV."""
     _rows, text = services.payout_file(actor, code)
     return Response(text, mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=payouts-{code}.csv"})
@@ -282,7 +307,9 @@ def payout_csv(actor, code):
 @blp.route("/billing/quarters/<code>/report.csv", methods=["GET"])
 @blp.doc(responses=_file_response("The finance report as CSV", "text/csv"))
 @secured("billing:read")
+@blp.doc(operationId="finance_report_get_csv")
 def finance_report_csv(actor, code):
+    """The quarter's finance report as CSV."""
     report = services.finance_report(actor, code)
     return Response(reports.finance_report_csv(report), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=finance-report-{code}.csv"})
@@ -291,7 +318,9 @@ def finance_report_csv(actor, code):
 @blp.route("/billing/quarters/<code>/report.pdf", methods=["GET"])
 @blp.doc(responses=_file_response("The finance report as PDF", "application/pdf"))
 @secured("billing:read")
+@blp.doc(operationId="finance_report_get_pdf")
 def finance_report_pdf(actor, code):
+    """The quarter's finance report as PDF."""
     report = services.finance_report(actor, code)
     return Response(reports.finance_report_pdf(report), mimetype="application/pdf",
                     headers={"Content-Disposition": f"attachment; filename=finance-report-{code}.pdf"})
@@ -299,6 +328,7 @@ def finance_report_pdf(actor, code):
 
 @blp.get("/billing/transparency/<code>")
 @blp.response(200, TransparencyOut)
+@blp.doc(operationId="transparency_get")
 def transparency(code):
     """Public: usage, ratings and payouts per app of a settled quarter (empty before it is settled)."""
     report = services.transparency_report(None, code)

@@ -60,8 +60,8 @@ def _names(app_ids: list[int]) -> Mapping[int, AppFacts]:
 
 
 class RatingExclusions(Protocol):
-    """Optional on the settlement source: per app, the quarter's ratings that do not count (hidden by a
-    moderator, awaiting review), as they stand when the dataset is exported."""
+    """Optional on the settlement source: per app, the quarter's ratings hidden by a moderator (not counted) and
+    awaiting review (still counted until a moderator hides them), as they stand when the dataset is exported."""
 
     def rating_exclusions(self, span: QuarterSpan, app_ids: Collection[int]) -> Mapping[int, tuple[int, int]]: ...
 

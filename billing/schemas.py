@@ -168,7 +168,7 @@ class VerifyOut(Schema):
 
 class PostingOut(Schema):
     line_no = fields.Integer()
-    account_code = fields.Function(lambda p: p.account.code)
+    account_code = fields.String(attribute="account.code")
     amount_fen = fields.Integer(attribute="amount")
     currency = fields.String()
     app_id = fields.Integer(allow_none=True)
@@ -249,7 +249,7 @@ class VendorStatementOut(Schema):
     vendor_id = fields.Integer()
     quarter_code = fields.String(allow_none=True)
     currency = fields.String()
-    balance_fen = fields.Function(lambda s: s.balance.minor)
+    balance_fen = fields.Integer(attribute="balance.minor")
     lines = fields.List(fields.Nested(RunLineOut))
     ledger_lines = fields.List(fields.Nested(StatementLineOut))
 

@@ -389,7 +389,7 @@ def _post_order(actor, code: str, order_id: int, now: datetime, progress: Progre
     if existing:
         db.session.rollback()
         return existing, False
-    inputs = settlement.gather(quarter_span(code), [order_id])
+    inputs = settlement.gather(quarter_span(code), [order_id], now=now)
     if order_id not in inputs.orders:
         raise NotFound(f"order {order_id} has no price schedule in effect for {code}")
     snapshot = settlement.order_snapshot(inputs, order_id)
@@ -448,7 +448,7 @@ def _post_awards(actor, code: str, now: datetime, progress: Progress) -> tuple[S
     if existing:
         db.session.rollback()
         return existing, False
-    preview = settlement.compute(settlement.gather(quarter_span(code)))
+    preview = settlement.compute(settlement.gather(quarter_span(code), now=now))
     snapshot = preview.awards_snapshot
     awards = settlement.rank_awards_snapshot(snapshot)
     total = sum(a.prize.minor for a in awards)
@@ -583,6 +583,15 @@ def ledger_entries(actor, *, quarter_code: str | None = None, page: int = 1, pag
     if quarter_code:
         query = query.where(JournalEntry.quarter_code == quarter_code)
     return list(db.session.scalars(query.limit(page_size).offset((page - 1) * page_size)))
+
+
+def ledger_entry_count(actor, *, quarter_code: str | None = None) -> int:
+    """How many journal entries ``ledger_entries`` pages through (finance, auditors, admins)."""
+    authz.ledger_read(actor)
+    query = sa.select(sa.func.count()).select_from(JournalEntry)
+    if quarter_code:
+        query = query.where(JournalEntry.quarter_code == quarter_code)
+    return db.session.scalar(query) or 0
 
 
 def ledger_entry_get(actor, entry_id: int) -> JournalEntry:

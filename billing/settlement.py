@@ -3,6 +3,11 @@
 A snapshot is the complete input of one run (the order's terms, usage counts, rating statistics and
 the formula's parameters) as canonical JSON; its sha256 is stored with the run, and ``recompute``
 rebuilds the figures from the snapshot alone so anyone can check a posted run.
+
+The ratings an order's settlement counts are those that counted at the moment its counted set froze
+(``ratings_frozen_at``): when the quarter's grace period closes, or when the order's settlement was posted if
+that came first. Moderation after that moment changes neither the posted run nor any later preview of the
+quarter (it is an adjustment in the next quarter, docs/finance.md), so preview, posting and recompute agree.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ from fractions import Fraction
 import sqlalchemy as sa
 
 from billing import formula
-from billing.models import UsageEvent
+from billing.calendar import GRACE_PERIOD
+from billing.models import SettlementRun, UsageEvent
 from billing.source import AppFacts, MultiplierPoint, OrderTerms, QuarterSpan, RatingStats, settlement_source
 from core.extensions import db
 from core.money import CURRENCY, Money
+from core.time import utcnow
 
 
 @dataclass
@@ -32,6 +39,7 @@ class QuarterInputs:
     order_apps: dict[int, list[int]]  # order_id -> every app of the order (for its prior mean)
     ratings: dict[int, RatingStats]
     unpriced_usage: dict[int, int] = field(default_factory=dict)  # order_id -> events of orders without terms
+    ratings_as_of: dict[int, datetime] = field(default_factory=dict)  # order_id -> when its counted ratings froze
 
 
 def usage_counts(quarter_code: str, order_ids: list[int] | None = None) -> dict[int, list[formula.AppUsage]]:
@@ -50,8 +58,20 @@ def usage_counts(quarter_code: str, order_ids: list[int] | None = None) -> dict[
     return usage
 
 
-def gather(span: QuarterSpan, order_ids: list[int] | None = None) -> QuarterInputs:
-    """Read everything a settlement of ``span`` depends on (no writes)."""
+def ratings_frozen_at(span: QuarterSpan, order_ids, now: datetime) -> dict[int, datetime]:
+    """Per order, the moment the quarter's counted ratings froze for it: the end of the grace period, or the
+    posting of the order's settlement if earlier; ``now`` while neither has happened (a preview)."""
+    grace_ends_at = span.ends_at + GRACE_PERIOD
+    posted = dict(db.session.execute(
+        sa.select(SettlementRun.order_id, SettlementRun.posted_at)
+        .where(SettlementRun.quarter_code == span.code, SettlementRun.order_id.in_(list(order_ids)))).all())
+    return {oid: min(grace_ends_at, posted.get(oid) or now) for oid in order_ids}
+
+
+def gather(span: QuarterSpan, order_ids: list[int] | None = None, *, now: datetime | None = None) -> QuarterInputs:
+    """Read everything a settlement of ``span`` depends on (no writes); ``now`` is the moment of the preview or
+    the posting (the ratings of an order not yet posted and still in its grace period count as of then)."""
+    now = now or utcnow()
     source = settlement_source()
     orders = {o.order_id: o for o in source.orders(span) if order_ids is None or o.order_id in order_ids}
     usage = usage_counts(span.code, None if order_ids is None else list(order_ids))
@@ -65,8 +85,15 @@ def gather(span: QuarterSpan, order_ids: list[int] | None = None) -> QuarterInpu
     for app in apps.values():
         if app.order_id in orders:
             order_apps[app.order_id].append(app.app_id)
-    ratings = dict(source.rating_stats(span, sorted(apps)))
-    return QuarterInputs(span, orders, usage, apps, {k: sorted(v) for k, v in order_apps.items()}, ratings, unpriced)
+    as_of = ratings_frozen_at(span, sorted(orders), now)
+    apps_by_moment: dict[datetime, list[int]] = defaultdict(list)
+    for app in apps.values():
+        apps_by_moment[as_of.get(app.order_id, min(span.ends_at + GRACE_PERIOD, now))].append(app.app_id)
+    ratings: dict[int, RatingStats] = {}
+    for moment, app_ids in sorted(apps_by_moment.items()):
+        ratings.update(source.rating_stats(span, sorted(app_ids), moment))
+    return QuarterInputs(span, orders, usage, apps, {k: sorted(v) for k, v in order_apps.items()}, ratings, unpriced,
+                         as_of)
 
 
 # --- snapshots -----------------------------------------------------------------------------------------

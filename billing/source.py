@@ -104,7 +104,8 @@ class AppFacts:
 
 @dataclass(frozen=True)
 class RatingStats:
-    """Ratings of one app given in the quarter, flagged and hidden ones excluded."""
+    """Ratings of one app given in the quarter that counted when its counted set was frozen (hidden ones
+    excluded; flagged, appealed or signalled ones count until a moderator hides them)."""
 
     app_id: int
     count: int
@@ -134,9 +135,10 @@ class SettlementSource(Protocol):
     def apps_of_orders(self, order_ids: Collection[int]) -> Sequence[AppFacts]:
         """Every app (published at any time) of the given orders."""
 
-    def rating_stats(self, span: QuarterSpan, app_ids: Collection[int]) -> Mapping[int, RatingStats]:
-        """Per app, the ratings given during ``span``, excluding flagged or hidden ones; apps without
-        ratings may be absent."""
+    def rating_stats(self, span: QuarterSpan, app_ids: Collection[int], as_of: datetime) -> Mapping[int, RatingStats]:
+        """Per app, the ratings given during ``span`` that counted at ``as_of`` (given before it, not hidden by a
+        moderator before it), each with the stars it had then; the same ``as_of`` always gives the same answer,
+        whatever moderation happened later. Apps without ratings may be absent."""
 
 
 def set_settlement_source(app: Flask, source: SettlementSource) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Protocol
 
-from flask import current_app, g
+from flask import current_app, g, request
 
 from core.errors import Forbidden, Unauthenticated
 
@@ -32,8 +32,8 @@ SYSTEM = SystemActor()
 
 class ActorResolver(Protocol):
     def api_actor(self, scopes: Iterable[str]) -> Any:
-        """The actor behind the request's bearer token, which must carry every scope in ``scopes``;
-        raises Unauthenticated / Forbidden."""
+        """The actor behind the request's bearer token, which must carry one of ``scopes`` (any valid token
+        when there are none); raises Unauthenticated / Forbidden."""
 
     def web_actor(self) -> Any | None:
         """The logged-in user of the web session, or None."""
@@ -48,20 +48,10 @@ def _resolver() -> ActorResolver:
 
 
 def api_actor(*scopes: str):
-    """Return the API caller (authenticated by bearer token) holding ``scopes``. Once per request: the platform
-    authenticates before it parses the input (``authenticate_first``), the handler then gets the same actor."""
-    checked = g.get("_api_actor")
-    if checked is not None and checked[0] == scopes:
-        return checked[1]
+    """Return the API caller (authenticated by bearer token) holding one of ``scopes``."""
     actor = _resolver().api_actor(scopes)
     g.actor = actor
-    g._api_actor = (scopes, actor)
     return actor
-
-
-def required_scopes(view: Callable | None) -> tuple[str, ...] | None:
-    """The scopes a view function's ``require_api`` asks for (None: not a bearer-token endpoint)."""
-    return getattr(view, "_required_scopes", None)
 
 
 def web_actor(required: bool = True):
@@ -73,18 +63,63 @@ def web_actor(required: bool = True):
     return actor
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def is_read_scope(scope: str) -> bool:
+    """Scopes named ``<area>:read`` only read; every other scope lets its holder change something."""
+    return scope.endswith(":read")
+
+
 def require_api(*scopes: str) -> Callable:
-    """Decorator for API handlers: authenticates, checks scopes, passes the actor as first argument."""
+    """Decorator for API handlers: authenticates, checks scopes, passes the actor as first argument.
+
+    The token must hold one of ``scopes`` (alternatives, e.g. ``"apps:write", "versions:review"`` when a vendor
+    or a department may call); with none, any valid token will do.
+
+    The scopes declared here are the only declaration of what an operation needs: ``authenticate_api_request``
+    enforces them before the request body is parsed, and the OpenAPI document's security requirements are read
+    from the same attribute (marketplace.apidoc)."""
 
     def decorate(fn: Callable) -> Callable:
         @wraps(fn)
         def wrapper(*args, **kwargs):
-            return fn(api_actor(*scopes), *args, **kwargs)
+            actor = g.get("api_caller")
+            if actor is None or g.get("api_caller_scopes") != scopes:
+                actor = api_actor(*scopes)
+            return fn(actor, *args, **kwargs)
 
-        wrapper._required_scopes = scopes  # read by the OpenAPI security annotations
+        wrapper._required_scopes = scopes
         return wrapper
 
     return decorate
+
+
+def required_scopes(view: Callable | None) -> tuple[str, ...] | None:
+    """The scopes an API view requires (``require_api``), or None for a public one. functools.wraps copies the
+    attribute to every decorator above require_api, so the outermost view function carries it."""
+    return getattr(view, "_required_scopes", None)
+
+
+def check_write_scopes(method: str, path: str, scopes: tuple[str, ...] | None) -> None:
+    """A write (any method but GET/HEAD/OPTIONS) must require a scope that is not a read scope, so that a token
+    holding read scopes only can never change anything. Raised while the app is built, never at request time."""
+    if method.upper() in SAFE_METHODS:
+        return
+    if not scopes or any(is_read_scope(s) for s in scopes):
+        raise RuntimeError(f"{method.upper()} {path} changes state but may be called with {list(scopes or ())}; "
+                           "declare its write scope(s) with require_api")
+
+
+def authenticate_api_request() -> None:
+    """before_request: authenticate and check the scopes of a protected API operation before its arguments are
+    parsed, so a caller without the right token learns that first (401/403), never that its body was invalid."""
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    scopes = required_scopes(view)
+    if scopes is None or request.method == "OPTIONS":
+        return
+    g.api_caller = api_actor(*scopes)
+    g.api_caller_scopes = scopes
 
 
 def require_role(actor: Any, *roles: str, action: str) -> None:
@@ -93,4 +128,5 @@ def require_role(actor: Any, *roles: str, action: str) -> None:
         raise Unauthenticated(f"log in to {action}")
     if str(actor.role) not in {str(r) for r in roles}:
         allowed = ", ".join(str(r) for r in roles)
-        raise Forbidden(f"only {allowed} may {action}; you are signed in as {actor.role}")
+        raise Forbidden(f"only {allowed} may {action}; you are signed in as {actor.role}",
+                        allowed_roles=[str(r) for r in roles], role=str(actor.role))

@@ -70,6 +70,7 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "PAYOUT_DEBTOR_NAME": ("", str, "Holder of the treasury account vendors are paid from, as the bank knows it."),
     "PAYOUT_DEBTOR_ACCOUNT": ("", str, "That account's number; unset, the bank payout file is refused."),
     "PAYOUT_DEBTOR_BANK_CODE": ("", str, "That account's bank: its 12-digit CNAPS bank code."),
+    "RATINGS_MIN_SHOWN": (10, int, "An app shows a star rating only from this many counted ratings; below, the pages say 评价不足 (too few ratings) with the count, and the app is listed after those with enough (docs/citizens.md)."),
 }
 
 

@@ -64,6 +64,22 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class PreconditionFailed(DomainError):
+    """The object changed since the caller read it (HTTP If-Match against its ETag)."""
+
+    status = 412
+    code = "precondition_failed"
+    title = "Precondition failed"
+
+
+class TooManyRequests(DomainError):
+    """The actor did this too often in a short time (a per-account rate limit); try again later."""
+
+    status = 429
+    code = "too_many_requests"
+    title = "Too many requests"
+
+
 class TooLarge(DomainError):
     status = 413
     code = "too_large"

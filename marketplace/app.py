@@ -17,7 +17,7 @@ import mockdata
 import sandbox
 from billing.source import set_settlement_source
 from core import logs, queue
-from core.auth import api_actor, required_scopes
+from core.auth import authenticate_api_request, required_scopes
 from core.config import load_config
 from core.errors import DomainError, ValidationError
 from core.extensions import csrf, db, init_cache, limiter, login_manager, migrate
@@ -43,8 +43,9 @@ from marketplace import (
     vendors,
     worker,
 )
-from marketplace.accounts import passwords
-from marketplace.apidoc import ProblemApi
+from marketplace.accounts import idempotency, passwords
+from marketplace.accounts.scopes import SCOPES
+from marketplace.apidoc import ProblemApi, flat_errors, problem_type, problems_bp
 from marketplace.billing_source import MarketplaceSettlementSource
 from marketplace.request_guards import BodyReadGuard, DuplicateCookieGuard
 
@@ -72,6 +73,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # Served from the platform's own static folder: the UI must work without outside networks.
         OPENAPI_SWAGGER_UI_URL="/static/swagger-ui/",
     )
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)  # X-RateLimit-* and Retry-After where limits apply
 
     # A restarted or failed-over database leaves dead connections in the pool: test each one before use, so the
     # first request after a restart is served instead of answered 500 (tests/faults/test_database_faults.py).
@@ -87,17 +89,31 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     queue.init_app(app)
     passwords.configure(app.config.get("PASSWORD_HASH_PROFILE", "RFC_9106_LOW_MEMORY"))
 
-    api = ProblemApi(app, spec_kwargs={"components": {"securitySchemes": {
-        "oauth2": {"type": "oauth2", "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {}}}}
-    }}})
+    issuer = app.config["ISSUER"].rstrip("/")
+    api = ProblemApi(app, spec_kwargs={
+        "info": {"description": "The REST API of the platform for departments' and vendors' automation: orders, "
+                                "apps and their certification, feedback, billing. Guide: docs/api.md.",
+                 "contact": {"name": "Platform operators", "url": f"{issuer}/"}},
+        "servers": [{"url": issuer, "description": "This platform"}],
+        "components": {"securitySchemes": {"oauth2": {
+            "type": "oauth2", "description": "Bearer tokens of API clients (client credentials); see docs/api.md",
+            "flows": {"clientCredentials": {"tokenUrl": f"{issuer}/oauth/token",
+                                            "scopes": {name: str(text) for name, text in SCOPES.items()}}}},
+            "clientSecretBasic": {"type": "http", "scheme": "basic",
+                                  "description": "An API client's id and secret, at the token endpoint only"}}},
+    })
     app.extensions["govmarket_api"] = api
 
     app.url_map.converters["int"] = RowIdConverter
     _init_packages(app, api)
+    api.document_token_endpoint(next(app.url_map.iter_rules("oauth.issue_token")))
+    app.register_blueprint(problems_bp)
     for name, blueprint in app.blueprints.items():
         # The REST API authenticates with bearer tokens, never cookies, so CSRF does not apply to it.
         if name.endswith("_api") or name == "api-docs":
             csrf.exempt(blueprint)
+    app.before_request(authenticate_api_request)  # who calls, before any argument of theirs is parsed
+    idempotency.init_app(app)  # then a retried POST with its Idempotency-Key gets the first answer again
     _register_error_handlers(app)
     # Outermost but for the proxy fix: a request with a tossed cookie or a body that breaks while read is a 400 on the
     # platform and on the apps' origins alike (marketplace/request_guards.py).
@@ -156,6 +172,12 @@ class RowIdConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+# werkzeug's names for the statuses the domain errors (core.errors) also answer with: one code per problem type.
+HTTP_PROBLEM_CODES = {"unprocessable_entity": "invalid", "unauthorized": "unauthenticated",
+                      "request_entity_too_large": "too_large", "content_too_large": "too_large",
+                      "service_unavailable": "unavailable", "internal_server_error": "internal_error"}
+
+
 def _wants_json() -> bool:
     return request.path.startswith(API_PREFIX) or request.path.startswith("/oauth/") or (
         request.accept_mimetypes.best == "application/json"
@@ -163,10 +185,13 @@ def _wants_json() -> bool:
 
 
 def _problem(status: int, title: str, detail: str, code: str, errors: dict | None = None):
-    body: dict[str, Any] = {"type": f"about:blank#{code}", "title": title, "status": status, "detail": detail,
+    # Titles (and details the catalogue knows) in the client's language: English unless it asks for Chinese.
+    with i18n.api_language():
+        title, detail = i18n.status_title(status, title), i18n.translated(detail) or detail
+    body: dict[str, Any] = {"type": problem_type(code), "title": title, "status": status, "detail": detail,
                             "code": code}
     if errors:
-        body["errors"] = errors
+        body["errors"] = flat_errors(errors)
     response = jsonify(body)
     response.status_code = status
     response.mimetype = "application/problem+json"
@@ -183,15 +208,12 @@ def _refuse_nul_characters() -> None:
         raise ValidationError("the request contains a NUL character (\\x00 or \\u0000); remove it and send again")
 
 
-def _authenticate_first() -> None:
-    """An API operation checks the caller before it looks at the input: an anonymous request is a 401, not a 422
-    about its fields, and a request without a body where the operation changes something named by it (PATCH, PUT)
-    is a 422 rather than a change of nothing answered 200."""
+def _refuse_empty_updates() -> None:
+    """A request without a body where an API operation changes something named by it (PATCH, PUT) is a 422 rather
+    than a change of nothing answered 200. Runs after ``authenticate_api_request``: the caller is checked first."""
     view = current_app.view_functions.get(request.endpoint or "")
-    scopes = required_scopes(view)
-    if scopes is None:
+    if required_scopes(view) is None:
         return
-    api_actor(*scopes)
     if request.method in {"PATCH", "PUT"} and not request.content_length and "chunked" not in (
             request.headers.get("Transfer-Encoding", "").lower()):
         parameters = (getattr(view, "_apidoc", {}).get("arguments") or {}).get("parameters", [])
@@ -201,7 +223,7 @@ def _authenticate_first() -> None:
 
 
 def _register_error_handlers(app: Flask) -> None:
-    app.before_request(_authenticate_first)
+    app.before_request(_refuse_empty_updates)
     app.before_request(_refuse_nul_characters)
 
     @app.errorhandler(DomainError)
@@ -209,9 +231,12 @@ def _register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         if _wants_json():
             problem = exc.to_problem()
-            return _problem(exc.status, problem["title"], exc.message, exc.code, exc.errors or None)
+            response = _problem(exc.status, problem["title"], exc.message, exc.code, exc.errors or None)
+            if exc.context.get("challenge"):  # RFC 6750 §3: how to authenticate, or which scope was missing
+                response.headers["WWW-Authenticate"] = exc.context["challenge"]
+            return response
         return render_template("error.html", status=exc.status, title=exc.title, detail=exc.message,
-                               errors=exc.errors), exc.status
+                               errors=exc.errors, context=exc.context), exc.status
 
     @app.errorhandler(sa_exc.DataError)
     def data_error(exc: sa_exc.DataError):
@@ -240,7 +265,8 @@ def _register_error_handlers(app: Flask) -> None:
             errors = data["messages"]
             detail = "The request has invalid fields: " + _summarise(errors)
         if _wants_json():
-            response = _problem(exc.code or 500, exc.name, detail, exc.name.lower().replace(" ", "_"), errors)
+            code = exc.name.lower().replace(" ", "_")
+            response = _problem(exc.code or 500, exc.name, detail, HTTP_PROBLEM_CODES.get(code, code), errors)
         else:
             response = make_response(render_template("error.html", status=exc.code, title=exc.name, detail=detail,
                                                      errors=errors), exc.code)

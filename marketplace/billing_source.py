@@ -4,6 +4,7 @@ rating statistics read from the marketplace tables. Plugged in by ``create_app``
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from fractions import Fraction
 
 import sqlalchemy as sa
@@ -30,7 +31,9 @@ def order_terms(order: Order, department_name: str = "") -> OrderTerms:
 
 
 class MarketplaceSettlementSource:
-    """Deterministic for a quarter once the ratings of the quarter can no longer be edited (7 days after)."""
+    """Deterministic for a quarter and a moment: rating figures are read as of the moment billing froze the
+    quarter's counted set; a rating can no longer be edited then (7 days after it was given, within the 10-day
+    grace period), and a hiding after that moment does not change them."""
 
     def orders(self, span: QuarterSpan) -> Sequence[OrderTerms]:
         """Orders published before the quarter ended and not archived before it began."""
@@ -59,14 +62,17 @@ class MarketplaceSettlementSource:
         published = sa.select(AppVersion.id).where(AppVersion.app_id == App.id, AppVersion.published_at.is_not(None))
         return self._facts(sa.select(App).where(App.order_id.in_(list(order_ids)), published.exists()))
 
-    def rating_stats(self, span: QuarterSpan, app_ids: Collection[int]) -> Mapping[int, RatingStats]:
+    def rating_stats(self, span: QuarterSpan, app_ids: Collection[int], as_of: datetime) -> Mapping[int, RatingStats]:
         if not app_ids:
             return {}
+        # A re-rating after ``as_of`` does not change what counted then: the level before it does.
+        stars = sa.case((sa.and_(Rating.rerated_at.is_not(None), Rating.rerated_at >= as_of), Rating.first_stars),
+                        else_=Rating.stars)
         rows = db.session.execute(
-            sa.select(Rating.app_id, Rating.stars, sa.func.count())
+            sa.select(Rating.app_id, stars, sa.func.count())
             .where(Rating.app_id.in_(list(app_ids)), Rating.created_at >= span.starts_at,
-                   Rating.created_at < span.ends_at, counted_ratings())
-            .group_by(Rating.app_id, Rating.stars))
+                   Rating.created_at < span.ends_at, counted_ratings(as_of))
+            .group_by(Rating.app_id, stars))
         distribution: dict[int, list[int]] = {}
         for app_id, stars, count in rows:
             distribution.setdefault(app_id, [0, 0, 0, 0, 0])[stars - 1] += int(count)
@@ -74,8 +80,8 @@ class MarketplaceSettlementSource:
                 for app_id, d in sorted(distribution.items())}
 
     def rating_exclusions(self, span: QuarterSpan, app_ids: Collection[int]) -> Mapping[int, tuple[int, int]]:
-        """Per app, the ratings given during ``span`` that do not count, as they stand now: (hidden by a moderator,
-        awaiting review). Published with the quarter's dataset next to the counted ones."""
+        """Per app, of the ratings given during ``span``, as they stand now: (hidden by a moderator — not counted,
+        awaiting review — still counted). Published with the quarter's dataset next to the counted ones."""
         if not app_ids:
             return {}
         hidden = sa.func.sum(sa.case((Rating.hidden_at.is_not(None), 1), else_=0))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 
 from marshmallow import Schema, fields, validate
+
+from core.conventions import page_headers as core_page_headers
 
 # Every integer the API reads has an upper bound (tests/marketplace/test_bad_input.py checks the OpenAPI document):
 # a value past its column is invalid input with the field's name, never an overflow in the database (a 500).
@@ -30,9 +31,8 @@ class PageQuery(Schema):
 
 
 def page_headers(page) -> dict[str, str]:
-    """Paging facts for list responses, in the X-Pagination header (the body stays a plain list)."""
-    return {"X-Pagination": json.dumps({"total": page.total, "total_pages": page.pages,
-                                        "page": page.page, "page_size": page.page_size})}
+    """Paging headers of a list response (core.paging) for a marketplace.pagination.Page."""
+    return core_page_headers(total=page.total, page=page.page, page_size=page.page_size)
 
 
 def decimal_text(value: Fraction | None, places: int = 2) -> str | None:

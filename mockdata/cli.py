@@ -17,7 +17,9 @@ from datetime import date
 from pathlib import Path
 
 import click
+from joserfc.errors import JoseError
 
+from mockdata.delegation import DelegationVerifier
 from mockdata.generator import scenarios_for
 from mockdata.output import FORMATS, write_dataset
 from mockdata.records import ENTITIES
@@ -142,17 +144,30 @@ def scenarios(spec, seed: int, size: int) -> None:
 @click.option("--memory-bytes", type=int, help="Address-space limit (RLIMIT_AS) once serving.")
 @click.option("--cpu-seconds", type=int, help="CPU-time limit (RLIMIT_CPU) once serving.")
 @click.option("--open-files", type=int, help="Open-file limit (RLIMIT_NOFILE) once serving.")
+@click.option("--delegation-jwks", help="JWKS (JSON text) of the issuer of department access tokens: every call "
+              "must then carry a token of that issuer and is answered only inside it (mockdata.delegation).")
+@click.option("--delegation-issuer", help="The issuer (iss) those tokens must name.")
+@click.option("--delegation-app", help="The app (claim 'app') those tokens must name; another app's token is 403.")
 def serve(socket_path, port, control_socket, control_port, scopes, spec, seed, size, dataset, today, parent_pid,
-          call_budget, connections, connection_seconds, uid, memory_bytes, cpu_seconds, open_files) -> None:
+          call_budget, connections, connection_seconds, uid, memory_bytes, cpu_seconds, open_files, delegation_jwks,
+          delegation_issuer, delegation_app) -> None:
     if (socket_path is None) == (port is None):
         raise click.UsageError("give exactly one of --socket and --port")
     if parent_pid is not None and os.getppid() != parent_pid:
         raise click.UsageError(f"process {parent_pid} is not this service's parent (it is gone already?)")
+    verifier = None
+    if delegation_jwks:
+        try:
+            verifier = DelegationVerifier(delegation_jwks, delegation_issuer or "", app=delegation_app)
+        except (ValueError, JoseError) as exc:
+            raise click.UsageError(f"--delegation-jwks/--delegation-issuer: {exc}") from exc
     if dataset is not None:
-        service = DepartmentService.from_sqlite(dataset, scopes, today=today, call_budget=call_budget)
+        service = DepartmentService.from_sqlite(dataset, scopes, today=today, call_budget=call_budget,
+                                                delegation=verifier)
     else:
         _check(spec, size)
-        service = DepartmentService.from_spec(spec.name, seed, size, scopes, today=today, call_budget=call_budget)
+        service = DepartmentService.from_spec(spec.name, seed, size, scopes, today=today, call_budget=call_budget,
+                                              delegation=verifier)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -163,7 +178,8 @@ def serve(socket_path, port, control_socket, control_port, scopes, spec, seed, s
     click.echo(json.dumps({"ready": True, "address": server.address, "control_address": server.control_address,
                            "socket": str(socket_path) if socket_path else None,
                            "control_socket": str(control_socket) if control_socket else None,
-                           "dataset": service.store.info, "scopes": sorted(scopes), "uid": os.getuid()},
+                           "dataset": service.store.info, "scopes": sorted(scopes), "uid": os.getuid(),
+                           "delegation": verifier is not None},
                           ensure_ascii=False))
     sys.stdout.flush()
     try:

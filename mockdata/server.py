@@ -13,6 +13,7 @@ keep-alive holds nothing; handler threads have small stacks. What was refused or
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -26,6 +27,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
 from mockdata.service import DepartmentService
 
+log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ServerLimits:
@@ -152,6 +154,10 @@ class ServiceServer:
     service: DepartmentService
     servers: list[BoundedServer]
     threads: list[threading.Thread] = field(default_factory=list)
+    # The department's own clock: every ``tick_seconds`` the service takes its cases through their due steps.
+    tick: Callable[[], object] | None = None
+    tick_seconds: float = 30.0
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def address(self) -> str:
@@ -167,7 +173,22 @@ class ServiceServer:
                                       name=f"mockdata-{address_of(server)}", daemon=True)
             thread.start()
             self.threads.append(thread)
+        if self.tick is not None:
+            self.start_ticking()
         return self
+
+    def start_ticking(self) -> None:
+        """Start calling ``tick`` every ``tick_seconds`` until ``stop()``."""
+        thread = threading.Thread(target=self._ticking, name="mockdata-department-clock", daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def _ticking(self) -> None:
+        while not self._stopping.wait(self.tick_seconds):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("the department service's clock tick failed")
 
     @property
     def refusals(self) -> dict[str, int]:
@@ -176,6 +197,7 @@ class ServiceServer:
         return dict(self.servers[0].refusals)
 
     def stop(self) -> None:
+        self._stopping.set()
         for server in self.servers:
             server.shutdown()
             server.server_close()
@@ -190,8 +212,10 @@ class ServiceServer:
 
 def start_service(service: DepartmentService, *, socket_path: str | Path | None = None, port: int | None = None,
                   control_socket_path: str | Path | None = None, control_port: int | None = None,
-                  host: str = "127.0.0.1", limits: ServerLimits | None = None) -> ServiceServer:
-    """Serve ``service`` (and optionally its control app) in background threads; call ``.stop()`` when done."""
+                  host: str = "127.0.0.1", limits: ServerLimits | None = None,
+                  tick_seconds: float | None = None) -> ServiceServer:
+    """Serve ``service`` (and optionally its control app) in background threads; call ``.stop()`` when done.
+    ``tick_seconds``: also advance the department's handling of its cases that often (``service.advance``)."""
     # The app-facing listener counts what it refuses in the service's own tally, which GET /calls reports.
     servers = [listen(service, socket_path=socket_path, port=port, host=host, limits=limits,
                       refusals=getattr(service, "refusals", None))]
@@ -202,7 +226,8 @@ def start_service(service: DepartmentService, *, socket_path: str | Path | None 
         except BaseException:
             servers[0].server_close()
             raise
-    return ServiceServer(service, servers).start()
+    tick = getattr(service, "advance", None) if tick_seconds else None
+    return ServiceServer(service, servers, tick=tick, tick_seconds=tick_seconds or 30.0).start()
 
 
 @contextmanager

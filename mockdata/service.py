@@ -1,10 +1,19 @@
 """The simulated department service: a WSGI app answering the department APIs from a dataset.
 
 It is configured with the order's granted scopes, refuses anything else with 403 (recorded as a
-violation), records every call for the test harness, decides applications by the rules in
-``mockdata.rules`` and remembers the cases it decided. Shapes are documented in docs/mockdata.md; apps,
-the SDK's test runner and the platform's sandbox all depend on them, so change them only with a new
-documented version.
+violation); given a ``DelegationVerifier`` it answers only inside each call's department access token — the
+token's citizen, those in their care, the businesses they represent, the consented fields — and refuses the rest
+with 401/403 and the reason (``mockdata.delegation``); records every call for the test harness, decides
+applications by the rules in ``mockdata.rules`` and remembers the cases it decided.
+
+Like a real department it then handles each case over time, on its ``clock`` (tests move it): a submitted
+case is accepted (已受理) or not accepted (不予受理, with the reason) within ``ACCEPT_WITHIN``, is reviewed
+(审查中), and is concluded (办结: 准予 with the result such as the licence number, or 不予许可 with the reason)
+within the item's legal time limit. ``advance()`` takes every case as far as the clock allows and tells the
+listeners of each step; the answer to the submission itself is unchanged (the decision the rules give).
+ Shapes are documented in
+docs/mockdata.md; apps, the SDK's test runner and the platform's sandbox all depend on them, so change them only
+with a new documented version.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +35,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from mockdata import rules
+from mockdata.delegation import Delegation, DelegationRefused, DelegationVerifier
 from mockdata.identifiers import credit_code_is_valid, resident_id_is_valid
 from mockdata.rules import DatasetStore, InvalidApplication
 from mockdata.store import MemoryStore, SqliteStore
@@ -46,26 +56,35 @@ class Item:
     case_prefix: str
     validate: Callable[[Any], dict]
     decide: Callable[[DatasetStore, dict, date], list[dict]]
+    time_limit_days: int = 20  # the legal time limit (法定办结时限) from acceptance to conclusion
+    result_prefix: str = ""  # of the result a granted case gives (the licence or card number)
 
 
 ITEMS = {
     "food-licence": Item("food-licence", "食品经营许可证核发", "SP", rules.validate_food_application,
-                         rules.decide_food_licence),
+                         rules.decide_food_licence, 20, "JY"),
     "social-security-card": Item("social-security-card", "社保卡申领", "SB", rules.validate_ssc_application,
-                                 rules.decide_social_security_card),
+                                 rules.decide_social_security_card, 15, "SSC"),
 }
+# Reasons a department does not accept an application at all (不予受理): incomplete or not its case. Any other
+# reason is a refusal after review (不予许可).
+NOT_ACCEPTED = frozenset({"materials_missing", "applicant_unknown", "business_unknown", "guardian_required"})
+ACCEPT_WITHIN = timedelta(minutes=30)
+STAGES = ("submitted", "accepted", "not_accepted", "under_review", "concluded")
 
 _URLS = Map([
     Rule("/health", endpoint="health", methods=["GET"]),
     Rule("/persons/<resident_id>", endpoint="person", methods=["GET"]),
     Rule("/persons/<resident_id>/licences", endpoint="person_licences", methods=["GET"]),
+    Rule("/persons/<resident_id>/businesses", endpoint="person_businesses", methods=["GET"]),
     Rule("/businesses/<credit_code>", endpoint="business", methods=["GET"]),
     Rule("/businesses/<credit_code>/licences", endpoint="business_licences", methods=["GET"]),
     Rule("/applications/<item_code>", endpoint="submit", methods=["POST"]),
     Rule("/applications/<case_number>", endpoint="case", methods=["GET"]),
 ], strict_slashes=False)
 
-_ENDPOINT_SCOPES = {"person": "person.read", "person_licences": "licence.read", "business": "business.read",
+_ENDPOINT_SCOPES = {"person": "person.read", "person_licences": "licence.read", "person_businesses": "business.read",
+                   "business": "business.read",
                     "business_licences": "licence.read", "submit": "application.submit", "case": "application.read"}
 
 _CONTROL_URLS = Map([
@@ -74,6 +93,10 @@ _CONTROL_URLS = Map([
     Rule("/scenarios", endpoint="scenarios", methods=["GET"]),
     Rule("/reset", endpoint="reset", methods=["POST"]),
 ])
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -95,12 +118,16 @@ class DepartmentService:
     """One simulated department service over one dataset, for one order's granted scopes."""
 
     def __init__(self, store: DatasetStore, scopes: Iterable[str], *, today: date | None = None,
-                 call_budget: int | None = None, body_bytes: int = BODY_BYTES, logged_body_bytes: int = LOGGED_BODY_BYTES
-                 ) -> None:
+                 call_budget: int | None = None, body_bytes: int = BODY_BYTES, logged_body_bytes: int = LOGGED_BODY_BYTES,
+                 clock: Callable[[], datetime] | None = None,
+                 delegation: DelegationVerifier | None = None) -> None:
         """``call_budget``: calls answered between two resets (one test case) — beyond it 429, as a department
         throttles a runaway client; None for no budget (serving). The call log keeps the last ``call_budget``
-        (or 1,000) calls, and their bodies up to ``logged_body_bytes`` in all, so reading it back stays small."""
+        (or 1,000) calls, and their bodies up to ``logged_body_bytes`` in all, so reading it back stays small.
+        ``delegation``: verify each call's department access token and answer only inside it (None: the service
+        answers any call within the scopes — for tools and tests of the data alone, never for apps)."""
         self.store = store
+        self.delegation = delegation
         self.scopes = frozenset(scopes)
         unknown = self.scopes - set(SCOPES)
         if unknown:
@@ -119,6 +146,7 @@ class DepartmentService:
         self._accepted: dict[tuple[str, str, str], str] = {}
         self._rejections: dict[tuple[str, str, str], int] = {}
         self._listeners: list[Callable[[dict], None]] = []
+        self.clock = clock or (lambda: datetime.now(UTC))
 
     @classmethod
     def from_spec(cls, spec: str, seed: int, size: int = DEFAULT_SIZE, scopes: Iterable[str] = (), *,
@@ -180,6 +208,44 @@ class DepartmentService:
         self._notify(snapshot)
         return snapshot
 
+    def advance(self, now: datetime | None = None) -> list[dict]:
+        """Take every case through the steps due by ``now`` (default: the clock) and tell the listeners of each step,
+        in order. Returns the snapshots sent. Idempotent: a step happens once."""
+        now = now or self.clock()
+        sent = []
+        with self._lock:
+            for case in self._cases.values():
+                while (step := self._next_step(case)) is not None and step["at"] <= now:
+                    case["steps"].append({"stage": step["stage"], "at": _iso(step["at"])})
+                    case["stage"] = step["stage"]
+                    if step["stage"] == "concluded":
+                        case["outcome"] = "refused" if case["reasons"] else "granted"
+                        case["result"] = None if case["reasons"] else case["planned_result"]
+                    sent.append(self._public(case))
+        for snapshot in sent:
+            self._notify(snapshot)
+        return sent
+
+    @staticmethod
+    def _next_step(case: dict) -> dict | None:
+        """The case's next step and when it is due: the timing is fixed at submission (``case['timing']``)."""
+        submitted = datetime.fromisoformat(case["steps"][0]["at"].replace("Z", "+00:00"))
+        timing = case["timing"]
+        accepted_at = submitted + timedelta(seconds=timing["accept_seconds"])
+        not_accepted = any(r["code"] in NOT_ACCEPTED for r in case["reasons"])
+        stage = case["stage"]
+        if stage == "submitted":
+            return {"stage": "not_accepted" if not_accepted else "accepted", "at": accepted_at}
+        if stage == "accepted":
+            return {"stage": "under_review", "at": accepted_at + timedelta(minutes=1)}
+        if stage == "under_review":
+            return {"stage": "concluded", "at": accepted_at + timedelta(seconds=timing["review_seconds"])}
+        return None
+
+    @staticmethod
+    def _public(case: dict) -> dict:
+        return {k: copy.deepcopy(v) for k, v in case.items() if k not in ("application", "timing", "planned_result")}
+
     def _notify(self, case: dict) -> None:
         for listener in list(self._listeners):
             try:
@@ -206,11 +272,15 @@ class DepartmentService:
         query = request.args.to_dict() if len(request.query_string) <= LOGGED_FIELD_CHARS else {"(too long)": ""}
         record = {"seq": 0, "time": datetime.now(UTC).isoformat().replace("+00:00", "Z"), "method": request.method,
                   "path": request.path[:LOGGED_FIELD_CHARS], "query": query, "json": None, "status": 0, "scope": None,
-                  "violation": False, "duplicate": False, "case_number": None}
+                  "violation": False, "duplicate": False, "case_number": None, "refusal": None, "citizen": None}
         try:
             status, body, decided = self._dispatch(request, record)
         except _Refusal as refusal:
             status, body, decided = refusal.status, refusal.body, None
+        except DelegationRefused as refusal:
+            status, decided = refusal.status, None
+            body = {"error": refusal.code, "detail": refusal.detail}
+            record["refusal"] = refusal.code
         except RequestEntityTooLarge:
             with self._lock:
                 self.refusals["bodies_too_large"] += 1
@@ -253,16 +323,20 @@ class DepartmentService:
             record["violation"] = True
             raise _error(403, "scope_denied", f"the order does not grant {scope}; granted: "
                                                f"{', '.join(sorted(self.scopes)) or 'none'}", scope=scope)
+        delegation = None
+        if self.delegation is not None and endpoint != "health":
+            delegation = self.delegation.verify(request.headers.get("Authorization"))
+            record["citizen"] = delegation.citizen
         if endpoint == "submit":
             if not body_is_json:
                 raise _error(422, "invalid_request", "the body is not JSON; send a JSON object",
                              problems={"body": "not JSON"})
-            return self._submit(args["item_code"], record)
-        return 200, getattr(self, f"_get_{endpoint}")(request=request, **args), None
+            return self._submit(args["item_code"], record, delegation)
+        return 200, getattr(self, f"_get_{endpoint}")(request=request, delegation=delegation, **args), None
 
     # ---- reads ---------------------------------------------------------------------------------
 
-    def _get_health(self, request: Request) -> dict:
+    def _get_health(self, request: Request, delegation: Delegation | None) -> dict:
         return {"status": "ok", "dataset": self.store.info, "today": self.today.isoformat(), "scopes": sorted(self.scopes)}
 
     def _person_or_404(self, resident_id: str) -> dict:
@@ -288,27 +362,68 @@ class DepartmentService:
         kind, status = request.args.get("type"), request.args.get("status")
         return [lic for lic in licences if (not kind or lic["type"] == kind) and (not status or lic["status"] == status)]
 
-    def _get_person(self, request: Request, resident_id: str) -> dict:
-        return self._person_or_404(resident_id)
+    # The delegation rules: who a token's citizen may have read (themself, a person in their care, a business they
+    # represent). A record the citizen may not see is refused before it is known to exist.
 
-    def _get_person_licences(self, request: Request, resident_id: str) -> list[dict]:
+    def _may_see_person(self, delegation: Delegation | None, resident_id: str) -> None:
+        if delegation is None or resident_id == delegation.citizen:
+            return
+        person = self.store.person(resident_id) if resident_id_is_valid(resident_id) else None
+        if person is None or person.get("guardian_resident_id") != delegation.citizen:
+            raise DelegationRefused(403, "not_delegated", "the citizen using the app delegated access to their own "
+                                    "records and those of persons in their care only; this is another person")
+
+    def _may_see_business(self, delegation: Delegation | None, credit_code: str) -> None:
+        if delegation is None:
+            return
+        business = self.store.business(credit_code) if credit_code_is_valid(credit_code) else None
+        # Whether a business exists is public (the business register); its record is for its representatives.
+        if business is not None and delegation.citizen not in self._representatives(business):
+            raise DelegationRefused(403, "not_represented", "the citizen using the app is neither the legal "
+                                    "representative nor an authorised agent of this business")
+
+    @staticmethod
+    def _representatives(business: dict) -> set[str]:
+        return {business.get("legal_representative") or "", *(business.get("authorised_agents") or [])} - {""}
+
+    def _get_person(self, request: Request, resident_id: str, delegation: Delegation | None) -> dict:
+        self._may_see_person(delegation, resident_id)
+        person = self._person_or_404(resident_id)
+        return person if delegation is None else delegation.person_view(person)
+
+    def _get_person_licences(self, request: Request, resident_id: str, delegation: Delegation | None) -> list[dict]:
+        self._may_see_person(delegation, resident_id)
+        if delegation is not None:
+            delegation.require_field("licences")
         self._person_or_404(resident_id)
         return self._filter(self.store.licences_of(resident_id), request)
 
-    def _get_business(self, request: Request, credit_code: str) -> dict:
+    def _get_person_businesses(self, request: Request, resident_id: str, delegation: Delegation | None) -> list[dict]:
+        self._may_see_person(delegation, resident_id)
+        if delegation is not None:
+            delegation.require_field("businesses")
+        self._person_or_404(resident_id)
+        return [{"credit_code": b["credit_code"], "name": b["name"], "status": b["status"],
+                 "role": "legal_representative" if b.get("legal_representative") == resident_id else "authorised_agent"}
+                for b in self.store.businesses_of(resident_id)]
+
+    def _get_business(self, request: Request, credit_code: str, delegation: Delegation | None) -> dict:
+        self._may_see_business(delegation, credit_code)
         return self._business_or_404(credit_code)
 
-    def _get_business_licences(self, request: Request, credit_code: str) -> list[dict]:
+    def _get_business_licences(self, request: Request, credit_code: str, delegation: Delegation | None) -> list[dict]:
+        self._may_see_business(delegation, credit_code)
         self._business_or_404(credit_code)
         return self._filter(self.store.licences_of(credit_code), request)
 
-    def _get_case(self, request: Request, case_number: str) -> dict:
+    def _get_case(self, request: Request, case_number: str, delegation: Delegation | None) -> dict:
         with self._lock:
             case = self._cases.get(case_number)
-            if case is None:
-                raise _error(404, "not_found", f"no case {case_number}; case numbers come from POST /applications/...",
-                             case_number=case_number)
-            return {k: v for k, v in case.items() if k != "application"}
+            if case is None or (delegation is not None and delegation.citizen not in
+                                {case.get("applicant_resident_id"), case.get("guardian_resident_id")}):
+                raise _error(404, "not_found", f"no case {case_number} of this citizen; case numbers come from "
+                             "POST /applications/...", case_number=case_number)
+            return self._public(case)
 
     # ---- applications --------------------------------------------------------------------------
 
@@ -318,7 +433,7 @@ class DepartmentService:
         number = f"{item.case_prefix}-{self.today:%Y%m%d}-{digest}"
         return f"{number}-R{rejection}" if rejection else number
 
-    def _submit(self, item_code: str, record: dict) -> tuple[int, dict, dict | None]:
+    def _submit(self, item_code: str, record: dict, delegation: Delegation | None) -> tuple[int, dict, dict | None]:
         item = ITEMS.get(item_code)
         if item is None:
             raise _error(404, "unknown_item", f"no service item {item_code!r}; items: {', '.join(ITEMS)}",
@@ -327,6 +442,14 @@ class DepartmentService:
             application = item.validate(record["json"])
         except InvalidApplication as exc:
             raise _error(422, "invalid_request", f"the application cannot be decided: {exc}", problems=exc.problems) from None
+        if delegation is not None:
+            applicant, guardian = application["applicant_resident_id"], application.get("guardian_resident_id")
+            on_own_behalf = applicant == delegation.citizen
+            for_ward = guardian == delegation.citizen and (self.store.person(applicant) or {}).get(
+                "guardian_resident_id") == delegation.citizen
+            if not (on_own_behalf or for_ward):
+                raise DelegationRefused(403, "not_delegated", "an application may be submitted only for the citizen "
+                                        "using the app, or by them as guardian for a person in their care")
         key = (item.code, application["applicant_resident_id"], application.get("credit_code") or "")
         reasons = item.decide(self.store, application, self.today)
         with self._lock:
@@ -352,11 +475,28 @@ class DepartmentService:
                 "guardian_resident_id": application.get("guardian_resident_id"),
                 "submitted_at": record["time"], "decided_on": self.today.isoformat(), "submissions": 1,
                 "application": application,
+                # The department's own handling, step by step on its clock (advance()); timing fixed now.
+                "stage": "submitted", "steps": [{"stage": "submitted", "at": _iso(self.clock())}],
+                "outcome": None, "result": None, "timing": self._timing(item, number),
+                "planned_result": None if reasons else self._result(item, number),
             }
             self._cases[number] = case
             record["case_number"] = number
-            snapshot = copy.deepcopy(case)
+            snapshot = self._public(case)
         return (200 if reasons else 201), self._decision(case, duplicate=False), snapshot
+
+    @staticmethod
+    def _timing(item: Item, number: str) -> dict:
+        """When the department accepts (2–30 minutes after submission) and concludes (within the item's legal time
+        limit after acceptance), fixed from the case number so the same case always takes the same time."""
+        digest = int(hashlib.sha256(number.encode()).hexdigest()[:12], 16)
+        accept = 120 + digest % (int(ACCEPT_WITHIN.total_seconds()) - 120)
+        review = 3600 + (digest >> 20) % (item.time_limit_days * 86400 - 7200)
+        return {"accept_seconds": accept, "review_seconds": review}
+
+    @staticmethod
+    def _result(item: Item, number: str) -> str:
+        return f"{item.result_prefix}{int(hashlib.sha256(('result/' + number).encode()).hexdigest()[:14], 16) % 10**14:014d}"
 
     @staticmethod
     def _decision(case: dict, *, duplicate: bool) -> dict:
@@ -383,7 +523,7 @@ class DepartmentService:
             return Response(status=204)(environ, start_response)
         if endpoint == "calls":
             calls = self.calls
-            cases = [{k: v for k, v in case.items()} for case in self.cases.values()]
+            cases = [self._public(case) for case in self.cases.values()]
             body: Any = {"calls": calls, "violations": [c for c in calls if c["violation"]], "cases": cases,
                          "refusals": dict(self.refusals)}
         elif endpoint == "scenarios":

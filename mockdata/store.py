@@ -27,9 +27,13 @@ class MemoryStore:
         self._businesses: dict[str, dict] = {}
         self._licences: dict[str, list[dict]] = defaultdict(list)
         self._insurance: dict[str, list[dict]] = defaultdict(list)
+        self._represented: dict[str, list[dict]] = defaultdict(list)
         for chunk in iter_records(spec, seed, size):
             self._persons.update((p["resident_id"], p) for p in chunk.persons)
             self._businesses.update((b["credit_code"], b) for b in chunk.businesses)
+            for business in chunk.businesses:
+                for rid in {business.get("legal_representative"), *(business.get("authorised_agents") or [])} - {None}:
+                    self._represented[rid].append(business)
             for licence in chunk.licences:
                 self._licences[licence["holder_id"]].append(licence)
             for record in chunk.social_insurance:
@@ -43,6 +47,10 @@ class MemoryStore:
 
     def licences_of(self, holder_id: str) -> list[dict]:
         return list(self._licences.get(holder_id, ()))
+
+    def businesses_of(self, resident_id: str) -> list[dict]:
+        """The businesses the person represents (legal representative or authorised agent)."""
+        return list(self._represented.get(resident_id, ()))
 
     def insurance_of(self, resident_id: str) -> list[dict]:
         return list(self._insurance.get(resident_id, ()))
@@ -83,6 +91,11 @@ class SqliteStore:
 
     def licences_of(self, holder_id: str) -> list[dict]:
         return self._all("SELECT data FROM licences WHERE holder_id = ? ORDER BY seq", holder_id)
+
+    def businesses_of(self, resident_id: str) -> list[dict]:
+        """The businesses the person represents (a scan: the file has no index on representatives)."""
+        return self._all("SELECT data FROM businesses WHERE json_extract(data, '$.legal_representative') = ? "
+                         "ORDER BY credit_code", resident_id)
 
     def insurance_of(self, resident_id: str) -> list[dict]:
         return self._all("SELECT data FROM social_insurance WHERE resident_id = ? ORDER BY seq", resident_id)

@@ -30,13 +30,17 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from govsuite import Case, Exchange, HttpResponse, Request, SuiteRun, load_suite, run_cases
+from govsuite import Case, Exchange, HttpResponse, Request, SuiteRun, load_suite, run_cases, suite_sha256
 
 from core.errors import ServiceUnavailable
 from core.storage import BlobStore
+from mockdata.delegation import HEADER as DELEGATION_HEADER
+from mockdata.delegation import TOKEN_TYPE as DELEGATION_TYPE
+from mockdata.delegation import delegation_claims
 from sandbox import intake, mounts
 from sandbox.backends import CpuTimes, Limits, Mount, Sandbox, SandboxBackend, SandboxSpec, owner_alive, owner_key
 from sandbox.runtime import DEPT_UID, PYTHON, SANDBOX_UID
@@ -448,7 +452,9 @@ class DepartmentService:
     calls per case, the call log) and, once its dataset is built and its sockets bound, runs as an unprivileged
     uid of its own (DEPT_UID) with limits on address space, CPU time and open files."""
 
-    def __init__(self, session: AppSession, dataset: Mapping, scopes: Sequence[str], start_seconds: float = 60):
+    def __init__(self, session: AppSession, dataset: Mapping, scopes: Sequence[str], start_seconds: float = 60, *,
+                 delegation: tuple[bytes, str, str] | None = None):
+        """``delegation``: (JWKS, issuer, app) of the department access tokens every call must carry."""
         limits = session.limits
         self.socket = session.sock_dir / "dept.sock"
         session.host_files.add(self.socket.name)
@@ -464,6 +470,9 @@ class DepartmentService:
             args += ["--user", str(DEPT_UID)]
         if dataset.get("size"):
             args += ["--size", str(dataset["size"])]
+        if delegation is not None:
+            jwks, issuer, app = delegation
+            args += ["--delegation-jwks", jwks.decode(), "--delegation-issuer", issuer, "--delegation-app", app]
         # Few malloc arenas: its threads would otherwise reserve address space the limit above is meant to bound.
         env = {**os.environ, "MALLOC_ARENA_MAX": "2"}
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,  # noqa: S603
@@ -525,7 +534,8 @@ class DepartmentService:
 
 
 class TokenSigner:
-    """Signs the citizen identity JWT for each case, as the gateway does, with a key made for this run."""
+    """Signs the citizen identity JWT and the department access token (the delegation) for each case, as the
+    gateway does, with a key made for this run."""
 
     def __init__(self):
         from joserfc.jwk import ECKey
@@ -541,6 +551,20 @@ class TokenSigner:
         now = int(time.time())
         payload = {"iss": ISSUER, "iat": now, "nbf": now, "exp": now + 600, **claims}
         return jwt.encode({"alg": "ES256", "kid": "sandbox", "typ": "JWT"}, payload, self.key, algorithms=["ES256"])
+
+    def delegate(self, identity: Mapping | None, *, app: str, order: str, fields: Sequence[str], purpose: str) -> str | None:
+        """The case citizen's department access token with the app's declared fields, or None for a case without a
+        resident ID (the app then has no delegation and the department answers it 401)."""
+        from joserfc import jwt
+
+        resident_id = (identity or {}).get("resident_id")
+        if not resident_id:
+            return None
+        now = int(time.time())
+        payload = {"iss": ISSUER, "iat": now, "nbf": now, "exp": now + 600, "jti": uuid.uuid4().hex,
+                   **delegation_claims(citizen=str(resident_id), app=app, order=order, fields=fields, purpose=purpose)}
+        return jwt.encode({"alg": "ES256", "kid": "sandbox", "typ": DELEGATION_TYPE}, payload, self.key,
+                          algorithms=["ES256"])
 
 
 # ---------------------------------------------------------------------------------------------- certification
@@ -584,16 +608,20 @@ def certify(backend: SandboxBackend, store: BlobStore, runs_root: Path, job: Cer
         try:
             info = session.extract(store, job.bundle_sha256, intake_limits or intake.IntakeLimits())
             report["manifest"] = {"name": info.manifest.name, "version": info.manifest.version,
-                                  "entrypoint": info.manifest.entrypoint, "scopes": list(info.manifest.scopes)}
+                                  "entrypoint": info.manifest.entrypoint, "scopes": list(info.manifest.scopes),
+                                  "fields": list(info.manifest.fields), "optional_fields": list(info.manifest.optional_fields)}
             undeclared = sorted(set(info.manifest.scopes) - set(job.scopes))
             if undeclared:
                 session.flag("scope_violation", f"govapp.toml asks for {', '.join(undeclared)}, which the order does "
                                                 "not grant")
-            dept = DepartmentService(session, suite.dataset, job.scopes)
+            signer = TokenSigner()
+            dept = DepartmentService(session, suite.dataset, job.scopes,
+                                     delegation=(signer.jwks(), ISSUER, info.manifest.name))
             resolved = suite.resolve(dept.control("GET", "/scenarios"))
             cases = resolved.all_cases(job.contract)
-            signer = TokenSigner()
             jwks = session.write_host_file("jwks.json", signer.jwks())
+            delegate = partial(signer.delegate, app=info.manifest.name, order=str(info.manifest.order),
+                               fields=info.manifest.all_fields, purpose=f"acceptance test of {suite.name}")
             if on_progress:
                 on_progress(0, len(cases))
             installed = session.install(info.wheels)
@@ -606,7 +634,7 @@ def certify(backend: SandboxBackend, store: BlobStore, runs_root: Path, job: Cer
                 if phase == "public":
                     report["ready_ms"] = round(getattr(session, "ready_ms", 0.0), 1)
                 try:
-                    yield _HarnessTransport(session, dept, signer, ready, started)
+                    yield _HarnessTransport(session, dept, signer, ready, started, delegate)
                 finally:
                     report["output" if phase == "public" else "hidden_output"] = session.stop_app()
 
@@ -642,7 +670,9 @@ def certify(backend: SandboxBackend, store: BlobStore, runs_root: Path, job: Cer
 class _HarnessTransport:
     """The case loop's view of one sandboxed app instance (govsuite.Transport)."""
 
-    def __init__(self, session: AppSession, dept: DepartmentService, signer: TokenSigner, ready: bool, started: float):
+    def __init__(self, session: AppSession, dept: DepartmentService, signer: TokenSigner, ready: bool, started: float,
+                 delegate: Callable[[Mapping | None], str | None] = lambda identity: None):
+        self.delegate = delegate
         self.session = session
         self.dept = dept
         self.signer = signer
@@ -669,9 +699,13 @@ class _HarnessTransport:
     def open_case(self, case: Case) -> dict[str, str]:
         self._control("POST", "/reset")
         self.case_id = case.id
-        # The seam for per-case department delegation (issue #12): the header carrying the token of this case's
-        # citizen goes here, beside the identity token.
-        return {"Authorization": f"Bearer {self.signer.sign(case.identity)}"} if case.identity is not None else {}
+        if case.identity is None:
+            return {}
+        headers = {"Authorization": f"Bearer {self.signer.sign(case.identity)}"}
+        delegation = self.delegate(case.identity)  # the department answers the app only inside it
+        if delegation:
+            headers[DELEGATION_HEADER] = delegation
+        return headers
 
     def send(self, request: Request, headers: Mapping[str, str]) -> Exchange:
         reply = self.session.request(request.method, request.target(), headers, request.body_bytes())
@@ -705,6 +739,5 @@ class _HarnessTransport:
 
 
 def suite_hash(document: Mapping) -> str:
-    import hashlib
-
-    return hashlib.sha256(json.dumps(document, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    """The suite's hash in the report: the one definition, ``govsuite.suite_sha256``."""
+    return suite_sha256(document)

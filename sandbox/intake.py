@@ -26,6 +26,7 @@ import jsonschema
 
 from core.errors import TooLarge, ValidationError
 from core.storage import CHUNK, BlobStore
+from mockdata.delegation import FIELD_SCOPES, FIELDS
 
 MANIFEST_NAME = "govapp.toml"
 SUPPORTED_RUNTIMES = ("python3.11",)
@@ -45,6 +46,10 @@ MANIFEST_SCHEMA: dict[str, Any] = {
         "runtime": {"enum": list(SUPPORTED_RUNTIMES)},
         "scopes": {"type": "array", "uniqueItems": True, "maxItems": 32,
                    "items": {"type": "string", "pattern": r"^[a-z]+\.[a-z]+$"}},
+        # The citizen's department data the app reads (mockdata.delegation.FIELDS): what the consent screen lists,
+        # required ones in "fields", those the app works without in "optional_fields".
+        "fields": {"type": "array", "uniqueItems": True, "maxItems": 32, "items": {"enum": list(FIELDS)}},
+        "optional_fields": {"type": "array", "uniqueItems": True, "maxItems": 32, "items": {"enum": list(FIELDS)}},
     },
 }
 
@@ -75,6 +80,18 @@ class BundleManifest:
     entrypoint: str
     runtime: str
     scopes: tuple[str, ...]
+    fields: tuple[str, ...] = ()
+    optional_fields: tuple[str, ...] = ()
+
+    @property
+    def all_fields(self) -> tuple[str, ...]:
+        return self.fields + tuple(f for f in self.optional_fields if f not in self.fields)
+
+    def field_problems(self, granted_scopes) -> dict[str, str]:
+        """Declared fields the app could not read with ``granted_scopes`` (the order's), by field."""
+        granted = set(granted_scopes)
+        return {f: f"{f} is read through {FIELD_SCOPES[f]}, which is not granted" for f in self.all_fields
+                if FIELD_SCOPES[f] not in granted}
 
 
 @dataclass(frozen=True)
@@ -294,7 +311,8 @@ def parse_manifest(raw: bytes) -> BundleManifest:
             summary = f"missing {', '.join(missing)}" + (f"; {summary}" if len(fields) > len(missing) else "")
         raise ValidationError(f"bundle rejected: {MANIFEST_NAME} is invalid — {summary}", errors=fields)
     return BundleManifest(name=data["name"], version=data["version"], order=str(data["order"]),
-                          entrypoint=data["entrypoint"], runtime=data["runtime"], scopes=tuple(data["scopes"]))
+                          entrypoint=data["entrypoint"], runtime=data["runtime"], scopes=tuple(data["scopes"]),
+                          fields=tuple(data.get("fields") or ()), optional_fields=tuple(data.get("optional_fields") or ()))
 
 
 def _check_entrypoint(manifest: BundleManifest, seen: set[tuple[str, ...]]) -> None:

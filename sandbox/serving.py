@@ -37,6 +37,7 @@ from typing import Any
 
 from core.errors import ServiceUnavailable
 from core.storage import BlobStore
+from mockdata.delegation import DelegationVerifier
 from mockdata.server import ServiceServer, start_service
 from mockdata.service import DepartmentService
 from mockdata.store import MemoryStore
@@ -46,6 +47,8 @@ from sandbox.harness import SOCKET_DIR, AppSession, HarnessLimits, _SandboxConne
 
 log = logging.getLogger(__name__)
 
+
+DEPARTMENT_TICK_SECONDS = 30.0  # how often a served app's department service moves its cases on (acceptance, review)
 
 @dataclass(frozen=True)
 class ServedVersion:
@@ -109,6 +112,7 @@ class _CallReporter:
         response = call["response"] if isinstance(call["response"], dict) else {}
         call["violation"] = call["status"] == 403 and response.get("error") == "scope_denied"
         call["scope"] = response.get("scope") if call["violation"] else None
+        call["refusal"] = response.get("error") if call["status"] in (401, 403) and not call["violation"] else None
         try:
             self.report(call)
         except Exception:
@@ -295,10 +299,14 @@ class ServingRegistry:
         dept: ServiceServer | None = None
         try:
             info = session.extract(self.store, served.bundle_sha256, self.intake_limits)
-            service = DepartmentService(self._dataset(served.dataset), served.dept_scopes)
+            # Every call must carry the delegation the gateway minted for this app (signed with the platform's keys).
+            verifier = DelegationVerifier(served.jwks.decode(), served.issuer, app=f"app:{served.app_id}")
+            service = DepartmentService(self._dataset(served.dataset), served.dept_scopes, delegation=verifier)
             service.on_decision(lambda case: self.listeners.on_decision(served, case))
             recorder = _CallReporter(service, lambda call: self.listeners.on_call(served, call))
             dept = start_service(recorder, socket_path=session.sock_dir / "dept.sock")  # type: ignore[arg-type]
+            dept.tick, dept.tick_seconds = service.advance, DEPARTMENT_TICK_SECONDS  # the department's own clock
+            dept.start_ticking()
             jwks = session.write_host_file("jwks.json", served.jwks)
             ready = session.install(info.wheels) and session.start_app(info.manifest.entrypoint, {
                 "GOVAPP_DEPT_SOCKET": f"{SOCKET_DIR}/dept.sock", "GOVAPP_JWKS": jwks,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what the platform and its tests need on a Debian machine, when missing:
-# Debian packages (bubblewrap, docker.io, docker-compose, debootstrap, chromium, CJK fonts, Pango), PostgreSQL, Redis,
-# dockerd.
+# Debian packages (bubblewrap, docker.io, docker-compose, debootstrap, chromium, npm, CJK fonts, Pango), PostgreSQL,
+# Redis, dockerd.
 # Idempotent: running it again on a ready machine takes a second.
 set -euo pipefail
 
@@ -15,6 +15,7 @@ command -v dockerd >/dev/null || need_pkgs+=(docker.io)
 command -v docker-compose >/dev/null || need_pkgs+=(docker-compose)
 command -v debootstrap >/dev/null || need_pkgs+=(debootstrap)
 command -v chromium >/dev/null || need_pkgs+=(chromium)
+command -v npm >/dev/null || need_pkgs+=(npm)  # installs axe-core (package-lock.json) for the browser journeys
 [ -d /usr/share/fonts/opentype/noto ] || need_pkgs+=(fonts-noto-cjk)
 # Pango and HarfBuzz: WeasyPrint lays out the finance report PDF with them (billing/reports.py).
 /sbin/ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' || need_pkgs+=(libpango-1.0-0 libpangoft2-1.0-0)

@@ -142,6 +142,10 @@ def _rollback(request):
             from core.extensions import cache
 
             cache.clear()
+            # The signing key a process keeps came from rows now rolled back: the next test reads its own.
+            from marketplace.identity import keys
+
+            keys.forget_signer()
 
 
 @pytest.fixture

@@ -131,6 +131,8 @@ def check_rules(client: DepartmentClient, resident_id: str, form: dict) -> tuple
     except DepartmentError as exc:
         if exc.code == "invalid_identifier":
             raise Refusal(400, "invalid_request", f"credit_code: 统一社会信用代码校验位不正确 ({exc.detail})") from exc
+        if exc.code == "not_represented":  # the department shows a business's record to its representatives only
+            return {}, [reason("not_legal_representative", f"申请人不是 {form['credit_code']} 的法定代表人")], []
         raise
     if business is None:
         return {}, [reason("business_unknown", f"未查询到统一社会信用代码为 {form['credit_code']} 的市场主体")], []

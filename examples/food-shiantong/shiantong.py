@@ -119,6 +119,8 @@ def check_rules(client: DepartmentClient, resident_id: str, form: dict) -> tuple
     except DepartmentError as exc:
         if exc.code == "invalid_identifier":
             raise Refusal(400, "invalid_request", f"credit_code: 统一社会信用代码校验位不正确 ({exc.detail})") from exc
+        if exc.code == "not_represented":  # the department shows a business's record to its representatives only
+            return {}, [reason("not_legal_representative", f"申请人不是 {form['credit_code']} 的法定代表人")], []
         raise
     if business is None:
         return {}, [reason("business_unknown", f"未查询到统一社会信用代码为 {form['credit_code']} 的市场主体")], []
@@ -218,6 +220,20 @@ def prefill():
     return jsonify({"business_name": business["name"], "premises_address": business.get("address", ""),
                     "premises_area_m2": business.get("premises_area_m2"),
                     "is_legal_representative": business.get("legal_representative") == citizen.resident_id})
+
+
+@app.get("/my-businesses")
+def my_businesses():
+    """The businesses the citizen represents, from the department (with their consent to share them), so they pick
+    one instead of typing an 18-character credit code. Without that consent: an empty list, and they type it."""
+    citizen = applicant()
+    client = dept()
+    if "businesses" not in client.delegated_fields():  # optional, and not ticked: do not ask (it would be refused)
+        return jsonify({"consented": False, "businesses": []})
+    businesses = client.my_businesses(citizen.resident_id)
+    return jsonify({"consented": True, "businesses": [
+        {"credit_code": b["credit_code"], "name": b["name"], "role": b["role"]}
+        for b in businesses if b.get("status") == "active"]})
 
 
 @app.get("/")

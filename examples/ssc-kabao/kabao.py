@@ -83,7 +83,14 @@ def parse(request: Request) -> dict:
 def check(dept: DepartmentClient, citizen: Identity, form: dict) -> tuple[dict, str | None, list, list]:
     """(applicant record, guardian id, reasons to refuse, missing materials)."""
     applicant_id = form["applicant_resident_id"] or citizen.resident_id
-    person = dept.person(applicant_id)
+    try:
+        person = dept.person(applicant_id)
+    except DepartmentError as exc:
+        if exc.code != "not_delegated":
+            raise
+        # The department shows the citizen their own record and those of persons in their care only.
+        detail = "只能为本人或您监护的未成年人申领 (you may apply only for yourself or a child in your care)"
+        raise Problem(403, "refused", detail, reasons=[reason("guardian_mismatch", "您不是申请人登记的监护人")]) from exc
     if person is None:
         return {}, None, [reason("applicant_unknown", f"查无身份证号为 {applicant_id} 的人员")], []
     guardian = None

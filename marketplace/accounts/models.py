@@ -106,3 +106,45 @@ class OAuth2Token(db.Model, OAuth2TokenMixin):
 
     def is_expired(self) -> bool:
         return self.issued_at + self.expires_in < time.time()
+
+
+class VendorApplication(db.Model):
+    """A company's application to become a vendor, with its business licence, decided by an administrator."""
+
+    __tablename__ = "vendor_applications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_name: Mapped[str] = mapped_column(sa.String(160), nullable=False)
+    credit_code: Mapped[str] = mapped_column(sa.String(18), nullable=False, index=True)
+    contact_name: Mapped[str] = mapped_column(sa.String(80), nullable=False)
+    contact_email: Mapped[str] = mapped_column(sa.String(254), nullable=False)
+    contact_phone: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    licence_sha256: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    licence_filename: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    licence_size: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    approved: Mapped[bool | None] = mapped_column(sa.Boolean)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    vendor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("vendors.id"))
+
+    @property
+    def status(self) -> str:
+        return "pending" if self.decided_at is None else ("approved" if self.approved else "rejected")
+
+
+class Invitation(db.Model):
+    """An invitation to join a vendor as a member: the link carries a token, only its hash is kept."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vendor_id: Mapped[int] = mapped_column(sa.ForeignKey("vendors.id"), nullable=False, index=True)
+    email: Mapped[str] = mapped_column(sa.String(254), nullable=False)
+    token_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))

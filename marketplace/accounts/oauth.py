@@ -8,6 +8,8 @@ Authlib server here and requests authenticated by one of its relying parties go 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 from collections.abc import Iterable
 
@@ -19,7 +21,7 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_li
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc6750.errors import InsufficientScopeError, InvalidTokenError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
-from flask import Blueprint, Flask, current_app, request
+from flask import Blueprint, Flask, current_app, g, jsonify, request
 from flask_login import current_user
 
 from core import auth
@@ -157,6 +159,10 @@ def _server_for_client() -> AuthorizationServer:
 def issue_token():
     """The token endpoint (RFC 6749 §3.2): client credentials for API clients; in provider mode also the
     authorization-code and refresh-token grants of relying parties."""
+    if _malformed_basic_credentials():  # Authlib would raise UnicodeDecodeError: a 500 (found by the fuzzer)
+        return jsonify(error="invalid_client", error_description="the Basic credentials are not base64 of UTF-8 "
+                       "'client_id:client_secret'"), 401, {"WWW-Authenticate": 'Basic realm="oauth"',
+                                                         "Cache-Control": "no-store", "Pragma": "no-cache"}
     return _server_for_client().create_token_response()
 
 
@@ -184,27 +190,54 @@ def authorization_server_metadata() -> dict:
     }
 
 
+def _malformed_basic_credentials() -> bool:
+    header = request.headers.get("Authorization", "")
+    if header[:6].lower() != "basic ":
+        return False
+    try:
+        base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return True
+    return False
+
+
+def _challenge(error: str | None = None, **params: str) -> str:
+    """The RFC 6750 §3 WWW-Authenticate challenge of an API refusal."""
+    parts = ['realm="api"'] + ([f'error="{error}"'] if error else []) + [f'{k}="{v}"' for k, v in params.items()]
+    return "Bearer " + ", ".join(parts)
+
+
+def caller_scopes() -> frozenset[str]:
+    """The scopes the calling bearer token really holds (its client's, within the user's role today)."""
+    return g.get("api_token_scopes", frozenset())
+
+
 class MarketplaceActors:
     """core.auth's resolver: bearer tokens on the API, the Flask-Login session on web pages."""
 
     def api_actor(self, scopes: Iterable[str]) -> User:
         scopes = list(scopes)
+        wanted = " ".join(scopes)  # alternatives: one of them is enough
         try:
-            token = require_oauth.acquire_token([" ".join(scopes)] if scopes else None)
+            token = require_oauth.acquire_token(scopes or None)
         except MissingAuthorizationError as exc:
             raise Unauthenticated("send 'Authorization: Bearer <token>'; get a token from POST /oauth/token "
-                                  "with your API client's id and secret") from exc
+                                  "with your API client's id and secret", challenge=_challenge()) from exc
         except InsufficientScopeError as exc:
-            raise Forbidden(f"this token lacks the scope {' '.join(scopes)}; create an API client that has it") from exc
+            raise Forbidden(f"this token lacks the scope {' or '.join(scopes)}; create an API client that has it",
+                            challenge=_challenge("insufficient_scope", scope=wanted)) from exc
         except InvalidTokenError as exc:
-            raise Unauthenticated("the bearer token is invalid, expired or revoked; request a new one") from exc
+            raise Unauthenticated("the bearer token is invalid, expired or revoked; request a new one",
+                                  challenge=_challenge("invalid_token")) from exc
         user = token.user
         if not user.active:
-            raise Forbidden("this account is deactivated")
+            raise Forbidden("this account is deactivated", challenge=_challenge("invalid_token"))
         # A token never grants more than the user's role allows today, even if the role changed.
-        missing = [s for s in scopes if s not in ROLE_SCOPES[user.role]]
-        if missing:
-            raise Forbidden(f"a {user.role} may not use {' '.join(missing)}")
+        held = frozenset((token.get_scope() or "").split()) & ROLE_SCOPES[user.role]
+        if scopes and not held & set(scopes):
+            raise Forbidden(f"a {user.role} may not use {' or '.join(scopes)}",
+                            challenge=_challenge("insufficient_scope", scope=wanted))
+        g.api_token_scopes = held
         return user
 
     def web_actor(self) -> User | None:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from blinker import Namespace
 
 from core import audit
-from core.errors import Conflict, NotFound, Unauthenticated, ValidationError
+from core.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationError
 from core.extensions import db
 from core.ids import resident_id_problem
 from core.roles import Role
@@ -141,13 +141,16 @@ def user_list(actor, *, role: str | None = None):
     return query
 
 
-def client_create(actor, *, name: str, scopes: list[str]) -> tuple[OAuth2Client, str]:
-    """Create an API client acting for ``actor`` with ``scopes`` (a subset of what the role may hold).
+def client_create(actor, *, name: str, scopes: list[str], within: frozenset[str] | None = None,
+                  ) -> tuple[OAuth2Client, str]:
+    """Create an API client acting for ``actor`` with ``scopes`` (a subset of what the role may hold, and when
+    asked through the API with a token, of ``within``: that token's scopes, so no token mints a broader one).
 
+    Any role but citizen may; raises ValidationError for unknown or disallowed scopes.
     Returns the client and its secret, which is shown once and stored only as a hash.
     """
     authz.client_create(actor)
-    allowed = ROLE_SCOPES[actor.role]
+    allowed = ROLE_SCOPES[actor.role] if within is None else ROLE_SCOPES[actor.role] & within
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown:
         raise ValidationError(f"unknown scope(s) {', '.join(unknown)}; known scopes: {', '.join(sorted(SCOPES))}",
@@ -155,7 +158,8 @@ def client_create(actor, *, name: str, scopes: list[str]) -> tuple[OAuth2Client,
     denied = [s for s in scopes if s not in allowed]
     if denied:
         raise ValidationError(
-            f"a {actor.role} may not hold {', '.join(denied)}; allowed: {', '.join(sorted(allowed)) or 'none'}",
+            f"{'this token' if within is not None else f'a {actor.role}'} may not hold {', '.join(denied)}; "
+            f"allowed: {', '.join(sorted(allowed)) or 'none'}",
             errors={"scopes": denied})
     if not scopes:
         raise ValidationError("name at least one scope", errors={"scopes": "empty"})
@@ -181,11 +185,40 @@ def client_list(actor):
                               .order_by(OAuth2Client.id)).all()
 
 
-def client_revoke(actor, client_id: str) -> OAuth2Client:
+def _client_of(actor, client_id: str) -> OAuth2Client:
     client = db.session.scalar(sa.select(OAuth2Client).where(OAuth2Client.client_id == client_id))
     if client is None:
         raise NotFound(f"API client {client_id} does not exist")
     authz.client_revoke(actor, client)
+    return client
+
+
+def client_get(actor, client_id: str) -> OAuth2Client:
+    """One API client of the caller's (admins: anyone's); NotFound for another user's."""
+    return _client_of(actor, client_id)
+
+
+def client_rotate(actor, client_id: str, *, within: frozenset[str] | None = None) -> tuple[OAuth2Client, str]:
+    """Give an API client a new secret (shown once); the old secret stops working at once, tokens already issued
+    keep working until they expire. Its owner (or an admin) may, with a token holding every scope of the
+    client. Raises NotFound for another user's client, Conflict for a revoked one."""
+    client = _client_of(actor, client_id)
+    if client.revoked_at is not None:
+        raise Conflict(f"API client {client_id} is revoked; create a new one")
+    if within is not None and not set(client.scopes) <= within:
+        raise Forbidden(f"this token lacks {', '.join(sorted(set(client.scopes) - within))} of the client's scopes; "
+                        "rotate it with a token that holds all of them")
+    secret = secrets.token_urlsafe(32)
+    client.client_secret = hash_secret(secret)
+    audit.record(actor, "client.rotate", "oauth2_client", client.client_id,
+                 department_id=actor.department_id, vendor_id=actor.vendor_id)
+    db.session.commit()
+    return client, secret
+
+
+def client_revoke(actor, client_id: str) -> OAuth2Client:
+    """Revoke an API client and every token it holds (its owner or an admin); revoking twice changes nothing."""
+    client = _client_of(actor, client_id)
     if client.revoked_at is None:
         client.revoked_at = utcnow()
         audit.record(actor, "client.revoke", "oauth2_client", client.client_id,

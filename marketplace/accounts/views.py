@@ -1,4 +1,5 @@
-"""Web login and logout, and the API clients page (vendors need a client for `govapp login`)."""
+"""Web login and logout, the API clients page (vendors need a client for `govapp login`), and vendor
+onboarding: the application form, the administrators' review, invitations of members."""
 
 from __future__ import annotations
 
@@ -7,13 +8,24 @@ import time
 from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
+from markupsafe import Markup
 
-from core.auth import web_actor
+from core.auth import require_role, web_actor
 from core.errors import Unauthenticated, ValidationError
 from core.extensions import limiter, login_manager
 from core.redirects import platform_next
-from marketplace.accounts import login_delay, services
-from marketplace.accounts.forms import ClientForm, LoginForm, LogoutForm
+from core.roles import Role
+from core.storage import FileBlobStore
+from marketplace.accounts import login_delay, onboarding, services
+from marketplace.accounts.forms import (
+    AcceptInvitationForm,
+    ClientForm,
+    DecisionForm,
+    InvitationForm,
+    LoginForm,
+    LogoutForm,
+    VendorApplicationForm,
+)
 from marketplace.accounts.scopes import ROLE_SCOPES, SCOPES
 from marketplace.forms import select_choices, show_service_errors
 
@@ -62,7 +74,9 @@ def login():
         if wait:
             message = _("Too many failed logins for this account: try again in %(seconds)d seconds.", seconds=wait)
             response = make_response(render_template("accounts/login.html", form=form, wait=message), 429)
-            response.headers["Retry-After"] = str(wait)
+            # Flask-Limiter (RATELIMIT_HEADERS_ENABLED) rewrites Retry-After as whole seconds to the later of this
+            # and its own reset, rounding down; handed the end of the wait's last second, it says `wait` again.
+            response.headers["Retry-After"] = str(wait + 1)
             return response
         try:
             user = services.user_authenticate(form.email.data, form.password.data)
@@ -72,8 +86,10 @@ def login():
             return render_template("accounts/login.html", form=form, error=exc.message), 401
         start_session(user)
         flash(_("Welcome, %(name)s.", name=user.display_name), "success")
-        # Only the platform's own pages: an open redirect would let phishing pages borrow our login.
-        response = redirect(platform_next(request.args.get("next")) or url_for("home.index"))
+        # Only the platform's own pages: an open redirect would let phishing pages borrow our login. Without a next
+        # page, platform users land on their work queue (citizens log in at /identity, not here).
+        default = url_for("home.work") if user.role != "citizen" else url_for("home.index")
+        response = redirect(platform_next(request.args.get("next")) or default)
         login_delay.remember_device(response, form.email.data)
         return response
     status = 422 if request.method == "POST" else 200
@@ -98,7 +114,8 @@ def logout():
 
 def _client_form(actor) -> ClientForm:
     form = ClientForm()
-    form.scopes.choices = select_choices({scope: f"{scope} — {SCOPES[scope]}" for scope in sorted(ROLE_SCOPES[actor.role])})
+    form.scopes.choices = select_choices({scope: Markup("<code>{}</code> — {}").format(scope, SCOPES[scope])
+                                          for scope in sorted(ROLE_SCOPES[actor.role])})
     return form
 
 
@@ -138,3 +155,90 @@ def client_revoke(client_id: str):
     client = services.client_revoke(actor, client_id)
     flash(_("API client %(name)s revoked; its tokens no longer work.", name=client.name), "success")
     return redirect(url_for("accounts.client_list"))
+
+
+# --- vendor onboarding ----------------------------------------------------------------------------------
+
+
+@bp.route("/vendors/apply", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def vendor_apply():
+    """A company applies to become a vendor (no account needed)."""
+    form = VendorApplicationForm()
+    if form.validate_on_submit():
+        upload = form.licence.data
+        try:
+            application = onboarding.vendor_application_submit(
+                company_name=form.company_name.data, credit_code=form.credit_code.data,
+                contact_name=form.contact_name.data, contact_email=form.contact_email.data,
+                contact_phone=form.contact_phone.data, licence=upload.stream, licence_filename=upload.filename or "",
+                store=FileBlobStore(current_app.config["BUNDLE_STORE"]))
+        except ValidationError as exc:
+            show_service_errors(form, exc.errors, exc.message)
+            return render_template("accounts/vendor_apply.html", form=form), 422
+        return render_template("accounts/vendor_applied.html", application=application), 201
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/vendor_apply.html", form=form), status
+
+
+@bp.get("/admin/vendor-applications")
+def vendor_applications():
+    actor = web_actor()
+    return render_template("accounts/vendor_applications.html",
+                           pending=onboarding.vendor_application_list(actor, status="pending", page_size=50),
+                           decided=onboarding.vendor_application_list(actor, status="decided", page_size=20),
+                           form=DecisionForm())
+
+
+@bp.post("/admin/vendor-applications/<int:application_id>/<any(approve, reject):decision>")
+def vendor_application_decide(application_id: int, decision: str):
+    actor = web_actor()
+    form = DecisionForm()
+    form.validate()
+    application, token = onboarding.vendor_application_decide(actor, application_id, approve=decision == "approve",
+                                                             reason=form.reason.data or "")
+    if token:
+        flash(_("%(company)s is registered. Send this invitation link to %(email)s: %(link)s",
+                company=application.company_name, email=application.contact_email,
+                link=url_for("accounts.invitation_accept", token=token, _external=True)), "success")
+    else:
+        flash(_("Application of %(company)s rejected; the reason is kept.", company=application.company_name), "info")
+    return redirect(url_for("accounts.vendor_applications"))
+
+
+@bp.route("/account/invitations", methods=["GET", "POST"])
+def invitation_new():
+    """A vendor member invites a colleague."""
+    actor = web_actor()
+    require_role(actor, Role.VENDOR_MEMBER, action="invite colleagues to your vendor")
+    form, link = InvitationForm(), None
+    if form.validate_on_submit():
+        try:
+            _invitation, token = onboarding.invitation_create(actor, actor.vendor_id, form.email.data)
+        except ValidationError as exc:
+            show_service_errors(form, exc.errors, exc.message)
+        else:
+            link = url_for("accounts.invitation_accept", token=token, _external=True)
+    response = make_response(render_template("accounts/invitation_new.html", form=form, link=link),
+                             422 if form.errors else 200)
+    response.headers["Cache-Control"] = "no-store"  # the link is shown once
+    return response
+
+
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
+def invitation_accept(token: str):
+    invitation = onboarding.invitation_get(token)
+    form = AcceptInvitationForm()
+    if form.validate_on_submit():
+        try:
+            user = onboarding.invitation_accept(token, display_name=form.display_name.data, password=form.password.data)
+        except ValidationError as exc:
+            show_service_errors(form, exc.errors, exc.message)
+        else:
+            login_user(user)
+            flash(_("Welcome, %(name)s.", name=user.display_name), "success")
+            return redirect(url_for("home.work"))
+    response = make_response(render_template("accounts/invitation_accept.html", form=form, invitation=invitation),
+                             422 if form.errors else 200)
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token must not leak to linked pages
+    return response

@@ -22,15 +22,18 @@ def subject_json(subject: services.Subject) -> dict:
 
 
 class AnalyticsOut(Schema):
-    department_id = fields.Function(lambda a: a.department.id)
+    department_id = fields.Integer(attribute="department.id")
     months = fields.List(fields.String())
     items = fields.Function(lambda a: [{**subject_json(item), "apps": [subject_json(x) for x in apps]}
-                                       for item, apps in a.items])
+                                       for item, apps in a.items],
+                            metadata={"type": "array", "items": {"type": "object"},
+                                      "description": "per service item: its figures and its apps' figures"})
 
 
 @blp.get("/departments/<int:department_id>/analytics")
 @blp.response(200, AnalyticsOut)
 @secured(blp, "analytics:read")
+@blp.doc(operationId="department_analytics_get")
 def analytics_department(actor, department_id):
     """Per service item and app: usage per month, rating trend, dimension scores, worst dimensions, complaint themes."""
     return services.analytics_department(actor, department_id)

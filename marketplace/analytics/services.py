@@ -111,7 +111,7 @@ def analytics_department(actor, department_id: int, *, now: datetime | None = No
             usage[subject.key][_month(completed_at)] += 1
 
     stars: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    totals: dict[str, list[int]] = defaultdict(lambda: [0] * (2 + len(DIMENSIONS)))
+    totals: dict[str, list[int]] = defaultdict(lambda: [0] * (2 + 2 * len(DIMENSIONS)))  # n, Σ, Σ dims, n dims
     columns = [Rating.app_id, Rating.created_at, Rating.stars, *(getattr(Rating, d) for d in DIMENSIONS)]
     for app_id, created_at, value, *dims in db.session.execute(
             sa.select(*columns).where(Rating.app_id.in_(app_ids), counted_ratings())):
@@ -120,7 +120,9 @@ def analytics_department(actor, department_id: int, *, now: datetime | None = No
             row[0] += 1
             row[1] += value
             for i, d in enumerate(dims):
-                row[2 + i] += d
+                if d is not None:  # the dimensions are optional
+                    row[2 + i] += d
+                    row[2 + len(DIMENSIONS) + i] += 1
             if created_at >= since:
                 cell = stars[subject.key][_month(created_at)]
                 cell[0] += 1
@@ -135,10 +137,12 @@ def analytics_department(actor, department_id: int, *, now: datetime | None = No
         subject.usage = {m: usage[subject.key].get(m, 0) for m in labels}
         subject.rating_trend = {m: (Fraction(stars[subject.key][m][1], stars[subject.key][m][0])
                                     if stars[subject.key][m][0] else None) for m in labels}
-        count, total, *dim_sums = totals[subject.key]
+        count, total, *dim_figures = totals[subject.key]
+        dim_sums, dim_counts = dim_figures[:len(DIMENSIONS)], dim_figures[len(DIMENSIONS):]
         subject.ratings = count
         subject.stars_mean = Fraction(total, count) if count else None
-        subject.dimensions = {d: (Fraction(dim_sums[i], count) if count else None) for i, d in enumerate(DIMENSIONS)}
+        subject.dimensions = {d: (Fraction(dim_sums[i], dim_counts[i]) if dim_counts[i] else None)
+                              for i, d in enumerate(DIMENSIONS)}
 
     grouped = [(subjects[("item", i.id)], [subjects[("app", a.id)] for a in apps if item_of_app[a.id] == i.id])
                for i in items]

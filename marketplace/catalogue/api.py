@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from flask import url_for
 from flask_smorest import Blueprint
 
-from marketplace.apidoc import secured
+from marketplace.apidoc import created, location_of, secured
 from marketplace.catalogue import services
 from marketplace.catalogue.schemas import (
     DepartmentCreate,
@@ -28,10 +29,12 @@ def department_list(args):
 @blp.post("/departments")
 @blp.arguments(DepartmentCreate)
 @blp.response(201, DepartmentOut)
+@blp.doc(**location_of("department_get", {"code": "code"}))
 @secured(blp, "catalogue:write")
 def department_create(actor, args):
     """Create a department (admins)."""
-    return services.department_create(actor, **args)
+    department = services.department_create(actor, **args)
+    return created(department, url_for("catalogue_api.department_get", code=department.code))
 
 
 @blp.get("/departments/<code>")
@@ -54,10 +57,12 @@ def service_item_list(args):
 @blp.post("/service-items")
 @blp.arguments(ServiceItemCreate)
 @blp.response(201, ServiceItemOut)
+@blp.doc(**location_of("service_item_get", {"code": "code"}, "item_app_list"))
 @secured(blp, "catalogue:write")
 def service_item_create(actor, args):
     """Add a service item to a department (admins, or that department's staff)."""
-    return services.service_item_create(actor, **args)
+    item = services.service_item_create(actor, **args)
+    return created(item, url_for("catalogue_api.service_item_get", code=item.code))
 
 
 @blp.get("/service-items/<code>")

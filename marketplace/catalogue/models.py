@@ -41,6 +41,8 @@ class ServiceItem(db.Model):
     trips: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     fee_fen: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
     channels: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    # Words citizens search by that are not in the name (餐饮, 开饭店 for 食品经营许可证核发), kept by the department.
+    synonyms: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
     department: Mapped[Department] = relationship(back_populates="items")

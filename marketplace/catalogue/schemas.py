@@ -51,6 +51,7 @@ class ServiceItemOut(Schema):
     trips = fields.Integer()
     fee_fen = fields.Integer()
     channels = fields.List(fields.String())
+    synonyms = fields.List(fields.String(), metadata={"description": "search words the department keeps"})
 
 
 class ServiceItemQuery(PageQuery):

@@ -104,6 +104,28 @@ def service_item_get(code_or_id: str | int) -> ServiceItem:
     return item
 
 
+MAX_SYNONYMS, MAX_SYNONYM_LENGTH = 20, 30
+
+
+def service_item_synonyms_set(actor, code: str, synonyms: list[str]) -> ServiceItem:
+    """Replace the words citizens may search an item by (besides its name, pinyin and code). The item's
+    department or an admin. Raises Forbidden, NotFound, ValidationError (too many or too long words)."""
+    item = service_item_get(code)
+    authz.service_item_synonyms_set(actor, item.department_id)
+    words = list(dict.fromkeys(w.strip() for w in synonyms if w and w.strip()))
+    too_long = [w for w in words if len(w) > MAX_SYNONYM_LENGTH]
+    if too_long or len(words) > MAX_SYNONYMS:
+        raise ValidationError(f"give at most {MAX_SYNONYMS} search words of at most {MAX_SYNONYM_LENGTH} characters "
+                              f"each; got {len(words)}" + (f", too long: {', '.join(too_long)}" if too_long else ""),
+                              errors={"synonyms": "too many or too long"})
+    previous, item.synonyms = list(item.synonyms or []), words
+    audit.record(actor, "service_item.synonyms_set", "service_item", item.id, {"code": item.code, "from": previous,
+                                                                              "to": words},
+                 department_id=item.department_id)
+    db.session.commit()
+    return item
+
+
 def service_item_list(*, department_id: int | None = None, q: str = "", page: int = 1, page_size: int = 20) -> Page:
     query = sa.select(ServiceItem).order_by(ServiceItem.code)
     if department_id:

@@ -36,6 +36,7 @@ def life_event_get(code):
 
 @blp.get("/service-items/<code>/apps")
 @blp.response(200, AppChoiceOut(many=True))
+@blp.doc(operationId="item_app_list")
 def item_apps(code):
     """Every published app for a service item, best rated first, with what a citizen compares."""
     _item, choices = choice.item_apps(code)

@@ -1,4 +1,15 @@
-"""Choosing an app: every published app for a service item side by side, with the facts a citizen compares."""
+"""Choosing an app: every published app for a service item side by side, with the facts a citizen compares.
+
+The order of the comparison is the rule the page states under the list (``citizen/item.html``, docs/citizens.md):
+
+1. apps with at least ``RATINGS_MIN_SHOWN`` (default 10) counted ratings, by the **lower bound of their rating**
+   — the mean of their own stars minus 1.96 standard errors (95 % confidence), so that a few ratings count for
+   less than many — then by completed cases;
+2. then apps with fewer ratings ("评价不足": no star value is shown for them), by completed cases.
+
+Nothing of the order's Bayesian prior enters the order: the prior alone never lifts an app with few ratings above
+one with enough. The Bayesian average stays what billing pays on, shown only from the minimum count.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +17,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
+from math import sqrt
 
 import sqlalchemy as sa
+from flask import current_app
 
 from billing.formula import bayesian_rating, order_prior_mean
 from billing.source import RatingStats
@@ -24,6 +37,34 @@ from marketplace.vendors.services import (
     published_apps_query,
 )
 
+DEFAULT_MIN_SHOWN = 10
+CONFIDENCE_Z = 1.96  # 95 % two-sided normal quantile
+
+
+def min_ratings_shown() -> int:
+    """The configured minimum of counted ratings before an app shows a star value (``RATINGS_MIN_SHOWN``)."""
+    return int(current_app.config.get("RATINGS_MIN_SHOWN", DEFAULT_MIN_SHOWN))
+
+
+def rating_lower_bound(distribution: tuple[int, ...]) -> float | None:
+    """The mean of the stars minus ``CONFIDENCE_Z`` standard errors of the mean, within 1–5; None without ratings.
+    Uses only the app's own ratings (no prior)."""
+    n = sum(distribution)
+    if not n:
+        return None
+    mean = sum((i + 1) * c for i, c in enumerate(distribution)) / n
+    if n == 1:
+        return 1.0
+    variance = sum(c * ((i + 1) - mean) ** 2 for i, c in enumerate(distribution)) / (n - 1)
+    return max(1.0, min(5.0, mean - CONFIDENCE_Z * sqrt(variance / n)))
+
+
+def comparison_key(rating: AppRatingSummary, completed: int, name: str, app_id: int, min_shown: int) -> tuple:
+    """Sort key of the comparison: enough ratings first, by the rating's lower bound; then by completed cases."""
+    enough = rating.count >= min_shown
+    bound = rating_lower_bound(rating.distribution) if enough else 0.0
+    return (0 if enough else 1, -(bound or 0.0), -completed, name, app_id)
+
 
 @dataclass(frozen=True)
 class AppChoice:
@@ -34,10 +75,20 @@ class AppChoice:
     median_handling_seconds: int | None
     certified_at: datetime | None
     citizen_scopes: list[str]
+    min_shown: int = DEFAULT_MIN_SHOWN
 
     @property
     def vendor(self):
         return self.app.vendor
+
+    @property
+    def rating_shown(self) -> bool:
+        """Whether the app has enough counted ratings to show a star value."""
+        return self.rating.count >= self.min_shown
+
+    @property
+    def lower_bound(self) -> float | None:
+        return rating_lower_bound(self.rating.distribution) if self.rating_shown else None
 
 
 def app_choice_by_slug(slug: str) -> AppChoice:
@@ -46,12 +97,13 @@ def app_choice_by_slug(slug: str) -> AppChoice:
 
 
 def item_apps(code_or_id: str | int) -> tuple[ServiceItem, list[AppChoice]]:
-    """The service item and every published app for it, best rated first (Bayesian average, then completed
-    cases, then name). Public. Raises NotFound for an unknown item."""
+    """The service item and every published app for it in the comparison's order (``comparison_key``: apps with
+    enough ratings first, by their rating's lower bound, then completed cases). Public. Raises NotFound for an
+    unknown item."""
     item = service_item_get(code_or_id)
     apps = list(db.session.scalars(published_apps_query().where(Order.service_item_id == item.id)))
     choices = _choices(apps)
-    choices.sort(key=lambda c: (-c.rating.bayesian, -c.completed, c.app.name, c.app.id))
+    choices.sort(key=lambda c: comparison_key(c.rating, c.completed, c.app.name, c.app.id, c.min_shown))
     return item, choices
 
 
@@ -78,11 +130,12 @@ def _choices(apps: list[App]) -> list[AppChoice]:
                                       .order_by(AppVersion.id)):
         versions[version.app_id] = version
     choices = []
+    min_shown = min_ratings_shown()
     for app in apps:
         row = statistics.get(app.id)
         choices.append(AppChoice(app, versions[app.id], summaries[app.id], row.completed if row else 0,
                                  row.median_handling_seconds if row else None, certified.get(app.id),
-                                 list(app.order.citizen_scopes)))
+                                 list(app.order.citizen_scopes), min_shown))
     return choices
 
 
@@ -136,8 +189,8 @@ def rating_summaries(app_ids: list[int], *, order_app_ids: dict[int, list[int]] 
         prior = order_prior_mean([stats[a] for a in order_app_ids.get(order_id, [app_id]) if a in stats])
         s = stats.get(app_id) or RatingStats(app_id, 0, 0)
         row = statistics.get(app_id)
-        dimensions = {name: (Fraction(getattr(row, f"{name}_sum"), s.count) if s.count else None)
-                      for name in DIMENSIONS}
+        dimensions = {name: (Fraction(getattr(row, f"{name}_sum"), getattr(row, f"{name}_count"))
+                             if s.count and getattr(row, f"{name}_count") else None) for name in DIMENSIONS}
         result[app_id] = AppRatingSummary(app_id, s.count, s.stars_sum, tuple(s.distribution),
                                           bayesian_rating(s.stars_sum, s.count, prior), dimensions)
     return result

@@ -39,6 +39,12 @@ class AppStatistics(db.Model):
     responsiveness_sum: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
     assurance_sum: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
     empathy_sum: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
+    # How many counted ratings gave each (optional) dimension: the dimension's mean is its sum over its count.
+    tangibility_count: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0, server_default="0")
+    reliability_count: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0, server_default="0")
+    responsiveness_count: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0, server_default="0")
+    assurance_count: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0, server_default="0")
+    empathy_count: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
     __table_args__ = (

@@ -1,7 +1,8 @@
 """Citizen search over service items and life events, tolerant of typos and of pinyin or partial input.
 
 Every item and life event is indexed under its Chinese name, its full pinyin (``shipinjingying…``), its pinyin
-initials (``spjy…``), its English name and its code. A query is compared with each of these by RapidFuzz's
+initials (``spjy…``), its English name and its code; an item also under the search words its department keeps
+(餐饮 for 食品经营许可证核发). A query is compared with each of these by RapidFuzz's
 partial ratio (so a fragment matches a long name and a typo costs a few points); a Chinese query is also
 compared as pinyin, so a homophone typo (事品 for 食品) still finds the item. Results are ordered by match
 quality, then by use (completed transactions), most used first.
@@ -33,11 +34,14 @@ def normalise(text: str) -> str:
 
 
 @lru_cache(maxsize=20_000)
-def index_terms(name: str, name_en: str = "", code: str = "") -> tuple[str, ...]:
-    """The strings an entry is found by: Chinese name, full pinyin, pinyin initials, English name, code."""
+def index_terms(name: str, name_en: str = "", code: str = "", synonyms: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The strings an entry is found by: Chinese name, full pinyin, pinyin initials, English name, code, and the
+    search words its department added (each also as pinyin)."""
     syllables = lazy_pinyin(name, errors="ignore")
     initials = lazy_pinyin(name, style=Style.FIRST_LETTER, errors="ignore")
     terms = [normalise(name), "".join(syllables), "".join(initials), normalise(name_en), normalise(code)]
+    for word in synonyms:
+        terms += [normalise(word), "".join(lazy_pinyin(word, errors="ignore"))]
     return tuple(t for t in dict.fromkeys(terms) if t)
 
 
@@ -92,7 +96,7 @@ def catalogue_search(query: str, *, limit: int = 20, min_score: float = MIN_SCOR
     hits: list[SearchHit] = []
     # Each hit shows its department: loaded with the items in one more query, not one per department.
     for item in db.session.scalars(sa.select(ServiceItem).options(selectinload(ServiceItem.department))):
-        score = match_score(query, index_terms(item.name, item.name_en, item.code))
+        score = match_score(query, index_terms(item.name, item.name_en, item.code, tuple(item.synonyms or ())))
         if score >= min_score:
             hits.append(SearchHit("item", item.code, item.name, item.name_en, score, uses.get(item.id, 0), item))
     events = list(db.session.scalars(sa.select(LifeEvent)))

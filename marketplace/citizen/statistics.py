@@ -41,7 +41,7 @@ from marketplace.transactions.models import Transaction
 
 MEDIAN_SAMPLE = 1000  # the median handling time is taken over an app's latest completed cases
 STAR_COLUMNS = ("stars_1", "stars_2", "stars_3", "stars_4", "stars_5")
-DIMENSION_COLUMNS = tuple(f"{name}_sum" for name in DIMENSIONS)
+DIMENSION_COLUMNS = (*(f"{name}_sum" for name in DIMENSIONS), *(f"{name}_count" for name in DIMENSIONS))
 RATING_COLUMNS = ("ratings", "stars_sum", *STAR_COLUMNS, *DIMENSION_COLUMNS)
 _NOTED = "catalogue_statistics_rating_changes"  # Session.info key: this transaction's rating increments per app
 
@@ -53,7 +53,8 @@ def raw_rating_figures(session: Session, app_ids: Collection[int] | None = None)
     rating are left out. ``app_ids`` None means every app."""
     columns = [sa.func.count().label("ratings"), sa.func.sum(Rating.stars).label("stars_sum"),
                *(sa.func.sum(sa.case((Rating.stars == n, 1), else_=0)).label(f"stars_{n}") for n in range(1, 6)),
-               *(sa.func.sum(getattr(Rating, name)).label(f"{name}_sum") for name in DIMENSIONS)]
+               *(sa.func.sum(getattr(Rating, name)).label(f"{name}_sum") for name in DIMENSIONS),
+               *(sa.func.count(getattr(Rating, name)).label(f"{name}_count") for name in DIMENSIONS)]
     query = sa.select(Rating.app_id, *columns).where(counted_ratings()).group_by(Rating.app_id)
     if app_ids is not None:
         query = query.where(Rating.app_id.in_(list(app_ids)))
@@ -146,17 +147,19 @@ def _new_rating_share(obj: Rating) -> tuple[int, dict[str, int]] | None:
     what the INSERT wrote (their scalar default, or NULL)."""
     state = sa.inspect(obj)
     values = {}
-    for name in ("app_id", "stars", *DIMENSIONS, "hidden_at", "under_review"):
+    for name in ("app_id", "stars", *DIMENSIONS, "hidden_at"):
         if name in state.dict:
             values[name] = state.dict[name]
         else:
             default = Rating.__table__.c[name].default
             values[name] = default.arg if default is not None and default.is_scalar else None
-    if values["hidden_at"] is not None or values["under_review"]:
+    if values["hidden_at"] is not None:
         return None
     stars = values["stars"]
+    given = [name for name in DIMENSIONS if values[name] is not None]
     return values["app_id"], {"ratings": 1, "stars_sum": stars, f"stars_{stars}": 1,
-                              **{f"{name}_sum": values[name] for name in DIMENSIONS}}
+                              **{f"{name}_sum": values[name] for name in given},
+                              **{f"{name}_count": 1 for name in given}}
 
 
 @event.listens_for(Session, "after_flush")
@@ -288,5 +291,12 @@ def statistics_rebuild(session: Session | None = None) -> Rebuilt:
         session.execute(sa.insert(ServiceItemStatistics),
                         [{"service_item_id": i, "updated_at": now, **v} for i, v in items.items()])
     session.commit()
+    # Bulk writes no session hook of the page cache sees: every catalogue page shows these figures.
+    from marketplace.citizen import page_cache
+
+    try:
+        page_cache.catalogue_changed.send(None, items=(), everything=True)
+    except RuntimeError:  # no app context: no cache to keep consistent
+        pass
     return Rebuilt(len(apps), len(items), sum(v["completed"] for v in items.values()),
                    sum(v["ratings"] for v in apps.values()))

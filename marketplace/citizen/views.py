@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Blueprint, Response, current_app, render_template, request, session
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
 from core.auth import require_role, web_actor
+from core.errors import ValidationError
 from core.roles import Role
+from marketplace.catalogue import authz as catalogue_authz
 from marketplace.catalogue import life_events
 from marketplace.catalogue import services as catalogue
 from marketplace.citizen import choice, page_cache, recommendations, search
-from marketplace.citizen.forms import SearchForm
+from marketplace.citizen.forms import SearchForm, SynonymsForm
 from marketplace.complaints import services as complaints
 from marketplace.orders import services as orders
 from marketplace.ratings import services as ratings
@@ -25,6 +29,18 @@ from marketplace.ratings.forms import FlagForm, ModerationForm, ReplyForm
 from marketplace.transactions import services as transactions
 
 bp = Blueprint("citizen", __name__, template_folder="templates")
+SYNONYMS_SLOT = "<!--govmarket:synonyms-form-->"
+
+# How an item can be handled (ServiceItem.channels); "window" is the department's service counter, the offline
+# route every item keeps whether or not an app serves it.
+CHANNEL_LABELS = {"online": _l("Online"), "mobile": _l("On a phone"), "window": _l("At the service window"),
+                  "post": _l("By post"), "phone": _l("By telephone")}
+OFFLINE_CHANNELS = ("window", "post", "phone")
+
+
+@bp.app_context_processor
+def channel_labels():
+    return {"channel_labels": CHANNEL_LABELS, "offline_channels": OFFLINE_CHANNELS}
 
 
 # --- the departments' stores ------------------------------------------------------------------------
@@ -57,7 +73,11 @@ def home():
                            popular=search.popular_items(8), recommendations=recs)
 
 
-def _cached_page(template: str, key: str, names_of, render) -> Response:
+def _no_slot(body: Markup) -> Markup:
+    return Markup(str(body).replace(SYNONYMS_SLOT, ""))  # noqa: S704 - our rendered part less a comment
+
+
+def _cached_page(template: str, key: str, names_of, render, *, compose=None) -> Response:
     """A catalogue page whose own part comes from the shared cache (marketplace/citizen/page_cache.py), composed
     into this visitor's layout."""
     actor = web_actor(required=False)  # the layout shows who is logged in
@@ -66,8 +86,8 @@ def _cached_page(template: str, key: str, names_of, render) -> Response:
     anonymous = actor is None and "_flashes" not in session and set(request.args) <= {"q"}
     shared = f"catalogue:page:{key}:{get_locale()}:{request.full_path}:anonymous" if anonymous else None
     return page_cache.respond(part, lambda title, body: render_template(
-        template, title=title, body=body, **({"csrf_token": page_cache.csrf_placeholder} if anonymous else {})),
-        shared=shared)
+        template, title=title, body=(compose or _no_slot)(body),
+        **({"csrf_token": page_cache.csrf_placeholder} if anonymous else {})), shared=shared)
 
 
 @bp.get("/services/search")
@@ -88,6 +108,7 @@ def search_page():
 @bp.get("/services/items/<code>")
 def item_page(code: str):
     found: list = []
+    min_shown = choice.min_ratings_shown()
 
     def names():
         found.append(catalogue.service_item_get(code))  # NotFound for an unknown item
@@ -95,12 +116,37 @@ def item_page(code: str):
 
     def render():
         item, apps = choice.item_apps(found[0].id)
-        body = render_template("citizen/_item_part.html", item=item, apps=apps,
+        body = render_template("citizen/_item_part.html", item=item, apps=apps, min_shown=min_shown,
+                               synonyms_slot=Markup(SYNONYMS_SLOT),  # noqa: S704 - a constant comment
                                events=life_events.life_events_with_item(item.id),
                                csrf_token=page_cache.csrf_placeholder)
         return current_app.jinja_env.filters["localized"](item), body
 
-    return _cached_page("citizen/item.html", f"item:{code[:100]}", names, render)
+    # The department's search-words form is the one personal part: put in per request, for its staff only (the
+    # kept part has a slot for it); a change of the words renews the item's generation (page_cache's hooks).
+    actor = web_actor(required=False)
+    compose = None
+    if actor is not None and actor.role in (Role.ADMIN, Role.DEPARTMENT_STAFF):
+        item = catalogue.service_item_get(code)
+        if catalogue_authz.may_set_synonyms(actor, item.department_id):
+            form = render_template("citizen/_item_synonyms.html", item=item,
+                                   synonyms_form=SynonymsForm(data={"synonyms": "、".join(item.synonyms or [])}))
+            compose = lambda body: Markup(str(body).replace(SYNONYMS_SLOT, form, 1))  # noqa: E731, S704
+    # The minimum of ratings shown is a setting: parts made under another value are not used.
+    return _cached_page("citizen/item.html", f"item:{code[:100]}:{min_shown}", names, render, compose=compose)
+
+
+@bp.post("/services/items/<code>/synonyms")
+def item_synonyms(code: str):
+    """The department keeps the words its item is searched by."""
+    actor = web_actor()
+    form = SynonymsForm()
+    if not form.validate():
+        raise ValidationError("the search words are too long; keep them under 1000 characters",
+                              errors={"synonyms": "too long"})
+    item = catalogue.service_item_synonyms_set(actor, code, form.words())
+    flash(_("Search words saved: %(words)s", words="、".join(item.synonyms) or "—"), "success")
+    return redirect(url_for("citizen.item_page", code=item.code) + "#search-words")
 
 
 @bp.get("/services/life-events/<code>")
@@ -149,7 +195,9 @@ def my_cases():
 def my_todo():
     actor = _citizen()
     started = transactions.transaction_list_mine(actor, status="started", page_size=50)
-    return render_template("citizen/todo.html", started=started.items,
+    waiting = transactions.transaction_list_mine(actor, status=("submitted", "accepted", "under_review"), page_size=50)
+    refused = transactions.transaction_list_mine(actor, status=("rejected", "not_accepted"), page_size=10)
+    return render_template("citizen/todo.html", started=started.items, waiting=waiting.items, refused=refused.items,
                            next_steps=recommendations.recommendations_for(actor.id, limit=10))
 
 

@@ -53,7 +53,7 @@ def seed_base(when: Timeline) -> list[tuple[str, str, str]]:
         if not one(ServiceItem, code=code):
             catalogue.service_item_create(SYSTEM, department_id=one(Department, code=dept_code).id, code=code,
                                           name=name, name_en=name_en, time_limit_days=days, trips=trips,
-                                          fee_fen=fee, materials=materials, channels=["online", "mobile"])
+                                          fee_fen=fee, materials=materials, channels=["online", "mobile", "window"])
     for spec in ORDERS:
         if one(Order, slug=spec["slug"]):
             continue

@@ -373,15 +373,19 @@ def write_plan(plan: Plan, apps: dict[str, App], progress: Callable[[int, int], 
 
 
 def _flag(rating: Rating, app: SampleApp, reason: str, decision: str | None) -> None:
-    """The app's vendor reports the rating; the moderator hides it, finds it legitimate, or has not decided yet."""
+    """The app's vendor appeals the rating; a day later the moderator hides it, finds it legitimate, or has not
+    decided yet (it counts meanwhile). Dated after the rating, so the quarter's frozen counted set is the story's."""
     developer = one(User, email=vendor_email(app.vendor))
+    appealed, decided = rating.created_at + timedelta(hours=5), rating.created_at + timedelta(days=1, hours=2)
     if not db.session.scalar(sa.select(RatingFlag.id).where(RatingFlag.rating_id == rating.id)):
-        ratings.rating_flag(developer, rating.id, reason)
+        ratings.rating_appeal(developer, rating.id, reason, now=appealed)
     admin = one(User, email="admin@govmarket.example.cn")
-    if decision == "hide":
-        ratings.rating_hide(admin, rating.id, "广告或辱骂内容，与办事体验无关 (spam or abuse, not about the service)")
+    if decision == "hide" and rating.hidden_at is None:
+        ratings.rating_hide(admin, rating.id, "广告或辱骂内容，与办事体验无关 (spam or abuse, not about the service)",
+                            now=decided)
     elif decision == "resolve":
-        ratings.rating_review_resolve(admin, rating.id, "真实办件的真实评价，予以保留 (a genuine rating of a real case)")
+        ratings.rating_review_resolve(admin, rating.id, "真实办件的真实评价，予以保留 (a genuine rating of a real case)",
+                                      now=decided)
 
 
 def _complain(citizen: User, transaction_id: int, case: PlannedCase, theme, description, response, public_outcome,

@@ -85,6 +85,7 @@ class ServedApp:
 
     id: int
     slug: str
+    name: str  # for the platform bar
     vendor_id: int
     order_id: int
     version_id: int
@@ -107,7 +108,7 @@ def served_app_lookup(slug: str) -> ServedApp | None:
 
 
 def served_app_remember(app: App, version: AppVersion, gens: tuple[str, str]) -> ServedApp:
-    entry = ServedApp(app.id, app.slug, app.vendor_id, app.order_id, version.id, version.bundle_sha256,
+    entry = ServedApp(app.id, app.slug, app.name, app.vendor_id, app.order_id, version.id, version.bundle_sha256,
                       tuple(sorted(app.order.dept_scopes or ())), tuple(app.order.citizen_scopes or ()), gens)
     cache.set(f"gw:app:{app.slug}", entry, timeout=ENTRY_SECONDS)
     return entry
@@ -132,6 +133,12 @@ class SessionClaims:
     scopes: tuple[str, ...]
     claims: dict[str, Any]
     gen: str
+    # The citizen's delegation to the app (identity.delegation_basis: resident ID, consented department fields,
+    # order, purpose, time of the last decision), so that a fresh department token is minted for every request
+    # without a read; None for a citizen without a resident ID. It also depends on the app and its order (the
+    # purpose): the entry keeps their generations too.
+    delegation: identity.DelegationBasis | None = None
+    app_gens: tuple[str | None, ...] = ()
 
 
 def _ts(value: datetime) -> float:
@@ -146,7 +153,16 @@ def lookup(app, token_sha256: str, now: datetime) -> tuple[SessionClaims | None,
         return None, False
     if entry.scopes != _scopes(app) or cache.get(_gen_key(entry.citizen_id)) != entry.gen:
         return None, False
+    if entry.app_gens != _app_gens(app):
+        return None, False
     return entry, True
+
+
+def _app_gens(app) -> tuple[str | None, ...]:
+    """The app's and its order's generations: those a ServedApp was checked against (no round trip), else now."""
+    if isinstance(app, ServedApp):
+        return app.gens
+    return tuple(generations((f"app:{app.id}", f"order:{app.order_id}")))
 
 
 def _scopes(app) -> tuple[str, ...]:
@@ -156,10 +172,13 @@ def _scopes(app) -> tuple[str, ...]:
 
 
 def remember(app, session: GatewaySession, gen: str) -> SessionClaims:
-    """Build the entry of a live ``session`` read after taking its citizen's generation ``gen``, and keep it."""
+    """Build the entry of a live ``session`` read after taking its citizen's generation ``gen`` (and the app's
+    and order's: ``app.gens`` of a ServedApp, else taken here before the delegation reads them), and keep it."""
+    app_gens = app.gens if isinstance(app, ServedApp) else served_app_generations(app)
     entry = SessionClaims(session.id, session.token_sha256, session.citizen_id, session.app_id,
                           session.transaction_id, _ts(session.expires_at), _ts(session.last_seen_at), _scopes(app),
-                          identity.consented_claims(session.citizen, session.app_id), gen)
+                          identity.consented_claims(session.citizen, session.app_id), gen,
+                          identity.delegation_basis(session.citizen, session.app_id), tuple(app_gens))
     cache.set(_entry_key(session.token_sha256), entry, timeout=ENTRY_SECONDS)
     return entry
 

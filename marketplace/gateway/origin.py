@@ -21,7 +21,7 @@ from werkzeug.wrappers import Request, Response
 
 from core.errors import DomainError, NotFound
 from core.redirects import safe_redirect_target
-from marketplace.gateway import instances, services
+from marketplace.gateway import bar, instances, services
 from marketplace.gateway.proxy import BodyTooLarge, ProxyLimits, ResponseTooLarge, forward, request_headers
 from marketplace.gateway.remote import RemoteServing, ServingFailed
 
@@ -192,14 +192,17 @@ class AppOrigin:
         origin = self.origin_of(request, slug)
         with self.context():
             app = services.served_app_cached(slug)
+            app_name = app.name  # for the platform bar (kept in the ServedApp: no read)
             session = services.gateway_session_claims(app, request.cookies.get(self.cookie(request)[0]),
                                                       idle_seconds=int(self.app.config["GATEWAY_SESSION_IDLE_SECONDS"]))
             if session is None:
                 return self.page(request, slug, 401, "Open this app from the platform to sign in to it.", launch=True)
             token = services.identity_token_of(session, audience=origin)
+            department_token = services.department_token_of(session)
             served = None if self.serving else instances.served_version_of(self.app.config, app, origin=origin)
         headers = request_headers(request.environ, reserved_cookies=self.reserved,
-                                  host=origin.split("://", 1)[1], proto=self.scheme(request), identity_token=token)
+                                  host=origin.split("://", 1)[1], proto=self.scheme(request), identity_token=token,
+                                  department_token=department_token)
         if self.serving is None:
             assert served is not None
             registry = instances.registry(self.app)
@@ -214,7 +217,12 @@ class AppOrigin:
         except Exception as exc:
             status, detail = failure(exc, self.limits, slug)
             return self.page(request, slug, status, detail)
-        return Response(upstream.body, status=f"{upstream.status} {upstream.reason}", headers=upstream.headers,
+        body, response_headers = upstream.body, upstream.headers
+        if bar.injectable(upstream.status, response_headers):
+            language = "en" if request.accept_languages.best_match(("zh-CN", "zh", "en")) == "en" else "zh"
+            body = bar.WithBar(body, bar.bar_html(self.platform_url(request, "/"), slug, app_name, language))
+            response_headers = bar.without_length(response_headers)
+        return Response(body, status=f"{upstream.status} {upstream.reason}", headers=response_headers,
                         direct_passthrough=True)
 
     # -- pages -------------------------------------------------------------------------------------

@@ -18,13 +18,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from mockdata.delegation import HEADER as DELEGATION_HEADER
+
 log = logging.getLogger(__name__)
 
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
                         "te", "trailer", "trailers", "transfer-encoding", "upgrade"})
 # Never forwarded to the app: the gateway sets what the app may know about the request itself.
 NOT_FORWARDED = frozenset({"host", "cookie", "authorization", "forwarded", "x-forwarded-for", "x-forwarded-host",
-                           "x-forwarded-proto", "x-forwarded-port", "x-real-ip", "content-length"})
+                           "x-forwarded-proto", "x-forwarded-port", "x-real-ip", "content-length",
+                           DELEGATION_HEADER.lower()})
 SECURITY_HEADERS = (
     ("Content-Security-Policy", "frame-ancestors 'none'"),
     ("X-Content-Type-Options", "nosniff"),
@@ -79,7 +82,9 @@ def filter_set_cookie(value: str, reserved: frozenset[str]) -> str | None:
 
 
 def request_headers(environ: dict, *, reserved_cookies: frozenset[str], host: str, proto: str,
-                    identity_token: str) -> dict[str, str]:
+                    identity_token: str, department_token: str | None = None) -> dict[str, str]:
+    """The headers the app gets: the browser's, filtered, with the identity JWT and — the only way the app gets
+    one — the department access token the gateway minted for this request (never one a browser sent)."""
     connection_named = {h.strip().lower() for h in environ.get("HTTP_CONNECTION", "").split(",") if h.strip()}
     headers: dict[str, str] = {}
     for key, value in environ.items():
@@ -98,6 +103,8 @@ def request_headers(environ: dict, *, reserved_cookies: frozenset[str], host: st
     headers["X-Forwarded-Host"] = host
     headers["X-Forwarded-Proto"] = proto
     headers["Authorization"] = f"Bearer {identity_token}"
+    if department_token:
+        headers[DELEGATION_HEADER] = department_token
     return headers
 
 

@@ -39,6 +39,14 @@ LAUNCH_CODE_SECONDS = 60
 # TOKEN_REUSE_MIN_SECONDS left and would carry the same claims (see identity_token).
 TOKEN_SECONDS = 300
 TOKEN_REUSE_MIN_SECONDS = 60
+# A department access token serves one forwarded request: its lifetime covers the slowest answer an app may give.
+DELEGATION_SECONDS = 120
+# The documented suspension rule (docs/gateway.md): this many department calls refused for the delegation within
+# REFUSAL_WINDOW suspend the app version — a correct app reads only what the citizen using it delegated.
+REFUSALS_TO_SUSPEND = 20
+REFUSAL_WINDOW = timedelta(hours=1)
+# Refusals that do not count: asking about a business is how a correct app learns the citizen does not represent it.
+BENIGN_REFUSALS = frozenset({"not_represented"})
 # A session's last_seen_at is written at most this often: a page with many assets must not write per request.
 TOUCH_EVERY = timedelta(seconds=60)
 PERSON_PATH = re.compile(r"^/persons/([0-9]{17}[0-9X])(/licences)?/?$")
@@ -295,6 +303,22 @@ def _token(token_sha256: str, consented: dict, audience: str, session_of) -> str
     return token
 
 
+def department_token(session: GatewaySession) -> str | None:
+    """The department access token (the citizen's delegation) sent with one forwarded request: minted afresh for
+    every request, from the consent as it is now, living DELEGATION_SECONDS — a withdrawn consent stops the next
+    read. See identity.department_token_for and mockdata.delegation."""
+    return identity.department_token_for(session.citizen, session.app_id, ttl_seconds=DELEGATION_SECONDS)
+
+
+def department_token_of(entry: claims.SessionClaims) -> str | None:
+    """``department_token`` for a session known from the claims cache: minted afresh for every request from the
+    delegation kept in the entry (no database read), which the next request no longer uses once the citizen's
+    consent, profile or sessions, or the app or its order, changed — a withdrawal still stops the next read."""
+    if entry.delegation is None:
+        return None
+    return identity.department_token_from(entry.delegation, ttl_seconds=DELEGATION_SECONDS)
+
+
 # ---------------------------------------------------------------------------------------------- department calls
 
 
@@ -351,14 +375,66 @@ def department_call_record(app_id: int, version_id: int, call: dict) -> Departme
         audit.record(None, "gateway.department_scope_violation", "app", app_id,
                      {"method": row.method, "path": _shape(row.path), "scope": row.scope, "version_id": version_id},
                      department_id=app.order.department_id, vendor_id=app.vendor_id)
+    refusal = call.get("refusal")
+    if refusal:
+        _delegation_refused(app, version_id, row, str(refusal), str(response.get("detail") or ""))
     db.session.commit()
     return row
+
+
+def _delegation_refused(app: App, version_id: int, row: DepartmentCall, code: str, detail: str) -> None:
+    """Audit a call the department refused for the delegation (shown to the department) and apply the suspension
+    rule: REFUSALS_TO_SUSPEND refusals of one version within REFUSAL_WINDOW take it off the market."""
+    benign = code in BENIGN_REFUSALS
+    audit.record(None, "gateway.department_representation_refused" if benign else "gateway.department_delegation_refused",
+                 "app", app.id, {"method": row.method, "path": _shape(row.path), "status": row.status, "refusal": code,
+                                 "detail": detail[:300], "version_id": version_id},
+                 department_id=app.order.department_id, vendor_id=app.vendor_id)
+    if benign:
+        return
+    since = utcnow() - REFUSAL_WINDOW
+    db.session.flush()
+    refused = db.session.scalar(sa.select(sa.func.count()).select_from(audit.AuditEvent).where(
+        audit.AuditEvent.action == "gateway.department_delegation_refused", audit.AuditEvent.object_type == "app",
+        audit.AuditEvent.object_id == str(app.id), audit.AuditEvent.occurred_at >= since)) or 0
+    version = db.session.get(AppVersion, version_id)
+    if refused >= REFUSALS_TO_SUSPEND and version is not None and version.suspended_at is None:
+        version.suspended_at = utcnow()
+        version.suspension_reason = (f"the department refused {refused} calls outside the citizens' delegations "
+                                     f"within {int(REFUSAL_WINDOW.total_seconds() // 60)} minutes (last: {code})")
+        audit.record(None, "version.suspend", "app_version", version.id,
+                     {"reason": version.suspension_reason, "rule": "delegation_refusals"},
+                     department_id=app.order.department_id, vendor_id=app.vendor_id)
 
 
 def _shape(path: str) -> str:
     """The call's path with identifiers replaced, fit for logs a citizen or vendor reads."""
     path = re.sub(r"/persons/[^/]+", "/persons/{resident_id}", path)
     return re.sub(r"/businesses/[^/]+", "/businesses/{credit_code}", path)
+
+
+def _reasons(case: dict) -> list[str]:
+    """The department's reasons as the citizen reads them (its message, else its code)."""
+    return [(r.get("message") or r.get("code", "")) if isinstance(r, dict) else str(r)
+            for r in case.get("reasons") or []]
+
+
+def _department_step(case: dict):
+    """A later step of a case the department handles (accepted, not accepted, under review, concluded): found by
+    the department's case number, recorded with the department's time. None for a case no citizen's case holds."""
+    number = case.get("case_number") or ""
+    transaction = db.session.scalar(sa.select(Transaction).where(Transaction.department_case_number == number))
+    if transaction is None:
+        return None
+    steps = case.get("steps") or []
+    at = steps[-1].get("at") if steps else None
+    try:
+        occurred_at = datetime.fromisoformat(at.replace("Z", "+00:00")) if at else utcnow()
+    except ValueError:
+        occurred_at = utcnow()
+    return transactions.transaction_record_department_step(
+        transaction.id, department_case_number=number, step=case["stage"], occurred_at=occurred_at,
+        outcome=case.get("outcome"), reasons=_reasons(case), result=case.get("result"))
 
 
 def department_decision_record(app_id: int, case: dict):
@@ -368,6 +444,8 @@ def department_decision_record(app_id: int, case: dict):
     guardian) on this app, most recently active first. Returns the transaction, or None when no citizen of
     the platform made this submission through the app. Raises what transaction_record_submission raises.
     """
+    if case.get("stage") and case.get("stage") != "submitted":
+        return _department_step(case)
     if case.get("decision") not in ("accepted", "rejected") or case.get("status") == "completed":
         return None
     citizens = _citizens_by_resident_id({case.get("applicant_resident_id") or "", case.get("guardian_resident_id") or ""})
@@ -390,9 +468,12 @@ def department_decision_record(app_id: int, case: dict):
         occurred_at = datetime.fromisoformat(submitted.replace("Z", "+00:00")) if submitted else utcnow()
     except ValueError:
         occurred_at = utcnow()
-    reasons = [r.get("code", "") if isinstance(r, dict) else str(r) for r in case.get("reasons") or []]
+    reasons = _reasons(case)
     if not case.get("case_number"):
         raise ValidationError("the department decision has no case number")
+    if case.get("stage") == "submitted":  # the department handles the case from here on, step by step
+        return transactions.transaction_record_department_step(
+            transaction.id, department_case_number=case["case_number"], step="submitted", occurred_at=occurred_at)
     return transactions.transaction_record_submission(
         transaction.id, department_case_number=case["case_number"], decision=case["decision"],
         reasons=reasons, occurred_at=occurred_at)

@@ -67,7 +67,8 @@ class ServingHost:
             # The hop's own headers stop here; the rest was filtered by the gateway and is filtered again.
             inner = {key: value for key, value in environ.items() if not key.startswith(_HOP_PREFIX)}
             headers = request_headers(inner, reserved_cookies=self.reserved, host=origin.split("://", 1)[1],
-                                      proto=proto, identity_token=token)
+                                      proto=proto, identity_token=token,
+                                      department_token=environ.get("HTTP_X_DEPARTMENT_TOKEN"))
             registry = instances.registry(self.app)
             instance = registry.acquire(served)
         except DomainError as exc:

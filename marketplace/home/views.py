@@ -15,13 +15,16 @@ from babel.dates import format_datetime
 from flask import Blueprint, current_app, render_template, request, send_from_directory
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 from swagger_ui_bundle import swagger_ui_path
 
-from core.auth import web_actor
+from core.auth import require_role, web_actor
 from core.money import Money
 from core.roles import Role
 from marketplace.catalogue import services as catalogue
-from marketplace.i18n import locale_code
+from marketplace.home import sdk
+from marketplace.home.queue import work_queue
+from marketplace.i18n import STATUS_ADVICE, locale_code, status_title, translated
 from marketplace.orders import services as orders
 from marketplace.schemas import decimal_text
 
@@ -44,6 +47,7 @@ STATUS_LABELS = {
     "failed": _l("Failed"), "error": _l("Error"), "approved": _l("Approved"), "rejected": _l("Rejected"),
     "published": _l("Published"), "superseded": _l("Superseded"), "suspended": _l("Suspended"),
     "withdrawn": _l("Withdrawn"), "revoked": _l("Revoked"), "active": _l("Active"),
+    "grace": _l("grace"), "settled": _l("settled"), "pending": _l("Pending"),  # quarters, as the finance pages name them
 }
 
 
@@ -53,6 +57,28 @@ def index():
     return render_template("home/index.html", actor=actor,
                            departments=catalogue.department_list(page_size=50).items,
                            open_orders=orders.order_list(actor, status="open", page_size=10).items)
+
+
+@bp.get("/work")
+def work():
+    """The work queue every platform user lands on after logging in (citizens have /my/todo)."""
+    actor = web_actor()
+    require_role(actor, Role.DEPARTMENT_STAFF, Role.VENDOR_MEMBER, Role.FINANCE, Role.AUDITOR, Role.ADMIN,
+                 action="see a work queue")
+    return render_template("home/work.html", queue=work_queue(actor))
+
+
+@bp.get("/sdk")
+def sdk_page():
+    """The vendor SDK: its version and wheels, and how to install them."""
+    return render_template("home/sdk.html", wheels=sdk.wheels(current_app.instance_path), versions=sdk.versions())
+
+
+@bp.get("/sdk/<filename>")
+def sdk_download(filename: str):
+    path = sdk.wheel_path(current_app.instance_path, filename)
+    return send_from_directory(path.parent, path.name, as_attachment=True, mimetype="application/zip",
+                               max_age=24 * 3600)
 
 
 @bp.get("/static/swagger-ui/<path:filename>")
@@ -84,7 +110,15 @@ def site_shell():
         "role_labels": ROLE_LABELS,
         "status_labels": STATUS_LABELS,
         "has_endpoint": _has_endpoint,
+        "status_title": status_title,
+        "status_advice": lambda status: str(STATUS_ADVICE.get(status, "")),
+        "translated_message": translated,
     }
+
+
+@bp.app_template_filter("role_label")
+def role_label(role: str) -> str:
+    return str(ROLE_LABELS.get(role, role))
 
 
 @bp.app_template_filter("yuan")
@@ -150,6 +184,14 @@ def localized(obj, attribute: str = "name") -> str:
         if english:
             return english
     return getattr(obj, attribute)
+
+
+@bp.app_template_filter("backticks")
+def backticks(text) -> Markup:
+    """Text with `commands` in backticks, as HTML with each command in <code> (the rest escaped): a translated
+    sentence keeps the command's name as the command, in any language."""
+    parts = escape(text).split("`")  # escape() leaves HTML (a translated template text) as it is
+    return Markup("").join(Markup("<code>") + p + Markup("</code>") if i % 2 else p for i, p in enumerate(parts))
 
 
 @bp.app_template_filter("pretty_json")

@@ -65,3 +65,23 @@ def signing_key_rotate(actor) -> None:
 
 def oidc_client_create(actor) -> None:
     require_role(actor, Role.ADMIN, action="register OpenID Connect clients")
+
+
+def my_data_export(actor) -> None:
+    _citizen(actor, "download your data")
+
+
+def deletion_request_create(actor) -> None:
+    _citizen(actor, "ask an app's vendor to delete your data")
+
+
+def deletion_request_list(actor) -> None:
+    """Citizens see their own requests; vendor members their vendor's; admins all."""
+    require_role(actor, Role.CITIZEN, Role.VENDOR_MEMBER, Role.ADMIN, action="see deletion requests")
+
+
+def deletion_request_complete(actor, request) -> None:
+    """Only a member of the vendor the request is addressed to closes it."""
+    require_role(actor, Role.VENDOR_MEMBER, action="close a deletion request")
+    if actor.vendor_id != request.vendor_id:
+        raise Forbidden("this deletion request is addressed to another vendor")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, SubmitField
+from wtforms import HiddenField, IntegerField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from marketplace.forms import CheckboxListField
@@ -31,3 +31,10 @@ class AccessLogFilterForm(FlaskForm):
     citizen_id = IntegerField(_l("Citizen (user id)"), validators=[Optional(), NumberRange(min=1)])
     app_id = IntegerField(_l("App (id)"), validators=[Optional(), NumberRange(min=1)])
     page = IntegerField(validators=[Optional(), NumberRange(min=1)])
+
+
+class DeletionCompleteForm(FlaskForm):
+    """The vendor's answer to a deletion request."""
+
+    note = TextAreaField(_l("What was deleted (or what the law requires you to keep, and why)"),
+                         validators=[DataRequired(), Length(max=2000)])

@@ -10,6 +10,8 @@ stays in the JWKS for ``SIGNING_KEY_GRACE_HOURS`` so tokens signed just before t
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +29,12 @@ from marketplace.identity.models import SigningKey
 ALGORITHM = "ES256"  # the default: accepted by the SDK's verifier and by every OpenID Connect library we know
 ALGORITHMS = ("ES256", "RS256")  # what the OpenID Connect provider offers for ID tokens
 DEFAULT_GRACE_HOURS = 24
+# Each process signs with the key it read for up to this long: a token minted per proxied request must not cost a
+# query. After a rotation elsewhere a process may sign with the retired key this long, which is why retired keys
+# stay published (SIGNING_KEY_GRACE_HOURS, far longer); a rotation in this process takes effect at once.
+SIGNER_KEPT_SECONDS = 60
+_SIGNER = "govmarket_signing_key"  # app.extensions: (valid until (monotonic), kid, alg, private key)
+_signer_lock = threading.Lock()
 
 
 def platform_issuer() -> str:
@@ -86,6 +94,7 @@ def signing_key_rotate(actor, *, grace_hours: int | None = None) -> SigningKey:
         audit.record(actor, "signing_key.rotate", "signing_key", made.kid,
                      {"alg": alg, "retired": old.kid if old else None,
                       "published_until": old.published_until if old else None})
+    forget_signer()
     db.session.commit()
     return new
 
@@ -119,5 +128,34 @@ def private_key(row: SigningKey) -> ECKey | RSAKey:
 
 def sign(claims: dict[str, Any]) -> str:
     """A compact JWS of ``claims`` signed with the current key (its ``kid`` in the header)."""
-    row = signing_key_current()
-    return jwt.encode({"alg": row.alg, "kid": row.kid, "typ": "JWT"}, claims, private_key(row), algorithms=[row.alg])
+    return sign_typed(claims, "JWT")
+
+
+def sign_typed(claims: dict[str, Any], typ: str) -> str:
+    """``sign`` with the JOSE ``typ`` header ``typ`` (e.g. ``dept+jwt`` for department access tokens, which no
+    identity-token verifier accepts, nor the department an identity token)."""
+    kid, alg, key = _signer()
+    return jwt.encode({"alg": alg, "kid": kid, "typ": typ}, claims, key, algorithms=[alg])
+
+
+def _signer() -> tuple[str, str, ECKey]:
+    """The current key as this process keeps it (SIGNER_KEPT_SECONDS). A key made by this very call is not kept:
+    its transaction may still roll back."""
+    now = time.monotonic()
+    kept = current_app.extensions.get(_SIGNER)
+    if kept is not None and kept[0] > now:
+        return kept[1], kept[2], kept[3]
+    row = _current()
+    if row is None:
+        row = _new_key()
+        return row.kid, row.alg, private_key(row)
+    signer = (row.kid, row.alg, private_key(row))
+    with _signer_lock:
+        current_app.extensions[_SIGNER] = (now + SIGNER_KEPT_SECONDS, *signer)
+    return signer
+
+
+def forget_signer() -> None:
+    """Read the signing key again on the next signature (after a rotation; tests, after rolling back rows)."""
+    with _signer_lock:
+        current_app.extensions.pop(_SIGNER, None)

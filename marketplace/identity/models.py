@@ -138,6 +138,36 @@ class AccessLogEntry(db.Model):
     __table_args__ = (sa.Index("ix_identity_access_log_user_time", "user_id", "occurred_at"),)
 
 
+class DeletionRequest(db.Model):
+    """A citizen's request that an app's vendor delete what the app holds about them: a tracked task with a
+    deadline (``due_at``); the vendor closes it (``completed_at``) with a note the citizen reads."""
+
+    __tablename__ = "identity_deletion_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    app_id: Mapped[int] = mapped_column(sa.ForeignKey("apps.id"), nullable=False)
+    vendor_id: Mapped[int] = mapped_column(sa.ForeignKey("vendors.id"), nullable=False, index=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(sa.Text)  # the vendor's answer to the citizen
+
+    app = relationship("App")
+
+    __table_args__ = (
+        sa.CheckConstraint("completed_at IS NULL OR note IS NOT NULL", name="completed_has_note"),
+        sa.CheckConstraint("due_at > requested_at", name="due_after_request"),
+    )
+
+    @property
+    def state(self) -> str:
+        if self.completed_at is not None:
+            return "completed"
+        return "overdue" if utcnow() > self.due_at else "open"
+
+
 # --- The optional OpenID Connect provider (GOVMARKET_OIDC_PROVIDER=1) ------------------------------------
 
 

@@ -15,23 +15,37 @@ from typing import Any
 import sqlalchemy as sa
 
 from core import audit
-from core.errors import NotFound, Unauthenticated, ValidationError
+from core.errors import Conflict, NotFound, Unauthenticated, ValidationError
 from core.extensions import db, dialect_insert
 from core.ids import resident_id_problem
 from core.roles import Role
 from core.time import utcnow
 from marketplace.accounts.models import User
 from marketplace.identity import authz, keys
-from marketplace.identity.models import AccessLogEntry, CitizenProfile, Consent, FederatedIdentity, PairwiseSubject
+from marketplace.identity.models import (
+    AccessLogEntry,
+    CitizenProfile,
+    Consent,
+    DeletionRequest,
+    FederatedIdentity,
+    PairwiseSubject,
+)
 from marketplace.identity.personas import persona_get
 from marketplace.orders.contract import CITIZEN_SCOPES
 from marketplace.pagination import Page, paginate
-from marketplace.vendors.models import App
+from marketplace.vendors.models import App, AppVersion
+from mockdata.delegation import FIELDS as DEPARTMENT_FIELDS
+from mockdata.delegation import TOKEN_TYPE as DELEGATION_TYPE
+from mockdata.delegation import delegation_claims
+from sandbox.models import CertificationRun
 
 MAX_TOKEN_TTL = 3600
 # Identical reads (same citizen, app, fields, purpose, route) within this window are counted on one entry.
 ACCESS_LOG_COALESCE = timedelta(seconds=60)
 CITIZEN_EMAIL_DOMAIN = "citizens.invalid"  # citizens log in through identity, never with an email
+# A vendor answers a citizen's deletion request within this many days (docs/identity.md).
+DELETION_DAYS = 15
+EXPORT_ROWS = 10_000  # the access-log rows a download holds (newest first)
 
 
 # --- Citizen login -----------------------------------------------------------------------------------------
@@ -168,6 +182,21 @@ class ConsentStatus:
     granted: tuple[str, ...]
     purposes: Mapping[str, str] = field(default_factory=dict)
     decided_at: datetime | None = None
+    optional: tuple[str, ...] = ()  # requested entries the app works without: shown apart, unticked
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(f for f in self.requested if f not in self.optional)
+
+    @property
+    def identity_claims(self) -> tuple[str, ...]:
+        """Requested identity claims (passed in the identity token)."""
+        return tuple(f for f in self.required if not f.startswith(DEPT_PREFIX))
+
+    @property
+    def department_required(self) -> tuple[str, ...]:
+        """Requested department fields the app needs (read through the department access token)."""
+        return tuple(f for f in self.required if f.startswith(DEPT_PREFIX))
 
     @property
     def must_ask(self) -> bool:
@@ -187,33 +216,95 @@ def purposes_for(app: App) -> dict[str, str]:
     order = app.order
     stated = (order.contract or {}).get("x-citizen-data") or {}
     default = f"{order.service_item.name}（{order.title}）" if order.service_item else order.title
-    return {f: str(stated.get(f) or default) for f in order.citizen_scopes or []}
+    purposes = {f: str(stated.get(f) or default) for f in order.citizen_scopes or []}
+    stated_dept = (order.contract or {}).get("x-department-data") or {}
+    purposes.update({DEPT_PREFIX + f: str(stated_dept.get(f) or default) for f in DEPARTMENT_FIELDS})
+    return purposes
 
 
-def _requested(app: App) -> tuple[str, ...]:
-    return tuple(f for f in (app.order.citizen_scopes or []) if f in CITIZEN_SCOPES)
+DEPT_PREFIX = "dept:"  # department fields in a consent's lists, beside the identity claims
+
+
+# The department fields the live version of each app declared: (version id, its bundle's sha256, fields). They are
+# read from the bundle's manifest, so they are a function of the bundle's hash and a kept answer never goes stale.
+_declared_for_app: dict[int, tuple[int, str, tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+_DECLARED_FIELDS_KEPT = 10_000
+
+
+def department_fields_declared(app: App) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(required, optional) department fields the app's live version declared in govapp.toml, as its certification
+    read them (the intake checked them against the order's scopes); ((), ()) before a version is certified.
+
+    Read on every proxied request (the consent status depends on it), so this process keeps the answer per app and
+    uses it while that version, with that bundle, is still live — checked on the version object the request already
+    holds (``Session.get`` answers from the identity map without a query; the gateway loaded the live version)."""
+    kept = _declared_for_app.get(app.id)
+    if kept is not None:
+        version = db.session.get(AppVersion, kept[0])
+        if version is not None and version.app_id == app.id and version.bundle_sha256 == kept[1] and _live(version):
+            return kept[2]
+    row = db.session.execute(
+        sa.select(AppVersion.id, AppVersion.bundle_sha256, CertificationRun.report)
+        .join(CertificationRun, CertificationRun.app_version_id == AppVersion.id)
+        .where(AppVersion.app_id == app.id, AppVersion.live(), CertificationRun.state == "certified")
+        .order_by(CertificationRun.id.desc()).limit(1)).first()
+    if row is None:
+        return (), ()
+    manifest = (row.report or {}).get("manifest") or {}
+    required = tuple(f for f in manifest.get("fields") or () if f in DEPARTMENT_FIELDS)
+    optional = tuple(f for f in manifest.get("optional_fields") or () if f in DEPARTMENT_FIELDS and f not in required)
+    if len(_declared_for_app) >= _DECLARED_FIELDS_KEPT:
+        _declared_for_app.clear()
+    _declared_for_app[app.id] = (row.id, row.bundle_sha256, (required, optional))
+    return required, optional
+
+
+def _live(version: AppVersion) -> bool:
+    return (version.published_at is not None and version.superseded_at is None and version.suspended_at is None
+            and version.withdrawn_at is None)
+
+
+def _requested(app: App, declared: tuple[tuple[str, ...], tuple[str, ...]] | None = None) -> tuple[str, ...]:
+    required, optional = declared if declared is not None else department_fields_declared(app)
+    return (tuple(f for f in (app.order.citizen_scopes or []) if f in CITIZEN_SCOPES)
+            + tuple(DEPT_PREFIX + f for f in required + optional))
+
+
+_CONSENTS_READ = "govmarket_identity_consents"  # Session.info: the consent rows this session read, by (user, app)
 
 
 def _consent(user_id: int, app_id: int) -> Consent | None:
-    return db.session.scalar(sa.select(Consent).where(Consent.user_id == user_id, Consent.app_id == app_id))
+    """The citizen's consent row for the app. A proxied request reads it for the identity token and again for the
+    department token: the row this database session already holds is used (the same object the ORM would give,
+    so a change made in this session is seen; the session, and with it this memo, ends with the request)."""
+    read = db.session.info.setdefault(_CONSENTS_READ, {})
+    consent = read.get((user_id, app_id))
+    if consent is not None and sa.inspect(consent).persistent:
+        return consent
+    consent = db.session.scalar(sa.select(Consent).where(Consent.user_id == user_id, Consent.app_id == app_id))
+    if consent is not None:
+        read[(user_id, app_id)] = consent
+    return consent
 
 
 def consent_status(citizen, app_id: int) -> ConsentStatus:
     """The citizen's consent state for an app (see ConsentStatus). Citizens only; NotFound for an unknown app."""
     authz.consent_status(citizen)
     app = _app(app_id)
-    requested = _requested(app)
+    declared = department_fields_declared(app)
+    requested = _requested(app, declared)
     purposes = purposes_for(app)
+    optional = tuple(DEPT_PREFIX + f for f in declared[1])
     consent = _consent(citizen.id, app.id)
     if not requested:
         return ConsentStatus(app.id, "not_required", (), (), purposes)
     if consent is None:
-        return ConsentStatus(app.id, "required", requested, (), purposes)
+        return ConsentStatus(app.id, "required", requested, (), purposes, optional=optional)
     granted = tuple(f for f in consent.fields if f in requested) if consent.state == "granted" else ()
     state = consent.state
     if state != "revoked" and not set(requested) <= set(consent.requested):
         state = "required"  # the app asks for more than the citizen was asked about: ask again
-    return ConsentStatus(app.id, state, requested, granted, purposes, consent.decided_at)
+    return ConsentStatus(app.id, state, requested, granted, purposes, consent.decided_at, optional)
 
 
 def _decide(citizen, app: App, fields: list[str], *, granted: bool) -> Consent:
@@ -296,6 +387,61 @@ def consented_claims(citizen, app_id: int) -> dict[str, Any]:
     return {f: values[f] for f in status.granted if f in values}
 
 
+@dataclass(frozen=True)
+class DelegationBasis:
+    """What a department access token says, read from the database once; minting from it reads nothing (so a
+    cache of a gateway session's state can keep it beside the consented claims, under the same invalidation)."""
+
+    resident_id: str
+    app_id: int
+    order_id: int
+    fields: tuple[str, ...]  # department fields consented now
+    purpose: str
+    consent_at: int  # epoch ms of the citizen's last decision about the app (0: never decided)
+
+
+def delegation_basis(citizen_user, app_id: int) -> DelegationBasis | None:
+    """The citizen's delegation to the app as it stands now; None for a citizen without a resident ID. Citizens
+    only. ``consent_at`` is when the citizen last decided about the app: a department service that has seen it
+    refuses tokens carrying an older decision, so a withdrawal stops reads through earlier tokens too."""
+    authz.identity_token_for(citizen_user)
+    if not citizen_user.resident_id:
+        return None
+    app = _app(app_id)
+    consent = _consent(citizen_user.id, app.id)
+    # The granted entries as decided (the grant checked them against what the app asked; asking for more makes the
+    # consent page ask again, and the department still bounds every call by the order's scopes).
+    granted = consent.fields if consent is not None and consent.state == "granted" else []
+    decided = max((t for t in (consent.decided_at, consent.revoked_at) if t), default=None) if consent else None
+    order = app.order
+    return DelegationBasis(
+        resident_id=citizen_user.resident_id, app_id=app.id, order_id=order.id,
+        fields=tuple(f.removeprefix(DEPT_PREFIX) for f in granted if f.startswith(DEPT_PREFIX)),
+        purpose=f"{order.service_item.name}（{order.title}）" if order.service_item else order.title,
+        consent_at=int(decided.timestamp() * 1000) if decided else 0)
+
+
+def department_token_from(basis: DelegationBasis, *, ttl_seconds: int = 120) -> str:
+    """Mint the department access token of ``basis`` for one forwarded request (typ ``dept+jwt``, audience the
+    department; see mockdata.delegation), signed with the platform's key. No database read while the process
+    keeps the signing key."""
+    now = int(utcnow().timestamp())
+    payload = {"iss": keys.platform_issuer(), "iat": now, "nbf": now, "exp": now + int(ttl_seconds),
+               "jti": uuid.uuid4().hex,
+               **delegation_claims(citizen=basis.resident_id, app=f"app:{basis.app_id}", order=str(basis.order_id),
+                                   fields=basis.fields, purpose=basis.purpose, consent_at=basis.consent_at)}
+    return keys.sign_typed(payload, DELEGATION_TYPE)
+
+
+def department_token_for(citizen_user, app_id: int, *, ttl_seconds: int = 120) -> str | None:
+    """The department access token (delegation) for one forwarded request: the citizen's resident ID, the app, its
+    order, the department fields the citizen consented to now and the purpose (``delegation_basis``, minted by
+    ``department_token_from``). None for a citizen without a resident ID. Writes nothing: the reads themselves
+    reach the access log. Citizens only."""
+    basis = delegation_basis(citizen_user, app_id)
+    return None if basis is None else department_token_from(basis, ttl_seconds=ttl_seconds)
+
+
 # --- The identity token apps receive ---------------------------------------------------------------------
 
 
@@ -352,6 +498,7 @@ class MyData:
     source: str | None
     consents: list[Consent]
     access_log: Page
+    deletion_requests: list[DeletionRequest] = field(default_factory=list)
 
 
 def my_data_get(citizen, *, page: int = 1, page_size: int = 50) -> MyData:
@@ -359,7 +506,8 @@ def my_data_get(citizen, *, page: int = 1, page_size: int = 50) -> MyData:
     consents = consent_list(citizen)
     profile = db.session.get(CitizenProfile, citizen.id)
     return MyData(held=citizen_claims(citizen), source=profile.source if profile else None, consents=consents,
-                  access_log=access_log_list(citizen, page=page, page_size=page_size))
+                  access_log=access_log_list(citizen, page=page, page_size=page_size),
+                  deletion_requests=deletion_request_list(citizen))
 
 
 # --- The data-access log -----------------------------------------------------------------------------------
@@ -421,3 +569,89 @@ def access_log_list(actor, *, citizen_id: int | None = None, app_id: int | None 
     if app_id is not None:
         query = query.where(AccessLogEntry.app_id == app_id)
     return paginate(query, page, page_size)
+
+
+# --- Downloads and deletion requests ("my data") -----------------------------------------------------------
+
+
+def my_data_export(citizen) -> dict[str, Any]:
+    """Everything "my data" shows, unmasked, for the citizen to download: the details held, the consents and the
+    data-access log (newest EXPORT_ROWS entries), and the deletion requests. Citizens only."""
+    authz.my_data_export(citizen)
+    profile = db.session.get(CitizenProfile, citizen.id)
+    log = db.session.scalars(sa.select(AccessLogEntry).where(AccessLogEntry.user_id == citizen.id)
+                             .order_by(AccessLogEntry.last_at.desc(), AccessLogEntry.id.desc()).limit(EXPORT_ROWS))
+    return {
+        "held": citizen_claims(citizen), "source": profile.source if profile else None,
+        "consents": [{"app": c.app.name, "state": c.state, "fields": list(c.fields),
+                      "purposes": dict(c.purposes or {}), "decided_at": c.decided_at.isoformat(),
+                      "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None}
+                     for c in consent_list(citizen)],
+        "access_log": [access_log_row(e) for e in log],
+        "deletion_requests": [{"app": r.app.name, "state": r.state, "requested_at": r.requested_at.isoformat(),
+                               "due_at": r.due_at.isoformat(),
+                               "completed_at": r.completed_at.isoformat() if r.completed_at else None,
+                               "note": r.note} for r in deletion_request_list(citizen)],
+    }
+
+
+def access_log_row(entry: AccessLogEntry) -> dict[str, Any]:
+    """One access-log entry as plain data (downloads): app, fields, purpose, route, first and last time, count."""
+    return {"app": entry.app_name, "fields": list(entry.fields), "purpose": entry.purpose, "via": entry.via,
+            "first_at": entry.occurred_at.isoformat(), "last_at": entry.last_at.isoformat(), "count": entry.count}
+
+
+def deletion_request_create(citizen, app_id: int, *, now: datetime | None = None) -> DeletionRequest:
+    """Ask the vendor of ``app_id`` to delete what the app holds about the citizen: a task for the vendor due in
+    DELETION_DAYS, audited for the vendor. An open request for the same app is returned as it is (one at a time).
+    Citizens only; NotFound for an unknown app."""
+    authz.deletion_request_create(citizen)
+    app = _app(app_id)
+    open_request = db.session.scalar(sa.select(DeletionRequest).where(
+        DeletionRequest.user_id == citizen.id, DeletionRequest.app_id == app.id,
+        DeletionRequest.completed_at.is_(None)))
+    if open_request is not None:
+        return open_request
+    now = now or utcnow()
+    request = DeletionRequest(user_id=citizen.id, app_id=app.id, vendor_id=app.vendor_id, requested_at=now,
+                              due_at=now + timedelta(days=DELETION_DAYS))
+    db.session.add(request)
+    db.session.flush()
+    audit.record(citizen, "deletion.request", "deletion_request", request.id,
+                 {"app_id": app.id, "due_at": request.due_at}, vendor_id=app.vendor_id)
+    db.session.commit()
+    return request
+
+
+def deletion_request_list(actor) -> list[DeletionRequest]:
+    """Deletion requests, open ones first by deadline: a citizen's own, a vendor member's vendor's, or all (admins)."""
+    authz.deletion_request_list(actor)
+    query = sa.select(DeletionRequest).order_by(DeletionRequest.completed_at.is_not(None), DeletionRequest.due_at,
+                                                DeletionRequest.id)
+    if str(actor.role) == Role.CITIZEN:
+        query = query.where(DeletionRequest.user_id == actor.id)
+    elif str(actor.role) == Role.VENDOR_MEMBER:
+        query = query.where(DeletionRequest.vendor_id == actor.vendor_id)
+    return list(db.session.scalars(query))
+
+
+def deletion_request_complete(actor, request_id: int, note: str) -> DeletionRequest:
+    """The vendor confirms it deleted what the app held about the citizen (``note``: what was deleted, or why
+    something must be kept by law). Members of the addressed vendor only; NotFound for an unknown request, Conflict
+    for a closed one, ValidationError for an empty note."""
+    request = db.session.get(DeletionRequest, int(request_id))
+    if request is None:
+        raise NotFound(f"deletion request {request_id} does not exist")
+    authz.deletion_request_complete(actor, request)
+    if request.completed_at is not None:
+        raise Conflict(f"deletion request {request_id} was already closed on {request.completed_at:%Y-%m-%d}")
+    if not (note or "").strip():
+        raise ValidationError("say what was deleted (or what the law requires you to keep, and why)",
+                              errors={"note": "empty"})
+    request.completed_at = utcnow()
+    request.completed_by_id = actor.id
+    request.note = note.strip()[:2000]
+    audit.record(actor, "deletion.complete", "deletion_request", request.id, {"app_id": request.app_id},
+                 vendor_id=request.vendor_id)
+    db.session.commit()
+    return request

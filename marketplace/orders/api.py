@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from flask import request
+import re
+
+from flask import request, url_for
 from flask_smorest import Blueprint
 
 from core.errors import ValidationError
-from marketplace.apidoc import secured
+from marketplace.apidoc import LOCATION, created, location_of, secured
 from marketplace.orders import services
 from marketplace.orders.schemas import (
     AnswerCreate,
@@ -35,33 +37,59 @@ def order_list(actor, args):
 @blp.post("")
 @blp.arguments(OrderCreate)
 @blp.response(201, OrderOut)
+@blp.doc(**location_of("order_get", {"order_id": "id"}, "order_update", "order_publish", "suite_get",
+                        "question_list", "question_ask"))
 @secured(blp, "orders:write")
 def order_create(actor, args):
     """Create a draft order for one of your department's service items."""
-    return services.order_create(actor, **args)
+    order = services.order_create(actor, **args)
+    return created(order, url_for("orders_api.order_get", order_id=order.id))
+
+
+ETAG = {"ETag": {"description": "The order's revision: send it back in If-Match to update only that revision",
+                 "schema": {"type": "string"}}}
+IF_MATCH = {"in": "header", "name": "If-Match", "required": False, "schema": {"type": "string"},
+            "description": "The ETag of the order as you read it; 412 if someone changed it since"}
+
+
+def _tagged(order):
+    return order, {"ETag": f'"{order.revision}"'}
+
+
+def _if_match() -> int | None:
+    """The revision named by If-Match (a strong ETag), None without one; any other value matches no revision."""
+    value = request.headers.get("If-Match")
+    if value is None or value.strip() == "*":
+        return None
+    tag = value.split(",")[0].strip()
+    return int(tag[1:-1]) if re.fullmatch(r'"\d{1,9}"', tag) else 0
 
 
 @blp.get("/<int:order_id>")
-@blp.response(200, OrderOut)
+@blp.response(200, OrderOut, headers=ETAG)
 @secured(blp, "orders:read")
 def order_get(actor, order_id):
-    return services.order_get(actor, order_id)
+    """One order with its contract, scopes and price schedule."""
+    return _tagged(services.order_get(actor, order_id))
 
 
 @blp.patch("/<int:order_id>")
 @blp.arguments(OrderUpdate)
-@blp.response(200, OrderOut)
+@blp.response(200, OrderOut, headers=ETAG)
+@blp.alt_response(412, response="PRECONDITION_FAILED")
+@blp.doc(parameters=[IF_MATCH])
 @secured(blp, "orders:write")
 def order_update(actor, args, order_id):
-    """Change the fields editable in the order's status; send expected_revision to guard against lost updates."""
+    """Change the fields editable in the order's status; send If-Match with its ETag against lost updates."""
     expected = args.pop("expected_revision", None)
-    return services.order_update(actor, order_id, args, expected_revision=expected)
+    return _tagged(services.order_update(actor, order_id, args, expected_revision=expected, if_match=_if_match()))
 
 
 @blp.post("/<int:order_id>/publish")
 @blp.response(200, OrderOut)
 @secured(blp, "orders:write")
 def order_publish(actor, order_id):
+    """Open a draft order: vendors may now enter apps for it."""
     return services.order_publish(actor, order_id)
 
 
@@ -69,6 +97,7 @@ def order_publish(actor, order_id):
 @blp.response(200, OrderOut)
 @secured(blp, "orders:write")
 def order_close(actor, order_id):
+    """Close an open order: no new apps; published apps keep serving."""
     return services.order_close(actor, order_id)
 
 
@@ -76,6 +105,7 @@ def order_close(actor, order_id):
 @blp.response(200, OrderOut)
 @secured(blp, "orders:write")
 def order_archive(actor, order_id):
+    """Archive a closed order."""
     return services.order_archive(actor, order_id)
 
 
@@ -90,6 +120,7 @@ def suite_get(actor, args, order_id):
 
 @blp.post("/<int:order_id>/suite")
 @blp.response(201, SuiteOut)
+@blp.doc(**LOCATION)
 @secured(blp, "orders:write")
 def suite_add(actor, order_id):
     """Add a new suite version (body: the suite document as JSON)."""
@@ -97,7 +128,8 @@ def suite_add(actor, order_id):
     if document is None:
         raise ValidationError("send the suite document as a JSON object (Content-Type: application/json)")
     suite = services.suite_add(actor, order_id, document)
-    return services.suite_get(actor, order_id, suite.version)
+    return created(services.suite_get(actor, order_id, suite.version),
+                   url_for("orders_api.suite_get", order_id=order_id, version=suite.version))
 
 
 @blp.get("/<int:order_id>/questions")
@@ -113,6 +145,7 @@ def question_list(actor, order_id):
 @blp.response(201, QuestionOut)
 @secured(blp, "questions:write")
 def question_ask(actor, args, order_id):
+    """Ask a public clarification question on an order (you stay anonymous)."""
     return services.question_ask(actor, order_id, args["text"])
 
 
@@ -121,4 +154,5 @@ def question_ask(actor, args, order_id):
 @blp.response(200, QuestionOut)
 @secured(blp, "orders:write")
 def question_answer(actor, args, question_id):
+    """Answer a clarification question publicly (the order's department)."""
     return services.question_answer(actor, question_id, args["answer"])

@@ -52,3 +52,13 @@ def question_ask(actor, order) -> None:
     require_role(actor, Role.VENDOR_MEMBER, action="ask clarification questions")
     if order.status != "open":
         raise Forbidden(f"order {order.id} is {order.status}; questions are taken while it is open")
+
+
+def question_hide(actor, order) -> None:
+    """The order's department and platform administrators moderate its questions."""
+    order_change(actor, order)
+
+
+def question_moderation_view(actor, order) -> bool:
+    """Whether ``actor`` sees hidden questions (marked, with the reason): those who may hide them."""
+    return actor is not None and (_owns(actor, order) or actor.role == Role.ADMIN)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
@@ -63,8 +64,8 @@ class OrderForm(FlaskForm, DocumentFields):
     service_item_id = SelectField(_l("Service item"), coerce=int, validators=[InputRequired()])
     slug = StringField(_l("Short name for URLs"), validators=[DataRequired(), Length(max=63),
                        Regexp(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$",
-                              message=_l("Use lowercase letters, digits and inner hyphens, e.g. food-licence."))],
-                       description=_l("Lowercase letters, digits and hyphens, e.g. food-licence."))
+                              message=_l("Use lowercase letters, digits and inner hyphens, e.g. `food-licence`."))],
+                       description=_l("Lowercase letters, digits and hyphens, e.g. `food-licence`."))
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=20000)],
                                 render_kw={"rows": 5},
@@ -84,8 +85,10 @@ class OrderForm(FlaskForm, DocumentFields):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.dept_scopes.choices = select_choices({k: f"{k} — {scope_label(k)}" for k in DEPT_SCOPES})
-        self.citizen_scopes.choices = select_choices({k: f"{k} — {scope_label(k)}" for k in CITIZEN_SCOPES})
+        # The scope's name is what the contract and the SDK call it: shown as code, with its meaning in words.
+        labelled = Markup("<code>{}</code> — {}")
+        self.dept_scopes.choices = select_choices({k: labelled.format(k, scope_label(k)) for k in DEPT_SCOPES})
+        self.citizen_scopes.choices = select_choices({k: labelled.format(k, scope_label(k)) for k in CITIZEN_SCOPES})
 
     def limit_to(self, editable: set[str], *, creating: bool) -> None:
         """Keep only the fields that can be set now (a service field name maps to one or two form fields)."""
@@ -121,3 +124,7 @@ class QuestionForm(FlaskForm):
 
 class AnswerForm(FlaskForm):
     answer = TextAreaField(_l("Answer"), validators=[DataRequired(), Length(max=20000)], render_kw={"rows": 3})
+
+
+class HideQuestionForm(FlaskForm):
+    reason = StringField(_l("Reason for hiding"), validators=[DataRequired(), Length(max=500)])

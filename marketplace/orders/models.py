@@ -104,3 +104,7 @@ class Question(db.Model):
     answer: Mapped[str | None] = mapped_column(sa.Text)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # Moderation: a hidden question (spam, abuse, a leaked secret) is kept with the reason, never deleted.
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hidden_reason: Mapped[str | None] = mapped_column(sa.Text)
+    hidden_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))

@@ -51,7 +51,8 @@ class OrderOut(Schema):
     quarterly_budget_fen = fields.Integer()
     rating_multipliers = fields.List(fields.List(fields.Integer()))
     award_eligible = fields.Boolean()
-    current_suite_version = fields.Function(lambda o: o.current_suite.version if o.current_suite else None)
+    current_suite_version = fields.Function(lambda o: o.current_suite.version if o.current_suite else None,
+                                            metadata={"type": "integer", "nullable": True})
     revision = fields.Integer()
     created_at = fields.DateTime()
     published_at = fields.DateTime(allow_none=True)

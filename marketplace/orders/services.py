@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import re
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from blinker import Namespace
+from govsuite import suite_sha256
 from sqlalchemy.orm.exc import StaleDataError
 
 from core import audit
-from core.errors import Conflict, NotFound, ValidationError
+from core.errors import Conflict, NotFound, PreconditionFailed, ValidationError
 from core.extensions import db
 from core.roles import Role
 from core.time import utcnow
@@ -128,11 +127,16 @@ def order_create(actor, *, service_item_id: int, slug: str, title: str, contract
     return order
 
 
-def order_update(actor, order_id: int, changes: dict[str, Any], *, expected_revision: int | None = None) -> Order:
-    """Change an order's fields allowed in its status. ``expected_revision`` guards against concurrent edits:
-    if someone saved in between, Conflict says so and nothing is written."""
+def order_update(actor, order_id: int, changes: dict[str, Any], *, expected_revision: int | None = None,
+                 if_match: int | None = None) -> Order:
+    """Change an order's fields allowed in its status. ``expected_revision`` (a form's hidden field) and
+    ``if_match`` (the revision of the API's If-Match ETag) guard against concurrent edits: if someone saved in
+    between, Conflict or PreconditionFailed says so and nothing is written."""
     order = order_get(actor, order_id, for_update=True)
     authz.order_change(actor, order)
+    if if_match is not None and if_match != order.revision:
+        raise PreconditionFailed(f"order {order.id} changed since you read it (ETag \"{order.revision}\", your If-Match "
+                                 f"\"{if_match}\"); GET it again and reapply your change")
     if expected_revision is not None and expected_revision != order.revision:
         raise Conflict(f"order {order.id} was changed by someone else (revision {order.revision}, you edited "
                        f"{expected_revision}); reload it and apply your change again")
@@ -225,9 +229,9 @@ def suite_add(actor, order_id: int, document: dict) -> AcceptanceSuite:
     # (keyed by version and suite version) can never confuse two uploads that both said "version: 1".
     document = {**document, "version": version} if isinstance(document, dict) else document
     check_suite(document)
-    canonical = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    # The same hash the certification report records (one definition: govsuite.suite_sha256).
     suite = AcceptanceSuite(order_id=order.id, version=version, document=document,
-                            sha256=hashlib.sha256(canonical.encode()).hexdigest(), created_by_id=actor.id)
+                            sha256=suite_sha256(document), created_by_id=actor.id)
     db.session.add(suite)
     db.session.flush()
     audit.record(actor, "suite.add", "order", order.id, {"version": version, "sha256": suite.sha256,
@@ -292,7 +296,39 @@ def question_answer(actor, question_id: int, answer: str) -> Question:
     return question
 
 
+def _questions_visible(actor, order: Order):
+    query = sa.select(Question).where(Question.order_id == order.id).order_by(Question.id)
+    if not authz.question_moderation_view(actor, order):
+        query = query.where(Question.hidden_at.is_(None))
+    return query
+
+
 def question_list(actor, order_id: int) -> list[Question]:
-    """Every question on an order that ``actor`` may see, oldest first (askers are never exposed)."""
+    """Every question on an order that ``actor`` may see, oldest first (askers are never exposed; hidden
+    questions only for the order's department and administrators)."""
     order = order_get(actor, order_id)
-    return list(db.session.scalars(sa.select(Question).where(Question.order_id == order.id).order_by(Question.id)))
+    return list(db.session.scalars(_questions_visible(actor, order)))
+
+
+def question_page(actor, order_id: int, *, page: int = 1, page_size: int = 20) -> Page:
+    """One page of the questions ``actor`` may see on an order, oldest first (as ``question_list``)."""
+    order = order_get(actor, order_id)
+    return paginate(_questions_visible(actor, order), page, page_size)
+
+
+def question_hide(actor, question_id: int, reason: str) -> Question:
+    """The order's department or an administrator hides a question from the public with a reason (kept, not
+    deleted; audited). Raises NotFound for an unknown question, ValidationError without a reason."""
+    question = db.session.get(Question, question_id)
+    if question is None:
+        raise NotFound(f"question {question_id} does not exist")
+    order = order_get(actor, question.order_id)
+    authz.question_hide(actor, order)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("say why the question is hidden", errors={"reason": "empty"})
+    question.hidden_at, question.hidden_reason, question.hidden_by_id = utcnow(), reason, actor.id
+    audit.record(actor, "question.hide", "order_question", question.id, {"order_id": order.id, "reason": reason},
+                 department_id=order.department_id)
+    db.session.commit()
+    return question

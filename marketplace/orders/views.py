@@ -18,6 +18,7 @@ from marketplace.orders import authz, services
 from marketplace.orders.forms import (
     ORDER_ERROR_FIELDS,
     AnswerForm,
+    HideQuestionForm,
     OrderForm,
     OrderSearchForm,
     QuestionForm,
@@ -176,11 +177,11 @@ def _render_order(actor, order_id: int, *, question_form=None, answer_forms=None
         suite = services.suite_get(actor, order.id)
     except NotFound:
         suite = None
-    questions = services.question_list(actor, order.id)
+    questions = services.question_page(actor, order.id, page=request.args.get("page", 1, type=int), page_size=20)
     may_change = _may_change(actor, order)
     answer_forms = answer_forms or {}
     if may_change:
-        for q in questions:
+        for q in questions.items:
             answer_forms.setdefault(q.id, AnswerForm(prefix=f"q{q.id}", data={"answer": q.answer or ""}))
     can_ask = bool(actor and actor.role == Role.VENDOR_MEMBER and order.status == "open")
     transitions = [a for a, (froms, _stamp) in services.TRANSITIONS.items() if order.status in froms] if may_change else []
@@ -188,6 +189,7 @@ def _render_order(actor, order_id: int, *, question_form=None, answer_forms=None
         "orders/show.html", order=order, suite=suite, questions=questions, operations=_operations(order.contract),
         may_change=may_change, transitions=transitions, editable=services.EDITABLE[order.status],
         question_form=question_form or (QuestionForm() if can_ask else None), answer_forms=answer_forms,
+        hide_forms={q.id: HideQuestionForm(prefix=f"h{q.id}") for q in questions.items} if may_change else {},
         can_enter_app=bool(actor and actor.role == Role.VENDOR_MEMBER and order.status == "open"),
         scope_label=scope_label,
     ), status
@@ -259,3 +261,14 @@ def question_answer(question_id: int):
     if order_id is None:
         raise ValidationError("the answer form lost its order; reload the order page and answer again")
     return _render_order(actor, order_id, answer_forms={question_id: form}, status=422)
+
+
+@bp.post("/questions/<int:question_id>/hide")
+def question_hide(question_id: int):
+    actor = web_actor()
+    form = HideQuestionForm(prefix=f"h{question_id}")
+    if not form.validate():
+        raise ValidationError("say why the question is hidden", errors={"reason": "empty"})
+    question = services.question_hide(actor, question_id, form.reason.data)
+    flash(_("Question hidden; it stays on record with your reason."), "success")
+    return redirect(url_for("orders.order_show", order_id=question.order_id) + f"#question-{question.id}")

@@ -1,4 +1,5 @@
-"""Ratings: public per app; replies by the vendor and the department; moderation by admins."""
+"""Ratings: public per app; replies by the vendor and the department; flags by the department, appeals by the
+rated app's vendor; moderation by admins."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from flask_smorest import Blueprint
 
 from marketplace.apidoc import secured
 from marketplace.ratings import services
-from marketplace.ratings.schemas import ModerationNote, RatingOut, RatingQuery, ReplyCreate, ReplyOut
+from marketplace.ratings.schemas import FlagOut, FollowUpOut, ModerationNote, RatingOut, RatingQuery, ReplyCreate, ReplyOut
 from marketplace.schemas import page_headers
 from marketplace.vendors.services import app_get_published
 
@@ -42,6 +43,35 @@ def rating_reply(actor, args, rating_id):
     return services.rating_reply(actor, rating_id, args["text"])
 
 
+@blp.put("/ratings/<int:rating_id>/follow-up")
+@blp.arguments(ReplyCreate)
+@blp.response(200, FollowUpOut)
+@secured(blp, "feedback:write")
+def rating_follow_up_answer(actor, args, rating_id):
+    """Answer a 差评's follow-up (整改) as the app's vendor or the order's department: what was put right."""
+    return services.rating_follow_up_answer(actor, rating_id, args["text"])
+
+
+@blp.post("/ratings/<int:rating_id>/flag")
+@blp.arguments(ModerationNote)
+@blp.response(201, FlagOut)
+@secured(blp, "feedback:write")
+def rating_flag(actor, args, rating_id):
+    """Report a rating to the moderators (staff of the rated service's department; citizens on the web). The
+    rating keeps counting until a moderator hides it; 429 past the per-account limit."""
+    return services.rating_flag(actor, rating_id, args["reason"])
+
+
+@blp.post("/ratings/<int:rating_id>/appeal")
+@blp.arguments(ModerationNote)
+@blp.response(201, FlagOut)
+@secured(blp, "feedback:write")
+def rating_appeal(actor, args, rating_id):
+    """Ask a moderator to review a rating of your own app (vendors; 403 for any other app's ratings). The rating
+    keeps counting until a moderator hides it."""
+    return services.rating_appeal(actor, rating_id, args["reason"])
+
+
 @blp.post("/ratings/<int:rating_id>/hide")
 @blp.arguments(ModerationNote)
 @blp.response(200, RatingOut)
@@ -56,5 +86,5 @@ def rating_hide(actor, args, rating_id):
 @blp.response(200, RatingOut)
 @secured(blp, "feedback:write")
 def rating_review_resolve(actor, args, rating_id):
-    """Close a rating's review as legitimate: it counts again (admins)."""
+    """Close a rating's review as legitimate: it leaves the queue and keeps counting (admins)."""
     return services.rating_review_resolve(actor, rating_id, args["reason"])

@@ -1,5 +1,8 @@
 """Who may do what with ratings: citizens rate their own completed cases; the vendor and the department
-reply; anyone logged in flags; admins moderate."""
+reply; citizens and the order's department staff flag; the rated app's vendor appeals; admins moderate.
+
+Nobody moves their own money: a vendor can neither flag a rating (of a competitor or its own) nor appeal one of
+another vendor's app."""
 
 from __future__ import annotations
 
@@ -31,9 +34,16 @@ def rating_reply(actor, rating) -> str:
     raise Forbidden("only the app's vendor and the order's department may reply to its ratings")
 
 
-def rating_flag(actor) -> None:
-    if actor is None:
-        require_role(actor, Role.CITIZEN, action="report a rating")
+def rating_flag(actor, rating) -> None:
+    require_role(actor, Role.CITIZEN, Role.DEPARTMENT_STAFF, action="report a rating")
+    if actor.role == Role.DEPARTMENT_STAFF and actor.department_id != rating.app.order.department_id:
+        raise Forbidden("department staff may report ratings of their own department's services only")
+
+
+def rating_appeal(actor, rating) -> None:
+    require_role(actor, Role.VENDOR_MEMBER, action="appeal a rating")
+    if actor.vendor_id != rating.vendor_id:
+        raise Forbidden("a vendor may appeal ratings of its own apps only")
 
 
 def rating_moderate(actor) -> None:
@@ -48,3 +58,7 @@ rating_review_queue = rating_moderate
 def rating_list_for_staff(actor) -> None:
     require_role(actor, Role.VENDOR_MEMBER, Role.DEPARTMENT_STAFF, Role.ADMIN, Role.AUDITOR,
                  action="see the ratings to answer")
+
+
+def rating_adjustments(actor) -> None:
+    require_role(actor, Role.FINANCE, Role.AUDITOR, Role.ADMIN, action="see the rating adjustments of a quarter")

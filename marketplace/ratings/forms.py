@@ -4,34 +4,49 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import RadioField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms import IntegerField, RadioField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from marketplace.forms import select_choices
 
 STAR_CHOICES = select_choices({5: "5 ★★★★★", 4: "4 ★★★★", 3: "3 ★★★", 2: "2 ★★", 1: "1 ★"})
+# The overall level, one tap (好差评): five levels, the stars behind them.
+LEVELS = ((5, _l("Very satisfied")), (4, _l("Satisfied")), (3, _l("Fairly satisfied")), (2, _l("Dissatisfied")),
+          (1, _l("Very dissatisfied")))
+# The five quality dimensions in plain words, each with a hint; all optional.
 DIMENSION_LABELS = {
-    "tangibility": (_l("Tangibility"), _l("Is the app clear and pleasant to use, with the forms and documents you need?")),
-    "reliability": (_l("Reliability"), _l("Did it do what it promised, correctly, the first time?")),
-    "responsiveness": (_l("Responsiveness"), _l("Was it quick, and did it answer your questions promptly?")),
-    "assurance": (_l("Assurance"), _l("Did you trust it with your data and feel the result was right?")),
-    "empathy": (_l("Empathy"), _l("Did it take your situation into account (pre-filled data, clear refusals)?")),
+    "tangibility": (_l("Easy to use"), _l("Were the pages clear and the forms easy to fill in?")),
+    "reliability": (_l("Done right the first time"), _l("Did it get your application right without going back and forth?")),
+    "responsiveness": (_l("Quick"), _l("Was it fast, and did you hear back promptly?")),
+    "assurance": (_l("Trustworthy"), _l("Did you feel your data was safe and the result correct?")),
+    "empathy": (_l("Considerate"), _l("Did it spare you work: fill in what it knew, explain a refusal plainly?")),
 }
 
 
-def _stars(label, description=""):
-    return RadioField(label, choices=STAR_CHOICES, coerce=int, validators=[InputRequired()], description=description)
+def _optional_int(value):
+    return int(value) if value not in (None, "") else None
+
+
+def _dimension(label, description):
+    return RadioField(label, choices=STAR_CHOICES, coerce=_optional_int, validate_choice=False,
+                      validators=[Optional()], description=description)
 
 
 class RatingForm(FlaskForm):
-    stars = _stars(_l("Overall"), _l("How satisfied are you with this app overall?"))
-    tangibility = _stars(*DIMENSION_LABELS["tangibility"])
-    reliability = _stars(*DIMENSION_LABELS["reliability"])
-    responsiveness = _stars(*DIMENSION_LABELS["responsiveness"])
-    assurance = _stars(*DIMENSION_LABELS["assurance"])
-    empathy = _stars(*DIMENSION_LABELS["empathy"])
+    # Sent by the level button the citizen taps (one tap submits the form).
+    stars = IntegerField(_l("How satisfied are you with how this case went?"),
+                         validators=[InputRequired(), NumberRange(1, 5)])
+    tangibility = _dimension(*DIMENSION_LABELS["tangibility"])
+    reliability = _dimension(*DIMENSION_LABELS["reliability"])
+    responsiveness = _dimension(*DIMENSION_LABELS["responsiveness"])
+    assurance = _dimension(*DIMENSION_LABELS["assurance"])
+    empathy = _dimension(*DIMENSION_LABELS["empathy"])
     comment = TextAreaField(_l("Comment (optional, shown publicly without your name)"),
                             validators=[Optional(), Length(max=2000)], render_kw={"rows": 4})
+
+
+class RerateForm(FlaskForm):
+    stars = IntegerField(_l("Rate again, once"), validators=[InputRequired(), NumberRange(1, 5)])
 
 
 class FlagForm(FlaskForm):

@@ -10,21 +10,32 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.extensions import db
 from core.time import UTCDateTime, utcnow
 
-# The five service-quality dimensions (SERVQUAL), each rated 1–5 stars next to the overall stars.
+# The five service-quality dimensions (SERVQUAL), each optional, 1–5 stars next to the overall level (1–5:
+# 非常不满意 … 非常满意).
 DIMENSIONS = ("tangibility", "reliability", "responsiveness", "assurance", "empathy")
-SIGNAL_KINDS = ("burst", "ring", "device")
+SIGNAL_KINDS = ("burst", "bombing", "ring", "device", "staff")  # marketplace.ratings.signals
+# A flag is a citizen's or the department's report; an appeal is the rated app's vendor asking for a review.
+FLAG_KINDS = ("flag", "appeal")
 
 
-def counted_ratings():
-    """The condition a rating must meet to count for display and pay: not hidden, not awaiting review."""
-    return sa.and_(Rating.hidden_at.is_(None), Rating.under_review.is_(False))
+def counted_ratings(as_of: datetime | None = None):
+    """The condition a rating must meet to count for display and pay: not hidden by a moderator.
+
+    Flags, appeals and manipulation signals only put a rating in the moderation queue; it keeps counting until a
+    moderator hides it. ``as_of`` asks which ratings counted at that moment (given before it and not hidden by
+    then): billing counts a quarter's ratings as of the moment its counted set was frozen, so that moderation
+    after the freeze changes neither a posted settlement nor a later preview of it.
+    """
+    if as_of is None:
+        return Rating.hidden_at.is_(None)
+    return sa.and_(Rating.created_at < as_of, sa.or_(Rating.hidden_at.is_(None), Rating.hidden_at >= as_of))
 
 
 class Rating(db.Model):
     """A citizen's rating of the app that handled one of their completed transactions.
 
-    A rating counts (for display and pay) unless it is hidden by a moderator or awaits review: an open
-    manipulation signal or an open flag (``review_cleared_at`` older than both, or unset with none).
+    A rating counts (for display and pay) unless a moderator hid it. An open manipulation signal, flag or
+    appeal puts it under review (in the moderators' queue) without taking it out of the figures.
     """
 
     __tablename__ = "ratings"
@@ -36,21 +47,26 @@ class Rating(db.Model):
     order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id"), nullable=False, index=True)
     vendor_id: Mapped[int] = mapped_column(sa.ForeignKey("vendors.id"), nullable=False, index=True)
     stars: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False)
-    tangibility: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False)
-    reliability: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False)
-    responsiveness: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False)
-    assurance: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False)
-    empathy: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False)
+    tangibility: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    reliability: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    responsiveness: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    assurance: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    empathy: Mapped[int | None] = mapped_column(sa.SmallInteger)
     comment: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     # sha256 of the user agent and the client's network prefix: same-device clusters, never the address itself.
     device_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, default="", index=True)
-    # Excluded from display and pay while it awaits review (set by signals and flags, cleared by moderators).
+    # The citizen's account was made shortly before the rating (signals.YOUNG_ACCOUNT): what the burst rule counts.
+    young_account: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False, server_default=sa.false())
+    # In the moderators' queue (set by signals, flags and appeals, cleared by moderators); still counts.
     under_review: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hidden_reason: Mapped[str | None] = mapped_column(sa.Text)
     hidden_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # The one re-rating a citizen may give after a 差评's follow-up: the level before it, and when.
+    first_stars: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    rerated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     transaction = relationship("Transaction")
     app = relationship("App")
@@ -58,6 +74,7 @@ class Rating(db.Model):
     replies: Mapped[list[RatingReply]] = relationship(back_populates="rating", order_by="RatingReply.id")
     flags: Mapped[list[RatingFlag]] = relationship(back_populates="rating", order_by="RatingFlag.id")
     signals: Mapped[list[RatingSignal]] = relationship(back_populates="rating", order_by="RatingSignal.id")
+    follow_up: Mapped[RatingFollowUp | None] = relationship(back_populates="rating", uselist=False)
 
     __table_args__ = (
         *(sa.CheckConstraint(f"{name} BETWEEN 1 AND 5", name=f"{name}_1_to_5") for name in ("stars", *DIMENSIONS)),
@@ -66,9 +83,9 @@ class Rating(db.Model):
 
     @property
     def counts(self) -> bool:
-        return self.hidden_at is None and not self.under_review
+        return self.hidden_at is None
 
-    def dimension_scores(self) -> dict[str, int]:
+    def dimension_scores(self) -> dict[str, int | None]:
         return {name: getattr(self, name) for name in DIMENSIONS}
 
 
@@ -94,13 +111,15 @@ class RatingReply(db.Model):
 
 
 class RatingFlag(db.Model):
-    """Someone reported a rating as abusive or fake; a moderator resolves it."""
+    """A citizen or the department reported a rating (``flag``), or the rated app's vendor asked for a review of it
+    (``appeal``); a moderator resolves it. Neither takes the rating out of the figures."""
 
     __tablename__ = "rating_flags"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     rating_id: Mapped[int] = mapped_column(sa.ForeignKey("ratings.id", ondelete="CASCADE"), nullable=False, index=True)
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), nullable=False)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(sa.String(8), nullable=False, default="flag", server_default="flag")
     reason: Mapped[str] = mapped_column(sa.Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -108,11 +127,37 @@ class RatingFlag(db.Model):
 
     rating: Mapped[Rating] = relationship(back_populates="flags")
 
-    __table_args__ = (sa.UniqueConstraint("rating_id", "user_id", name="uq_rating_flags_rating_user"),)
+    __table_args__ = (
+        sa.UniqueConstraint("rating_id", "user_id", name="uq_rating_flags_rating_user"),
+        sa.CheckConstraint(f"kind IN ({', '.join(repr(k) for k in FLAG_KINDS)})", name="kind_known"),
+    )
+
+
+class RatingFollowUp(db.Model):
+    """The rectification (整改) a 差评 opens for the app's vendor and the order's department, with a deadline; the
+    citizen sees its outcome on the case and may re-rate once."""
+
+    __tablename__ = "rating_follow_ups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rating_id: Mapped[int] = mapped_column(sa.ForeignKey("ratings.id", ondelete="CASCADE"), nullable=False,
+                                           unique=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    outcome: Mapped[str | None] = mapped_column(sa.Text)  # what was put right, in the answering side's words
+    answered_side: Mapped[str | None] = mapped_column(sa.String(16))  # vendor | department
+    answered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    rating: Mapped[Rating] = relationship(back_populates="follow_up")
+
+    @property
+    def overdue(self) -> bool:
+        return self.answered_at is None and utcnow() > self.due_at
 
 
 class RatingSignal(db.Model):
-    """A manipulation signal the platform detected on a rating: a burst, a rating ring, a same-device cluster."""
+    """A manipulation signal the platform detected on a rating (``marketplace.ratings.signals``)."""
 
     __tablename__ = "rating_signals"
 

@@ -29,6 +29,23 @@ class RatingOut(Schema):
     replies = fields.List(fields.Nested(ReplyOut))
 
 
+class FollowUpOut(Schema):
+    rating_id = fields.Integer()
+    opened_at = fields.DateTime()
+    due_at = fields.DateTime()
+    outcome = fields.String(allow_none=True)
+    answered_side = fields.String(allow_none=True)
+    answered_at = fields.DateTime(allow_none=True)
+
+
+class FlagOut(Schema):
+    id = fields.Integer()
+    rating_id = fields.Integer()
+    kind = fields.String()
+    reason = fields.String()
+    created_at = fields.DateTime()
+
+
 class ReplyCreate(Schema):
     text = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 

@@ -10,8 +10,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.extensions import db
 from core.time import UTCDateTime, utcnow
 
-STATUSES = ("started", "submitted", "completed", "rejected", "failed")
-FINAL = frozenset({"completed", "rejected", "failed"})
+# started → submitted (已提交) → accepted (已受理) → under_review (审查中) → completed (已办结·准予) | rejected
+# (已办结·不予许可); or submitted → not_accepted (不予受理); or failed (the app could not finish).
+STATUSES = ("started", "submitted", "accepted", "under_review", "completed", "rejected", "not_accepted", "failed")
+FINAL = frozenset({"completed", "rejected", "not_accepted", "failed"})
+# Decided by the department: what a citizen may rate (一事一评 after 办结 or 不予受理).
+DECIDED = frozenset({"completed", "rejected", "not_accepted"})
 
 
 class Transaction(db.Model):
@@ -34,10 +38,13 @@ class Transaction(db.Model):
     department_case_number: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decision_reasons: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    # What a granted case gives the citizen, as the department states it (the licence or card number).
+    result: Mapped[str | None] = mapped_column(sa.String(200))
     # The billing usage event of a completed transaction, written in the same database transaction.
     usage_key: Mapped[str | None] = mapped_column(sa.String(128), unique=True)
 
@@ -62,7 +69,8 @@ class Transaction(db.Model):
 
 
 class TransactionEvent(db.Model):
-    """One step of a case's timeline: started, submitted, completed, rejected, failed, or a note."""
+    """One step of a case's timeline: started, submitted, accepted, under_review, completed, rejected, not_accepted,
+    failed, or a note."""
 
     __tablename__ = "transaction_events"
 

@@ -1,5 +1,6 @@
-"""Transaction use cases: a citizen opens an app (a case starts), the app's submission to the department is
-decided (the case completes or is rejected), and the citizen follows the timeline.
+"""Transaction use cases: a citizen opens an app (a case starts), the app submits to the department, the
+department handles the case step by step — 已提交 → 已受理 → 审查中 → 已办结 (准予 with the result, or 不予许可 with
+the reason), or 不予受理 with the reason — and the citizen follows the timeline, each step with its time.
 
 Completion is decided by the department service the app submits to through the platform, never by the app:
 the gateway calls ``transaction_record_submission`` with the department's answer. A completed case emits
@@ -24,7 +25,7 @@ from core.extensions import db
 from core.time import utcnow
 from marketplace.pagination import Page, paginate
 from marketplace.transactions import authz
-from marketplace.transactions.models import FINAL, Transaction, TransactionEvent
+from marketplace.transactions.models import DECIDED, FINAL, Transaction, TransactionEvent
 from marketplace.vendors.models import App, AppVersion
 
 DECISIONS = {"accepted": "completed", "rejected": "rejected"}
@@ -170,19 +171,115 @@ def transaction_record_submission(transaction_id: int, *, department_case_number
                                                           "reasons": reasons})
     db.session.flush()
     if status == "completed":
-        case_completed.send(transaction)
         # billing's metering commits the session: the status change, the timeline and the usage event land together.
-        try:
-            billing.usage_record(SYSTEM, idempotency_key=transaction.usage_key, order_id=transaction.order_id,
-                                 app_id=transaction.app_id, vendor_id=transaction.app.vendor_id,
-                                 transaction_ref=transaction.case_number, occurred_at=occurred_at,
-                                 now=recorded_at)
-        except Exception:
-            db.session.rollback()  # no completion without its usage event
-            raise
+        _meter(transaction, occurred_at, recorded_at)
     else:
         db.session.commit()
     return transaction
+
+
+# The department's steps, in the order they come, with the statuses a case may be in before each.
+STEP_FROM = {
+    "submitted": {"started"},
+    "accepted": {"submitted"},
+    "not_accepted": {"submitted"},
+    "under_review": {"accepted"},
+    "concluded": {"accepted", "under_review"},
+}
+STEP_STATUS = {"submitted": "submitted", "accepted": "accepted", "not_accepted": "not_accepted",
+               "under_review": "under_review"}
+_ORDER = ("started", "submitted", "accepted", "under_review", "concluded")
+
+
+def _reached(transaction: Transaction, step: str) -> bool:
+    """Whether the case is already at or past ``step`` (a repeated notice changes nothing)."""
+    status = transaction.status
+    if status == "not_accepted":
+        return step in ("submitted", "not_accepted")  # a later step contradicts 不予受理
+    if status in DECIDED:
+        return step != "not_accepted"
+    position = {"started": 0, "submitted": 1, "accepted": 2, "under_review": 3}.get(status, 4)
+    return position >= _ORDER.index("concluded" if step == "not_accepted" else step)
+
+
+def transaction_record_department_step(transaction_id: int, *, department_case_number: str, step: str,
+                                       occurred_at: datetime, outcome: str | None = None,
+                                       reasons: list[str] | None = None, result: str | None = None,
+                                       recorded_at: datetime | None = None) -> Transaction:
+    """Record one step the department took on the case: ``submitted`` (its case number is the case's number from
+    now on), ``accepted``, ``not_accepted`` (with the reasons), ``under_review``, ``concluded`` (``outcome``
+    ``granted`` with the ``result`` → completed, one usage event to billing; ``refused`` with the reasons →
+    rejected). Each step lands in the timeline with the department's time.
+
+    Called by the platform's gateway with the department's notices, never by apps. Idempotent: a step the case has
+    reached already changes nothing. Raises NotFound for an unknown case, ValidationError for an unknown step or
+    outcome or a missing case number, Conflict for a step out of order or another department case number."""
+    department_case_number = (department_case_number or "").strip()
+    if not department_case_number:
+        raise ValidationError("the department's case number is missing", errors={"department_case_number": "empty"})
+    if step not in STEP_FROM:
+        raise ValidationError(f"step {step!r} is not one of {', '.join(STEP_FROM)}", errors={"step": "unknown"})
+    if step == "concluded" and outcome not in ("granted", "refused"):
+        raise ValidationError(f"a concluded case is granted or refused, got {outcome!r}", errors={"outcome": "unknown"})
+    if occurred_at.tzinfo is None:
+        raise ValidationError("occurred_at must be timezone-aware", errors={"occurred_at": "naive"})
+    transaction = _locked(transaction_id)
+    if transaction.department_case_number not in (None, department_case_number):
+        raise Conflict(f"case {transaction.case_number} is department case {transaction.department_case_number}, "
+                       f"not {department_case_number}")
+    if transaction.department_case_number is None and step != "submitted":
+        raise Conflict(f"case {transaction.case_number} was not submitted yet; the department's first notice is "
+                       f"'submitted'")
+    if _reached(transaction, step):
+        return transaction
+    if transaction.status not in STEP_FROM[step]:
+        raise Conflict(f"case {transaction.case_number} is {transaction.status}; the department cannot {step} it now")
+    reasons = [str(r) for r in (reasons or [])]
+    if step == "submitted":
+        other = db.session.scalar(sa.select(Transaction.case_number)
+                                  .where(Transaction.department_case_number == department_case_number))
+        if other:
+            raise Conflict(f"department case {department_case_number} belongs to case {other}")
+        transaction.department_case_number, transaction.submitted_at = department_case_number, occurred_at
+    elif step == "accepted":
+        transaction.accepted_at = occurred_at
+    elif step == "not_accepted":
+        transaction.rejected_at, transaction.decision_reasons = occurred_at, reasons
+    if step != "concluded":
+        transaction.status = STEP_STATUS[step]
+        _event(transaction, step, occurred_at, department_case_number=department_case_number,
+               **({"reasons": reasons} if step == "not_accepted" else {}))
+        _audit(SYSTEM, f"transaction.{step}", transaction, {"department_case_number": department_case_number,
+                                                            "reasons": reasons})
+        db.session.commit()
+        return transaction
+    if outcome == "refused":
+        transaction.status, transaction.rejected_at, transaction.decision_reasons = "rejected", occurred_at, reasons
+        _event(transaction, "rejected", occurred_at, reasons=reasons)
+        _audit(SYSTEM, "transaction.rejected", transaction, {"department_case_number": department_case_number,
+                                                             "reasons": reasons})
+        db.session.commit()
+        return transaction
+    transaction.status, transaction.result = "completed", (result or None)
+    transaction.completed_at, transaction.usage_key = occurred_at, usage_key(transaction)
+    _event(transaction, "completed", occurred_at, result=result or "")
+    _audit(SYSTEM, "transaction.completed", transaction, {"department_case_number": department_case_number,
+                                                          "result": result})
+    db.session.flush()
+    _meter(transaction, occurred_at, recorded_at)
+    return transaction
+
+
+def _meter(transaction: Transaction, occurred_at: datetime, recorded_at: datetime | None) -> None:
+    """Announce the completed case and write its usage event; one commit for the status, timeline and usage."""
+    case_completed.send(transaction)
+    try:
+        billing.usage_record(SYSTEM, idempotency_key=transaction.usage_key, order_id=transaction.order_id,
+                             app_id=transaction.app_id, vendor_id=transaction.app.vendor_id,
+                             transaction_ref=transaction.case_number, occurred_at=occurred_at, now=recorded_at)
+    except Exception:
+        db.session.rollback()  # no completion without its usage event
+        raise
 
 
 def transaction_record_failure(transaction_id: int, *, reason: str, occurred_at: datetime | None = None) -> Transaction:
@@ -220,13 +317,17 @@ def transaction_get_by_case_number(actor, case_number: str) -> Transaction:
     return transaction
 
 
-def transaction_list_mine(actor, *, status: str | None = None, page: int = 1, page_size: int = 20) -> Page:
-    """The citizen's own cases, newest first; ``status='started'`` is their to-do list."""
+def transaction_list_mine(actor, *, status: str | tuple[str, ...] | None = None, page: int = 1,
+                          page_size: int = 20) -> Page:
+    """The citizen's own cases, newest first; ``status`` one status or a tuple of them (the to-do list: started
+    cases, cases with the department, refusals)."""
     authz.transaction_list_mine(actor)
     query = sa.select(Transaction).where(Transaction.citizen_id == actor.id).order_by(Transaction.started_at.desc(),
                                                                                       Transaction.id.desc())
-    if status:
+    if isinstance(status, str):
         query = query.where(Transaction.status == status)
+    elif status:
+        query = query.where(Transaction.status.in_(status))
     return paginate(query, page, page_size)
 
 
@@ -250,4 +351,5 @@ def citizen_item_history(citizen_id: int) -> dict[int, ItemHistory]:
 
 
 __all__ = ["FINAL", "transaction_get", "transaction_get_by_case_number", "transaction_list_mine",
-           "transaction_record_failure", "transaction_record_submission", "transaction_start"]
+           "transaction_record_department_step", "transaction_record_failure", "transaction_record_submission",
+           "transaction_start"]

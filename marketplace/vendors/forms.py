@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -24,9 +25,15 @@ class AppForm(FlaskForm):
     name = StringField(_l("App name"), validators=[DataRequired(), Length(max=120)],
                        description=_l("The name citizens will see in the market."))
     slug = StringField(_l("Address name"), validators=[DataRequired(), Length(max=63),
-                       Regexp(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", message=SLUG_MESSAGE)],
-                       description=_l("The app is served at <address name>.apps.<platform host>."))
+                       Regexp(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", message=SLUG_MESSAGE)])
     summary = TextAreaField(_l("Summary"), validators=[Optional(), Length(max=4000)], render_kw={"rows": 3})
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The real address on this platform, with an example name in place of the one the vendor will choose.
+        scheme = "https" if current_app.config.get("ENV") == "production" else "http"
+        self.slug.description = _l("The app is served at its own address, e.g. `%(example)s`.",
+                                   example=f"{scheme}://my-app.{current_app.config['APPS_DOMAIN']}/")
 
 
 class VersionUploadForm(FlaskForm):

@@ -3,12 +3,18 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from marketplace.schemas import ROW_ID, PageQuery
+from sandbox.models import STATES as CERTIFICATION_STATES
+
+# A version's place in its lifecycle (vendors.services.version_status): uploaded, then its certification run's
+# state, then the department's and the vendor's decisions.
+VERSION_STATUSES = ("uploaded", *CERTIFICATION_STATES, "approved", "rejected", "published", "superseded",
+                    "suspended", "withdrawn")
 
 
 class VendorCreate(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=160))
     credit_code = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    contact_email = fields.Email(load_default="")
+    contact_email = fields.Email(metadata={"description": "Where the platform writes to the vendor (optional)"})
 
 
 class VendorOut(Schema):
@@ -39,14 +45,56 @@ class AppQuery(PageQuery):
     order_id = fields.Integer(load_default=None, validate=ROW_ID)
 
 
+class VersionQuery(PageQuery):
+    class Meta:
+        exclude = ("q",)
+
+    status = fields.String(load_default=None, validate=validate.OneOf(VERSION_STATUSES),
+                           metadata={"description": "e.g. certified: the versions awaiting the department's approval"})
+    order_id = fields.Integer(load_default=None, validate=ROW_ID)
+    app_id = fields.Integer(load_default=None, validate=ROW_ID)
+
+
 class VersionUploadQuery(Schema):
     version = fields.String(required=True, validate=validate.Length(min=1, max=40),
                             metadata={"description": "Version label, e.g. 1.0.0; must match govapp.toml"})
 
 
+_INTEGER, _NUMBER, _STRING = {"type": "integer"}, {"type": "number"}, {"type": "string"}
+# The certification report's shape (sandbox.harness.certify; the vendor's view as sandbox.services.vendor_view
+# cuts it), documented so generated clients read it typed; further keys may appear in later report versions.
+REPORT_DOCUMENT = {
+    "type": "object", "additionalProperties": True,
+    "description": "The sandbox's report: the department's view holds every case; the vendor's the public cases "
+                   "and, in 'hidden', passed/total per category of the hidden ones",
+    "properties": {
+        "report_version": _INTEGER, "backend": _STRING, "image_hash": _STRING, "bundle_sha256": _STRING,
+        "certified": {"type": "boolean"}, "duration_s": _NUMBER,
+        "summary": {"type": "object", "properties": {
+            "total": _INTEGER, "passed": _INTEGER, "ratio": _NUMBER, "latency_p95_ms": _NUMBER,
+            "violations": _INTEGER}},
+        "verdicts": {"type": "object", "additionalProperties": _STRING,
+                     "description": "Resource verdicts (timeout, memory, pids, output, start, scope_violation)"},
+        "cases": {"type": "array", "items": {"type": "object", "properties": {
+            "case_id": _STRING, "category": _STRING, "visibility": {"type": "string", "enum": ["public", "hidden"]},
+            "passed": {"type": "boolean"}, "status": {"type": "integer", "nullable": True}, "latency_ms": _NUMBER,
+            "violations": _INTEGER, "verdict": {"type": "string", "nullable": True},
+            "failures": {"type": "array", "items": {"type": "object", "properties": {
+                "kind": _STRING, "message": _STRING}}}}}},
+        "hidden": {"type": "object", "additionalProperties": {"type": "object", "properties": {
+            "passed": _INTEGER, "total": _INTEGER}}},
+    },
+}
+
+
+class ProgressOut(Schema):
+    done = fields.Integer(required=True, metadata={"description": "Cases run so far"})
+    total = fields.Integer(required=True, metadata={"description": "Cases in the run"})
+
+
 class CertificationOut(Schema):
     run_id = fields.Integer()
-    state = fields.String(metadata={"description": "queued, testing, certified, failed or error"})
+    state = fields.String(validate=validate.OneOf(CERTIFICATION_STATES))
     suite_version = fields.String()
     cases_done = fields.Integer()
     cases_total = fields.Integer()
@@ -61,7 +109,7 @@ class VersionOut(Schema):
     version = fields.String()
     bundle_sha256 = fields.String()
     bundle_size = fields.Integer()
-    status = fields.String()
+    status = fields.String(validate=validate.OneOf(VERSION_STATUSES))
     uploaded_at = fields.DateTime()
     approved_at = fields.DateTime(allow_none=True)
     rejected_at = fields.DateTime(allow_none=True)
@@ -73,7 +121,7 @@ class VersionOut(Schema):
     withdrawn_at = fields.DateTime(allow_none=True)
     regression = fields.Boolean(metadata={"description": "Published, but failing the order's newest suite"})
     certification = fields.Nested(CertificationOut, allow_none=True)
-    progress = fields.Dict(allow_none=True, metadata={"description": "{done, total} while certification runs"})
+    progress = fields.Nested(ProgressOut, allow_none=True, metadata={"description": "While certification runs"})
 
 
 class ReasonIn(Schema):
@@ -83,7 +131,7 @@ class ReasonIn(Schema):
 class ReportOut(Schema):
     id = fields.Integer()
     app_version_id = fields.Integer()
-    state = fields.String()
+    state = fields.String(validate=validate.OneOf(CERTIFICATION_STATES))
     suite_version = fields.String()
     progress = fields.Dict()
     error = fields.String(allow_none=True)
@@ -91,4 +139,4 @@ class ReportOut(Schema):
     created_at = fields.DateTime()
     started_at = fields.DateTime(allow_none=True)
     finished_at = fields.DateTime(allow_none=True)
-    report = fields.Dict(allow_none=True)
+    report = fields.Dict(allow_none=True, metadata=REPORT_DOCUMENT)

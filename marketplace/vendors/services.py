@@ -114,6 +114,11 @@ def published_apps_query():
             .options(selectinload(App.vendor), contains_eager(App.order).joinedload(Order.service_item)))
 
 
+def competing_apps(order_id: int) -> list[App]:
+    """The published apps of an order (public), by name: what competes for its citizens."""
+    return list(db.session.scalars(published_apps_query().where(App.order_id == order_id).order_by(App.name, App.id)))
+
+
 def app_get_published(app_id: int) -> App:
     """A published app (public): it has a live version, and its order is published and not archived. Raises
     NotFound for any other app."""
@@ -181,6 +186,10 @@ def version_upload(actor, app_id: int, *, version: str, stream: BinaryIO, store:
     if extra:
         problems["scopes"] = (f"govapp.toml asks for {', '.join(extra)}, which order {order.slug} does not grant "
                               f"(granted: {', '.join(order.dept_scopes) or 'none'})")
+    unreachable = manifest.field_problems(order.dept_scopes)
+    if unreachable:
+        problems["fields"] = (f"govapp.toml declares fields the order's scopes do not reach: "
+                              f"{'; '.join(unreachable.values())}")
     if problems:
         _discard_unreferenced(store, info.sha256)
         raise ValidationError("the bundle does not match this upload: " + "; ".join(problems.values()),
@@ -295,13 +304,50 @@ def certified_at_by_app(app_ids: Collection[int]) -> dict[int, object]:
     return result
 
 
+# The decisions that set a version's status, latest in the lifecycle first (version_status reads them in order).
+_DECISIONS = (("withdrawn_at", "withdrawn"), ("suspended_at", "suspended"), ("superseded_at", "superseded"),
+              ("published_at", "published"), ("rejected_at", "rejected"), ("approved_at", "approved"))
+
+
+def version_list(actor, *, status: str | None = None, order_id: int | None = None, app_id: int | None = None,
+                 page: int = 1, page_size: int = 20) -> Page:
+    """Versions ``actor`` may see (a vendor's own, those for a department's orders, all for oversight), oldest
+    upload first, filtered by status as version_status derives it: one call for a queue, e.g. the versions of
+    the department's orders awaiting approval (``status="certified"``)."""
+    query = sa.select(AppVersion).join(App, AppVersion.app_id == App.id).order_by(AppVersion.id)
+    if actor is None:
+        query = query.where(sa.false())
+    elif actor.role == Role.VENDOR_MEMBER:
+        query = query.where(App.vendor_id == actor.vendor_id)
+    elif actor.role == Role.DEPARTMENT_STAFF:
+        query = query.join(Order, App.order_id == Order.id).where(Order.department_id == actor.department_id)
+    elif actor.role not in {Role.ADMIN, Role.AUDITOR, Role.FINANCE}:
+        query = query.where(sa.false())
+    if order_id:
+        query = query.where(App.order_id == order_id)
+    if app_id:
+        query = query.where(AppVersion.app_id == app_id)
+    if status:
+        stamps = [getattr(AppVersion, stamp) for stamp, _ in _DECISIONS]
+        decided = [name for _, name in _DECISIONS]
+        if status in decided:
+            index = decided.index(status)
+            query = query.where(stamps[index].is_not(None), *(stamp.is_(None) for stamp in stamps[:index]))
+        else:
+            latest = (sa.select(CertificationRun.app_version_id, sa.func.max(CertificationRun.id).label("run_id"))
+                      .group_by(CertificationRun.app_version_id).subquery())
+            query = (query.where(*(stamp.is_(None) for stamp in stamps))
+                     .outerjoin(latest, latest.c.app_version_id == AppVersion.id)
+                     .outerjoin(CertificationRun, CertificationRun.id == latest.c.run_id))
+            query = query.where(latest.c.run_id.is_(None) if status == "uploaded" else CertificationRun.state == status)
+    return paginate(query, page, page_size)
+
+
 def version_status(row: AppVersion, run=None) -> str:
     """The version's place in its lifecycle: uploaded → queued → testing → certified | failed | error →
     approved | rejected → published → superseded | suspended | withdrawn. Derived from the version's
     timestamps (latest state wins) and, before approval, from its newest certification run."""
-    for stamp, status in (("withdrawn_at", "withdrawn"), ("suspended_at", "suspended"),
-                          ("superseded_at", "superseded"), ("published_at", "published"),
-                          ("rejected_at", "rejected"), ("approved_at", "approved")):
+    for stamp, status in _DECISIONS:
         if getattr(row, stamp):
             return status
     run = run if run is not None else latest_certification(row)

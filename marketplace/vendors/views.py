@@ -29,7 +29,8 @@ def app_list():
     form.validate()
     page_number = 1 if form.page.errors else (form.page.data or 1)
     q = (form.q.data or "").strip() if not form.q.errors else ""
-    page = services.app_list(actor, q=q, page=page_number, page_size=current_app.config["PAGE_SIZE"])
+    page = services.app_list(actor, q=q, order_id=request.args.get("order_id", type=int), page=page_number,
+                             page_size=current_app.config["PAGE_SIZE"])
     return render_template("vendors/app_list.html", form=form, page=page, q=q,
                            statuses={a.id: _latest_status(a) for a in page.items})
 

@@ -58,6 +58,12 @@ class Manifest:
     def python_version(self) -> str:
         return self.runtime.removeprefix("python")
 
+    @property
+    def fields(self) -> list[str]:
+        """The citizen's department data the app reads: `fields` (required) then `optional_fields`."""
+        declared = [str(f) for f in (self.raw.get("fields") or [])]
+        return declared + [str(f) for f in (self.raw.get("optional_fields") or []) if str(f) not in declared]
+
 
 def load_manifest(app_dir: Path) -> Manifest:
     """Read and check govapp.toml."""
@@ -81,6 +87,10 @@ def load_manifest(app_dir: Path) -> Manifest:
         raise BundleError(f"{path}: runtime {data['runtime']!r} must look like 'python3.11'")
     if not isinstance(data["scopes"], list) or not all(isinstance(s, str) for s in data["scopes"]):
         raise BundleError(f"{path}: scopes must be a list of department API scopes such as [\"person.read\"]")
+    for key in ("fields", "optional_fields"):
+        if not isinstance(data.get(key, []), list) or not all(isinstance(f, str) for f in data.get(key, [])):
+            raise BundleError(f"{path}: {key} must be a list of department data fields such as [\"name\", \"address\"] "
+                              "(docs/vendors.md lists them)")
     return Manifest(str(data["name"]), str(data["version"]), str(data["order"]), str(data["entrypoint"]),
                     str(data["runtime"]), list(data["scopes"]), data)
 

@@ -165,7 +165,8 @@ def test(folder: Path, suite_file: Path | None, contract_file: Path | None, from
                    f"(dataset {suite.dataset['spec']} seed {suite.dataset['seed']}, scopes {', '.join(scopes) or 'none'})")
     try:
         local = run_suite_locally(folder.resolve(), manifest.entrypoint, suite, scopes=scopes, contract=contract,
-                                  cases=choose, on_result=None if as_json else (lambda r: _print_result(r, verbose)))
+                                  cases=choose, app_name=manifest.name, order=manifest.order, fields=manifest.fields,
+                                  on_result=None if as_json else (lambda r: _print_result(r, verbose)))
     except RunnerError as exc:
         fail(str(exc))
     except SuiteError as exc:
@@ -324,16 +325,40 @@ def _follow(version_id: str, poll: float = 2.0) -> dict:
         except PlatformError:
             report = None
     if report:
-        # The sandbox's report: {"certified", "summary": {total, passed, ratio, latency_p95_ms, ...}, "verdicts", "cases"}
-        summary = dict(report.get("summary") or {})
-        for key in ("certified", "passed", "pass_ratio", "latency_p95_ms", "violations", "reasons", "verdicts"):
-            if key in report and report[key] not in (None, {}, []):
-                summary[key] = report[key]
-        click.echo("Report: " + json.dumps(summary, ensure_ascii=False, default=str))
-        for case in report.get("cases", []):
+        for line in report_lines(report):
+            click.echo(line)
+        for case in (report.get("report") or {}).get("cases", []):
             if not case.get("passed") and case.get("diff"):
                 click.secho(case["diff"], fg="red")
     return final
+
+
+def report_lines(document: dict) -> list[str]:
+    """The certification report the platform's API returns ({state, error, report: {certified, summary, verdicts,
+    hidden, suite, bundle_sha256, image_hash, cases}}) as lines a person reads."""
+    report = document.get("report") or {}
+    if not report:
+        line = f"Report: none yet (run {document.get('state', 'unknown')})"
+        return [line + (f": {document['error']}" if document.get("error") else "")]
+    summary = report.get("summary") or {}
+    passed, total = summary.get("passed", 0), summary.get("total", 0)
+    ratio = float(summary.get("ratio") or 0)
+    lines = [f"Report: {'CERTIFIED' if report.get('certified') else 'NOT CERTIFIED'}: {passed}/{total} cases passed "
+             f"({ratio:.1%}), latency p95 {summary.get('latency_p95_ms', '?')} ms, "
+             f"{summary.get('violations', 0)} scope violation(s)"]
+    lines += [f"  - {reason}" for reason in summary.get("reasons") or []]
+    lines += [f"  ! {name}: {detail}" for name, detail in (report.get("verdicts") or {}).items()]
+    for category, counts in sorted((summary.get("by_category") or {}).items()):
+        if isinstance(counts, list | tuple) and len(counts) == 2:
+            lines.append(f"  {category}: {counts[0]}/{counts[1]}")
+    for category, counts in (report.get("hidden") or {}).items():
+        lines.append(f"  hidden {category}: {counts.get('passed', 0)}/{counts.get('total', 0)}")
+    suite = report.get("suite") or {}
+    if suite.get("sha256"):
+        lines.append(f"  suite {suite.get('name', '')} v{suite.get('version', '?')} sha256 {suite['sha256']}")
+    if report.get("bundle_sha256"):
+        lines.append(f"  bundle sha256 {report['bundle_sha256']}")
+    return lines
 
 
 @main.command()
@@ -353,6 +378,43 @@ def status(version_id: str, once: bool, poll: float) -> None:
     final = _follow(version_id, poll)
     if final.get("status") not in ("certified", "approved", "published"):
         raise SystemExit(1)
+
+
+@main.command("dev-token")
+@click.option("--dir", "key_dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".govapp-dev"),
+              show_default=True, help="Where the local signing key and its JWKS are kept (made on first use).")
+@click.option("--sub", default="dev-citizen", show_default=True, help="The citizen's pseudonymous id for this app.")
+@click.option("--claim", "claims", multiple=True, metavar="NAME=VALUE",
+              help="A consented claim, e.g. --claim name=张三 --claim resident_id=110105199003074578 (repeatable).")
+@click.option("--lifetime", default=3600, show_default=True, help="Seconds the token stays valid.")
+def dev_token(key_dir: Path, sub: str, claims: tuple[str, ...], lifetime: int) -> None:
+    """Print an identity token for trying the app locally, signed like the gateway's by a local key.
+
+    Run the app with GOVAPP_JWKS and GOVAPP_ISSUER as printed (on stderr), then send the token as
+    `Authorization: Bearer <token>`. The key stays in --dir, so tokens made later verify with the same JWKS."""
+    from joserfc.jwk import ECKey
+
+    from govapp.runner import LOCAL_ISSUER, TokenSigner
+
+    values = {}
+    for claim in claims:
+        name, sep, value = claim.partition("=")
+        if not sep or not name:
+            fail(f"--claim {claim!r}: write it as NAME=VALUE, e.g. --claim name=张三")
+        values[name.strip()] = value
+    key_dir.mkdir(parents=True, exist_ok=True)
+    key_file, jwks_file = key_dir / "dev-key.json", key_dir / "jwks.json"
+    if key_file.exists():
+        key = ECKey.import_key(json.loads(key_file.read_text("utf-8")))
+    else:
+        key = ECKey.generate_key("P-256", parameters={"kid": "govapp-test", "use": "sig", "alg": "ES256"})
+        key_file.write_text(json.dumps(key.as_dict(private=True)), encoding="utf-8")
+        key_file.chmod(0o600)
+    signer = TokenSigner(LOCAL_ISSUER, lifetime_s=lifetime, key=key)
+    jwks_file.write_text(json.dumps(signer.jwks()), encoding="utf-8")
+    click.echo(signer.sign({"sub": sub, **values}))
+    click.echo(f"export GOVAPP_JWKS={jwks_file.resolve()}\nexport GOVAPP_ISSUER={LOCAL_ISSUER}\n"
+               "curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8000/", err=True)
 
 
 @main.command()

@@ -7,10 +7,20 @@ app carries no extra wheels for it. The API is described in docs/mockdata.md.
     dept = DepartmentClient.from_env()
     person = dept.person(citizen.resident_id)                 # None if unknown
     decision = dept.submit_application("food-licence", body)  # {"case_number", "decision", "reasons", ...}
+
+The department answers only inside the citizen's delegation: with every request it forwards, the platform gives
+the app a short-lived department access token (header `X-Department-Token`) for the citizen using it, the fields
+they consented to and the purpose. `python -m govapp.serve` keeps that token for the request's thread and the
+client sends it with each call, so apps need no code for it; an app that calls from a thread of its own passes
+it explicitly: `dept.with_delegation(delegation_from_environ(environ))`. Outside the delegation the department
+answers 401 (no, expired or forged token) or 403 (another person, a business the citizen does not represent, a
+field not consented), raised as DepartmentError with that status and code.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import http.client
 import json
 import os
@@ -20,7 +30,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-__all__ = ["DepartmentClient", "DepartmentError", "DepartmentResponse"]
+from govapp.serve import carry_delegation, current_delegation, delegation_from_environ
+
+__all__ = ["DELEGATION_HEADER", "DepartmentClient", "DepartmentError", "DepartmentResponse", "carry_delegation",
+           "delegation_from_environ"]
+
+DELEGATION_HEADER = "X-Department-Token"
 
 
 class DepartmentError(Exception):
@@ -59,12 +74,33 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
 class DepartmentClient:
     """Calls the department API; thread-safe (one connection per call)."""
 
-    def __init__(self, *, socket_path: str | None = None, base_url: str | None = None, timeout: float = 10.0):
+    def __init__(self, *, socket_path: str | None = None, base_url: str | None = None, timeout: float = 10.0,
+                 delegation: str | None = None):
+        """``delegation``: a department access token to send instead of the current request's (rarely needed)."""
         if bool(socket_path) == bool(base_url):
             raise ValueError("give exactly one of socket_path (GOVAPP_DEPT_SOCKET) or base_url (GOVAPP_DEPT_URL)")
         self.socket_path = socket_path
         self.timeout = timeout
+        self.delegation = delegation
+        self._base_url = base_url
         self._url = urlsplit(base_url) if base_url else None
+
+    def delegated_fields(self) -> frozenset[str]:
+        """The department fields the citizen using the app consented to, as their current department access token
+        says (read, not verified: the department verifies). Check before reading an optional field — a read
+        outside the delegation is refused, and repeated refusals suspend the app."""
+        token = self.delegation or current_delegation()
+        try:
+            payload = (token or "").split(".")[1]
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except (IndexError, ValueError, binascii.Error):
+            return frozenset()
+        fields = claims.get("fields") if isinstance(claims, dict) else None
+        return frozenset(str(f) for f in fields) if isinstance(fields, list) else frozenset()
+
+    def with_delegation(self, token: str | None) -> DepartmentClient:
+        """A client that sends ``token`` (e.g. ``delegation_from_environ(environ)``) with every call."""
+        return type(self)(socket_path=self.socket_path, base_url=self._base_url, timeout=self.timeout, delegation=token)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, timeout: float = 10.0) -> DepartmentClient:
@@ -92,6 +128,9 @@ class DepartmentClient:
             target += "?" + urlencode(params)
         body = None if json_body is None else json.dumps(json_body, ensure_ascii=False).encode("utf-8")
         headers = {"Accept": "application/json"}
+        token = self.delegation or current_delegation()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         if body is not None:
             headers["Content-Type"] = "application/json; charset=utf-8"
         conn = self._connection()
@@ -135,6 +174,11 @@ class DepartmentClient:
     def business(self, credit_code: str) -> dict | None:
         """The business record incl. legal_representative, or None (scope business.read)."""
         return self._get(f"/businesses/{quote(credit_code, safe='')}")
+
+    def my_businesses(self, resident_id: str) -> list[dict]:
+        """The businesses the person represents, [{credit_code, name, status, role}] (scope business.read; the
+        citizen must have consented to the field ``businesses``)."""
+        return self._get(f"/persons/{quote(resident_id, safe='')}/businesses") or []
 
     def business_licences(self, credit_code: str, *, type: str | None = None, status: str | None = None) -> list[dict]:
         """E-licences of a business (scope licence.read); [] if the business is unknown."""

@@ -3,7 +3,9 @@
 It does locally what the platform's sandbox harness does: start the simulated department service
 (`python -m mockdata serve`, from the platform's `mockdata` package) on a unix socket with the order's
 dataset and scopes, start the app with `python -m govapp.serve` on another socket, sign each case's
-identity as a JWT with a throw-away key whose JWKS the app is given, run every case (resetting the
+identity as a JWT with a throw-away key whose JWKS the app is given — and the case citizen's department access
+token (the delegation, with the fields govapp.toml declares) that the department service checks every call
+against —, run every case (resetting the
 department's records before each) and judge it with `govsuite.evaluate_case`.
 
 The cases run through `govsuite.run_cases`, the loop the platform's sandbox uses too: public cases first,
@@ -21,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +36,11 @@ from joserfc.jwk import ECKey
 __all__ = ["LocalRun", "RunnerError", "TokenSigner", "run_suite_locally"]
 
 LOCAL_ISSUER = "https://govapp-test.local"
+# The platform's department access tokens (mockdata.delegation, which the SDK does not import): header, JOSE type
+# and audience.
+DELEGATION_HEADER = "X-Department-Token"
+DELEGATION_TYPE = "dept+jwt"
+DELEGATION_AUDIENCE = "urn:govmarket:department"
 
 
 class RunnerError(RuntimeError):
@@ -42,10 +50,10 @@ class RunnerError(RuntimeError):
 class TokenSigner:
     """Signs identity tokens the way the platform's gateway does, with a key made for this run."""
 
-    def __init__(self, issuer: str = LOCAL_ISSUER, lifetime_s: int = 300):
+    def __init__(self, issuer: str = LOCAL_ISSUER, lifetime_s: int = 300, key: ECKey | None = None):
         self.issuer = issuer
         self.lifetime_s = lifetime_s
-        self.key = ECKey.generate_key("P-256", parameters={"kid": "govapp-test", "use": "sig", "alg": "ES256"})
+        self.key = key or ECKey.generate_key("P-256", parameters={"kid": "govapp-test", "use": "sig", "alg": "ES256"})
 
     def jwks(self) -> dict:
         return {"keys": [self.key.as_dict(private=False)]}
@@ -54,6 +62,17 @@ class TokenSigner:
         now = int(time.time())
         payload = {"iss": self.issuer, "iat": now, "nbf": now, "exp": now + self.lifetime_s, **claims}
         return jwt.encode({"alg": "ES256", "kid": "govapp-test", "typ": "JWT"}, payload, self.key)
+
+    def delegate(self, identity: Mapping | None, *, app: str, order: str, fields: Sequence[str], purpose: str) -> str | None:
+        """The department access token of the case's citizen (None without a resident ID), as the gateway mints."""
+        resident_id = (identity or {}).get("resident_id")
+        if not resident_id:
+            return None
+        now = int(time.time())
+        payload = {"iss": self.issuer, "iat": now, "nbf": now, "exp": now + self.lifetime_s, "jti": uuid.uuid4().hex,
+                   "aud": DELEGATION_AUDIENCE, "sub": str(resident_id), "app": app, "order": order,
+                   "fields": sorted(set(fields)), "purpose": purpose, "consent_at": 0}
+        return jwt.encode({"alg": "ES256", "kid": "govapp-test", "typ": DELEGATION_TYPE}, payload, self.key)
 
 
 def _uds_client(socket_path: str, timeout: float) -> httpx.Client:
@@ -127,13 +146,17 @@ def _wait_for_health(socket_path: str, process: _Process, deadline_s: float) -> 
 
 @contextlib.contextmanager
 def department_service(workdir: Path, dataset: Mapping, scopes: Sequence[str], python: str = sys.executable,
-                       start_timeout: float = 60) -> Iterator[tuple[str, httpx.Client]]:
+                       start_timeout: float = 60, *, delegation: tuple[dict, str, str] | None = None
+                       ) -> Iterator[tuple[str, httpx.Client]]:
     """Run `python -m mockdata serve`; yields (its socket path, a client for its control socket)."""
     sock, control = str(workdir / "dept.sock"), str(workdir / "dept-control.sock")
     args = [python, "-m", "mockdata", "serve", "--socket", sock, "--control-socket", control,
             "--spec", str(dataset["spec"]), "--seed", str(dataset["seed"]), "--scopes", ",".join(sorted(scopes))]
     if dataset.get("size"):
         args += ["--size", str(dataset["size"])]
+    if delegation is not None:  # (JWKS, issuer, app): every call must carry that app's delegation
+        args += ["--delegation-jwks", json.dumps(delegation[0]), "--delegation-issuer", delegation[1],
+                 "--delegation-app", delegation[2]]
     process = _Process("the simulated department service (python -m mockdata serve)", args, env=os.environ)
     try:
         try:
@@ -154,7 +177,9 @@ def department_service(workdir: Path, dataset: Mapping, scopes: Sequence[str], p
 class _LocalTransport:
     """One app process on a unix socket, and the department service's control client."""
 
-    def __init__(self, app: _Process, socket_path: str, control: httpx.Client, signer: TokenSigner, timeout: float):
+    def __init__(self, app: _Process, socket_path: str, control: httpx.Client, signer: TokenSigner, timeout: float,
+                 delegate: Callable[[Mapping | None], str | None] = lambda identity: None):
+        self.delegate = delegate
         self.app = app
         self.control = control
         self.signer = signer
@@ -167,8 +192,13 @@ class _LocalTransport:
 
     def open_case(self, case: Case) -> dict[str, str]:
         self.control.post("/reset").raise_for_status()
-        # Where the platform's harness also hands the case its department delegation.
-        return {"Authorization": f"Bearer {self.signer.sign(case.identity)}"} if case.identity is not None else {}
+        if case.identity is None:
+            return {}
+        headers = {"Authorization": f"Bearer {self.signer.sign(case.identity)}"}
+        delegation = self.delegate(case.identity)  # as the platform's harness: the department answers only inside it
+        if delegation:
+            headers[DELEGATION_HEADER] = delegation
+        return headers
 
     def send(self, request: Request, headers: Mapping[str, str]) -> Exchange:
         started = time.perf_counter()
@@ -202,15 +232,23 @@ def run_suite_locally(
     python: str = sys.executable,
     request_timeout: float = 10.0,
     on_result: Callable[[CaseResult], None] | None = None,
+    app_name: str = "app",
+    order: str = "",
+    fields: Sequence[str] = (),
 ) -> LocalRun:
     """Start the department service, run the suite's cases in the app (public ones first, hidden ones in a fresh
-    app process), return the judged run."""
+    app process), return the judged run. Each case's citizen delegates ``fields`` (govapp.toml's) to ``app_name``."""
+    signer = TokenSigner()
     with tempfile.TemporaryDirectory(prefix="govapp-test-") as tmp:
         workdir = Path(tmp)
-        with department_service(workdir, suite.dataset, scopes, python=python) as (dept_socket, control):
+        with department_service(workdir, suite.dataset, scopes, python=python,
+                                delegation=(signer.jwks(), signer.issuer, app_name)) as (dept_socket, control):
             scenarios = control.get("/scenarios").raise_for_status().json()
             resolved = suite.resolve(scenarios)
-            signer = TokenSigner()
+
+            def delegate(identity: Mapping | None) -> str | None:
+                return signer.delegate(identity, app=app_name, order=order, fields=fields,
+                                       purpose=f"acceptance test of {suite.name}")
             jwks_path = workdir / "jwks.json"
             jwks_path.write_text(json.dumps(signer.jwks()), encoding="utf-8")
             app_socket = str(workdir / "app.sock")
@@ -226,7 +264,7 @@ def run_suite_locally(
                                cwd=str(app_dir))
                 try:
                     _wait_for_health(app_socket, app, deadline_s=30)
-                    transport = _LocalTransport(app, app_socket, control, signer, request_timeout)
+                    transport = _LocalTransport(app, app_socket, control, signer, request_timeout, delegate)
                     try:
                         yield transport
                     finally:

@@ -20,11 +20,74 @@ import stat
 import sys
 import threading
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-__all__ = ["load_entrypoint", "main", "make_server", "with_health"]
+__all__ = ["carry_delegation", "current_delegation", "delegation_from_environ", "load_entrypoint", "main",
+           "make_server", "with_health"]
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
+# The platform's department access token for the request being handled (header X-Department-Token); kept here,
+# in the one module every sandbox runs, and read by govapp.department.DepartmentClient.
+_DELEGATION_ENVIRON_KEY = "HTTP_X_DEPARTMENT_TOKEN"
+_current_delegation: ContextVar[str | None] = ContextVar("govapp_delegation", default=None)
+
+
+def delegation_from_environ(environ) -> str | None:
+    """The department access token the platform sent with this WSGI request, or None."""
+    token = str(environ.get(_DELEGATION_ENVIRON_KEY) or "").strip()
+    return token or None
+
+
+def current_delegation() -> str | None:
+    """The department access token of the request this thread is handling (under ``carry_delegation``)."""
+    return _current_delegation.get()
+
+
+def carry_delegation(app: WSGIApp) -> WSGIApp:
+    """WSGI middleware: while ``app`` handles a request, DepartmentClient calls on that thread carry the request's
+    department access token (``python -m govapp.serve`` wraps every app in it)."""
+
+    def wrapped(environ, start_response):
+        token = delegation_from_environ(environ)
+        reset = _current_delegation.set(token)
+        try:
+            result = app(environ, start_response)
+        finally:
+            _current_delegation.reset(reset)
+        return _CarriedBody(result, token)
+
+    return wrapped
+
+
+class _CarriedBody:
+    """A response body produced under the request's delegation, chunk by chunk: an app may call the department
+    while it streams, and a streamed body (however long) is never held in memory."""
+
+    def __init__(self, result: Iterable[bytes], token: str | None):
+        self._result = result
+        self._token = token
+
+    def _under_delegation(self, step):
+        reset = _current_delegation.set(self._token)
+        try:
+            return step()
+        finally:
+            _current_delegation.reset(reset)
+
+    def __iter__(self):
+        iterator = self._under_delegation(lambda: iter(self._result))
+        done = object()
+        while True:
+            chunk = self._under_delegation(lambda: next(iterator, done))
+            if chunk is done:
+                return
+            yield chunk
+
+    def close(self) -> None:
+        close = getattr(self._result, "close", None)
+        if close is not None:
+            self._under_delegation(close)
 
 
 def load_entrypoint(entrypoint: str) -> WSGIApp:
@@ -120,7 +183,11 @@ def main(argv: list[str] | None = None) -> None:
     if not args.socket and not args.port:
         parser.error("nowhere to listen: set GOVAPP_SOCKET or pass --socket PATH or --port N")
 
-    app = with_health(load_entrypoint(args.entrypoint), args.entrypoint)
+    # Run as `python -m govapp.serve` this module is __main__; the client reads the context of `govapp.serve`,
+    # so the middleware must be that module's (imported here: at the top it would import this file twice always).
+    from govapp import serve as canonical
+
+    app = with_health(canonical.carry_delegation(load_entrypoint(args.entrypoint)), args.entrypoint)
     server = make_server(app, socket_path=None if args.port and not args.socket else args.socket, host=args.host, port=args.port)
     where = args.socket if args.socket else f"http://{args.host}:{server.server_port}"
 

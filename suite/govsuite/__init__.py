@@ -37,7 +37,7 @@ from govsuite.evaluation import (
     json_subset_mismatches,
 )
 from govsuite.generation import generate_contract_cases
-from govsuite.loading import Suite, load_suite, suite_schema, validate_suite_data
+from govsuite.loading import Suite, load_suite, suite_schema, suite_sha256, validate_suite_data
 from govsuite.loop import Exchange, Transport, run_case, run_cases
 from govsuite.model import Case, Request
 from govsuite.references import resolve_references
@@ -67,5 +67,6 @@ __all__ = [
     "run_case",
     "run_cases",
     "suite_schema",
+    "suite_sha256",
     "validate_suite_data",
 ]

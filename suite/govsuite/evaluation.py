@@ -45,7 +45,7 @@ class HttpResponse:
 
 @dataclass(frozen=True)
 class Failure:
-    kind: str  # status | json | jsonpath | schema | submission | violation | body | no_answer
+    kind: str  # status | json | jsonpath | schema | submission | violation | delegation | body | no_answer
     message: str
 
 
@@ -93,6 +93,21 @@ class CaseResult:
         return data
 
 
+# Department refusals (mockdata.delegation) a correct app meets when the request names someone the citizen may not
+# act for: it asks, and answers the refusal.
+NAMED_REFUSALS = frozenset({"not_delegated", "not_represented"})
+_SUBJECT_PATH = re.compile(r"^/(?:persons|businesses)/([^/?]+)")
+
+
+def _subjects_named(call: Mapping, named: str) -> bool:
+    """Whether every person or business the refused call was about appears in the case's request."""
+    found = _SUBJECT_PATH.match(str(call.get("path") or ""))
+    subjects = [found.group(1)] if found else []
+    body = call.get("json") if isinstance(call.get("json"), Mapping) else {}
+    subjects += [str(body[k]) for k in ("applicant_resident_id", "guardian_resident_id", "credit_code") if body.get(k)]
+    return bool(subjects) and all(s in named for s in subjects)
+
+
 def evaluate_case(case: Case, response: Any, department_calls: Sequence[Mapping], contract: Mapping | None = None) -> CaseResult:
     """Judge one case from the app's (last) response and the department calls the app made during the case.
 
@@ -138,6 +153,17 @@ def evaluate_case(case: Case, response: Any, department_calls: Sequence[Mapping]
     for call in violations:
         failures.append(Failure("violation", f"{call.get('method', '?')} {call.get('path', '?')} needs scope "
                                              f"{call.get('scope')!r}, which the order does not grant"))
+    # Outside the case citizen's delegation: no or a wrong token, an undeclared field, or another person or business
+    # than the request named. Asking about whom the citizen named is how an app learns they may not act for them.
+    request = case.request
+    named = " ".join([request.path, json.dumps(request.query, ensure_ascii=False, default=str),
+                      json.dumps(request.json if request.has_json else None, ensure_ascii=False, default=str),
+                      request.body or ""])
+    for call in department_calls:
+        refusal = call.get("refusal")
+        if refusal and not (refusal in NAMED_REFUSALS and _subjects_named(call, named)):
+            failures.append(Failure("delegation", f"{call.get('method', '?')} {call.get('path', '?')} was refused "
+                                                  f"({refusal}): the app read outside the case citizen's delegation"))
 
     return CaseResult(
         case_id=case.id,

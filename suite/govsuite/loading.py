@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,12 @@ from govsuite.errors import SuiteError
 from govsuite.generation import generate_contract_cases
 from govsuite.model import Case
 from govsuite.references import resolve_references
+
+
+def suite_sha256(document: Mapping) -> str:
+    """THE hash of a suite document, wherever it is shown (the order page, the certification report, the CLI):
+    sha256 of ``json.dumps(document, sort_keys=True, ensure_ascii=False)`` in UTF-8 (docs/formats.md)."""
+    return hashlib.sha256(json.dumps(document, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 @cache

@@ -60,7 +60,7 @@ class FixtureSettlementSource:
     def apps_of_orders(self, order_ids: Collection[int]):
         return [a for _, a in sorted(self.app_facts.items()) if a.order_id in set(order_ids)]
 
-    def rating_stats(self, span: QuarterSpan, app_ids: Collection[int]):
+    def rating_stats(self, span: QuarterSpan, app_ids: Collection[int], as_of=None):
         return {a: self.ratings[(span.code, a)] for a in app_ids if (span.code, a) in self.ratings}
 
     # optional (billing.dataset.RatingExclusions)

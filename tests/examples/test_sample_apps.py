@@ -62,3 +62,26 @@ def test_the_hasty_apps_fail_the_edge_cases(sample, failing):
     retry = next(c for c in run["cases"] if c["case_id"] == "retry-submits-once")
     assert "the app made 2" in retry["diff"]
     assert any("below the required" in r for r in run["reasons"])
+
+
+def test_the_business_picker_lists_what_the_citizen_represents(tmp_path):
+    """Issue #12.4: 食安通 offers the businesses its citizen represents (from the department, through the
+    delegation with the optional field `businesses`) instead of a credit code to type — nobody else's."""
+    import yaml
+
+    identity = {"sub": "citizen-food-ok", "resident_id": "{{ scenarios.food_ok.applicant.resident_id }}"}
+    suite = {"suite": "business-picker", "version": "1", "dataset": {"spec": "citizens-v1", "seed": 42, "size": 2000},
+             "generate": {"enabled": False}, "pass": {"ratio": 1.0, "latency_p95_ms": 5000},
+             "cases": [{"id": "picker", "category": "prefill", "visibility": "public", "identity": identity,
+                        "request": {"method": "GET", "path": "/my-businesses"},
+                        "expect": {"status": 200, "json": {"consented": True, "businesses": [
+                            {"credit_code": "{{ scenarios.food_ok.business.credit_code }}",
+                             "role": "legal_representative"}]}}}]}
+    path = tmp_path / "picker.yaml"
+    path.write_text(yaml.safe_dump(suite, allow_unicode=True), encoding="utf-8")
+    result = subprocess.run(
+        [*GOVAPP, "test", str(EXAMPLES / "food-shiantong"), "--suite", str(path),
+         "--contract", str(EXAMPLES / "contracts" / "food-licence.openapi.yaml"), "--json"],
+        capture_output=True, text=True, timeout=300, check=False)
+    run = json.loads(result.stdout)
+    assert result.returncode == 0 and run["pass_ratio"] == 1.0, run["cases"]

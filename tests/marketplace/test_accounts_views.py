@@ -30,13 +30,13 @@ def test_login_returns_to_the_page_asked_for_but_never_to_another_site(world, cl
     token = csrf_token(client, "/login")
     evil = client.post("/login?next=//evil.example", data={"csrf_token": token, "email": "vendor_a@test.example.cn",
                                                            "password": PASSWORD})
-    assert evil.headers["Location"] == "/"
+    assert evil.headers["Location"] == "/work", "never another site: the vendor lands on their work queue"
     client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
     token = csrf_token(client, "/login")
     # The probe's payload (issue 14): a tab between the slashes, which browsers drop, made "//attacker…".
     tab = client.post("/login?next=%2F%09%2Fattacker.localhost%3A5055%2F", data={
         "csrf_token": token, "email": "vendor_a@test.example.cn", "password": PASSWORD})
-    assert tab.headers["Location"] == "/"
+    assert tab.headers["Location"] == "/work"
 
 
 def test_vendor_creates_a_client_sees_the_secret_once_and_can_get_a_token(world, client):

@@ -52,3 +52,18 @@ def test_charts_are_svg_without_scripts():
 
     svg = charts.usage_chart("用量", ["2026-07", "2026-08"], {"App": {"2026-08": 3}})
     assert svg.startswith("<svg") and "<script" not in svg and "用量" in svg
+
+
+def test_count_axes_are_whole_numbers_and_labels_are_legible():
+    import re
+
+    from marketplace.analytics import charts
+
+    one = charts.themes_chart("投诉", {"慢": 1})
+    labels = re.findall(r"<text[^>]*>([^<]*)</text>", one)
+    assert "0" in labels and "1" in labels and not any(re.fullmatch(r"0\.\d+", t) for t in labels), labels
+    usage = charts.usage_chart("用量", [f"2026-{m:02d}" for m in range(1, 13)], {"App": {"2026-08": 47}})
+    ticks = [int(t) for t in re.findall(r"<text[^>]*>(\d+)</text>", usage)]
+    assert ticks[:2] == [0, 10] and max(ticks) >= 47 and len(ticks) <= 7, ticks
+    assert "font-size:18px" in usage.replace(" ", ""), "labels drawn at 18 px (≥ 14 px once scaled to a phone)"
+    assert charts.count_axis([])["y_labels"] == [0, 1]

@@ -64,7 +64,7 @@ def test_officer_creates_and_publishes_an_order_on_a_phone(live_server, phone_pa
     page.get_by_label("电子邮箱").fill(EMAIL)
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{live_server}/")
+    page.wait_for_url(f"{live_server}/work")  # staff land on their work queue
     assert "王晓明" in page.inner_text("header") and "部门工作人员" in page.inner_text("header")
     assert_fits_the_phone(page, tmp_path / "home.png")
 

@@ -83,7 +83,10 @@ def test_todo_and_complaint_form(client, market):
 
     started = transactions.transaction_start(market.citizens["citizen"], market.apps["b"].id)
     login_citizen(client, market)
-    assert started.case_number in text(client.get("/my/todo"))
+    todo = text(client.get("/my/todo"))
+    started_list = todo[todo.index('id="todo-started"'):todo.index("</ul>", todo.index('id="todo-started"'))]
+    assert "/apps/rival-b/launch" in started_list, "the started case, to continue"
+    assert started.case_number not in re.sub(r'href="[^"]*"', "", todo), "no number before the department gives one"
     url = f"/my/complaints/new?case={started.case_number}"
     response = submit(client, url, {"theme": "slow", "description": "一直没有进展"})
     assert response.status_code == 302
@@ -119,7 +122,9 @@ def test_public_api_search_life_events_and_app_comparison(client, market, demo_i
     assert [e["code"] for e in events][:1] == ["open-restaurant"]
     apps = client.get("/api/service-items/item-a/apps").json
     assert {a["slug"] for a in apps} == {"app-a", "rival-b"}
-    assert apps[0]["bayesian_rating"] == "4.00" and apps[0]["citizen_scopes"] == ["name"]
+    # No ratings yet: no star value (the prior is never shown as a rating), no lower bound.
+    assert apps[0]["bayesian_rating"] is None and apps[0]["rating_lower_bound"] is None
+    assert apps[0]["ratings"] == 0 and apps[0]["citizen_scopes"] == ["name"]
     assert client.get("/api/apps/{}/ratings".format(market.apps["draft"].id)).status_code == 404
 
 

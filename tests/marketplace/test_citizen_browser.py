@@ -3,8 +3,9 @@ against the platform served on 127.0.0.1 with two sample apps really certified i
 
 find the food-licence item by search (pinyin, a typo) and through the life event 开餐馆 → compare the apps side by
 side → log in as the ``food_ok`` persona → consent (each field with its purpose) → use 食安通 on its own origin
-through the gateway and apply, so the department decides and the case completes → follow the case in "my cases"
-→ rate it (stars, the five dimensions, a comment) → see the rating on the app's public page.
+through the gateway and apply → follow the case in "my cases" while the department, on its own clock (moved by the
+test), accepts, reviews and concludes it → rate it with one tap on the overall level (a comment and one dimension
+added first, both optional) → see the rating on the app's public page.
 
 On every citizen page: no sideways scrolling, every form control labelled, images with alt text, the main
 actions reachable with Tab, buttons at least 44 px tall, and text contrast of at least WCAG AA. A second test
@@ -50,7 +51,7 @@ def platform(tmp_path_factory):
         seeded = _seed(app)
     try:
         with served(app, port):
-            yield {"url": f"http://localhost:{port}", "port": port, **seeded}
+            yield {"url": f"http://localhost:{port}", "port": port, "app": app, **seeded}
     finally:
         drop()
 
@@ -300,14 +301,14 @@ def test_a_citizen_finds_chooses_uses_follows_and_rates_an_app_on_a_phone(platfo
         assert label in page.inner_text(f"label[for=field-{field}]")
         assert page.locator(f"#field-{field}").is_checked()
         assert "用途" in page.inner_text(f"#purpose-{field}") and "食品经营许可证核发" in page.inner_text(f"#purpose-{field}")
-    page.locator("input[name=grant]").click()
-    page.wait_for_url("**/apps/shiantong/launch")
-    page.locator("form[action='/apps/shiantong/launch'] button[type=submit]").click()
+    page.locator("input[name=grant]").click()  # the second tap after login opens the app
 
     # The app, on its own origin through the gateway: apply.
     app_origin = f"http://shiantong.apps.localhost:{platform['port']}"
     page.wait_for_url(f"{app_origin}/", timeout=90_000)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "the app's page fits the phone"
+    back = page.locator("#govmarket-bar a").first
+    assert back.inner_text() == "← 返回政务应用市场" and back.get_attribute("href") == f"{base}/services/apps/shiantong"
     page.locator("#credit_code").fill(platform["credit_code"])
     page.locator("#credit_code").dispatch_event("change")
     page.wait_for_function("() => document.getElementById('prefill-hint').textContent !== ''")
@@ -321,38 +322,63 @@ def test_a_citizen_finds_chooses_uses_follows_and_rates_an_app_on_a_phone(platfo
     page.wait_for_function("() => !document.getElementById('result').hidden")
     outcome = page.inner_text("#result")
     assert "已受理" in outcome, outcome
+    # The outcome comes into view on the phone, not below the fold of a long form.
+    page.wait_for_function("() => { const r = document.getElementById('result').getBoundingClientRect();"
+                           " return r.top >= 0 && r.bottom <= window.innerHeight; }", timeout=5_000)
 
-    # Follow the case on the platform: completed, with its timeline.
+    # Follow the case on the platform: submitted, then the department's steps as its clock moves on.
     page.goto(f"{base}/my/cases")
     check_page(page, tab_to=("#case-list a",))
     case = page.locator("#case-list > li").first
-    assert "食品经营许可证核发" in case.inner_text() and "已办结" in case.inner_text()
+    assert "食品经营许可证核发" in case.inner_text() and "已提交" in case.inner_text()
+    from datetime import timedelta
+
+    from core.time import utcnow
+    from marketplace.gateway import instances
+
+    department = instances.registry(platform["app"]).instance("shiantong").dept
+    department.tick(utcnow() + timedelta(days=21))  # accepted within minutes, concluded within the legal limit
+    page.reload()
+    case = page.locator("#case-list > li").first
+    assert "已办结" in case.inner_text()
     case.locator("a").first.click()
     page.wait_for_url("**/my/cases/*")
-    assert "已办结" in page.inner_text("#case-status")
+    assert "已办结" in page.inner_text("#case-status") and page.inner_text("#case-result").startswith("JY")
     timeline = page.inner_text("#timeline")
-    assert "已开始" in timeline and "已办结" in timeline
+    assert all(step in timeline for step in ("已开始", "已提交", "已受理", "审查中", "已办结"))
     check_page(page, tab_to=("#rate-case",))
 
-    # Rate it: stars, the five dimensions, a comment.
-    case_number = page.inner_text("#case-number")
+    # Rate it: a comment and one plain-language dimension (optional), then one tap on the overall level.
+    case_number = page.url.rsplit("/", 1)[1]
     page.locator("#rate-case").click()
     page.wait_for_url("**/rating")
-    check_page(page, tab_to=("#rating-submit",))
-    for name, stars in (("stars", 5), ("tangibility", 5), ("reliability", 5), ("responsiveness", 4),
-                        ("assurance", 5), ("empathy", 4)):
-        page.locator(f"#{name} input[value='{stars}']").check()
+    check_page(page, tab_to=("#level-5",))
+    assert [page.inner_text(f"#level-{n}") for n in (5, 4, 3, 2, 1)] == ["非常满意", "满意", "基本满意", "不满意",
+                                                                        "非常不满意"]
+    for n in (5, 1):
+        box = page.locator(f"#level-{n}").bounding_box()
+        assert box["height"] >= 44 and box["x"] + box["width"] <= PHONE["width"], "a big target on the phone"
+    page.locator("#rating-more summary").click()
+    assert "页面清楚吗" in page.inner_text("#tangibility-hint")
+    page.locator("#responsiveness input[value='4']").check()
     page.get_by_label("评价内容", exact=False).fill(COMMENT)
-    page.locator("#rating-submit").click()
+    page.locator("#level-5").click()  # the one tap that sends the rating
 
     # The rating appears on the app's public rating page.
     page.wait_for_url(on_path("/services/apps/shiantong"))
     assert "感谢您的评价" in page.inner_text("main")
     rating = page.locator("#ratings article.rating").first
-    assert COMMENT in rating.inner_text()
-    assert "响应性 4★" in rating.inner_text() and "有形性 5★" in rating.inner_text()
-    assert "1 条评价" in page.inner_text("#app-facts")
+    assert COMMENT in rating.inner_text() and "非常满意" in rating.inner_text()
+    assert "办得快 4★" in rating.inner_text() and "好用" not in rating.inner_text(), "only the dimensions given"
+    assert "1 条评价" in page.inner_text("#app-facts") and "评价不足" in page.inner_text("#app-facts")
     check_page(page)
+
+    # One tap also rates a case straight away, nothing else asked: the same page offers to change the level.
+    page.goto(f"{base}/my/cases/{case_number}/rating")
+    assert page.locator("#level-5").get_attribute("aria-pressed") == "true"
+    page.locator("#level-4").click()
+    page.wait_for_url(on_path("/services/apps/shiantong"))
+    assert "满意" in page.locator("#ratings article.rating").first.inner_text()
 
     # The rest of the citizen's pages, in Chinese and then in English (longer words, same 360 px).
     pages = ("/my/todo", "/identity/my-data", f"/my/complaints/new?case={case_number}", "/my/complaints",
@@ -377,9 +403,7 @@ def open_app_as(page, platform, persona: str, slug: str) -> str:
     origin = f"http://{slug}.apps.localhost:{platform['port']}"
     page.wait_for_url(lambda url: url.startswith(origin) or "/identity/consent/" in url, timeout=90_000)
     if "/identity/consent/" in page.url:
-        page.locator("input[name=grant]").click()
-        page.wait_for_url(on_path(f"/apps/{slug}/launch"))
-        page.locator(f"form[action='/apps/{slug}/launch'] button[type=submit]").click()
+        page.locator("input[name=grant]").click()  # agreeing opens the app
         page.wait_for_url(f"{origin}/", timeout=90_000)
     return origin
 

@@ -71,3 +71,24 @@ def test_recommendations_from_history(market, world):
     market.complete(citizen, market.apps["a"])
     recs = recommendations_for(citizen.id)
     assert [(r.item.code, r.reason, r.life_event.code) for r in recs] == [("item-b", "next_step", "a-then-b")]
+
+
+def test_the_department_keeps_search_words_citizens_find_its_item_by(world, client):
+    from core.errors import Forbidden
+    from marketplace.catalogue import services as catalogue
+    from tests.marketplace.webpages import login, submit, text
+
+    assert "item-a" not in codes("餐饮")
+    login(client, "staff_a")
+    page = text(client.get("/services/items/item-a"))
+    assert 'id="search-words"' in page and "搜索词" in page
+    response = submit(client, "/services/items/item-a", {"synonyms": "餐饮， 开饭店、餐饮"},
+                      action="/services/items/item-a/synonyms")
+    assert response.status_code == 302
+    assert catalogue.service_item_get("item-a").synonyms == ["餐饮", "开饭店"], "split, trimmed, once each"
+    assert codes("餐饮")[0] == "item-a" and codes("kaifandian")[0] == "item-a", "the words and their pinyin"
+    assert "搜索词已保存：餐饮、开饭店" in text(client.get("/services/items/item-a"))
+
+    with pytest.raises(Forbidden):
+        catalogue.service_item_synonyms_set(db.session.get(User, world.ids["staff_b"]), "item-a", ["x"])
+    assert 'id="search-words"' not in text(client.get("/services/items/item-b")), "another department's item"

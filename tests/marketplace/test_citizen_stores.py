@@ -35,3 +35,20 @@ def test_store_page_shows_the_guide_and_only_open_orders(world, client):
 def test_unknown_department_is_a_friendly_404(client):
     response = client.get("/departments/no-such-dept")
     assert response.status_code == 404 and "no-such-dept" in text(response)
+
+
+def test_store_items_link_to_their_pages_and_channels_are_named_in_words(world, client):
+    from marketplace.catalogue import services as catalogue
+
+    catalogue.service_item_create(SYSTEM, department_id=world.ids["dept_a"], code="move", name="户口迁移",
+                                  time_limit_days=5, channels=["online", "window"])
+    page = text(client.get("/departments/dept-a"))
+    assert '<a href="/services/items/move">户口迁移</a>' in page and 'href="/services/items/item-a"' in page
+    assert "网上办理、窗口办理" in page and "online" not in page
+    assert "Online, At the service window" in text(client.get("/departments/dept-a?lang=en"))
+
+
+def test_an_item_without_apps_shows_the_way_to_apply_offline(world, client):
+    page = text(client.get("/services/items/item-a"))  # the world has no published app
+    assert 'id="offline-channel"' in page and "窗口办理" in page and "甲局的办事窗口" in page
+    assert 'href="/departments/dept-a"' in page

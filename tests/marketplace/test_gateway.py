@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -21,17 +22,21 @@ from tests.services import require_bwrap
 
 APPS = "apps.localhost:5000"
 SCOPES = ["person.read", "application.submit"]
+OTHER_RESIDENT_ID = "410320199607073214"  # a person of the dataset who never used the app (food_ok's applicant)
 
 # A tiny app that shows what reaches it, streams big bodies, sets cookies and calls the department service.
 ECHO_APP = b'''
 import http.client, json, os, socket
 
-def dept(method, target, body):
+def dept(method, target, body, delegation):
     conn = http.client.HTTPConnection("dept")
     sock = socket.socket(socket.AF_UNIX)
     sock.connect(os.environ["GOVAPP_DEPT_SOCKET"])
     conn.sock = sock
-    conn.request(method, target, body=body, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if delegation and "nodelegation" not in target:  # the citizen's delegation, as the SDK's client sends it
+        headers["Authorization"] = "Bearer " + delegation
+    conn.request(method, target.replace("nodelegation", ""), body=body, headers=headers)
     reply = conn.getresponse()
     return reply.status, reply.read()
 
@@ -48,8 +53,13 @@ def app(environ, start_response):
                                   ("Set-Cookie", "govgw_session=forged; Path=/"),
                                   ("Set-Cookie", "__Host-govgw_session=forged; Path=/; Secure")])
         return [b"ok"]
+    if path == "/page":
+        page = b"<!doctype html><html><head><title>t</title></head><body class=app><h1>App page</h1></body></html>"
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(page)))])
+        return [page]
     if path.startswith("/dept/"):
-        status, answer = dept(environ["REQUEST_METHOD"], path[5:] + ("?" + query if query else ""), body or None)
+        status, answer = dept(environ["REQUEST_METHOD"], path[5:] + ("?" + query if query else ""), body or None,
+                              environ.get("HTTP_X_REPLAY") or environ.get("HTTP_X_DEPARTMENT_TOKEN"))
         start_response("%d Dept" % status, [("Content-Type", "application/json")])
         return [answer]
     seen = {"method": environ["REQUEST_METHOD"], "path": path, "query": query, "body_bytes": len(body),
@@ -117,6 +127,19 @@ def citizen_of(gw):
     from marketplace.accounts.models import User
 
     return db.session.get(User, gw["citizen_id"])
+
+
+def declare_fields(gw, required, optional=()):
+    """Make the echo version certified with a manifest declaring these department fields (what intake and the
+    certification record for a real bundle), so the consent page asks for them."""
+    from core.extensions import db
+    from sandbox.models import CertificationRun
+
+    db.session.add(CertificationRun(app_version_id=gw["version_id"], bundle_sha256="0" * 64, suite_version="1",
+                                    suite_sha256="0" * 64, suite={}, job_id=f"declared-{gw['version_id']}",
+                                    state="certified", report={"manifest": {"fields": list(required),
+                                                                            "optional_fields": list(optional)}}))
+    db.session.commit()
 
 
 def launch(client, slug="echo"):
@@ -226,6 +249,44 @@ def test_launch_goes_on_only_to_a_path_of_the_app(client, gw, next_):
     assert kept.headers["Location"] == "/applications?step=2"
 
 
+def test_app_pages_carry_the_platform_bar_with_the_way_back(client, gw):
+    enter(client)
+    page = on_app(client, "/page")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and html.startswith("<!doctype html>")
+    bar = re.search(r'<body class=app><nav id="govmarket-bar" lang="zh-CN" aria-label="政务应用市场"[^>]*>(.*?)</nav>'
+                    r'<h1>App page</h1>', html)
+    assert bar, html[:400]
+    issuer = client.application.config["ISSUER"].rstrip("/")
+    assert f'href="{issuer}/services/apps/echo"' in bar.group(1) and "返回政务应用市场" in bar.group(1)
+    assert f'href="{issuer}/my/cases"' in bar.group(1)
+    assert int(page.headers.get("Content-Length", len(page.data))) == len(page.data), "no stale length"
+    assert "govmarket-bar" not in on_app(client, "/x").get_data(as_text=True), "JSON answers are left alone"
+    english = on_app(client, "/page", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Back to the Gov App Market" in english
+
+
+def test_the_bar_is_inserted_after_body_even_when_the_tag_is_split_across_chunks():
+    from marketplace.gateway.bar import WithBar, bar_html, injectable
+
+    closed = []
+
+    class Body(list):
+        def close(self):
+            closed.append(True)
+
+    bar = bar_html("http://p.example/", "a<b", "名<字>", "zh")
+    assert b'href="http://p.example/services/apps/a&lt;b"' in bar and "名&lt;字&gt;".encode() in bar
+    body = WithBar(Body([b"<html><head></head><bo", b"dy id=x>hi", b"</body></html>"]), b"[BAR]")
+    assert b"".join(body) == b"<html><head></head><body id=x>[BAR]hi</body></html>"
+    body.close()
+    assert closed == [True], "closing the page closes the app's answer (and its lease)"
+    assert b"".join(WithBar([b"<head></head><p>no body tag"], b"[BAR]")) == b"<head></head>[BAR]<p>no body tag"
+    assert b"".join(WithBar([b"plain"], b"[BAR]")) == b"plain"
+    assert not injectable(200, [("Content-Type", "text/html"), ("Content-Encoding", "gzip")])
+    assert not injectable(302, [("Content-Type", "text/html")]) and injectable(200, [("content-type", "text/html")])
+
+
 def test_without_a_gateway_session_the_app_is_not_reached(client, gw):
     response = on_app(client, "/")
     assert response.status_code == 401
@@ -288,6 +349,24 @@ def test_login_and_consent_come_before_the_app(app, client, gw):
     assert response.status_code == 303 and "/identity/login" in response.headers["Location"]
 
 
+def test_agreeing_to_share_goes_straight_into_the_app_two_taps_after_login(app, client, gw):
+    from marketplace.identity import services as identity
+
+    identity.consent_revoke(citizen_of(gw), gw["app_id"])
+    first_tap = launch(client)
+    consent_url = first_tap.headers["Location"]
+    assert consent_url.startswith(f"/identity/consent/{gw['app_id']}?next=/apps/echo/launch")
+    second_tap = submit(client, consent_url, {"fields": ["name"], "grant": "1"})
+    assert second_tap.status_code == 307 and second_tap.headers["Location"] == "/apps/echo/launch", \
+        "the consent POST is repeated at the launch address (same CSRF token), no third tap"
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get(consent_url).get_data(as_text=True))
+    opened = client.post("/apps/echo/launch", data={"csrf_token": token.group(1), "fields": ["name"], "grant": "1"})
+    assert opened.status_code == 303 and urlsplit(opened.headers["Location"]).netloc == f"echo.{APPS}"
+    elsewhere = submit(client, f"/identity/consent/{gw['app_id']}?next=/identity/my-data", {"fields": ["name"],
+                                                                                           "grant": "1"})
+    assert elsewhere.status_code == 302, "from My data the choice is only saved"
+
+
 def test_unknown_and_unpublished_apps_get_a_friendly_404(app, client, gw):
     from core.extensions import db
 
@@ -333,9 +412,12 @@ def test_department_calls_are_recorded_and_a_decision_completes_the_case(app, cl
     from core.audit import AuditEvent
     from core.extensions import db
     from marketplace.gateway.models import DepartmentCall
+    from marketplace.identity import services as identity
     from marketplace.identity.models import AccessLogEntry
     from marketplace.transactions.models import Transaction
 
+    declare_fields(gw, ["name"])
+    identity.consent_grant(citizen_of(gw), gw["app_id"], ["name", "dept:name"])
     enter(client)
     resident_id = gw["resident_id"]
     person = on_app(client, f"/dept/persons/{resident_id}")
@@ -345,11 +427,22 @@ def test_department_calls_are_recorded_and_a_decision_completes_the_case(app, cl
     decision = on_app(client, "/dept/applications/social-security-card", method="POST",
                       data=json.dumps(ssc_ok["application"]))
     assert decision.status_code == 201 and decision.json["decision"] == "accepted"
+    # Outside the citizen's delegation: another (non-consenting) person's record, and a call without the token.
+    other = on_app(client, f"/dept/persons/{OTHER_RESIDENT_ID}")
+    assert other.status_code == 403 and other.json["error"] == "not_delegated", other.json
+    bare = on_app(client, f"/dept/persons/{resident_id}nodelegation")
+    assert bare.status_code == 401 and bare.json["error"] == "delegation_missing"
 
     calls = db.session.scalars(sa.select(DepartmentCall).where(DepartmentCall.app_id == gw["app_id"])
                                .order_by(DepartmentCall.id)).all()
     assert [(c.method, c.status, c.violation) for c in calls] == [("GET", 200, False), ("GET", 403, True),
-                                                                  ("POST", 201, False)]
+                                                                  ("POST", 201, False), ("GET", 403, False),
+                                                                  ("GET", 401, False)]
+    refusals = db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.action == "gateway.department_delegation_refused").order_by(AuditEvent.id)).all()
+    assert [(e.payload["refusal"], e.department_id is not None) for e in refusals] == [
+        ("not_delegated", True), ("delegation_missing", True)]
+    assert all(OTHER_RESIDENT_ID not in json.dumps(e.payload) for e in refusals)
     assert calls[1].scope == "licence.read" and calls[2].case_number == decision.json["case_number"]
     assert all(c.citizen_ids == [gw["citizen_id"]] for c in calls if c.status < 400)
     violation = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "gateway.department_scope_violation"))
@@ -363,7 +456,22 @@ def test_department_calls_are_recorded_and_a_decision_completes_the_case(app, cl
     case = db.session.scalar(sa.select(Transaction).where(Transaction.citizen_id == gw["citizen_id"],
                                                           Transaction.app_id == gw["app_id"]))
     db.session.refresh(case)
-    assert case.status == "completed" and case.department_case_number == decision.json["case_number"]
+    assert case.status == "submitted" and case.department_case_number == decision.json["case_number"]
+    # The department accepts within half an hour and concludes within the item's time limit, on its own clock.
+    from datetime import timedelta
+
+    from core.time import utcnow
+    from marketplace.gateway import instances
+
+    department, case_id = instances.registry(app).instance("echo").dept, case.id
+    department.tick(utcnow() + timedelta(hours=1))  # in this thread, as the department's clock thread does
+    case = db.session.get(Transaction, case_id)
+    assert case.status == "under_review" and case.accepted_at is not None
+    department.tick(utcnow() + timedelta(days=30))
+    db.session.expire_all()
+    case = db.session.get(Transaction, case_id)
+    assert case.status == "completed" and case.result.startswith("SSC")
+    assert [e.kind for e in case.events] == ["started", "submitted", "accepted", "under_review", "completed"]
 
 
 def test_a_consent_change_reaches_the_app_on_the_very_next_request(app, client, gw):
@@ -413,3 +521,76 @@ def test_a_steady_proxied_request_reads_little_and_writes_nothing(app, client, g
     # No read at all: the app with its live version, the session, the citizen, the consent, the profile and the
     # keys come from the shared cache (marketplace/gateway/claims.py), invalidated by every change of their rows.
     assert statements == [], f"{len(statements) / 3:.1f} queries per request: {statements}"
+
+
+def test_the_app_reads_exactly_the_consented_fields_and_a_withdrawal_blocks_the_next_read(app, client, gw):
+    """Serving path: the department answers the app with exactly the three fields the citizen consented to (not the
+    optional one they left unticked); after the citizen withdraws, the app's very next read is refused (403, audited
+    for the department) and the old request's token no longer reads either."""
+    from core.audit import AuditEvent
+    from core.extensions import db
+    from marketplace.identity import services as identity
+    from marketplace.identity.models import AccessLogEntry
+
+    declare_fields(gw, ["name", "phone", "address"], ["birth_date"])
+    status = identity.consent_status(citizen_of(gw), gw["app_id"])
+    assert status.state == "required" and {"dept:name", "dept:phone", "dept:address", "dept:birth_date"} <= set(
+        status.requested)
+    identity.consent_grant(citizen_of(gw), gw["app_id"], ["name", "dept:name", "dept:phone", "dept:address"])
+    enter(client)
+    resident_id = gw["resident_id"]
+    assert on_app(client, "/").status_code == 200  # the instance is up: what follows times the read alone
+    asked = utcnow()
+    person = on_app(client, f"/dept/persons/{resident_id}")
+    assert person.status_code == 200, person.json
+    assert set(person.json) == {"resident_id", "name", "phone", "address"}
+    # In the citizen's access log before the app had the answer (the department reports each call before it
+    # replies), in plain language on My data.
+    entry = db.session.scalar(sa.select(AccessLogEntry).where(AccessLogEntry.user_id == gw["citizen_id"],
+                                                              AccessLogEntry.via == "GET /persons/{resident_id}"))
+    assert entry is not None and set(entry.fields) == {"resident_id", "name", "phone", "address"}
+    assert timedelta(0) <= entry.occurred_at - asked < timedelta(seconds=1)
+    old_token = on_app(client, "/").json["headers"]["X-Department-Token"]
+
+    identity.consent_revoke(citizen_of(gw), gw["app_id"])
+    refused = on_app(client, f"/dept/persons/{resident_id}")
+    assert refused.status_code == 403 and refused.json["error"] == "field_not_consented"
+    replayed = on_app(client, f"/dept/persons/{resident_id}", headers={"X-Replay": old_token})  # a kept token
+    assert replayed.status_code == 401 and replayed.json["error"] == "delegation_superseded"
+    events = db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.action == "gateway.department_delegation_refused", AuditEvent.object_id == str(gw["app_id"]))).all()
+    assert [e.payload["refusal"] for e in events][:1] == ["field_not_consented"]
+
+
+def test_repeated_refusals_suspend_the_version_by_the_documented_rule(app, gw):
+    """REFUSALS_TO_SUSPEND refusals within REFUSAL_WINDOW take the live version off the market (audited with the
+    rule); one refusal fewer does not, refusals older than the window do not count, nor do not_represented ones."""
+    from core.audit import AuditEvent
+    from core.extensions import db
+    from marketplace.gateway import services
+    from marketplace.vendors.models import AppVersion
+
+    benign = {"method": "GET", "path": "/businesses/91410320MA49M30274", "query": "", "status": 403,
+              "refusal": "not_represented", "response": {"error": "not_represented", "detail": "not theirs"}}
+    for _ in range(services.REFUSALS_TO_SUSPEND + 5):  # how a correct app learns the citizen is not the owner
+        services.department_call_record(gw["app_id"], gw["version_id"], benign)
+    assert db.session.get(AppVersion, gw["version_id"]).suspended_at is None
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "gateway.department_representation_refused")) == services.REFUSALS_TO_SUSPEND + 5
+
+    refusal = {"method": "GET", "path": f"/persons/{OTHER_RESIDENT_ID}", "query": "", "status": 403,
+               "refusal": "not_delegated", "response": {"error": "not_delegated", "detail": "another person"}}
+    services.department_call_record(gw["app_id"], gw["version_id"], refusal)
+    db.session.execute(sa.update(AuditEvent).where(AuditEvent.action == "gateway.department_delegation_refused")
+                       .values(occurred_at=utcnow() - services.REFUSAL_WINDOW - timedelta(minutes=1)))
+    for _ in range(services.REFUSALS_TO_SUSPEND - 1):
+        services.department_call_record(gw["app_id"], gw["version_id"], refusal)
+    version = db.session.get(AppVersion, gw["version_id"])
+    assert version.suspended_at is None, "an old refusal counted, or the rule fired one refusal early"
+    services.department_call_record(gw["app_id"], gw["version_id"], refusal)
+    db.session.refresh(version)
+    assert version.suspended_at is not None and "not_delegated" in version.suspension_reason
+    suspended = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "version.suspend",
+                                                              AuditEvent.object_id == str(gw["version_id"])))
+    assert suspended.payload["rule"] == "delegation_refusals" and suspended.department_id is not None
+    assert OTHER_RESIDENT_ID not in json.dumps(suspended.payload)

@@ -89,7 +89,8 @@ def test_persona_login_creates_a_real_name_citizen_and_logs_them_in(client):
     page = client.get("/identity/my-data")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert persona.name in html and persona.person["phone"] in html
+    phone = persona.person["phone"]
+    assert persona.name in html and f"{phone[:3]}****{phone[-4:]}" in html and phone not in html  # masked
     # Logging in again links the same account.
     client.post("/logout", data={"csrf_token": csrf_of(html)})
     persona_login(client, persona)
@@ -356,7 +357,8 @@ def test_citizen_sees_the_log_on_my_data(client, shop):
     user = db.session.scalar(db.select(User).where(User.resident_id == persona.resident_id))
     services.access_log_record(user.id, shop["app"].id, ["resident_id"], "核验申请人身份", "GET /persons/{resident_id}")
     html = client.get("/identity/my-data").get_data(as_text=True)
-    assert "核验申请人身份" in html and "食安通" in html and "GET /persons/{resident_id}" in html
+    assert "核验申请人身份" in html and "食安通" in html and "从部门读取的您的登记信息" in html
+    assert "GET /persons" not in html, "the route is for the downloads, the page says it in plain language"
 
 
 def test_auditors_audit_the_access_log_over_the_api(shop):
@@ -376,3 +378,104 @@ def test_access_log_record_refuses_incomplete_entries(shop):
         services.access_log_record(person.id, shop["app"].id, ["name"], " ", "GET /persons/x")
     with pytest.raises(NotFound):
         services.access_log_record(shop["world"].ids["staff_a"], shop["app"].id, ["name"], "x", "y")
+
+
+# --- My data: masked identifiers, downloads, deletion requests --------------------------------------------------
+
+
+def test_my_data_masks_identifiers_and_the_downloads_hold_them_in_full(client, shop):
+    import csv
+    import io
+    import json
+
+    persona = next(p for p in persona_list() if p.key == "food_ok")
+    persona_login(client, persona)
+    user = db.session.scalar(db.select(User).where(User.resident_id == persona.resident_id))
+    services.consent_grant(user, shop["app"].id, ["name", "phone"])
+    services.access_log_record(user.id, shop["app"].id, ["name", "household_id"], "核验申请人身份",
+                               "GET /persons/{resident_id}")
+    rid = persona.resident_id
+    html = client.get("/identity/my-data").get_data(as_text=True)
+    assert f"{rid[:4]}**********{rid[-4:]}" in html and rid not in html
+    assert "户号" in html, "a department field is named in plain language"
+
+    data = client.get("/identity/my-data/data.json")
+    assert data.status_code == 200 and "attachment" in data.headers["Content-Disposition"]
+    body = json.loads(data.get_data(as_text=True))
+    assert body["held"]["resident_id"] == rid and body["consents"][0]["fields"] == ["name", "phone"]
+    log = json.loads(client.get("/identity/my-data/access-log.json").get_data(as_text=True))["access_log"]
+    assert [(e["app"], e["fields"], e["purpose"]) for e in log] == [("食安通", ["name", "household_id"], "核验申请人身份")]
+    rows = list(csv.reader(io.StringIO(client.get("/identity/my-data/access-log.csv").get_data(as_text=True)
+                                       .lstrip("\ufeff"))))
+    assert rows[0][:3] == ["app", "fields", "purpose"] and rows[1][:3] == ["食安通", "name household_id", "核验申请人身份"]
+    data_csv = client.get("/identity/my-data/data.csv")
+    assert data_csv.mimetype == "text/csv" and ["held", "resident_id", rid] in list(
+        csv.reader(io.StringIO(data_csv.get_data(as_text=True).lstrip("\ufeff"))))
+    assert client.get("/identity/my-data/data.xml").status_code == 404
+
+
+def test_masking_keeps_four_characters_at_each_end():
+    from marketplace.identity.views import masked
+
+    assert masked("resident_id", "410320199607073214") == "4103**********3214"
+    assert masked("phone", "13812345678") == "138****5678"
+    assert masked("name", "阿依古丽·买买提") == "阿依古丽·买买提"
+
+
+def test_a_deletion_request_is_a_task_for_the_vendor_with_a_deadline(client, shop):
+    from core.audit import AuditEvent
+    from core.errors import Conflict
+
+    world = shop["world"]
+    app_id = shop["app"].id
+    person = citizen()
+    services.consent_grant(person, app_id, ["name"])
+    now = utcnow()
+    request = services.deletion_request_create(person, app_id, now=now)
+    assert request.due_at == now + timedelta(days=services.DELETION_DAYS) and request.state == "open"
+    assert services.deletion_request_create(person, app_id).id == request.id, "one open request per app"
+    event = db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "deletion.request"))
+    assert event.vendor_id == shop["app"].vendor_id
+
+    vendor_member = db.session.get(User, world.ids["vendor_a"])
+    other_vendor = db.session.get(User, world.ids["vendor_b"])
+    assert [r.id for r in services.deletion_request_list(vendor_member)] == [request.id]
+    assert services.deletion_request_list(other_vendor) == []
+    with pytest.raises(Forbidden):
+        services.deletion_request_complete(other_vendor, request.id, "deleted")
+    with pytest.raises(Forbidden):
+        services.deletion_request_complete(person, request.id, "deleted")
+    with pytest.raises(ValidationError):
+        services.deletion_request_complete(vendor_member, request.id, "  ")
+    services.deletion_request_complete(vendor_member, request.id, "已删除申请草稿和联系电话")
+    with pytest.raises(Conflict):
+        services.deletion_request_complete(vendor_member, request.id, "again")
+    assert services.deletion_request_list(person)[0].state == "completed"
+
+    late = services.deletion_request_create(person, shop["other"].id, now=now - timedelta(days=16))
+    assert late.state == "overdue"
+
+
+def test_citizen_asks_and_vendor_confirms_deletion_on_the_web(client, shop):
+    from tests.marketplace.webpages import login
+
+    persona = next(p for p in persona_list() if p.key == "food_ok")
+    persona_login(client, persona)
+    user = db.session.scalar(db.select(User).where(User.resident_id == persona.resident_id))
+    services.consent_grant(user, shop["app"].id, ["name"])
+    page = client.get("/identity/my-data").get_data(as_text=True)
+    response = client.post(f"/identity/my-data/consents/{shop['app'].id}/delete-request",
+                           data={"csrf_token": csrf_of(page)})
+    assert response.status_code == 302
+    html = client.get("/identity/my-data").get_data(as_text=True)
+    assert "删除请求" in html and "等待开发商处理" in html
+
+    login(client, "vendor_a")
+    assert "/identity/deletion-requests" in client.get("/apps").get_data(as_text=True)  # found from My apps
+    listing = client.get("/identity/deletion-requests").get_data(as_text=True)
+    assert "食安通" in listing
+    request_id = services.deletion_request_list(user)[0].id
+    done = client.post(f"/identity/deletion-requests/{request_id}/complete",
+                       data={"csrf_token": csrf_of(listing), "note": "已删除申请草稿"})
+    assert done.status_code == 302
+    assert services.deletion_request_list(user)[0].note == "已删除申请草稿"

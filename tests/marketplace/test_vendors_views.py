@@ -105,3 +105,9 @@ def test_other_roles_get_no_upload_form_and_cannot_upload(world, client):
     response = client.post(f"/apps/{world.ids['app_a']}/versions", content_type="multipart/form-data",
                            data={"csrf_token": token, "version": "1.0.0", "bundle": (io.BytesIO(b"x" * 10), "a.tar.gz")})
     assert response.status_code == 403 and db.session.query(AppVersion).count() == before
+
+
+def test_the_new_app_form_shows_the_real_address_an_app_gets(world, client, app):
+    login(client, "vendor_a")
+    page = text(client.get("/apps/new"))
+    assert f"<code>http://my-app.{app.config['APPS_DOMAIN']}/</code>" in page and ".apps.." not in page

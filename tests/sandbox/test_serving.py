@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from mockdata.delegation import HEADER as DELEGATION_HEADER
 from sandbox.harness import ISSUER, HarnessLimits, TokenSigner
 from sandbox.serving import Listeners, ServedVersion, ServingRegistry
 
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.usefixtures("no_leftovers")
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DATASET = ("citizens-v1", 42, 2000)
 SCOPES = ("application.read", "application.submit", "licence.read", "person.read")
+KABAO_FIELDS = ("name", "phone", "guardian_resident_id", "tags", "licences")  # examples/ssc-kabao/govapp.toml
 
 
 def packaged_example(name: str) -> Path:
@@ -83,6 +85,11 @@ def call(instance, signer, method: str, path: str, claims: dict | None = None, b
     headers = {"Content-Type": "application/json"}
     if claims is not None:
         headers["Authorization"] = "Bearer " + signer.sign({"aud": instance.served.audience, **claims})
+        # The citizen's delegation, as the gateway mints it: the department answers the app only inside it.
+        delegation = signer.delegate(claims, app=f"app:{instance.served.app_id}", order="3", fields=KABAO_FIELDS,
+                                     purpose="社保卡申领")
+        if delegation:
+            headers[DELEGATION_HEADER] = delegation
     try:
         # Bytes go out with the headers in one write: an app that answers 401 and closes before reading the body
         # must not leave this client writing into a closed socket (BrokenPipeError).

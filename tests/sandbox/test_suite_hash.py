@@ -16,3 +16,4 @@ def test_suite_hash_known_answer():
     assert hashlib.sha256(CANONICAL.encode("utf-8")).hexdigest() == SUITE_SHA256
     assert suite_hash(SUITE) == SUITE_SHA256
     assert suite_hash({"version": "1.0.0", "cases": SUITE["cases"], "name": "食品经营许可"}) == SUITE_SHA256
+

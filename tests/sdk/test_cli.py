@@ -124,3 +124,62 @@ def test_an_app_that_cannot_start_is_reported_with_its_output(tmp_path):
     assert result.returncode == 1
     assert "the app exited with status 1 before it was ready" in result.stderr
     assert "RuntimeError: missing configuration FOO" in result.stderr
+
+
+def test_the_report_summary_says_what_happened_not_report_braces():
+    from govapp.cli import report_lines
+
+    document = {"state": "failed", "error": None, "report": {
+        "certified": False, "bundle_sha256": "b" * 64,
+        "suite": {"name": "food-licence", "version": 3, "sha256": "a" * 64},
+        "summary": {"total": 26, "passed": 24, "ratio": 0.9231, "latency_p95_ms": 41.5, "violations": 0,
+                    "reasons": ["pass ratio 92.3% is below the required 95%"],
+                    "by_category": {"happy-path": [5, 5], "rules": [3, 5]}},
+        "verdicts": {"timeout": "case refusal-1 took longer than 5 s"},
+        "hidden": {"rules": {"passed": 3, "total": 4}}, "cases": []}}
+    lines = report_lines(document)
+    assert lines[0] == ("Report: NOT CERTIFIED: 24/26 cases passed (92.3%), latency p95 41.5 ms, "
+                        "0 scope violation(s)")
+    assert "  - pass ratio 92.3% is below the required 95%" in lines
+    assert "  ! timeout: case refusal-1 took longer than 5 s" in lines and "  rules: 3/5" in lines
+    assert "  hidden rules: 3/4" in lines and f"  suite food-licence v3 sha256 {'a' * 64}" in lines
+    assert not any("{}" in line for line in lines)
+    assert report_lines({"state": "error", "error": "the sandbox backend is down", "report": None}) == \
+        ["Report: none yet (run error): the sandbox backend is down"]
+
+
+def test_dev_token_is_verified_by_the_sdk_with_the_printed_settings(tmp_path):
+    from click.testing import CliRunner
+    from govapp.cli import main
+    from govapp.identity import IdentityVerifier
+
+    runner = CliRunner()
+    keys = tmp_path / "keys"
+    first = runner.invoke(main, ["dev-token", "--dir", str(keys), "--claim", "name=张三", "--claim",
+                                 "phone=13800000000"])
+    assert first.exit_code == 0, first.output
+    token = first.stdout.strip()
+    assert f"export GOVAPP_JWKS={(keys / 'jwks.json').resolve()}" in first.stderr
+    citizen = IdentityVerifier(keys / "jwks.json", "https://govapp-test.local").verify(token)
+    assert citizen.name == "张三" and citizen.claims["phone"] == "13800000000" and citizen.sub == "dev-citizen"
+    second = runner.invoke(main, ["dev-token", "--dir", str(keys), "--sub", "other"]).stdout.strip()
+    assert IdentityVerifier(keys / "jwks.json", "https://govapp-test.local").verify(first.stdout.strip()).sub == \
+        "dev-citizen", "the key is kept: earlier tokens still verify"
+    assert IdentityVerifier(keys / "jwks.json", "https://govapp-test.local").verify(second).sub == "other"
+    assert runner.invoke(main, ["dev-token", "--dir", str(keys), "--claim", "oops"]).exit_code != 0
+
+
+def test_docs_vendors_md_documents_every_department_method():
+    import inspect
+    from pathlib import Path
+
+    from govapp.department import DepartmentClient
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "vendors.md").read_text("utf-8")
+    methods = [name for name, _ in inspect.getmembers(DepartmentClient, callable) if not name.startswith("_")]
+    assert {"person", "person_licences", "business", "business_licences", "submit_application", "application",
+            "health"} <= set(methods)
+    missing = [name for name in methods if f"`{name}(" not in doc and f"`DepartmentClient.{name}(" not in doc]
+    assert not missing, f"docs/vendors.md does not document {missing}"
+    for code in ("scope_denied", "invalid_identifier", "invalid_request", "unreachable", "too_many_calls"):
+        assert f"`{code}`" in doc, f"the error {code} is not documented"

@@ -70,7 +70,7 @@ def test_a_vendor_logs_in_registers_submits_and_follows_certification(platform, 
 
     submitted = govapp("submit", str(bundle), "--app", app_id, "--wait", cwd=app_dir, env=env, timeout=600)
     assert submitted.returncode == 0, submitted.stdout + submitted.stderr
-    assert "certified" in submitted.stdout
+    assert "certified" in submitted.stdout and "Report: CERTIFIED: " in submitted.stdout, submitted.stdout
 
     again = govapp("submit", str(bundle), "--app", app_id, cwd=app_dir, env=env)
     assert again.returncode != 0

@@ -1,0 +1,117 @@
+"""Manipulation signals: the rules, as pure functions of a new rating and what the platform knows around it.
+
+The same functions judge ratings in production (``services.detect_signals`` reads their inputs from the database)
+and in the benchmark (``bench/rating_signals.py`` keeps them in memory), so the figures in bench/README.md are the
+figures of the rules that run. A signal only sends ratings to the moderators' queue: they keep counting for
+display and pay until a moderator hides them.
+
+Rules, each relative to the rated app's own traffic where traffic matters:
+
+- **burst** — ratings of one app with the same stars from young accounts (created less than ``YOUNG_ACCOUNT``
+  before rating) within ``BURST_WINDOW``, more than the app's own rate of young-account ratings over the previous
+  ``BASELINE`` would explain at the busiest hour of the day (the mean rate × ``PEAK_FACTOR``; ``surprising``: at
+  least ``BURST_MIN`` and above the Poisson mean plus 5 standard deviations plus 3); those ratings are flagged. A
+  popular app gets more new citizens every hour, so it needs a bigger burst to fire.
+- **bombing** — 1★ ratings of one app within ``BOMBING_WINDOW``, surprising against the app's own 1★ rate over
+  ``BASELINE``; those 1★ ratings are flagged.
+- **ring** — at least ``RING_MEMBERS`` accounts that each rated the same ``RING_APPS`` or more apps within
+  ``RING_WINDOW`` of each other's ratings (the same people rating the same apps together).
+- **device** — ``DEVICE_ACCOUNTS`` or more accounts rating one app from the same device fingerprint (user agent
+  and network prefix) within ``DEVICE_WINDOW``.
+- **staff** — a rating from a network the rated app's vendor's own staff use (its known office networks).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+YOUNG_ACCOUNT = timedelta(days=3)
+BASELINE = timedelta(days=14)
+BURST_WINDOW, BURST_MIN = timedelta(hours=1), 5
+PEAK_FACTOR = 3  # the busiest hour of a day carries about three times the day's mean hourly rate
+BOMBING_WINDOW, BOMBING_MIN = timedelta(hours=6), 6
+RING_WINDOW, RING_APPS, RING_MEMBERS = timedelta(days=1), 3, 4
+DEVICE_WINDOW, DEVICE_ACCOUNTS = timedelta(days=7), 3
+KINDS = ("burst", "bombing", "ring", "device", "staff")
+
+
+@dataclass(frozen=True)
+class RatingFacts:
+    """What the rules see of one rating."""
+
+    rating_id: int
+    app_id: int
+    vendor_id: int
+    citizen_id: int
+    stars: int
+    at: datetime
+    account_created_at: datetime
+    device: str = ""  # fingerprint: user agent + network prefix
+    network: str = ""  # the network prefix alone
+
+    @property
+    def young(self) -> bool:
+        return self.at - self.account_created_at < YOUNG_ACCOUNT
+
+
+@dataclass(frozen=True)
+class AppBaseline:
+    """An app's own traffic over ``BASELINE`` before the rules' windows: young-account ratings and 1★ ratings."""
+
+    young_ratings: int = 0
+    one_star_ratings: int = 0
+    span: timedelta = BASELINE
+
+
+def surprising(count: int, expected: float, minimum: int) -> bool:
+    """Whether ``count`` events are beyond what a Poisson rate with mean ``expected`` explains."""
+    return count >= max(minimum, expected + 5 * math.sqrt(expected) + 3)
+
+
+def burst(new: RatingFacts, app_window: Iterable[RatingFacts], baseline: AppBaseline) -> set[int]:
+    """``app_window``: the app's ratings in (new.at − BURST_WINDOW, new.at], the new one included."""
+    young = [r for r in app_window if r.young and r.stars == new.stars and new.at - r.at < BURST_WINDOW]
+    expected = PEAK_FACTOR * baseline.young_ratings * (BURST_WINDOW / baseline.span)
+    return {r.rating_id for r in young} if new.young and surprising(len(young), expected, BURST_MIN) else set()
+
+
+def bombing(new: RatingFacts, app_window: Iterable[RatingFacts], baseline: AppBaseline) -> set[int]:
+    """``app_window``: the app's ratings in (new.at − BOMBING_WINDOW, new.at], the new one included."""
+    if new.stars != 1:
+        return set()
+    ones = [r for r in app_window if r.stars == 1 and new.at - r.at < BOMBING_WINDOW]
+    expected = baseline.one_star_ratings * (BOMBING_WINDOW / baseline.span)
+    return {r.rating_id for r in ones} if surprising(len(ones), expected, BOMBING_MIN) else set()
+
+
+def ring(new: RatingFacts, co_ratings: Iterable[RatingFacts]) -> set[int]:
+    """``co_ratings``: ratings within RING_WINDOW of the new one of the apps its citizen rated in that window (the
+    citizen's own included). Fires when RING_MEMBERS accounts share RING_APPS or more of those apps."""
+    apps_by_citizen: dict[int, set[int]] = defaultdict(set)
+    rows = [r for r in co_ratings if abs(new.at - r.at) <= RING_WINDOW]
+    for r in rows:
+        apps_by_citizen[r.citizen_id].add(r.app_id)
+    mine = apps_by_citizen.get(new.citizen_id, set())
+    if len(mine) < RING_APPS:
+        return set()
+    members = {c for c, apps in apps_by_citizen.items() if len(apps & mine) >= RING_APPS}
+    if len(members) < RING_MEMBERS:
+        return set()
+    return {r.rating_id for r in rows if r.citizen_id in members and r.app_id in mine}
+
+
+def device(new: RatingFacts, same_device: Iterable[RatingFacts]) -> set[int]:
+    """``same_device``: the app's ratings with the new one's fingerprint within DEVICE_WINDOW."""
+    if not new.device:
+        return set()
+    rows = [r for r in same_device if r.device == new.device and new.at - r.at < DEVICE_WINDOW]
+    return {r.rating_id for r in rows} if len({r.citizen_id for r in rows}) >= DEVICE_ACCOUNTS else set()
+
+
+def staff(new: RatingFacts, vendor_networks: Mapping[int, Collection[str]]) -> set[int]:
+    """``vendor_networks``: each vendor's known staff networks."""
+    return {new.rating_id} if new.network and new.network in vendor_networks.get(new.vendor_id, ()) else set()
