@@ -511,16 +511,26 @@ def test_a_steady_proxied_request_reads_little_and_writes_nothing(app, client, g
             statements.append(statement)
 
     sa.event.listen(db.engine, "before_cursor_execute", record)
+    delegations = []
     try:
         for _ in range(3):
-            assert on_app(client, "/").status_code == 200
+            response = on_app(client, "/")
+            assert response.status_code == 200
+            delegations.append(response.json["headers"]["X-Department-Token"])
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", record)
     writes = [s for s in statements if not s.lstrip().upper().startswith("SELECT")]
     assert writes == [], f"a steady request wrote: {writes}"
-    # No read at all: the app with its live version, the session, the citizen, the consent, the profile and the
-    # keys come from the shared cache (marketplace/gateway/claims.py), invalidated by every change of their rows.
+    # No read at all: the app with its live version, the session, the citizen, the consent, the profile, the
+    # delegation basis and the keys come from the shared cache (marketplace/gateway/claims.py), invalidated by
+    # every change of their rows.
     assert statements == [], f"{len(statements) / 3:.1f} queries per request: {statements}"
+    # ... and still a department token minted for each request (its own jti), for the citizen's resident ID.
+    import jwt
+
+    payloads = [jwt.decode(t, options={"verify_signature": False}) for t in delegations]
+    assert len({p["jti"] for p in payloads}) == 3 and all(t for t in delegations)
+    assert {(p["sub"], p["app"]) for p in payloads} == {(gw["resident_id"], f"app:{gw['app_id']}")}
 
 
 def test_the_app_reads_exactly_the_consented_fields_and_a_withdrawal_blocks_the_next_read(app, client, gw):
