@@ -235,7 +235,7 @@ def invitation_accept(token: str):
         except ValidationError as exc:
             show_service_errors(form, exc.errors, exc.message)
         else:
-            login_user(user)
+            start_session(user)
             flash(_("Welcome, %(name)s.", name=user.display_name), "success")
             return redirect(url_for("home.work"))
     response = make_response(render_template("accounts/invitation_accept.html", form=form, invitation=invitation),

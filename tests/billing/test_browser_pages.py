@@ -67,7 +67,7 @@ def test_transparency_and_finance_pages_fit_a_360px_phone(live_server):
         page.get_by_label("电子邮箱").fill(EMAIL)
         page.get_by_label("密码").fill(PASSWORD)
         page.get_by_role("button", name="登录").click()
-        page.wait_for_url(f"{base}/")
+        page.wait_for_url(f"{base}/work")  # staff land on their work queue
         for path in ("/finance/", f"/finance/quarters/{Q3}", f"/finance/quarters/{Q3}/preview",
                      f"/finance/quarters/{Q3}/report", "/finance/ledger", f"/finance/runs/{live_server['run']}",
                      f"/finance/ledger/accounts/{live_server['account']}",

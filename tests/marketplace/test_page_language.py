@@ -32,6 +32,7 @@ TECHNICAL = {
     "client_credentials", "scope", "github", "pypi", "swagger", "mib",
     "tar", "gz", "tgz", "jpeg", "kib",  # file types and sizes
     "shipin", "spjy",  # pinyin: the search box's example of what it understands
+    "iso", "pain", "py", "recompute",  # the bank file's standard (ISO 20022 pain.001), the recompute script's name
 }
 SKIP_TAGS = {"code", "pre", "script", "style", "kbd", "samp", "textarea"}
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -175,7 +176,7 @@ def seed_every_kind_of_page(market, world):
     txn = market.complete(citizen, market.apps["a"])
     rating = ratings.rating_create(citizen, txn.id, stars=2, dimensions=DIMS, comment="太慢了")
     ratings.rating_reply(vendor, rating.id, "我们已经改进了速度")
-    ratings.rating_flag(vendor, rating.id, "the comment names a person")
+    ratings.rating_appeal(vendor, rating.id, "the comment names a person")  # a vendor appeals; only citizens and staff flag
     complaints.complaint_file(citizen, theme="slow", description="等了三天没有回音", transaction_id=txn.id)
     market.complete(citizen, market.apps["b"], decision="rejected")
     from marketplace.identity import services as identity
