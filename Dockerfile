@@ -48,4 +48,6 @@ USER govmarket
 EXPOSE 8000
 # gunicorn listens on 0.0.0.0:$PORT with $WEB_CONCURRENCY worker processes (its own environment defaults).
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import os,sys,urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ['PORT']).status != 200)"
-CMD ["gunicorn", "--threads", "4", "--access-logfile", "-", "marketplace.wsgi:app"]
+# --keep-alive 75: longer than the reverse proxy keeps an idle upstream connection (nginx: 60 s), so the proxy
+# never reuses one gunicorn has just closed (gunicorn's default, 2 s, showed as connection resets in the load test).
+CMD ["gunicorn", "--threads", "4", "--keep-alive", "75", "--access-logfile", "-", "marketplace.wsgi:app"]

@@ -12,6 +12,8 @@ resident memory (ru_maxrss) is its own:
    INSERT … ON CONFLICT DO NOTHING RETURNING, audit row), 5,000 per batch and transaction;
 2. copy: the same rows with ``COPY … FROM STDIN`` into a table with the same columns and indexes
    (no triggers, no validation) — the floor for getting those rows into PostgreSQL;
+   (and last, after the preview: the same events again through ``POST /api/usage/batch`` with a bearer token,
+   in-process through Flask's test client — the HTTP batch endpoint, JSON and per-record schema included);
 3. preview: ``billing.services.settlement_preview`` of the quarter (usage aggregate, rating statistics
    from the bench's ratings table, exact formula, awards);
 4. aggregate: one raw SQL statement computing per-app usage counts joined with per-app rating counts and
@@ -159,6 +161,36 @@ def phase_ingest(url, instance, layout, n_events, start, seconds, now):
     return {"seconds": time.perf_counter() - began, "accepted": accepted}
 
 
+def phase_ingest_http(url, instance, layout, n_events, start, seconds, now):
+    """The same events (keys ``h…``) through ``POST /api/usage/batch`` (JSON, bearer token, schema per record),
+    in-process through the Flask test client: the HTTP batch endpoint without a network hop."""
+    import base64
+
+    from core.auth import SYSTEM
+    from marketplace.accounts import services as accounts
+
+    app = make_app(url, instance, layout)
+    client = app.test_client()
+    with app.app_context():
+        user = accounts.user_create(SYSTEM, email="bench-metering@example.cn", display_name="bench", role="admin",
+                                    password="bench-password-2026")
+        oauth_client, secret = accounts.client_create(user, name="bench", scopes=["usage:write"])
+        basic = base64.b64encode(f"{oauth_client.client_id}:{secret}".encode()).decode()
+    token = client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                        headers={"Authorization": f"Basic {basic}"}).json["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    accepted = 0
+    began = time.perf_counter()
+    for batch in event_rows(n_events, start, seconds, layout):
+        records = [{**r, "idempotency_key": "h" + r["idempotency_key"][1:], "occurred_at": r["occurred_at"].isoformat()}
+                   for r in batch]
+        response = client.post("/api/usage/batch", json={"records": records}, headers=headers)
+        if response.status_code != 200:
+            raise RuntimeError(f"POST /api/usage/batch answered {response.status_code}: {response.get_data()[:300]}")
+        accepted += response.json["accepted"]
+    return {"seconds": time.perf_counter() - began, "accepted": accepted}
+
+
 def phase_copy(url, layout, n_events, start, seconds, now):
     import psycopg
 
@@ -271,6 +303,8 @@ def main(argv=None) -> None:
         aggregate, aggregate_rss = in_child(phase_aggregate, url)
         preview_warm, preview_warm_rss = in_child(phase_preview, url, instance, layout)
         aggregate_warm, _ = in_child(phase_aggregate, url)
+        print(f"ingesting the same {n_events:,} events through POST /api/usage/batch …", file=sys.stderr)
+        http, http_rss = in_child(phase_ingest_http, url, instance, layout, n_events, span.starts_at, seconds, now)
         result = {
             "benchmark": "billing_settlement",
             "scale": args.scale, "events": n_events, "ratings": n_ratings, "apps": APPS,
@@ -280,6 +314,9 @@ def main(argv=None) -> None:
             "copy": {"seconds": round(copy["seconds"], 2), "events_per_second": round(n_events / copy["seconds"]),
                      "peak_rss_mib": copy_rss},
             "ingest_over_copy_time": round(ingest["seconds"] / copy["seconds"], 2),
+            "ingest_http": {"seconds": round(http["seconds"], 2), "events_per_second": round(n_events / http["seconds"]),
+                            "accepted": http["accepted"], "peak_rss_mib": http_rss},
+            "ingest_http_over_copy_time": round(http["seconds"] / copy["seconds"], 2),
             "preview": {"seconds": round(preview["seconds"], 3), "warm_seconds": round(preview_warm["seconds"], 3),
                         "peak_rss_mib": max(preview_rss, preview_warm_rss), "orders": preview["orders"],
                         "apps_paid": preview["apps_paid"], "total_fen": preview["total_fen"],

@@ -14,7 +14,8 @@ spread unevenly over the apps. Every item page therefore shows 20 apps side by s
 As an operator does after a bulk import, it then rebuilds the catalogue's kept statistics from the raw rows
 (``govmarket statistics rebuild``; timed and reported as ``statistics_rebuild_s``).
 
-Timed through the Flask test client, warm (after two untimed requests), median of ``--repeat`` requests:
+Timed through the Flask test client, warm (after two untimed requests), median of ``--repeat`` requests (and
+``uncached_*``: the same with the kept catalogue pages forgotten before each request, what rendering costs):
 ``GET /services/items/<code>`` (20 apps: Bayesian ratings, counts, distributions, completed cases, median
 handling time, certification dates), ``GET /services/search?q=…`` and the trivial ``GET /healthz``. Then what
 keeping the statistics costs writers: a case completed and rated through the services for the most-rated app and
@@ -233,6 +234,23 @@ def timed(client, path: str, repeat: int) -> tuple[float, int]:
     return statistics.median(times), size
 
 
+def timed_cold(app, client, path: str, repeat: int) -> float | None:
+    """The median of GETs with the kept catalogue pages forgotten before each (marketplace/citizen/page_cache.py):
+    what rendering the page costs, as every request paid before the cache. None on code without the cache."""
+    from core import extensions
+
+    if not hasattr(extensions, "cache"):
+        return None
+    times = []
+    for _ in range(repeat):
+        with app.app_context():
+            extensions.cache.clear()
+        started = time.perf_counter()
+        client.get(path)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
 def timed_writes(app, app_id: int, citizen_id: int, repeat: int) -> dict:
     """What keeping the statistics costs a writer: a case completed and rated through the services for
     ``app_id`` (``repeat`` times, median seconds), and the statistics part alone — ``case_completed`` (+1 and the
@@ -322,9 +340,14 @@ def main() -> None:
             for name, path in pages.items():
                 seconds, size = timed(client, path, args.repeat)
                 figures[name] = {"path": path, "median_s": round(seconds, 5), "bytes": size}
+                cold = timed_cold(app, client, path, args.repeat) if path != "/healthz" else None
+                if cold is not None:
+                    figures[name]["uncached_median_s"] = round(cold, 5)
             base = figures["trivial /healthz"]["median_s"]
             for figure in figures.values():
                 figure["ratio_to_trivial"] = round(figure["median_s"] / base, 1)
+                if "uncached_median_s" in figure:
+                    figure["uncached_ratio_to_trivial"] = round(figure["uncached_median_s"] / base, 1)
             writes = {name: timed_writes(app, app_id, citizen_id, max(5, args.repeat // 2))
                       for name, app_id in zip(("most-rated app", "middle app"), write_apps, strict=True)}
             with app.app_context():

@@ -9,7 +9,8 @@ consents, launches the app and redeems the launch code for a gateway session. Th
 gateway, Flask app) is then served by werkzeug's threaded server on 127.0.0.1, and three targets are timed:
 
 - **proxied**: ``GET /`` on the app's origin (``Host: ssc-kabao.<APPS_DOMAIN>``, gateway session cookie): the
-  gateway looks up app, version and session in the database, reuses or mints the identity JWT, mints the
+  gateway looks up app, version and session in the claims cache (the database on a miss), reuses or mints the
+  identity JWT, mints the
   citizen's department access token (the delegation, issue #12), leases the instance and forwards the request
   over the instance's unix socket;
 - **direct**: the same ``GET /`` sent straight to the same running instance's socket (one new connection per
@@ -108,11 +109,88 @@ def citizen_session(app, app_id: int) -> tuple[str, str]:
         return token, jwt
 
 
+def profile_proxied(app, host: str, cookie: str, n: int) -> None:
+    """Where a proxied request's time goes: N requests through the WSGI stack in this process under cProfile."""
+    import cProfile
+    import io
+    import pstats
+
+    from werkzeug.test import Client
+
+    from marketplace.gateway.origin import COOKIE
+
+    client = Client(app)
+    client.set_cookie(COOKIE, cookie, domain=host.split(":")[0])
+    for _ in range(20):
+        assert client.get("/", base_url=f"http://{host}").status_code == 200
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    for _ in range(n):
+        client.get("/", base_url=f"http://{host}").close()
+    profiler.disable()
+    wall = time.perf_counter() - started
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    print(f"profile: {n} proxied requests in-process, {wall / n * 1000:.2f} ms each (under cProfile)", file=out)
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(40)
+    print(out.getvalue(), file=sys.stderr)
+
+
+class Gunicorn:
+    """gunicorn serving marketplace.wsgi:app on the bench's database, as the Dockerfile starts it."""
+
+    def __init__(self, args, app, tmp: Path):
+        import socket
+        import subprocess
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        env = {**os.environ, "DATABASE_URL": app.config["DATABASE_URL"], "GOVMARKET_SECRET_KEY": "bench-secret",
+               "GOVMARKET_INSTANCE_PATH": str(tmp), "GOVMARKET_QUEUE_MODE": "sync",
+               "GOVMARKET_APPS_DOMAIN": app.config["APPS_DOMAIN"], "GOVMARKET_LOG_LEVEL": "WARNING"}
+        if args.cache:
+            env["GOVMARKET_CACHE_TYPE"] = args.cache
+        command = [str(Path(sys.executable).parent / "gunicorn"), "-b", f"127.0.0.1:{self.port}",
+                   "-w", str(args.workers), "-k", args.server, "--threads", str(args.threads),
+                   "--worker-connections", "100", "--keep-alive", "75", "--log-level", "warning",
+                   "marketplace.wsgi:app"]
+        self.process = subprocess.Popen(command, env=env, cwd=Path(__file__).resolve().parent.parent)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise SystemExit("gunicorn did not start")
+            time.sleep(0.2)
+
+    def shutdown(self) -> None:
+        self.process.terminate()
+        self.process.wait(60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=500, help="requests per target and run")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--database-url", help="an empty database to use instead of a fresh SQLite file")
+    parser.add_argument("--server", choices=("werkzeug", "gthread", "gevent", "sync"), default="werkzeug",
+                        help="werkzeug's threaded server in this process, or gunicorn (marketplace.wsgi:app, as in "
+                             "production) with that worker class in child processes")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=8, help="gunicorn gthread threads per worker")
+    parser.add_argument("--cache", default="", help="GOVMARKET_CACHE_TYPE of the gunicorn workers (RedisCache: "
+                                                    "REDIS_URL); default SimpleCache per worker")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="also run N proxied requests in-process (werkzeug's test client, no server) under "
+                             "cProfile and print the top functions by own and cumulative time to stderr")
     parser.add_argument("--without-delegation", action="store_true",
                         help="mint no department access token (to measure what the delegation costs the gateway; "
                              "the app's department calls would then be refused)")
@@ -121,6 +199,7 @@ def main() -> None:
         from marketplace.gateway import services as gateway_services
 
         gateway_services.department_token = lambda session: None
+        gateway_services.department_token_of = lambda entry: None
     load_average = os.getloadavg()
 
     from werkzeug.serving import make_server
@@ -135,9 +214,13 @@ def main() -> None:
         app = build_platform(Path(tmp), args.database_url)
         app_id, certify_s = publish_sample(app, echo)
         cookie, jwt = citizen_session(app, app_id)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        port = server.server_port
+        if args.server == "werkzeug":
+            server = make_server("127.0.0.1", 0, app, threaded=True)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            port = server.server_port
+        else:
+            server = Gunicorn(args, app, Path(tmp))
+            port = server.port
         app_host = f"{SAMPLE}.{app.config['APPS_DOMAIN'].split(':')[0]}:{port}"
         registry = instances.registry(app)
         try:
@@ -179,7 +262,13 @@ def main() -> None:
                 for once in targets.values():  # warm up every path
                     for _ in range(20):
                         once()
+                if args.profile:
+                    profile_proxied(app, app_host, cookie, args.profile)
                 result: dict = {"load_average_at_start": load_average, "sample_app": SAMPLE,
+                                "server": args.server if args.server == "werkzeug" else
+                                f"gunicorn {args.server}, {args.workers} workers"
+                                + (f" × {args.threads} threads" if args.server == "gthread" else "")
+                                + (f", cache {args.cache}" if args.cache else ""),
                                 "backend": app.config["SANDBOX_BACKEND"],
                                 "database": app.config["DATABASE_URL"].split(":", 1)[0],
                                 "certification_s": round(certify_s, 1), "requests": args.requests,

@@ -7,12 +7,16 @@ then checks the role (only finance previews and posts; auditors read). The trans
 
 from __future__ import annotations
 
-from flask import Response, url_for
+import re
+from datetime import datetime
+
+from flask import Response, jsonify, url_for
 from flask_smorest import Blueprint
 from marshmallow import ValidationError as SchemaError
 
 from billing import reports, services
 from billing.schemas import (
+    ROW_ID,
     AccountOut,
     AccountStatementOut,
     BalanceOut,
@@ -54,6 +58,34 @@ def _reason(messages) -> str:
     return str(messages)
 
 
+_RECORD_FIELDS = frozenset(UsageRecordIn().fields)
+_ISO_AWARE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
+
+
+def _plain_record(raw) -> dict | None:
+    """What ``UsageRecordIn().load(raw)`` gives for a plainly well-formed record — the exact fields, ids that are
+    positive ints, keys of 1–128 characters, an extended ISO 8601 time with an offset — without marshmallow's
+    per-field machinery (most of a batch's time); None for anything else, which the schema then loads or words
+    the refusal of, as before."""
+    if type(raw) is not dict or raw.keys() != _RECORD_FIELDS:
+        return None
+    for name in ("order_id", "app_id", "vendor_id"):
+        value = raw[name]
+        if type(value) is not int or not ROW_ID.min <= value <= ROW_ID.max:
+            return None
+    for name in ("idempotency_key", "transaction_ref"):
+        value = raw[name]
+        if type(value) is not str or not 1 <= len(value) <= 128:
+            return None
+    occurred = raw["occurred_at"]
+    if type(occurred) is not str or not _ISO_AWARE.match(occurred):
+        return None
+    try:
+        return {**raw, "occurred_at": datetime.fromisoformat(occurred)}
+    except ValueError:  # e.g. 30 February
+        return None
+
+
 @blp.post("/usage/batch")
 @blp.arguments(UsageBatchIn)
 @blp.response(200, UsageBatchOut)
@@ -62,15 +94,23 @@ def _reason(messages) -> str:
 def usage_batch(actor, args):
     """Report completed transactions; each record is answered: accepted, duplicate (counted once) or rejected."""
     records = []
+    schema = UsageRecordIn()  # one instance for the batch: building a schema costs more than loading a record
     for raw in args["records"]:
+        plain = _plain_record(raw)
+        if plain is not None:
+            records.append(plain)
+            continue
         try:
-            records.append(UsageRecordIn().load(raw))
+            records.append(schema.load(raw))
         except SchemaError as exc:
             key = raw.get("idempotency_key")
             records.append(services.InvalidRecord(key if isinstance(key, str) else None, _reason(exc.messages)))
     results = services.usage_record_batch(actor, records)
     counts = {status: sum(1 for r in results if r.status == status) for status in ("accepted", "duplicate", "rejected")}
-    return {**counts, "results": results}
+    # What UsageBatchOut dumps, built directly: dumping 5,000 results through marshmallow was a sixth of a batch.
+    return jsonify({**counts, "results": [
+        {"index": r.index, "idempotency_key": r.idempotency_key, "status": r.status, "reason": r.reason,
+         "settle_quarter": r.settle_quarter, "late": r.late} for r in results]})
 
 
 @blp.get("/billing/quarters")

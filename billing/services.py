@@ -189,14 +189,39 @@ RETURNING idempotency_key
 """
 
 
+_STAGING = "billing_usage_staging"
+_CREATE_STAGING = f"""
+CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (idempotency_key text, order_id integer, app_id integer, vendor_id integer,
+    transaction_ref text, occurred_at timestamptz, received_at timestamptz, quarter_code text,
+    settle_quarter_code text, is_late boolean) ON COMMIT DELETE ROWS"""
+_INSERT_FROM_STAGING = """
+INSERT INTO billing_usage_events (idempotency_key, order_id, app_id, vendor_id, transaction_ref, occurred_at,
+                                  received_at, quarter_code, settle_quarter_code, is_late)
+SELECT idempotency_key, order_id, app_id, vendor_id, transaction_ref, occurred_at, received_at, quarter_code,
+       settle_quarter_code, is_late FROM billing_usage_staging
+ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key"""
+
+
 def _insert_usage(rows: list[dict]) -> set[str]:
     """Insert the rows, skipping keys already present; return the keys inserted."""
     table = UsageEvent.__table__
     if db.session.get_bind().dialect.name == "postgresql":
-        # One statement over arrays: PostgreSQL plans it once, whatever the batch size.
-        statement = sa.text(_INSERT_USAGE_ARRAYS)
-        columns = _USAGE_COLUMNS
-        return set(db.session.scalars(statement, {c: [r[c] for r in rows] for c in columns}))
+        # COPY (binary-free text protocol, rows adapted in psycopg's C code) into a per-connection staging table,
+        # then one INSERT … SELECT … ON CONFLICT DO NOTHING: the floor of getting rows in (COPY) plus the
+        # duplicate check, in the session's transaction. The staging rows go at commit.
+        connection = db.session.connection()
+        connection.exec_driver_sql(_CREATE_STAGING)
+        cursor = connection.connection.driver_connection.cursor()
+        try:
+            cursor.execute("DELETE FROM billing_usage_staging")  # empty unless an earlier batch ran in this transaction
+            with cursor.copy(f"COPY {_STAGING} ({', '.join(_USAGE_COLUMNS)}) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row(tuple(r[c] for c in _USAGE_COLUMNS))
+            cursor.execute(_INSERT_FROM_STAGING)
+            inserted = {row[0] for row in cursor.fetchall()}
+        finally:
+            cursor.close()
+        return inserted
     stmt = insert_ignoring_duplicates(table, ["idempotency_key"]).returning(table.c.idempotency_key)
     return {row[0] for row in db.session.execute(stmt, rows)}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_caching import Cache
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -21,6 +22,18 @@ db = SQLAlchemy(metadata=sa.MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# What several web processes must agree on without a database read: Redis in production, this process's memory on
+# the embedded default (configured by ``init_cache``; the keys' owners document what they keep and who clears it).
+cache = Cache()
+
+
+def init_cache(app) -> None:
+    kind = app.config.get("CACHE_TYPE") or ("RedisCache" if app.config.get("ENV") == "production" else "SimpleCache")
+    settings = {"CACHE_TYPE": kind, "CACHE_DEFAULT_TIMEOUT": 300, "CACHE_KEY_PREFIX": "govmarket:",
+                "CACHE_THRESHOLD": 50_000}
+    if kind == "RedisCache":
+        settings["CACHE_REDIS_URL"] = app.config["REDIS_URL"]
+    cache.init_app(app, config=settings)
 
 
 @sa.event.listens_for(sa.engine.Engine, "connect")

@@ -19,7 +19,7 @@ from core import logs, queue
 from core.auth import authenticate_api_request, required_scopes
 from core.config import load_config
 from core.errors import DomainError, ValidationError
-from core.extensions import csrf, db, limiter, login_manager, migrate
+from core.extensions import csrf, db, init_cache, limiter, login_manager, migrate
 from marketplace import (
     accounts,
     analytics,
@@ -83,6 +83,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.login_view = "accounts.login"
     csrf.init_app(app)
     limiter.init_app(app)
+    init_cache(app)
     i18n.init_app(app)
     queue.init_app(app)
     passwords.configure(app.config.get("PASSWORD_HASH_PROFILE", "RFC_9106_LOW_MEMORY"))

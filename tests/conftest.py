@@ -138,6 +138,10 @@ def _rollback(request):
             db.session = original
             outer.rollback()
             connection.close()
+            # Rolled-back rows come back with the same ids (SQLite): nothing cached from them may outlive the test.
+            from core.extensions import cache
+
+            cache.clear()
             # The signing key a process keeps came from rows now rolled back: the next test reads its own.
             from marketplace.identity import keys
 

@@ -8,7 +8,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from marketplace.citizen import api as citizen_api
-from marketplace.citizen import cli, models, statistics, views  # noqa: F401  (models: the tables)
+from marketplace.citizen import cli, models, page_cache, statistics, views  # noqa: F401  (models: the tables)
 from marketplace.transactions import services as transactions
 
 
@@ -19,3 +19,4 @@ def init_app(app: Flask, api: Api) -> None:
     app.register_blueprint(views.bp)
     app.cli.add_command(cli.statistics_cli)
     transactions.case_completed.connect(statistics.case_completed)
+    page_cache.catalogue_changed.connect(page_cache.invalidate)  # the catalogue pages' kept parts

@@ -291,5 +291,12 @@ def statistics_rebuild(session: Session | None = None) -> Rebuilt:
         session.execute(sa.insert(ServiceItemStatistics),
                         [{"service_item_id": i, "updated_at": now, **v} for i, v in items.items()])
     session.commit()
+    # Bulk writes no session hook of the page cache sees: every catalogue page shows these figures.
+    from marketplace.citizen import page_cache
+
+    try:
+        page_cache.catalogue_changed.send(None, items=(), everything=True)
+    except RuntimeError:  # no app context: no cache to keep consistent
+        pass
     return Rebuilt(len(apps), len(items), sum(v["completed"] for v in items.values()),
                    sum(v["ratings"] for v in apps.values()))

@@ -6,9 +6,13 @@ that domain's (rating, complaint and analytics pages)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+import hashlib
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
 from core.auth import require_role, web_actor
 from core.errors import ValidationError
@@ -16,7 +20,7 @@ from core.roles import Role
 from marketplace.catalogue import authz as catalogue_authz
 from marketplace.catalogue import life_events
 from marketplace.catalogue import services as catalogue
-from marketplace.citizen import choice, recommendations, search
+from marketplace.citizen import choice, page_cache, recommendations, search
 from marketplace.citizen.forms import SearchForm, SynonymsForm
 from marketplace.complaints import services as complaints
 from marketplace.orders import services as orders
@@ -25,6 +29,7 @@ from marketplace.ratings.forms import FlagForm, ModerationForm, ReplyForm
 from marketplace.transactions import services as transactions
 
 bp = Blueprint("citizen", __name__, template_folder="templates")
+SYNONYMS_SLOT = "<!--govmarket:synonyms-form-->"
 
 # How an item can be handled (ServiceItem.channels); "window" is the department's service counter, the offline
 # route every item keeps whether or not an app serves it.
@@ -68,24 +73,67 @@ def home():
                            popular=search.popular_items(8), recommendations=recs)
 
 
+def _no_slot(body: Markup) -> Markup:
+    return Markup(str(body).replace(SYNONYMS_SLOT, ""))  # noqa: S704 - our rendered part less a comment
+
+
+def _cached_page(template: str, key: str, names_of, render, *, compose=None) -> Response:
+    """A catalogue page whose own part comes from the shared cache (marketplace/citizen/page_cache.py), composed
+    into this visitor's layout."""
+    actor = web_actor(required=False)  # the layout shows who is logged in
+    part = page_cache.kept(f"catalogue:page:{key}:{get_locale()}", names_of, render)
+    # Every anonymous visitor without a pending message sees the same layout: keep the whole page for them.
+    anonymous = actor is None and "_flashes" not in session and set(request.args) <= {"q"}
+    shared = f"catalogue:page:{key}:{get_locale()}:{request.full_path}:anonymous" if anonymous else None
+    return page_cache.respond(part, lambda title, body: render_template(
+        template, title=title, body=(compose or _no_slot)(body),
+        **({"csrf_token": page_cache.csrf_placeholder} if anonymous else {})), shared=shared)
+
+
 @bp.get("/services/search")
 def search_page():
     form = SearchForm(request.args)
     q = (form.q.data or "").strip() if form.validate() else ""
-    hits = search.catalogue_search(q) if q else []
-    return render_template("citizen/search.html", form=form, q=q, hits=hits)
+    raw = form.q.data or ""
+
+    def render():
+        hits = search.catalogue_search(q) if q else []
+        return _("Search"), render_template("citizen/_search_part.html", form=form, q=q, hits=hits,
+                                            csrf_token=page_cache.csrf_placeholder)
+
+    digest = hashlib.sha256(f"{q}\n{raw}".encode()).hexdigest()
+    return _cached_page("citizen/search.html", f"search:{digest}", lambda: ("search",), render)
 
 
 @bp.get("/services/items/<code>")
 def item_page(code: str):
-    item, apps = choice.item_apps(code)
+    found: list = []
+    min_shown = choice.min_ratings_shown()
+
+    def names():
+        found.append(catalogue.service_item_get(code))  # NotFound for an unknown item
+        return (f"item:{found[0].id}",)
+
+    def render():
+        item, apps = choice.item_apps(found[0].id)
+        body = render_template("citizen/_item_part.html", item=item, apps=apps, min_shown=min_shown,
+                               synonyms_slot=Markup(SYNONYMS_SLOT),  # noqa: S704 - a constant comment
+                               events=life_events.life_events_with_item(item.id),
+                               csrf_token=page_cache.csrf_placeholder)
+        return current_app.jinja_env.filters["localized"](item), body
+
+    # The department's search-words form is the one personal part: put in per request, for its staff only (the
+    # kept part has a slot for it); a change of the words renews the item's generation (page_cache's hooks).
     actor = web_actor(required=False)
-    synonyms_form = None
-    if catalogue_authz.may_set_synonyms(actor, item.department_id):
-        synonyms_form = SynonymsForm(data={"synonyms": "、".join(item.synonyms or [])})
-    return render_template("citizen/item.html", item=item, apps=apps, min_shown=choice.min_ratings_shown(),
-                           synonyms_form=synonyms_form,
-                           events=life_events.life_events_with_item(item.id))
+    compose = None
+    if actor is not None and actor.role in (Role.ADMIN, Role.DEPARTMENT_STAFF):
+        item = catalogue.service_item_get(code)
+        if catalogue_authz.may_set_synonyms(actor, item.department_id):
+            form = render_template("citizen/_item_synonyms.html", item=item,
+                                   synonyms_form=SynonymsForm(data={"synonyms": "、".join(item.synonyms or [])}))
+            compose = lambda body: Markup(str(body).replace(SYNONYMS_SLOT, form, 1))  # noqa: E731, S704
+    # The minimum of ratings shown is a setting: parts made under another value are not used.
+    return _cached_page("citizen/item.html", f"item:{code[:100]}:{min_shown}", names, render, compose=compose)
 
 
 @bp.post("/services/items/<code>/synonyms")

@@ -191,15 +191,15 @@ class AppOrigin:
     def proxy(self, request: Request, slug: str) -> Response:
         origin = self.origin_of(request, slug)
         with self.context():
-            app, version = services.served_app_get(slug)
-            app_name = app.name  # for the platform bar, read while the database session is open
-            session = services.gateway_session_get(app.id, request.cookies.get(self.cookie(request)[0]),
-                                                   idle_seconds=int(self.app.config["GATEWAY_SESSION_IDLE_SECONDS"]))
+            app = services.served_app_cached(slug)
+            app_name = app.name  # for the platform bar (kept in the ServedApp: no read)
+            session = services.gateway_session_claims(app, request.cookies.get(self.cookie(request)[0]),
+                                                      idle_seconds=int(self.app.config["GATEWAY_SESSION_IDLE_SECONDS"]))
             if session is None:
                 return self.page(request, slug, 401, "Open this app from the platform to sign in to it.", launch=True)
-            token = services.identity_token(session, audience=origin)
-            department_token = services.department_token(session)
-            served = None if self.serving else instances.served_version(self.app.config, app, version, origin=origin)
+            token = services.identity_token_of(session, audience=origin)
+            department_token = services.department_token_of(session)
+            served = None if self.serving else instances.served_version_of(self.app.config, app, origin=origin)
         headers = request_headers(request.environ, reserved_cookies=self.reserved,
                                   host=origin.split("://", 1)[1], proto=self.scheme(request), identity_token=token,
                                   department_token=department_token)

@@ -26,7 +26,7 @@ from core.extensions import db
 from core.roles import Role
 from core.time import utcnow
 from marketplace.accounts.models import User
-from marketplace.gateway import authz
+from marketplace.gateway import authz, claims
 from marketplace.gateway.models import DepartmentCall, GatewaySession, LaunchCode
 from marketplace.identity import services as identity
 from marketplace.orders.models import Order
@@ -66,7 +66,7 @@ class Launch:
     consent_needed: bool = False
 
 
-def served_app_get(slug: str) -> tuple[App, AppVersion]:
+def served_app_get(slug: str, *, fresh: bool = False) -> tuple[App, AppVersion]:
     """The app served at ``slug`` and its live published version; NotFound for an unknown slug or an app
     without a published version (never published, superseded, suspended or withdrawn).
 
@@ -76,10 +76,24 @@ def served_app_get(slug: str) -> tuple[App, AppVersion]:
         sa.select(App, AppVersion).join(AppVersion, sa.and_(AppVersion.app_id == App.id, AppVersion.live()))
         .where(App.slug == slug.lower())
         .options(joinedload(App.order).joinedload(Order.service_item))
-        .order_by(AppVersion.id.desc()).limit(1)).first()
+        .order_by(AppVersion.id.desc()).limit(1)
+        .execution_options(populate_existing=fresh)).first()
     if row is None:
         raise NotFound(f"no published app is served at {slug!r}; choose an app from the catalogue")
     return row[0], row[1]
+
+
+def served_app_cached(slug: str) -> claims.ServedApp:
+    """``served_app_get`` for the proxy's hot path: from the shared cache while neither the app, its versions nor
+    its order changed (see ``marketplace.gateway.claims``), so a suspension still takes effect on the very next
+    request. On a miss: the app is read, its generations taken, and it is read again and kept under them."""
+    entry = claims.served_app_lookup(slug.lower())
+    if entry is not None:
+        return entry
+    app, _version = served_app_get(slug)
+    gens = claims.served_app_generations(app)
+    app, version = served_app_get(slug, fresh=True)
+    return claims.served_app_remember(app, version, gens)
 
 
 def app_launch(actor, slug: str, *, now: datetime | None = None) -> Launch:
@@ -166,6 +180,40 @@ def gateway_session_get(app_id: int, token: str | None, *, idle_seconds: int | N
     return session
 
 
+def gateway_session_claims(app: App | claims.ServedApp, token: str | None, *, idle_seconds: int | None = None,
+                           now: datetime | None = None) -> claims.SessionClaims | None:
+    """The proxy's hot path: what ``gateway_session_get`` answers, with the consented claims for ``app``, from the
+    shared cache (see ``marketplace.gateway.claims``) — no database read while the citizen's rows are unchanged.
+
+    On a miss: the session row names the citizen, then the citizen's generation is taken, then the session, the
+    citizen, the consent and the profile are read (again) and kept under that generation. ``last_seen_at`` is
+    written at most every TOUCH_EVERY, and a session unused for ``idle_seconds`` is refused, as by
+    ``gateway_session_get``."""
+    if not token:
+        return None
+    now = now or utcnow()
+    digest = _sha256(token)
+    entry, _hit = claims.lookup(app, digest, now)
+    if entry is None:
+        query = (sa.select(GatewaySession).where(GatewaySession.token_sha256 == digest)
+                 .options(joinedload(GatewaySession.citizen)))
+        session = db.session.scalar(query)
+        if session is None or session.app_id != app.id:
+            return None
+        gen = claims.generation(session.citizen_id)
+        session = db.session.scalar(query.execution_options(populate_existing=True))
+        if session is None or session.ended_at is not None or session.expires_at <= now or not session.citizen.active:
+            return None
+        entry = claims.remember(app, session, gen)
+    if entry.expires_at <= now.timestamp():
+        return None
+    if idle_seconds is not None and now.timestamp() - entry.last_seen_at >= idle_seconds:
+        return None
+    if now.timestamp() - entry.last_seen_at >= TOUCH_EVERY.total_seconds():
+        entry = claims.touched(entry, now)
+    return entry
+
+
 def gateway_sessions_end(citizen) -> None:
     """End every open gateway session of ``citizen`` (they logged out of the platform): a copy of an app's
     session cookie stops working with the platform's. Connected to ``accounts.services.sessions_ended``; writes in
@@ -173,6 +221,7 @@ def gateway_sessions_end(citizen) -> None:
     db.session.execute(sa.update(GatewaySession)
                        .where(GatewaySession.citizen_id == citizen.id, GatewaySession.ended_at.is_(None))
                        .values(ended_at=utcnow()).execution_options(synchronize_session=False))
+    claims.note_changed(db.session, citizen.id)  # a bulk UPDATE: no ORM event tells the claims cache
 
 
 def gateway_session_end(app_id: int, token: str | None) -> None:
@@ -230,12 +279,24 @@ def identity_token(session: GatewaySession, *, audience: str) -> str:
     changed profile — and when the last token has less than TOKEN_REUSE_MIN_SECONDS left. Otherwise the
     session's last token is sent again: the consent is still read on every request, but a steady request
     writes nothing to the database."""
-    claims = identity.consented_claims(session.citizen, session.app_id)
-    digest = hashlib.sha256(json.dumps(claims, sort_keys=True, default=str).encode()).hexdigest()
-    key = (session.token_sha256, audience)
+    consented = identity.consented_claims(session.citizen, session.app_id)
+    return _token(session.token_sha256, consented, audience, lambda: session)
+
+
+def identity_token_of(entry: claims.SessionClaims, *, audience: str) -> str:
+    """``identity_token`` for a session known from the claims cache: the session and its citizen are loaded only
+    when a token has to be minted."""
+    return _token(entry.token_sha256, entry.claims, audience,
+                  lambda: db.session.get(GatewaySession, entry.session_id))
+
+
+def _token(token_sha256: str, consented: dict, audience: str, session_of) -> str:
+    digest = hashlib.sha256(json.dumps(consented, sort_keys=True, default=str).encode()).hexdigest()
+    key = (token_sha256, audience)
     now = time.time()
     token = _issued.get(key, digest, now)
     if token is None:
+        session = session_of()
         token = identity.identity_token_for(session.citizen, session.app_id, audience=audience,
                                             ttl_seconds=TOKEN_SECONDS)
         _issued.put(key, token, digest, now + TOKEN_SECONDS)
@@ -247,6 +308,15 @@ def department_token(session: GatewaySession) -> str | None:
     every request, from the consent as it is now, living DELEGATION_SECONDS — a withdrawn consent stops the next
     read. See identity.department_token_for and mockdata.delegation."""
     return identity.department_token_for(session.citizen, session.app_id, ttl_seconds=DELEGATION_SECONDS)
+
+
+def department_token_of(entry: claims.SessionClaims) -> str | None:
+    """``department_token`` for a session known from the claims cache: minted afresh for every request from the
+    delegation kept in the entry (no database read), which the next request no longer uses once the citizen's
+    consent, profile or sessions, or the app or its order, changed — a withdrawal still stops the next read."""
+    if entry.delegation is None:
+        return None
+    return identity.department_token_from(entry.delegation, ttl_seconds=DELEGATION_SECONDS)
 
 
 # ---------------------------------------------------------------------------------------------- department calls

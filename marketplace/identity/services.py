@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from core import audit
 from core.errors import Conflict, NotFound, Unauthenticated, ValidationError
-from core.extensions import db
+from core.extensions import db, dialect_insert
 from core.ids import resident_id_problem
 from core.roles import Role
 from core.time import utcnow
@@ -447,13 +447,16 @@ def department_token_for(citizen_user, app_id: int, *, ttl_seconds: int = 120) -
 
 def pairwise_subject(user_id: int, sector: str) -> str:
     """The citizen's stable, random subject towards one audience (``app:<id>`` or ``oidc:<client_id>``)."""
-    row = db.session.scalar(sa.select(PairwiseSubject).where(PairwiseSubject.user_id == user_id,
-                                                             PairwiseSubject.sector == sector))
-    if row is None:
-        row = PairwiseSubject(user_id=user_id, sector=sector, subject=secrets.token_urlsafe(24))
-        db.session.add(row)
-        db.session.flush()
-    return row.subject
+    query = sa.select(PairwiseSubject.subject).where(PairwiseSubject.user_id == user_id, PairwiseSubject.sector == sector)
+    subject = db.session.scalar(query)
+    if subject is None:
+        # Two first requests of one citizen to one app at once (two tabs, two web processes) both get here: the
+        # second insert is skipped and both read the one subject (a plain INSERT answered one of them 500).
+        db.session.execute(dialect_insert(PairwiseSubject.__table__)
+                           .values(user_id=user_id, sector=sector, subject=secrets.token_urlsafe(24))
+                           .on_conflict_do_nothing(index_elements=["user_id", "sector"]))
+        subject = db.session.scalar(query)
+    return subject
 
 
 def identity_token_for(citizen_user, app_id: int, *, audience: str, ttl_seconds: int = 300) -> str:

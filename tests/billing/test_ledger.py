@@ -203,6 +203,12 @@ def test_closed_quarter_is_frozen_by_the_database(committed):
     services.quarter_close(FINANCE, Q3, now=SYSTEM_NOW)
     assert "closed" in refused("UPDATE billing_usage_events SET flag_reason = 'late edit' WHERE id = 1")
     assert "closed" in refused("UPDATE billing_quarters SET closed_at = NULL")
+    # A new event settled in the closed quarter (PostgreSQL: one check per INSERT statement, over all its rows).
+    assert "closed" in refused("INSERT INTO billing_usage_events (idempotency_key, order_id, app_id, vendor_id,"
+                               " transaction_ref, occurred_at, received_at, quarter_code, settle_quarter_code, is_late)"
+                               " SELECT 'late-' || idempotency_key, order_id, app_id, vendor_id, transaction_ref,"
+                               " occurred_at, received_at, quarter_code, settle_quarter_code, is_late"
+                               " FROM billing_usage_events")
     assert "closed" in refused("INSERT INTO billing_settlement_lines (run_id, app_id, vendor_id, order_id, completed,"
                                " late, ratings, stars_sum, bayesian_rating, multiplier, amount_fen, currency)"
                                " SELECT id, 99, 99, 1, 1, 0, 0, 0, '4', '1', 100, 'CNY' FROM billing_settlement_runs"

@@ -92,3 +92,22 @@ def test_the_department_keeps_search_words_citizens_find_its_item_by(world, clie
     with pytest.raises(Forbidden):
         catalogue.service_item_synonyms_set(db.session.get(User, world.ids["staff_b"]), "item-a", ["x"])
     assert 'id="search-words"' not in text(client.get("/services/items/item-b")), "another department's item"
+
+
+def test_new_search_words_renew_the_kept_search_and_item_pages(world, client):
+    """The catalogue page cache (marketplace/citizen/page_cache.py): saving an item's search words renews the
+    kept searches and the item's page at once; the department's form goes into the kept part only for its staff."""
+    from marketplace.catalogue import services as catalogue
+    from tests.marketplace.webpages import text
+
+    search = client.get("/services/search", query_string={"q": "餐饮"})
+    assert "/services/items/item-a" not in text(search)
+    item = client.get("/services/items/item-a")
+    etag = item.headers["ETag"]
+    assert 'id="search-words"' not in text(item) and "govmarket:synonyms" not in text(item)
+    assert client.get("/services/search", query_string={"q": "餐饮"},
+                      headers={"If-None-Match": search.headers["ETag"]}).status_code == 304
+
+    catalogue.service_item_synonyms_set(db.session.get(User, world.ids["staff_a"]), "item-a", ["餐饮"])
+    assert "/services/items/item-a" in text(client.get("/services/search", query_string={"q": "餐饮"}))
+    assert client.get("/services/items/item-a", headers={"If-None-Match": etag}).status_code == 200

@@ -149,8 +149,14 @@ def uscc(first17: str) -> str:
     return first17 + uscc_check_char(first17)
 
 
-def _count_queries(client, path: str) -> int:
+def _count_queries(client, path: str, *, cold: bool = True) -> int:
+    """The queries of one request for ``path``; ``cold``: with the kept catalogue pages forgotten (what rendering
+    the page costs), else as a warm request (marketplace/citizen/page_cache.py)."""
+    from core.extensions import cache
+
     statements = []
+    if cold:
+        cache.clear()
 
     def count(_conn, _cursor, statement, *_args):
         statements.append(statement)
@@ -199,6 +205,10 @@ def test_item_page_queries_do_not_grow_with_apps_and_ratings(client, market, wor
     large = _count_queries(client, "/services/items/item-a")
     assert large == small, f"{small} queries with 2 apps but {large} with 6: something is loaded per app"
     assert large <= ITEM_PAGE_QUERY_BOUND
+    # Warm, an anonymous visitor's item page and search read nothing: the kept parts serve them.
+    assert _count_queries(client, "/services/items/item-a", cold=False) == 0
+    _count_queries(client, "/services/search?q=licence")
+    assert _count_queries(client, "/services/search?q=licence", cold=False) == 0
 
 
 def test_concurrent_completions_and_ratings_lose_no_count(fresh_database_url, tmp_path):
@@ -325,3 +335,34 @@ def test_a_new_rating_adds_its_share_without_reading_the_apps_ratings(market, wo
     assert (stats["ratings"], stats["stars_sum"], stats["stars_1"], stats["stars_3"], stats["stars_5"]) == \
         (4, 12, 1, 2, 1)
     assert_in_step()
+
+
+def test_catalogue_pages_revalidate_and_change_with_exactly_their_writes(client, market, world):
+    """The kept item page (marketplace/citizen/page_cache.py): ETag and Last-Modified, 304 while nothing changed,
+    a new page after a rating of one of its apps; a publication for another item leaves it alone."""
+    from marketplace.vendors import services as vendors
+    from marketplace.vendors.models import App
+
+    first = client.get("/services/items/item-a")
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and first.headers["Cache-Control"] == "private, no-cache" and first.last_modified
+    assert 'name="csrf_token" value="' in text(first) and "__govmarket_csrf_token__" not in text(first)
+    again = client.get("/services/items/item-a", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+    assert client.get("/services/items/item-a", headers={"If-Modified-Since": first.headers["Last-Modified"]}
+                      ).status_code == 304
+
+    etag_b = client.get("/services/items/item-b").headers["ETag"]
+    vendor = vendors.vendor_create(SYSTEM, name="Other vendor", credit_code=uscc("91310000MA1EX0100"))
+    other = App(vendor_id=vendor.id, order_id=world.ids["order_b"], name="Other item's app", slug="other-b")
+    db.session.add(other)
+    db.session.commit()
+    publish(other)
+    assert client.get("/services/items/item-a", headers={"If-None-Match": etag}).status_code == 304
+    assert client.get("/services/items/item-b", headers={"If-None-Match": etag_b}).status_code == 200
+
+    citizen = db.session.merge(market.citizen("cache-1"))
+    rate(citizen, handled(citizen, db.session.get(App, market.apps["a"].id), 5), 5)
+    changed = client.get("/services/items/item-a", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert changed.last_modified >= first.last_modified

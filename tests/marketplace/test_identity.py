@@ -177,6 +177,21 @@ def test_subject_is_pairwise_per_app_and_stable(client, app, shop):
     assert person.resident_id not in (first, other)
 
 
+def test_a_concurrent_first_request_gets_the_same_subject(app, monkeypatch):
+    """Two first requests of one citizen to one app at once: the one that looked before the other inserted still
+    answers with the one subject (it inserted with a plain INSERT and failed on the unique key before)."""
+    person = citizen("food_ok")
+    first = services.pairwise_subject(person.id, "app:race")
+    real, looks = db.session.scalar, []
+
+    def scalar(statement, *args, **kwargs):  # the first look happens before the other request's insert
+        looks.append(statement)
+        return None if len(looks) == 1 else real(statement, *args, **kwargs)
+
+    monkeypatch.setattr(db.session, "scalar", scalar)
+    assert services.pairwise_subject(person.id, "app:race") == first and len(looks) == 2
+
+
 def test_revoking_consent_stops_the_claims_at_once(client, app, shop):
     person = citizen("food_ok")
     app_id = shop["app"].id
