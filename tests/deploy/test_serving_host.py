@@ -155,7 +155,18 @@ def test_app_serving_container_serves_an_app_with_the_docker_socket(image, clean
         assert not [h for h in seen["headers"] if h.lower().startswith("x-govmarket")], seen["headers"]
         assert headers["X-Content-Type-Options"] == "nosniff"
 
-        status, _headers, body = request(port, f"/dept/persons/{resident_id}", {**hop, "X-Govmarket-Serving-Secret": secret})
+        # The department answers the app only inside the citizen's delegation, minted as the gateway does (#12).
+        with app.app_context():
+            from marketplace.identity.services import DelegationBasis, department_token_from
+            from marketplace.vendors.models import App
+
+            delegation = department_token_from(DelegationBasis(
+                resident_id=resident_id, app_id=app_id, order_id=db.session.get(App, app_id).order_id,
+                fields=("name",), purpose="事项（Serving order）", consent_at=0))
+            db.session.commit()  # the signing key, which the serving host reads to verify the delegation
+            db.session.remove()
+        status, _headers, body = request(port, f"/dept/persons/{resident_id}",
+                                         {**hop, "X-Govmarket-Serving-Secret": secret, "X-Department-Token": delegation})
         assert status == 200 and json.loads(body)["resident_id"] == resident_id
         with app.app_context():
             calls = db.session.scalars(sa.select(DepartmentCall).where(DepartmentCall.app_id == app_id)).all()
