@@ -57,6 +57,9 @@ check-latest:
 # Apps are served on their own origins, <slug>.apps.localhost:$(PORT); both follow PORT unless set.
 run: export GOVMARKET_APPS_DOMAIN ?= apps.localhost:$(PORT)
 run: export GOVMARKET_ISSUER ?= http://$(HOST):$(PORT)
+# The demo's departments decide on a clock 8,640 times faster than real time (a day in 10 s), so a case a visitor
+# submits is accepted and decided while they watch (#13); production keeps real time.
+run: export GOVMARKET_DEPARTMENT_TIME_SCALE ?= 8640
 # The demo's paying treasury account for the bank payout file (fictional).
 run: export GOVMARKET_PAYOUT_DEBTOR_NAME ?= 示例市财政局国库存款户
 run: export GOVMARKET_PAYOUT_DEBTOR_ACCOUNT ?= 110010184000530000001

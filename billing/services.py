@@ -219,6 +219,15 @@ def _insert_usage(rows: list[dict]) -> set[str]:
                     copy.write_row(tuple(r[c] for c in _USAGE_COLUMNS))
             cursor.execute(_INSERT_FROM_STAGING)
             inserted = {row[0] for row in cursor.fetchall()}
+        except connection.dialect.dbapi.Error as exc:
+            # The driver's own cursor: wrap its errors as SQLAlchemy wraps its own, so callers' retries see one kind
+            # of database error, and drop a connection the server closed (the pool must not hand it out again).
+            lost = connection.dialect.is_disconnect(exc, connection.connection, cursor)
+            if lost:
+                connection.invalidate(exc)
+            raise sa.exc.DBAPIError.instance("COPY billing_usage_staging; INSERT … FROM staging", None, exc,
+                                             connection.dialect.dbapi.Error, connection_invalidated=lost,
+                                             dialect=connection.dialect) from exc
         finally:
             cursor.close()
         return inserted

@@ -40,6 +40,7 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
                                 "default /run/govmarket-sandbox as root. A worker in a container needs the same path on the host."),
     "APPS_DOMAIN": ("apps.localhost:5000", str, "Host suffix apps are served on: <slug>.<APPS_DOMAIN>."),
     "SERVING_IDLE_SECONDS": (300, int, "A served app with no request for this long is stopped; the next request starts it again."),
+    "DEPARTMENT_TIME_SCALE": (1, int, "How much faster than real time the simulated department services handle cases on serving hosts (acceptance, review, decision); 1 in production, larger for demos and test stacks."),
     "SERVING_DATASET": ("citizens-v1:42:2000", str, "spec:seed:size of the mock dataset the department service answers served apps from."),
     "GATEWAY_REQUEST_BYTES": (10 * 1024 * 1024, int, "Largest request body the app gateway passes to an app, in bytes."),
     "GATEWAY_RESPONSE_BYTES": (50 * 1024 * 1024, int, "Largest response body the app gateway passes back from an app, in bytes."),

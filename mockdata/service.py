@@ -120,13 +120,16 @@ class DepartmentService:
     def __init__(self, store: DatasetStore, scopes: Iterable[str], *, today: date | None = None,
                  call_budget: int | None = None, body_bytes: int = BODY_BYTES, logged_body_bytes: int = LOGGED_BODY_BYTES,
                  clock: Callable[[], datetime] | None = None,
-                 delegation: DelegationVerifier | None = None) -> None:
+                 delegation: DelegationVerifier | None = None, pace: int = 1) -> None:
         """``call_budget``: calls answered between two resets (one test case) — beyond it 429, as a department
         throttles a runaway client; None for no budget (serving). The call log keeps the last ``call_budget``
         (or 1,000) calls, and their bodies up to ``logged_body_bytes`` in all, so reading it back stays small.
         ``delegation``: verify each call's department access token and answer only inside it (None: the service
-        answers any call within the scopes — for tools and tests of the data alone, never for apps)."""
+        answers any call within the scopes — for tools and tests of the data alone, never for apps).
+        ``pace``: the department handles cases this many times faster than a real one (acceptance, review and decision
+        come sooner; every time stays a real time) — for demos and test stacks; 1 is a real department's pace."""
         self.store = store
+        self.pace = max(1, int(pace))
         self.delegation = delegation
         self.scopes = frozenset(scopes)
         unknown = self.scopes - set(SCOPES)
@@ -237,7 +240,7 @@ class DepartmentService:
         if stage == "submitted":
             return {"stage": "not_accepted" if not_accepted else "accepted", "at": accepted_at}
         if stage == "accepted":
-            return {"stage": "under_review", "at": accepted_at + timedelta(minutes=1)}
+            return {"stage": "under_review", "at": accepted_at + timedelta(seconds=timing.get("review_start_seconds", 60))}
         if stage == "under_review":
             return {"stage": "concluded", "at": accepted_at + timedelta(seconds=timing["review_seconds"])}
         return None
@@ -477,7 +480,7 @@ class DepartmentService:
                 "application": application,
                 # The department's own handling, step by step on its clock (advance()); timing fixed now.
                 "stage": "submitted", "steps": [{"stage": "submitted", "at": _iso(self.clock())}],
-                "outcome": None, "result": None, "timing": self._timing(item, number),
+                "outcome": None, "result": None, "timing": self._paced(self._timing(item, number)),
                 "planned_result": None if reasons else self._result(item, number),
             }
             self._cases[number] = case
@@ -492,7 +495,10 @@ class DepartmentService:
         digest = int(hashlib.sha256(number.encode()).hexdigest()[:12], 16)
         accept = 120 + digest % (int(ACCEPT_WITHIN.total_seconds()) - 120)
         review = 3600 + (digest >> 20) % (item.time_limit_days * 86400 - 7200)
-        return {"accept_seconds": accept, "review_seconds": review}
+        return {"accept_seconds": accept, "review_start_seconds": 60, "review_seconds": review}
+
+    def _paced(self, timing: dict) -> dict:
+        return timing if self.pace == 1 else {k: v / self.pace for k, v in timing.items()}
 
     @staticmethod
     def _result(item: Item, number: str) -> str:

@@ -186,8 +186,12 @@ class ServingRegistry:
 
     def __init__(self, backend: Callable[[], SandboxBackend], store: BlobStore, runs_root: Path, *,
                  idle_seconds: float = 300.0, limits: HarnessLimits | None = None,
-                 intake_limits: intake.IntakeLimits | None = None, listeners: Listeners | None = None):
+                 intake_limits: intake.IntakeLimits | None = None, listeners: Listeners | None = None,
+                 department_time_scale: int = 1):
         self._backend_factory = backend
+        # The simulated departments handle cases this many times faster than real ones, with real times on every
+        # step (a demo or a test stack sees a case go from 已提交 to 办结 in seconds); 1 in production.
+        self.department_time_scale = max(1, int(department_time_scale))
         self._backend: SandboxBackend | None = None
         self.store = store
         self.runs_root = runs_root
@@ -301,11 +305,14 @@ class ServingRegistry:
             info = session.extract(self.store, served.bundle_sha256, self.intake_limits)
             # Every call must carry the delegation the gateway minted for this app (signed with the platform's keys).
             verifier = DelegationVerifier(served.jwks.decode(), served.issuer, app=f"app:{served.app_id}")
-            service = DepartmentService(self._dataset(served.dataset), served.dept_scopes, delegation=verifier)
+            service = DepartmentService(self._dataset(served.dataset), served.dept_scopes, delegation=verifier,
+                                        pace=self.department_time_scale)
             service.on_decision(lambda case: self.listeners.on_decision(served, case))
             recorder = _CallReporter(service, lambda call: self.listeners.on_call(served, call))
             dept = start_service(recorder, socket_path=session.sock_dir / "dept.sock")  # type: ignore[arg-type]
-            dept.tick, dept.tick_seconds = service.advance, DEPARTMENT_TICK_SECONDS  # the department's own clock
+            # The department's own clock; a faster clock ticks every second.
+            dept.tick = service.advance
+            dept.tick_seconds = DEPARTMENT_TICK_SECONDS if self.department_time_scale == 1 else 1.0
             dept.start_ticking()
             jwks = session.write_host_file("jwks.json", served.jwks)
             ready = session.install(info.wheels) and session.start_app(info.manifest.entrypoint, {

@@ -45,7 +45,8 @@ def _make_registry(app: Flask) -> ServingRegistry:
 
     return ServingRegistry(lambda: get_backend(config["SANDBOX_BACKEND"], config), FileBlobStore(config["BUNDLE_STORE"]),
                            default_runs_root(config), idle_seconds=float(config["SERVING_IDLE_SECONDS"]),
-                           listeners=Listeners(on_call=on_call, on_decision=on_decision))
+                           listeners=Listeners(on_call=on_call, on_decision=on_decision),
+                           department_time_scale=int(config["DEPARTMENT_TIME_SCALE"]))
 
 
 def dataset_of(config) -> tuple[str, int, int]:
