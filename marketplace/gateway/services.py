@@ -426,15 +426,24 @@ def _department_step(case: dict):
     transaction = db.session.scalar(sa.select(Transaction).where(Transaction.department_case_number == number))
     if transaction is None:
         return None
-    steps = case.get("steps") or []
-    at = steps[-1].get("at") if steps else None
-    try:
-        occurred_at = datetime.fromisoformat(at.replace("Z", "+00:00")) if at else utcnow()
-    except ValueError:
-        occurred_at = utcnow()
-    return transactions.transaction_record_department_step(
-        transaction.id, department_case_number=number, step=case["stage"], occurred_at=occurred_at,
-        outcome=case.get("outcome"), reasons=_reasons(case), result=case.get("result"))
+    # Every step the department lists, in order: a notice the platform missed (one sent while the submission itself
+    # was still being recorded, or one that failed) is caught up by the next; steps already recorded are skipped.
+    steps = [s for s in case.get("steps") or [] if s.get("stage") not in (None, "submitted")]
+    if not steps or steps[-1].get("stage") != case["stage"]:
+        steps.append({"stage": case["stage"], "at": None})
+    recorded = None
+    for i, step in enumerate(steps):
+        last = i == len(steps) - 1
+        at = step.get("at")
+        try:
+            occurred_at = datetime.fromisoformat(at.replace("Z", "+00:00")) if at else utcnow()
+        except ValueError:
+            occurred_at = utcnow()
+        recorded = transactions.transaction_record_department_step(
+            transaction.id, department_case_number=number, step=step["stage"], occurred_at=occurred_at,
+            outcome=case.get("outcome") if last else None, reasons=_reasons(case) if last else [],
+            result=case.get("result") if last else None)
+    return recorded
 
 
 def department_decision_record(app_id: int, case: dict):
