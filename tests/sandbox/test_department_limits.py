@@ -14,6 +14,7 @@ import pytest
 
 from sandbox.harness import AppSession, DepartmentService, HarnessLimits
 from sandbox.runtime import DEPT_UID
+from tests.services import missing
 
 DATASET = {"spec": "citizens-v1", "seed": 7, "size": 100}
 
@@ -41,7 +42,7 @@ def get(path: str, target: str) -> tuple[int, dict]:
 @pytest.fixture
 def dept(runs_root):
     if os.geteuid() != 0:
-        pytest.skip("the harness mounts its run areas and drops the service's privileges as root")
+        missing("root", "the harness mounts its run areas and drops the service's privileges as root")
     limits = HarnessLimits()
     with AppSession(None, runs_root, limits) as session:  # type: ignore[arg-type]  (no sandbox: only the service)
         service = DepartmentService(session, DATASET, ["person.read"])
