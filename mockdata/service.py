@@ -218,6 +218,8 @@ class DepartmentService:
         sent = []
         with self._lock:
             for case in self._cases.values():
+                if not case.get("heard", True):
+                    continue  # its submission is still being told to the listeners: its steps come after it
                 while (step := self._next_step(case)) is not None and step["at"] <= now:
                     case["steps"].append({"stage": step["stage"], "at": _iso(step["at"])})
                     case["stage"] = step["stage"]
@@ -247,7 +249,7 @@ class DepartmentService:
 
     @staticmethod
     def _public(case: dict) -> dict:
-        return {k: copy.deepcopy(v) for k, v in case.items() if k not in ("application", "timing", "planned_result")}
+        return {k: copy.deepcopy(v) for k, v in case.items() if k not in ("application", "timing", "planned_result", "heard")}
 
     def _notify(self, case: dict) -> None:
         for listener in list(self._listeners):
@@ -301,6 +303,10 @@ class DepartmentService:
             self._calls.append(record)
         if decided is not None:
             self._notify(decided)
+            with self._lock:  # the submission is heard: its later steps may follow (advance), never before it
+                case = self._cases.get(decided.get("case_number") or "")
+                if case is not None:
+                    case["heard"] = True
         return json_response(body, status)(environ, start_response)
 
     def _dispatch(self, request: Request, record: dict) -> tuple[int, Any, dict | None]:
@@ -483,6 +489,7 @@ class DepartmentService:
                 "outcome": None, "result": None, "timing": self._paced(self._timing(item, number)),
                 "planned_result": None if reasons else self._result(item, number),
             }
+            case["heard"] = False  # until the listeners have the submission (the tick must not overtake it)
             self._cases[number] = case
             record["case_number"] = number
             snapshot = self._public(case)
