@@ -45,6 +45,7 @@ def phone_page():
 
 
 def assert_fits_the_phone(page, shot_path) -> None:
+    page.wait_for_load_state("load")  # a document still being parsed has no documentElement yet
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"{page.url} is {width}px wide on a {PHONE['width']}px screen"
     png = page.screenshot(path=str(shot_path), full_page=True)

@@ -91,6 +91,7 @@ def test_citizen_consents_and_revokes_on_a_phone(market, phone, tmp_path):
     page.goto(f"{base}/identity/login")
     assert_fits_the_phone(page, tmp_path / "login.png")
     page.get_by_role("link", name="以测试人员身份登录").click()
+    page.wait_for_url(f"{base}/identity/personas**")  # measure the page the link leads to, not the one it leaves
     assert_fits_the_phone(page, tmp_path / "personas.png")
     page.get_by_role("button", name=f"以 {persona.name} 身份登录").click()
     page.wait_for_url(f"{base}/identity/my-data")
