@@ -7,10 +7,10 @@ from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 
 from core.auth import require_role, web_actor
-from core.errors import NotFound
 from core.roles import Role
 from marketplace.analytics import charts
 from marketplace.analytics import services as analytics
+from marketplace.catalogue import services as catalogue
 from marketplace.complaints.forms import THEME_LABELS
 from marketplace.ratings.forms import DIMENSION_LABELS
 from marketplace.ratings.models import DIMENSIONS
@@ -23,8 +23,10 @@ def analytics_page():
     actor = web_actor()
     department_id = request.args.get("department", type=int) or getattr(actor, "department_id", None)
     if department_id is None:
-        require_role(actor, Role.DEPARTMENT_STAFF, action="see department analytics")
-        raise NotFound("choose a department: /analytics?department=<id>")
+        # Staff always have a department; admins and auditors look across departments and choose one first.
+        require_role(actor, Role.ADMIN, Role.AUDITOR, action="see department analytics")
+        departments = catalogue.department_list(page=request.args.get("page", 1, type=int), page_size=50)
+        return render_template("analytics/departments.html", departments=departments)
     result = analytics.analytics_department(actor, department_id)
     dimension_names = {d: str(DIMENSION_LABELS[d][0]) for d in DIMENSIONS}
     sections = []

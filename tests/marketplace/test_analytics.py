@@ -67,3 +67,28 @@ def test_count_axes_are_whole_numbers_and_labels_are_legible():
     assert ticks[:2] == [0, 10] and max(ticks) >= 47 and len(ticks) <= 7, ticks
     assert "font-size:18px" in usage.replace(" ", ""), "labels drawn at 18 px (≥ 14 px once scaled to a phone)"
     assert charts.count_axis([])["y_labels"] == [0, 1]
+
+
+@pytest.mark.parametrize("who", ["admin", "auditor"])
+def test_admins_and_auditors_choose_a_department_then_see_its_analytics(app, world, who):
+    from tests.marketplace.webpages import login, text
+
+    client = app.test_client()
+    login(client, who)
+    chooser = client.get("/analytics")
+    assert chooser.status_code == 200
+    link = f'/analytics?department={world.ids["dept_a"]}'
+    assert link in text(chooser) and 'href="/analytics"' in text(chooser)  # reached from the navigation too
+    page = client.get(link)
+    assert page.status_code == 200 and "<svg" in text(page)
+
+
+def test_staff_go_straight_to_their_department_and_citizens_are_refused(app, world):
+    from tests.marketplace.webpages import login
+
+    client = app.test_client()
+    login(client, "staff_a")
+    assert client.get("/analytics").status_code == 200
+    client = app.test_client()
+    login(client, "vendor_a")
+    assert client.get("/analytics").status_code == 403

@@ -68,7 +68,7 @@ ROWS = [
     Row("GET", "/account/clients", "200 anonymous=401 citizen=403", WEB),
     Row("POST", "/account/clients", "201 anonymous=401 citizen=403", WEB, {"name": "ci", "scopes": "apps:read"}),
     Row("POST", "/account/clients/<client_id>/revoke", "404 anonymous=401 citizen=403 vendor_a,admin=302", WEB),
-    Row("GET", "/analytics", "403 anonymous=401 staff_a,staff_b=200", WEB),
+    Row("GET", "/analytics", "403 anonymous=401 staff_a,staff_b,auditor,admin=200", WEB),
     Row("GET", "/api/apps", "200 anonymous,citizen=401", API),
     Row("POST", "/api/apps", "403 anonymous,citizen=401 vendor_a,vendor_b=201", API, lambda i: {"order_id": i["order_a"], "name": "New App", "slug": "new-app"}),
     Row("GET", "/api/apps/<int:app_id>", "200 anonymous,citizen=401 vendor_b,staff_b=404", API),

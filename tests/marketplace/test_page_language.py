@@ -195,7 +195,7 @@ ROLES = {
     "staff_a": ["/work", "/", "/orders/new", "/analytics", "/audit", "/my/cases"],
     "vendor_a": ["/work", "/", "/apps/new", "/finance/", "/orders/new"],
     "finance": ["/work", "/finance/", "/audit"],
-    "auditor": ["/work", "/audit", "/finance/"],
+    "auditor": ["/work", "/audit", "/finance/", "/analytics"],
     "admin": ["/work", "/audit", "/feedback", "/identity/access-log"],
 }
 
