@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from core.auth import require_role
-from core.errors import Forbidden
+from core.errors import Forbidden, NotFound
 from core.roles import Role
 from marketplace.identity.models import AccessLogEntry, DeletionRequest
 
@@ -93,7 +93,9 @@ def deletion_request_list_scope(actor):
 
 
 def deletion_request_complete(actor, request) -> None:
-    """Only a member of the vendor the request is addressed to closes it."""
+    """Only a member of the vendor the request is addressed to closes it. For another vendor's member the request
+    does not exist (404, as another vendor's app): a 403 would let request ids, and so citizens' requests to
+    competitors, be counted."""
     require_role(actor, Role.VENDOR_MEMBER, action="close a deletion request")
     if actor.vendor_id != request.vendor_id:
-        raise Forbidden("this deletion request is addressed to another vendor")
+        raise NotFound(f"deletion request {request.id} does not exist")

@@ -248,7 +248,7 @@ ROWS = [
     Row("POST", "/feedback/ratings/<int:rating_id>/appeal", "403 anonymous=401 vendor_a=302", WEB, {"reason": "the case was the department's delay"}),
     Row("POST", "/feedback/ratings/<int:rating_id>/follow-up", "403 anonymous=401 vendor_a,staff_a=302", WEB, {"text": "The form keeps drafts now."}),
     Row("GET", "/identity/deletion-requests", "403 anonymous=401 citizen,vendor_a,vendor_b,admin=200", WEB),
-    Row("POST", "/identity/deletion-requests/<int:request_id>/complete", "403 anonymous=401 vendor_a=302", WEB, {"note": "Deleted the drafts."}),
+    Row("POST", "/identity/deletion-requests/<int:request_id>/complete", "403 anonymous=401 vendor_a=302 vendor_b=404", WEB, {"note": "Deleted the drafts."}),
     Row("GET", "/identity/my-data/<any(data, 'access-log'):what>.<any(json, csv):fmt>", "403 anonymous=401 citizen=200", WEB),
     Row("GET", "/identity/my-data/<any(data, 'access-log'):what>.<any(json, csv):fmt>", "403 anonymous=401 citizen=200", WEB, path="/identity/my-data/access-log.csv"),
     Row("POST", "/identity/my-data/consents/<int:app_id>/delete-request", "403 anonymous=401 citizen=302", WEB),

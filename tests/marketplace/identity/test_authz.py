@@ -56,4 +56,6 @@ def test_deletion_requests_asked_by_citizens_listed_by_scope_closed_by_the_addre
     assert scope("vendor") == f"identity_deletion_requests.vendor_id = {VENDOR}"
     assert scope("admin") == "true"
     assert outcomes(authz.deletion_request_list_scope)["staff"] == "Forbidden"
-    assert allowed(authz.deletion_request_complete, SimpleNamespace(vendor_id=VENDOR)) == ["vendor"]
+    assert allowed(authz.deletion_request_complete, SimpleNamespace(id=7, vendor_id=VENDOR)) == ["vendor"]
+    # another vendor's member learns nothing, not even that the request exists
+    assert outcomes(authz.deletion_request_complete, SimpleNamespace(id=7, vendor_id=VENDOR))["other_vendor"] == "NotFound"
