@@ -215,7 +215,8 @@ def purposes_for(app: App) -> dict[str, str]:
     ``x-citizen-data: {field: purpose}``; otherwise the purpose is handling the order's service item."""
     order = app.order
     stated = (order.contract or {}).get("x-citizen-data") or {}
-    default = f"{order.service_item.name}（{order.title}）" if order.service_item else order.title
+    item = order.service_item.name if order.service_item else ""
+    default = order.title if not item or item in order.title else f"{item}（{order.title}）"
     purposes = {f: str(stated.get(f) or default) for f in order.citizen_scopes or []}
     stated_dept = (order.contract or {}).get("x-department-data") or {}
     purposes.update({DEPT_PREFIX + f: str(stated_dept.get(f) or default) for f in DEPARTMENT_FIELDS})

@@ -85,3 +85,20 @@ def test_the_business_picker_lists_what_the_citizen_represents(tmp_path):
         capture_output=True, text=True, timeout=300, check=False)
     run = json.loads(result.stdout)
     assert result.returncode == 0 and run["pass_ratio"] == 1.0, run["cases"]
+
+
+@pytest.mark.parametrize("sample", sorted(ORDERS))
+def test_each_order_says_why_its_apps_read_each_item_they_ask_for(sample):
+    """The consent screen shows the order's purpose beside each item; the sample orders state one for every identity
+    claim they grant and every department field a sample app declares, rather than fall back to the order title."""
+    import tomllib
+
+    import yaml
+
+    contract = yaml.safe_load((EXAMPLES / "contracts" / f"{ORDERS[sample]}.openapi.yaml").read_text())
+    manifest = tomllib.loads((EXAMPLES / sample / "govapp.toml").read_text())
+    declared = [*manifest.get("fields", ()), *manifest.get("optional_fields", ())]
+    assert declared, f"{sample} declares no department fields"
+    assert set(declared) <= set(contract["x-department-data"]), sample
+    assert set(contract["x-govapp"]["citizen_scopes"]) <= set(contract["x-citizen-data"])
+    assert all(str(p).strip() for p in [*contract["x-department-data"].values(), *contract["x-citizen-data"].values()])

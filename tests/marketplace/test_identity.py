@@ -479,3 +479,13 @@ def test_citizen_asks_and_vendor_confirms_deletion_on_the_web(client, shop):
                        data={"csrf_token": csrf_of(listing), "note": "已删除申请草稿"})
     assert done.status_code == 302
     assert services.deletion_request_list(user)[0].note == "已删除申请草稿"
+
+
+def test_a_purpose_the_contract_does_not_state_is_the_order_without_saying_the_item_twice(shop):
+    order = shop["order"]
+    purposes = services.purposes_for(shop["app"])
+    assert purposes["name"] == PURPOSES["name"]  # stated in the contract
+    item = order.service_item.name
+    assert purposes["dept:address"] == f"{item}（{order.title}）"
+    order.title = f"{item} · 在线申请应用"
+    assert services.purposes_for(shop["app"])["dept:address"] == order.title
