@@ -366,7 +366,7 @@ def department_call_record(app_id: int, version_id: int, call: dict) -> Departme
                          citizen_ids=sorted(u.id for u in citizens.values()))
     db.session.add(row)
     order = app.order
-    purpose = f"{order.service_item.name}（{order.title}）" if order.service_item else order.title
+    purpose = identity.order_purpose(order)
     via = f"{row.method} {_shape(row.path)}"
     for resident_id, user in citizens.items():
         if subjects[resident_id]:

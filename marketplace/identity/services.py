@@ -210,13 +210,19 @@ def _app(app_id: int) -> App:
     return app
 
 
+def order_purpose(order) -> str:
+    """The purpose of any read an app makes for ``order`` where the contract states none: the service item and the
+    order (the order's title alone when it already names the item)."""
+    item = order.service_item.name if order.service_item else ""
+    return order.title if not item or item in order.title else f"{item}（{order.title}）"
+
+
 def purposes_for(app: App) -> dict[str, str]:
     """Why the app needs each citizen field: the order's contract may say per field under
     ``x-citizen-data: {field: purpose}``; otherwise the purpose is handling the order's service item."""
     order = app.order
     stated = (order.contract or {}).get("x-citizen-data") or {}
-    item = order.service_item.name if order.service_item else ""
-    default = order.title if not item or item in order.title else f"{item}（{order.title}）"
+    default = order_purpose(order)
     purposes = {f: str(stated.get(f) or default) for f in order.citizen_scopes or []}
     stated_dept = (order.contract or {}).get("x-department-data") or {}
     purposes.update({DEPT_PREFIX + f: str(stated_dept.get(f) or default) for f in DEPARTMENT_FIELDS})
@@ -418,7 +424,7 @@ def delegation_basis(citizen_user, app_id: int) -> DelegationBasis | None:
     return DelegationBasis(
         resident_id=citizen_user.resident_id, app_id=app.id, order_id=order.id,
         fields=tuple(f.removeprefix(DEPT_PREFIX) for f in granted if f.startswith(DEPT_PREFIX)),
-        purpose=f"{order.service_item.name}（{order.title}）" if order.service_item else order.title,
+        purpose=order_purpose(order),
         consent_at=int(decided.timestamp() * 1000) if decided else 0)
 
 
