@@ -18,6 +18,7 @@ citizen sees of it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Mapping
@@ -65,9 +66,22 @@ def fields_for_scopes(scopes) -> list[str]:
 class DelegationRefused(Exception):
     """A department call outside (or without) a valid delegation: ``status`` 401 or 403, ``code`` and ``detail``."""
 
-    def __init__(self, status: int, code: str, detail: str):
+    def __init__(self, status: int, code: str, detail: str, *, subject: str | None = None):
         super().__init__(detail)
         self.status, self.code, self.detail = status, code, detail
+        self.subject = subject  # the person or business refused (not_delegated, not_represented)
+        self.named = False  # whether the citizen's own request named that subject (set by the service)
+
+
+# At most this many subjects a request names are carried in its token (a form names a few; a bigger body is not a
+# form a citizen typed).
+MAX_NAMED = 16
+
+
+def named_digest(jti: str, subject: str) -> str:
+    """How a token carries a resident ID or credit code the citizen's request named: a digest keyed by the token's
+    own jti, so the token holds no identifier and a digest means nothing in another token."""
+    return hashlib.sha256(f"{jti}:{subject}".encode()).hexdigest()[:24]
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,12 @@ class Delegation:
     purpose: str
     jti: str
     consent_at: int  # when the consent decision this token carries was made (epoch milliseconds)
+    named: frozenset[str] = frozenset()  # digests (named_digest) of the subjects the citizen's request named
+
+    def names(self, subject: str | None) -> bool:
+        """Whether the citizen's request this token came with named ``subject`` (a resident ID or credit code): a
+        refusal about it is the department answering what the citizen asked, not the app reading on its own."""
+        return bool(subject) and named_digest(self.jti, str(subject)) in self.named
 
     def require_field(self, field: str) -> None:
         if field not in self.fields:
@@ -97,10 +117,20 @@ class Delegation:
         return {k: v for k, v in record.items() if k == "resident_id" or (k in PERSON_FIELDS and k in self.fields)}
 
 
-def delegation_claims(*, citizen: str, app: str, order: str, fields, purpose: str, consent_at: int = 0) -> dict:
-    """The claims of a delegation (the signer adds iss, iat, exp, jti)."""
-    return {"aud": AUDIENCE, "sub": citizen, "app": app, "order": order, "fields": sorted(set(fields)),
-            "purpose": purpose, "consent_at": int(consent_at)}
+def delegation_claims(*, citizen: str, app: str, order: str, fields, purpose: str, consent_at: int = 0,
+                      jti: str = "", named=()) -> dict:
+    """The claims of a delegation (the signer adds iss, iat, exp and, unless given, jti). ``named``: the resident IDs
+    and credit codes the citizen's request named (at most MAX_NAMED), carried as digests keyed by ``jti``."""
+    claims = {"aud": AUDIENCE, "sub": citizen, "app": app, "order": order, "fields": sorted(set(fields)),
+              "purpose": purpose, "consent_at": int(consent_at)}
+    subjects = sorted({str(s) for s in named} - {citizen})[:MAX_NAMED]
+    if subjects:
+        if not jti:
+            raise ValueError("named subjects are keyed by the token's jti: give it")
+        claims["named"] = [named_digest(jti, s) for s in subjects]
+    if jti:
+        claims["jti"] = jti
+    return claims
 
 
 class DelegationVerifier:
@@ -146,9 +176,11 @@ class DelegationVerifier:
             raise DelegationRefused(403, "delegation_other_app", "this department access token was issued to "
                                     "another app")
         fields = claims.get("fields") if isinstance(claims.get("fields"), list) else []
+        named = claims.get("named") if isinstance(claims.get("named"), list) else []
         delegation = Delegation(citizen=str(claims["sub"]), app=app, order=str(claims.get("order") or ""),
                                 fields=frozenset(str(f) for f in fields), purpose=str(claims.get("purpose") or ""),
-                                jti=str(claims.get("jti") or ""), consent_at=int(claims.get("consent_at") or 0))
+                                jti=str(claims.get("jti") or ""), consent_at=int(claims.get("consent_at") or 0),
+                                named=frozenset(str(n) for n in named[:MAX_NAMED]))
         key = (delegation.citizen, app)
         with self._lock:
             newest = self._newest.get(key, 0)

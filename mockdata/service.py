@@ -285,7 +285,9 @@ class DepartmentService:
         except DelegationRefused as refusal:
             status, decided = refusal.status, None
             body = {"error": refusal.code, "detail": refusal.detail}
-            record["refusal"] = refusal.code
+            if refusal.named:  # the citizen asked about someone they may not act for: the app only passed it on
+                body["named_by_citizen"] = True
+            record["refusal"], record["named"] = refusal.code, refusal.named
         except RequestEntityTooLarge:
             with self._lock:
                 self.refusals["bodies_too_large"] += 1
@@ -336,12 +338,16 @@ class DepartmentService:
         if self.delegation is not None and endpoint != "health":
             delegation = self.delegation.verify(request.headers.get("Authorization"))
             record["citizen"] = delegation.citizen
-        if endpoint == "submit":
-            if not body_is_json:
-                raise _error(422, "invalid_request", "the body is not JSON; send a JSON object",
-                             problems={"body": "not JSON"})
-            return self._submit(args["item_code"], record, delegation)
-        return 200, getattr(self, f"_get_{endpoint}")(request=request, delegation=delegation, **args), None
+        try:
+            if endpoint == "submit":
+                if not body_is_json:
+                    raise _error(422, "invalid_request", "the body is not JSON; send a JSON object",
+                                 problems={"body": "not JSON"})
+                return self._submit(args["item_code"], record, delegation)
+            return 200, getattr(self, f"_get_{endpoint}")(request=request, delegation=delegation, **args), None
+        except DelegationRefused as refusal:
+            refusal.named = delegation is not None and delegation.names(refusal.subject)
+            raise
 
     # ---- reads ---------------------------------------------------------------------------------
 
@@ -380,7 +386,8 @@ class DepartmentService:
         person = self.store.person(resident_id) if resident_id_is_valid(resident_id) else None
         if person is None or person.get("guardian_resident_id") != delegation.citizen:
             raise DelegationRefused(403, "not_delegated", "the citizen using the app delegated access to their own "
-                                    "records and those of persons in their care only; this is another person")
+                                    "records and those of persons in their care only; this is another person",
+                                    subject=resident_id)
 
     def _may_see_business(self, delegation: Delegation | None, credit_code: str) -> None:
         if delegation is None:
@@ -389,7 +396,7 @@ class DepartmentService:
         # Whether a business exists is public (the business register); its record is for its representatives.
         if business is not None and delegation.citizen not in self._representatives(business):
             raise DelegationRefused(403, "not_represented", "the citizen using the app is neither the legal "
-                                    "representative nor an authorised agent of this business")
+                                    "representative nor an authorised agent of this business", subject=credit_code)
 
     @staticmethod
     def _representatives(business: dict) -> set[str]:
@@ -458,7 +465,8 @@ class DepartmentService:
                 "guardian_resident_id") == delegation.citizen
             if not (on_own_behalf or for_ward):
                 raise DelegationRefused(403, "not_delegated", "an application may be submitted only for the citizen "
-                                        "using the app, or by them as guardian for a person in their care")
+                                        "using the app, or by them as guardian for a person in their care",
+                                        subject=applicant)
         key = (item.code, application["applicant_resident_id"], application.get("credit_code") or "")
         reasons = item.decide(self.store, application, self.today)
         with self._lock:

@@ -113,6 +113,8 @@ class _CallReporter:
         call["violation"] = call["status"] == 403 and response.get("error") == "scope_denied"
         call["scope"] = response.get("scope") if call["violation"] else None
         call["refusal"] = response.get("error") if call["status"] in (401, 403) and not call["violation"] else None
+        # A refusal about someone the citizen's own request named (mockdata.delegation.Delegation.names).
+        call["named"] = bool(call["refusal"]) and response.get("named_by_citizen") is True
         try:
             self.report(call)
         except Exception:

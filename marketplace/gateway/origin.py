@@ -13,7 +13,7 @@ import re
 import secrets
 from contextlib import nullcontext
 from html import escape
-from urllib.parse import quote
+from urllib.parse import quote, unquote_plus
 
 from flask import Flask, current_app, has_app_context
 from werkzeug.exceptions import HTTPException
@@ -22,7 +22,7 @@ from werkzeug.wrappers import Request, Response
 from core.errors import DomainError, NotFound
 from core.redirects import safe_redirect_target
 from marketplace.gateway import bar, instances, services
-from marketplace.gateway.proxy import BodyTooLarge, ProxyLimits, ResponseTooLarge, forward, request_headers
+from marketplace.gateway.proxy import BodyTooLarge, ProxyLimits, ResponseTooLarge, forward, request_headers, spool_body
 from marketplace.gateway.remote import RemoteServing, ServingFailed
 
 log = logging.getLogger(__name__)
@@ -190,6 +190,11 @@ class AppOrigin:
 
     def proxy(self, request: Request, slug: str) -> Response:
         origin = self.origin_of(request, slug)
+        try:
+            named = self.named(request)
+        except Exception as exc:
+            status, detail = failure(exc, self.limits, slug)
+            return self.page(request, slug, status, detail)
         with self.context():
             app = services.served_app_cached(slug)
             app_name = app.name  # for the platform bar (kept in the ServedApp: no read)
@@ -198,7 +203,7 @@ class AppOrigin:
             if session is None:
                 return self.page(request, slug, 401, "Open this app from the platform to sign in to it.", launch=True)
             token = services.identity_token_of(session, audience=origin)
-            department_token = services.department_token_of(session)
+            department_token = services.department_token_of(session, named=named)
             served = None if self.serving else instances.served_version_of(self.app.config, app, origin=origin)
         headers = request_headers(request.environ, reserved_cookies=self.reserved,
                                   host=origin.split("://", 1)[1], proto=self.scheme(request), identity_token=token,
@@ -224,6 +229,21 @@ class AppOrigin:
             response_headers = bar.without_length(response_headers)
         return Response(body, status=f"{upstream.status} {upstream.reason}", headers=response_headers,
                         direct_passthrough=True)
+
+    def named(self, request: Request) -> list[str]:
+        """Whom the request names (resident IDs, credit codes in its path, query and a form-sized body), for the
+        department token: a refusal about them is the citizen's question, not the app reading on its own. The body
+        is read into a spool here (within the request limit) and handed on from it."""
+        environ = request.environ
+        spooled, size = spool_body(environ, self.limits.request_bytes)
+        texts = [environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", "")]
+        if spooled is not None:
+            environ["wsgi.input"], environ["CONTENT_LENGTH"] = spooled, str(size)
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
+            if size <= services.NAMED_BODY_BYTES:
+                texts.append(unquote_plus(spooled.read().decode("utf-8", "replace")))
+                spooled.seek(0)
+        return services.subjects_named(*texts)
 
     # -- pages -------------------------------------------------------------------------------------
     def page(self, request: Request, slug: str, status: int, detail: str, *, launch: bool = False) -> Response:

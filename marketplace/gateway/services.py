@@ -33,6 +33,8 @@ from marketplace.orders.models import Order
 from marketplace.transactions import services as transactions
 from marketplace.transactions.models import Transaction
 from marketplace.vendors.models import App, AppVersion
+from mockdata.delegation import MAX_NAMED
+from mockdata.identifiers import credit_code_is_valid, resident_id_is_valid
 
 LAUNCH_CODE_SECONDS = 60
 # Identity tokens sent to apps live TOKEN_SECONDS; a session's token is sent again while it has at least
@@ -310,13 +312,33 @@ def department_token(session: GatewaySession) -> str | None:
     return identity.department_token_for(session.citizen, session.app_id, ttl_seconds=DELEGATION_SECONDS)
 
 
-def department_token_of(entry: claims.SessionClaims) -> str | None:
+def department_token_of(entry: claims.SessionClaims, *, named=()) -> str | None:
     """``department_token`` for a session known from the claims cache: minted afresh for every request from the
     delegation kept in the entry (no database read), which the next request no longer uses once the citizen's
-    consent, profile or sessions, or the app or its order, changed — a withdrawal still stops the next read."""
+    consent, profile or sessions, or the app or its order, changed — a withdrawal still stops the next read.
+    ``named``: what the request names (``subjects_named``)."""
     if entry.delegation is None:
         return None
-    return identity.department_token_from(entry.delegation, ttl_seconds=DELEGATION_SECONDS)
+    return identity.department_token_from(entry.delegation, ttl_seconds=DELEGATION_SECONDS, named=named)
+
+
+_RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+_CREDIT_CODE = re.compile(r"(?<![0-9A-Z])[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Z])")
+NAMED_BODY_BYTES = 64 * 1024  # a form a citizen filled in; a bigger body (an upload) is not scanned
+
+
+def subjects_named(*texts: str) -> list[str]:
+    """The valid resident ID numbers and unified social credit codes in a request's path, query and (small) body, in
+    order of appearance, at most MAX_NAMED: whom the citizen asked the app about."""
+    found: dict[str, None] = {}
+    for text in texts:
+        for match in _RESIDENT_ID.finditer(text):
+            if resident_id_is_valid(match.group(0).upper()):
+                found.setdefault(match.group(0).upper())
+        for match in _CREDIT_CODE.finditer(text):
+            if credit_code_is_valid(match.group(0)):
+                found.setdefault(match.group(0))
+    return list(found)[:MAX_NAMED]
 
 
 # ---------------------------------------------------------------------------------------------- department calls
@@ -377,18 +399,23 @@ def department_call_record(app_id: int, version_id: int, call: dict) -> Departme
                      department_id=app.order.department_id, vendor_id=app.vendor_id)
     refusal = call.get("refusal")
     if refusal:
-        _delegation_refused(app, version_id, row, str(refusal), str(response.get("detail") or ""))
+        _delegation_refused(app, version_id, row, str(refusal), str(response.get("detail") or ""),
+                            named=call.get("named") is True)
     db.session.commit()
     return row
 
 
-def _delegation_refused(app: App, version_id: int, row: DepartmentCall, code: str, detail: str) -> None:
+def _delegation_refused(app: App, version_id: int, row: DepartmentCall, code: str, detail: str, *,
+                        named: bool = False) -> None:
     """Audit a call the department refused for the delegation (shown to the department) and apply the suspension
-    rule: REFUSALS_TO_SUSPEND refusals of one version within REFUSAL_WINDOW take it off the market."""
-    benign = code in BENIGN_REFUSALS
+    rule: REFUSALS_TO_SUSPEND refusals of one version within REFUSAL_WINDOW take it off the market. A refusal about
+    a person or business the citizen's own request named (``named``, told by the department from the token) does
+    not count: the app asked what the citizen typed — else any citizen, a competitor's staff included, could take
+    an app off the market by typing other people's ID numbers into it."""
+    benign = code in BENIGN_REFUSALS or named
     audit.record(None, "gateway.department_representation_refused" if benign else "gateway.department_delegation_refused",
                  "app", app.id, {"method": row.method, "path": _shape(row.path), "status": row.status, "refusal": code,
-                                 "detail": detail[:300], "version_id": version_id},
+                                 "detail": detail[:300], "version_id": version_id, "named_by_citizen": named},
                  department_id=app.order.department_id, vendor_id=app.vendor_id)
     if benign:
         return

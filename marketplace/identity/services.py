@@ -428,15 +428,16 @@ def delegation_basis(citizen_user, app_id: int) -> DelegationBasis | None:
         consent_at=int(decided.timestamp() * 1000) if decided else 0)
 
 
-def department_token_from(basis: DelegationBasis, *, ttl_seconds: int = 120) -> str:
+def department_token_from(basis: DelegationBasis, *, ttl_seconds: int = 120, named=()) -> str:
     """Mint the department access token of ``basis`` for one forwarded request (typ ``dept+jwt``, audience the
-    department; see mockdata.delegation), signed with the platform's key. No database read while the process
-    keeps the signing key."""
+    department; see mockdata.delegation), signed with the platform's key. ``named``: the resident IDs and credit
+    codes the citizen's request named (carried as digests), so the department can tell a refusal about them from
+    the app reading on its own. No database read while the process keeps the signing key."""
     now = int(utcnow().timestamp())
     payload = {"iss": keys.platform_issuer(), "iat": now, "nbf": now, "exp": now + int(ttl_seconds),
-               "jti": uuid.uuid4().hex,
                **delegation_claims(citizen=basis.resident_id, app=f"app:{basis.app_id}", order=str(basis.order_id),
-                                   fields=basis.fields, purpose=basis.purpose, consent_at=basis.consent_at)}
+                                   fields=basis.fields, purpose=basis.purpose, consent_at=basis.consent_at,
+                                   jti=uuid.uuid4().hex, named=named)}
     return keys.sign_typed(payload, DELEGATION_TYPE)
 
 

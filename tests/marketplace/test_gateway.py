@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from core.auth import SYSTEM
 from core.time import utcnow
+from mockdata.identifiers import resident_id_is_valid
 from tests.marketplace.conftest import contract_doc, suite_doc
 from tests.marketplace.webpages import submit
 from tests.services import require_bwrap
@@ -57,6 +58,10 @@ def app(environ, start_response):
         page = b"<!doctype html><html><head><title>t</title></head><body class=app><h1>App page</h1></body></html>"
         start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(page)))])
         return [page]
+    if path == "/snoop":  # the app reads, on its own, a person the request does not name (reversed in the query)
+        status, answer = dept("GET", "/persons/" + query[::-1], None, environ.get("HTTP_X_DEPARTMENT_TOKEN"))
+        start_response("%d Dept" % status, [("Content-Type", "application/json")])
+        return [answer]
     if path.startswith("/dept/"):
         status, answer = dept(environ["REQUEST_METHOD"], path[5:] + ("?" + query if query else ""), body or None,
                               environ.get("HTTP_X_REPLAY") or environ.get("HTTP_X_DEPARTMENT_TOKEN"))
@@ -427,9 +432,15 @@ def test_department_calls_are_recorded_and_a_decision_completes_the_case(app, cl
     decision = on_app(client, "/dept/applications/social-security-card", method="POST",
                       data=json.dumps(ssc_ok["application"]))
     assert decision.status_code == 201 and decision.json["decision"] == "accepted"
-    # Outside the citizen's delegation: another (non-consenting) person's record, and a call without the token.
+    # Outside the citizen's delegation: another (non-consenting) person's record — once because the citizen's request
+    # named them, once read by the app on its own — and a call without the token.
     other = on_app(client, f"/dept/persons/{OTHER_RESIDENT_ID}")
     assert other.status_code == 403 and other.json["error"] == "not_delegated", other.json
+    assert other.json["named_by_citizen"] is True
+    assert not resident_id_is_valid(OTHER_RESIDENT_ID[::-1]), "the snooping request must not name the person"
+    snooped = on_app(client, f"/snoop?{OTHER_RESIDENT_ID[::-1]}")
+    assert snooped.status_code == 403 and snooped.json["error"] == "not_delegated", snooped.json
+    assert "named_by_citizen" not in snooped.json
     bare = on_app(client, f"/dept/persons/{resident_id}nodelegation")
     assert bare.status_code == 401 and bare.json["error"] == "delegation_missing"
 
@@ -437,12 +448,16 @@ def test_department_calls_are_recorded_and_a_decision_completes_the_case(app, cl
                                .order_by(DepartmentCall.id)).all()
     assert [(c.method, c.status, c.violation) for c in calls] == [("GET", 200, False), ("GET", 403, True),
                                                                   ("POST", 201, False), ("GET", 403, False),
-                                                                  ("GET", 401, False)]
+                                                                  ("GET", 403, False), ("GET", 401, False)]
+    # Only what the app read on its own counts towards suspension; what the citizen asked about is audited apart.
     refusals = db.session.scalars(sa.select(AuditEvent).where(
         AuditEvent.action == "gateway.department_delegation_refused").order_by(AuditEvent.id)).all()
     assert [(e.payload["refusal"], e.department_id is not None) for e in refusals] == [
         ("not_delegated", True), ("delegation_missing", True)]
-    assert all(OTHER_RESIDENT_ID not in json.dumps(e.payload) for e in refusals)
+    asked = db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.action == "gateway.department_representation_refused")).all()
+    assert [(e.payload["refusal"], e.payload["named_by_citizen"]) for e in asked] == [("not_delegated", True)]
+    assert all(OTHER_RESIDENT_ID not in json.dumps(e.payload) for e in [*refusals, *asked])
     assert calls[1].scope == "licence.read" and calls[2].case_number == decision.json["case_number"]
     assert all(c.citizen_ids == [gw["citizen_id"]] for c in calls if c.status < 400)
     violation = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "gateway.department_scope_violation"))
@@ -587,6 +602,15 @@ def test_repeated_refusals_suspend_the_version_by_the_documented_rule(app, gw):
     assert db.session.get(AppVersion, gw["version_id"]).suspended_at is None
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
         AuditEvent.action == "gateway.department_representation_refused")) == services.REFUSALS_TO_SUSPEND + 5
+
+    # Whom the citizen's own request named: any number of these (a competitor typing strangers' ID numbers into
+    # the app) never takes it off the market.
+    asked = {"method": "GET", "path": f"/persons/{OTHER_RESIDENT_ID}", "query": "", "status": 403,
+             "refusal": "not_delegated", "named": True,
+             "response": {"error": "not_delegated", "detail": "another person", "named_by_citizen": True}}
+    for _ in range(services.REFUSALS_TO_SUSPEND + 5):
+        services.department_call_record(gw["app_id"], gw["version_id"], asked)
+    assert db.session.get(AppVersion, gw["version_id"]).suspended_at is None
 
     refusal = {"method": "GET", "path": f"/persons/{OTHER_RESIDENT_ID}", "query": "", "status": 403,
                "refusal": "not_delegated", "response": {"error": "not_delegated", "detail": "another person"}}

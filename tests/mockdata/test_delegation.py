@@ -154,3 +154,23 @@ def test_an_application_for_another_person_is_refused(service, client, key, scen
     response = client.post("/applications/food-licence", json=application,
                            headers={"Authorization": f"Bearer {token(key, application['applicant_resident_id'])}"})
     assert response.status_code == 201 and len(service.cases) == 1
+
+
+def test_a_refusal_about_whom_the_citizens_request_named_is_marked_so_and_still_refused(service, client, key, scenarios):
+    """The gateway puts digests (keyed by the token's jti) of the IDs the citizen's request named into the token; a
+    refusal about one of them says so, one about anyone else does not, and a digest copied into another token
+    (another jti) names nobody. The record itself is never answered."""
+    citizen = scenarios["food_ok"]["applicant"]["resident_id"]
+    other = scenarios["ssc_ok"]["applicant"]["resident_id"]
+    stranger = scenarios["ssc_not_insured"]["applicant"]["resident_id"]
+    assert len({citizen, other, stranger}) == 3
+    named = delegation_claims(citizen=citizen, app=APP, order="3", fields=("name",), purpose="p", jti="jti-1",
+                              named=[other])["named"]
+    assert other not in str(named)
+    status, body = get(client, f"/persons/{other}", token(key, citizen, ("name",), jti="jti-1", named=named))
+    assert (status, body["error"], body.get("named_by_citizen")) == (403, "not_delegated", True)
+    status, body = get(client, f"/persons/{stranger}", token(key, citizen, ("name",), jti="jti-1", named=named))
+    assert (status, body["error"], body.get("named_by_citizen")) == (403, "not_delegated", None)
+    status, body = get(client, f"/persons/{other}", token(key, citizen, ("name",), jti="jti-2", named=named))
+    assert (status, body.get("named_by_citizen")) == (403, None), "a digest of another token names nobody"
+    assert [c.get("named") for c in service.calls] == [True, False, False]
