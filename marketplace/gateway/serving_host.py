@@ -24,6 +24,7 @@ from marketplace.gateway import instances, placement, services
 from marketplace.gateway.origin import SLUG, failure, reserved_cookies
 from marketplace.gateway.proxy import ProxyLimits, forward, request_headers
 from marketplace.gateway.remote import APP_HEADER, ERROR_HEADER, PREFIX, SECRET_HEADER, check_secret, without_hop_headers
+from marketplace.gateway.warm import WarmPool
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +200,12 @@ def serve(app: Flask, bind: str, threads: int, advertise: str = "") -> None:
                              "(an https:// address and GOVMARKET_SERVING_TLS_CERT/_KEY/_CA): the web sends its "
                              "secret to whatever the registry lists")
 
+    pools: list[WarmPool] = []
+
     def post_worker_init(worker) -> None:
-        """In the worker process (threads do not survive gunicorn's fork): start announcing this host."""
+        """In the worker process (threads do not survive gunicorn's fork): start announcing this host, and start
+        the warm pool's apps ahead of their requests — those placed on this host when it knows the others."""
+        owns = None
         if advertise:
             from redis import Redis
 
@@ -208,12 +213,18 @@ def serve(app: Flask, bind: str, threads: int, advertise: str = "") -> None:
                                                               socket_connect_timeout=2))
             announcer.append(Announcer(wsgi, advertise, registry))
             announcer[0].start()
+            hosts = placement.Placement(registry)
+            owns = lambda slug: (placement.rendezvous(slug, hosts.hosts()) or [advertise])[0] == advertise  # noqa: E731
+        pools.append(WarmPool(app, owns=owns))
+        pools[0].start()
 
     def worker_exit(server, worker) -> None:
         """Leave the registry first, then stop this host's instances when the process ends (a stop or restart of
         the service), rather than leave them to the next start's sweep."""
         for each in announcer:
             each.stop()
+        for pool in pools:
+            pool.stop()
         existing = app.extensions.get(instances.EXTENSION)
         if existing is not None:
             existing.close()
