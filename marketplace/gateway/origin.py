@@ -84,6 +84,23 @@ def failure(exc: Exception, limits: ProxyLimits, slug: str) -> tuple[int, str]:
     return 502, "The app answered with something that is not HTTP."
 
 
+def starting_page(app: Flask, app_name: str, catalogue_url: str) -> Response:
+    """The page a browser sees while the app's instance starts (503, Retry-After: the app is not there yet). It
+    asks for the same address again at once, and that request waits up to GATEWAY_STARTING_PAGE_SECONDS for the
+    start: the app's page replaces it as soon as the app answers, with one request a second meanwhile. Made by the
+    web's gateway, or by the serving host for the apps it runs."""
+    nonce = secrets.token_urlsafe(8)
+    with app.app_context():
+        html = app.jinja_env.get_template("gateway/starting.html").render(
+            app_name=app_name, refresh_seconds=STARTING_REFRESH_SECONDS, nonce=nonce, catalogue_url=catalogue_url)
+    response = Response(html, status=503, content_type="text/html; charset=utf-8")
+    response.headers["Retry-After"] = "1"
+    response.headers["Content-Security-Policy"] = f"default-src 'none'; style-src 'nonce-{nonce}'; frame-ancestors 'none'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 class HostDispatch:
     """WSGI middleware: requests whose Host is ``<label>.<APPS_DOMAIN>`` (any port) or the bare APPS_DOMAIN go to
     the app origin; everything else to the platform."""
@@ -245,20 +262,7 @@ class AppOrigin:
 
     # -- pages -------------------------------------------------------------------------------------
     def starting(self, request: Request, app_name: str) -> Response:
-        """The page a browser sees while the app's instance starts (503, Retry-After: the app is not there yet). It
-        asks for the same address again at once, and that request waits up to GATEWAY_STARTING_PAGE_SECONDS for the
-        start: the app's page replaces it as soon as the app answers, with one request a second meanwhile."""
-        nonce = secrets.token_urlsafe(8)
-        with self.context():
-            template = self.app.jinja_env.get_template("gateway/starting.html")
-            html = template.render(app_name=app_name, refresh_seconds=STARTING_REFRESH_SECONDS, nonce=nonce,
-                                   catalogue_url=self.platform_url(request, "/"))
-        response = Response(html, status=503, content_type="text/html; charset=utf-8")
-        response.headers["Retry-After"] = "1"
-        response.headers["Content-Security-Policy"] = f"default-src 'none'; style-src 'nonce-{nonce}'; frame-ancestors 'none'"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return starting_page(self.app, app_name, self.platform_url(request, "/"))
 
     def page(self, request: Request, slug: str, status: int, detail: str, *, launch: bool = False) -> Response:
         """A friendly page of the gateway, in the platform's look, that leaks nothing of the platform's session."""

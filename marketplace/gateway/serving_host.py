@@ -18,10 +18,11 @@ import threading
 
 import sqlalchemy as sa
 from flask import Flask
+from werkzeug.wrappers import Request
 
 from core.errors import DomainError
 from marketplace.gateway import instances, placement, services
-from marketplace.gateway.origin import SLUG, failure, reserved_cookies
+from marketplace.gateway.origin import SLUG, failure, navigation, reserved_cookies, starting_page
 from marketplace.gateway.proxy import ProxyLimits, forward, request_headers
 from marketplace.gateway.remote import APP_HEADER, ERROR_HEADER, PREFIX, SECRET_HEADER, check_secret, without_hop_headers
 from marketplace.gateway.warm import WarmPool
@@ -45,6 +46,7 @@ class ServingHost:
         self.limits = ProxyLimits(config["GATEWAY_REQUEST_BYTES"], config["GATEWAY_RESPONSE_BYTES"],
                                   float(config["GATEWAY_TIMEOUT_SECONDS"]))
         self.reserved = reserved_cookies(config)
+        self.starting_page_seconds = float(config["GATEWAY_STARTING_PAGE_SECONDS"])  # as the web's (origin.py)
 
     def __call__(self, environ, start_response):
         given = environ.get(_SECRET_KEY)
@@ -64,6 +66,7 @@ class ServingHost:
         try:
             with self.app.app_context():
                 app, version = services.served_app_get(slug)
+                app_name = app.name
                 served = instances.served_version(self.app.config, app, version, origin=origin)
             # The hop's own headers stop here; the rest was filtered by the gateway and is filtered again.
             inner = {key: value for key, value in environ.items() if not key.startswith(_HOP_PREFIX)}
@@ -71,6 +74,11 @@ class ServingHost:
                                       proto=proto, identity_token=token,
                                       department_token=environ.get("HTTP_X_DEPARTMENT_TOKEN"))
             registry = instances.registry(self.app)
+            if (self.starting_page_seconds > 0 and navigation(Request(inner))
+                    and not registry.ready_within(served, self.starting_page_seconds)):
+                # Not marked as the serving host's error: the web passes the page on as the app's answer.
+                page = starting_page(self.app, app_name, str(self.app.config["ISSUER"]).rstrip("/") + "/")
+                return page(environ, start_response)
             instance = registry.acquire(served)
         except DomainError as exc:
             if exc.status >= 500:

@@ -51,10 +51,18 @@ def wheels(instance_path: str) -> list[Wheel]:
                                          "the operator can copy the wheels into the instance's sdk folder")
             tmp = tempfile.mkdtemp(dir=instance_path, prefix=".sdk-build-")
             try:
+                # Built from copies: setuptools leaves build/ and *.egg-info in the folder it builds, and an egg-info
+                # in sdk/ would shadow the installed SDK's metadata for everything with that folder on its path.
+                sources = []
+                for name, source in SOURCES.items():
+                    copy = Path(tmp) / "src" / name
+                    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+                    sources.append(str(copy))
                 # Our own interpreter building our own source folders: no outside input reaches the command.
                 subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",  # noqa: S603
-                                "--no-build-isolation", "-w", tmp, *map(str, SOURCES.values())],
+                                "--no-build-isolation", "-w", tmp, *sources],
                                check=True, timeout=300, capture_output=True)
+                shutil.rmtree(Path(tmp) / "src")
                 folder.parent.mkdir(parents=True, exist_ok=True)
                 Path(tmp).rename(folder)  # complete or absent: never half a build
             finally:
