@@ -49,8 +49,20 @@ def _make_registry(app: Flask) -> ServingRegistry:
                            default_runs_root(config), idle_seconds=float(config["SERVING_IDLE_SECONDS"]),
                            listeners=Listeners(on_call=on_call, on_decision=on_decision),
                            department_time_scale=int(config["DEPARTMENT_TIME_SCALE"]),
-                           deps_cache=None if config["SERVING_DEPS_CACHE"] == "off"
-                           else DepsCache(Path(config["SERVING_DEPS_CACHE"])))
+                           deps_cache=_deps_cache(config))
+
+
+def _deps_cache(config) -> DepsCache | None:
+    """The kept deps (SERVING_DEPS_CACHE), or None when switched off or its folder cannot be written here (a
+    read-only instance folder): then every start installs, as it did before the cache."""
+    if config["SERVING_DEPS_CACHE"] == "off":
+        return None
+    try:
+        return DepsCache(Path(config["SERVING_DEPS_CACHE"]))
+    except OSError as exc:
+        log.warning("serving: installed deps are not kept between starts: %s is not writable here (%s); set "
+                    "GOVMARKET_SERVING_DEPS_CACHE to a writable folder", config["SERVING_DEPS_CACHE"], exc)
+        return None
 
 
 def dataset_of(config) -> tuple[str, int, int]:

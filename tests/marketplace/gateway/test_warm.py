@@ -153,3 +153,15 @@ def test_a_web_process_serving_apps_itself_starts_its_pool_with_its_first_reques
     start()
     assert len(started) == 1 and app.extensions[gateway.WARM_POOL] is started[0]
     monkeypatch.delitem(app.extensions, gateway.WARM_POOL)
+
+
+def test_a_serving_process_whose_deps_folder_cannot_be_written_installs_at_every_start(app, tmp_path, caplog):
+    from marketplace.gateway.instances import _deps_cache
+
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    assert _deps_cache({"SERVING_DEPS_CACHE": str(blocked / "serving-deps")}) is None
+    assert "not kept between starts" in caplog.text
+    assert _deps_cache({"SERVING_DEPS_CACHE": "off"}) is None
+    kept = _deps_cache({"SERVING_DEPS_CACHE": str(tmp_path / "kept")})
+    assert kept is not None and kept.root == tmp_path / "kept"
