@@ -295,7 +295,7 @@ class ServingRegistry:
             return None
         with self._lock:
             if self._warmer is None:
-                self._warmer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="serving-warm")
+                self._warmer = ThreadPoolExecutor(max_workers=4, thread_name_prefix="serving-warm")
             future = self._warmer.submit(self._warm, served)
             self._warming = {k: f for k, f in self._warming.items() if not f.done()}
             self._warming[served] = future
