@@ -16,8 +16,10 @@ a gateway session, as bench/gateway_overhead.py does; the platform is served by 
 - **started_ahead** (after): the instance stopped, then started ahead by the warm pool (as at a serving host's
   start or within 10 s of a publication), then the first ``GET /``.
 
-Each cold figure is the median of ``--repeat`` starts. Prints JSON: seconds per figure, each one's ratio to the warm load, and first load before ÷ after (lower
-is better, higher is better for the last).
+Each cold figure is the median of ``--repeat`` starts.
+
+Prints JSON: seconds per figure, each one's ratio to the warm load (lower is better), and first load before ÷
+after (higher is better).
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.gateway_overhead import SAMPLE, build_platform, citizen_session, publish_sample
-
 
 BROWSER = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
 
