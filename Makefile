@@ -123,6 +123,7 @@ bench: install services runtime
 	$(BIN)/python bench/sandbox_start.py --repeat 5
 	$(BIN)/python -m bench.billing_settlement --scale 0.01
 	$(BIN)/python bench/gateway_overhead.py --requests 200 --concurrency 8
+	$(BIN)/python bench/app_first_load.py --repeat 2 --requests 50
 	$(BIN)/python bench/gateway_overhead.py --requests 200 --concurrency 32 --server gthread --threads 16 --cache RedisCache
 	$(BIN)/python bench/catalogue_page.py --scale 0.01 --repeat 10
 	$(BIN)/python bench/load_test.py --users 20 --minutes 1 --out /tmp/govmarket-load-quick

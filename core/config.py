@@ -41,6 +41,9 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "APPS_DOMAIN": ("apps.localhost:5000", str, "Host suffix apps are served on: <slug>.<APPS_DOMAIN>."),
     "SERVING_IDLE_SECONDS": (300, int, "A served app with no request for this long is stopped; the next request starts it again."),
     "DEPARTMENT_TIME_SCALE": (1, int, "How much faster than real time the simulated department services handle cases on serving hosts (acceptance, review, decision); 1 in production, larger for demos and test stacks."),
+    "SERVING_DEPS_CACHE": (None, str, "Folder where a serving process keeps the installed deps of the bundles it served (bytecode compiled), so an instance starts again without pip; default INSTANCE_PATH/serving-deps, `off` to install on every start."),
+    "SERVING_WARM_APPS": (8, int, "The most used published apps a serving process keeps running ahead of their requests (started when it starts and within 10 s of a publication; kept when idle); 0: start every app on its first request."),
+    "GATEWAY_STARTING_PAGE_SECONDS": (1.0, float, "A browser opening an app whose instance is not running waits this long, then sees a page saying the app is starting, which reloads until it answers; 0: wait for the start."),
     "SERVING_DATASET": ("citizens-v1:42:2000", str, "spec:seed:size of the mock dataset the department service answers served apps from."),
     "GATEWAY_REQUEST_BYTES": (10 * 1024 * 1024, int, "Largest request body the app gateway passes to an app, in bytes."),
     "GATEWAY_RESPONSE_BYTES": (50 * 1024 * 1024, int, "Largest response body the app gateway passes back from an app, in bytes."),
@@ -92,6 +95,7 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
     instance = Path(cfg["INSTANCE_PATH"] or instance_path)
     cfg["INSTANCE_PATH"] = str(instance)
     cfg["BUNDLE_STORE"] = cfg["BUNDLE_STORE"] or str(instance / "bundles")
+    cfg["SERVING_DEPS_CACHE"] = cfg["SERVING_DEPS_CACHE"] or str(instance / "serving-deps")
     cfg["RUNTIME_ROOTFS"] = cfg["RUNTIME_ROOTFS"] or str(Path.home() / ".cache" / "govmarket" / "runtime" / "rootfs")
     if not cfg["DATABASE_URL"]:
         cfg["DATABASE_URL"] = f"sqlite:///{instance / 'govmarket.db'}"

@@ -200,14 +200,15 @@ class AppSession:
                     Mount(self.sock_dir, SOCKET_DIR, writable=True)),
             limits=limits or self.limits.sandbox)
 
-    def install(self, wheels: Sequence[str]) -> bool:
+    def install(self, wheels: Sequence[str], *, compile_bytecode: bool = False) -> bool:
         """pip-install the bundle's wheels into /deps inside a sandbox without network. False on failure
-        (with a start_failure verdict)."""
+        (with a start_failure verdict). ``compile_bytecode``: pip also writes the modules' .pyc files, so every
+        start of the app from these deps imports them without compiling (serving keeps installed deps)."""
         if not wheels:
             return True
         argv = [PYTHON, "-m", "pip", "install", "--no-index", "--find-links", "/app/wheels", "--target", "/deps",
-                "--no-compile", "--disable-pip-version-check", "--no-warn-script-location", "--quiet",
-                *[f"/app/wheels/{name}" for name in wheels]]
+                "--compile" if compile_bytecode else "--no-compile", "--disable-pip-version-check",
+                "--no-warn-script-location", "--quiet", *[f"/app/wheels/{name}" for name in wheels]]
         # What pip writes to the deps tmpfs is memory charged to its cgroup: its limit makes room for it.
         own = replace(self.limits.sandbox, memory_bytes=self.limits.sandbox.memory_bytes + self.limits.deps_bytes)
         sandbox = self.backend.start(self._spec("install", argv, {}, deps_writable=True, limits=own))

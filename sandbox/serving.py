@@ -29,7 +29,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ from mockdata.service import DepartmentService
 from mockdata.store import MemoryStore
 from sandbox import intake
 from sandbox.backends import SandboxBackend
+from sandbox.deps_cache import DepsCache
 from sandbox.harness import SOCKET_DIR, AppSession, HarnessLimits, _SandboxConnection, sweep_run_dirs
 
 log = logging.getLogger(__name__)
@@ -134,10 +136,14 @@ def _json_or_none(data: bytes) -> Any:
 class Instance:
     """One running app: its sandbox session and its department service. Counts its in-flight requests."""
 
-    def __init__(self, served: ServedVersion, session: AppSession, dept: ServiceServer):
+    def __init__(self, served: ServedVersion, session: AppSession, dept: ServiceServer,
+                 phases: Mapping[str, float] | None = None):
         self.served = served
         self.session = session
         self.dept = dept
+        # Seconds each step of the start took (extract, department, install, ready): logged, and read by
+        # bench/app_first_load.py to show where a cold start's time goes.
+        self.phases = dict(phases or {})
         self.busy = 0
         self.started_at = time.monotonic()
         self.last_used = self.started_at
@@ -189,8 +195,10 @@ class ServingRegistry:
     def __init__(self, backend: Callable[[], SandboxBackend], store: BlobStore, runs_root: Path, *,
                  idle_seconds: float = 300.0, limits: HarnessLimits | None = None,
                  intake_limits: intake.IntakeLimits | None = None, listeners: Listeners | None = None,
-                 department_time_scale: int = 1):
+                 department_time_scale: int = 1, deps_cache: DepsCache | None = None):
         self._backend_factory = backend
+        # Installed deps kept by bundle: a start after the first copies them instead of running pip (None: always pip).
+        self.deps_cache = deps_cache
         # The simulated departments handle cases this many times faster than real ones, with real times on every
         # step (a demo or a test stack sees a case go from 已提交 to 办结 in seconds); 1 in production.
         self.department_time_scale = max(1, int(department_time_scale))
@@ -210,6 +218,11 @@ class ServingRegistry:
         # bwrap's --die-with-parent (PR_SET_PDEATHSIG) kills the sandbox when the *thread* that started it ends,
         # and threaded web servers end a thread with each request: start instances from long-lived threads.
         self._starter: ThreadPoolExecutor | None = None
+        # Starts ahead of requests (``prewarm``): their own threads, so a start queued there never waits for one of
+        # the starter's threads it occupies itself.
+        self._warmer: ThreadPoolExecutor | None = None
+        self._warming: dict[ServedVersion, Future] = {}
+        self.pinned: frozenset[str] = frozenset()  # keys kept running though idle (``keep_warm``)
 
     # -- the backend and orphans ----------------------------------------------------------------
     def backend(self) -> SandboxBackend:
@@ -271,6 +284,45 @@ class ServingRegistry:
         self._ensure_reaper()
         return instance
 
+    def prewarm(self, served: ServedVersion) -> Future | None:
+        """Start an instance of ``served`` in the background unless one already runs it; returns the start's
+        future (its result is None, its exception the start's failure), or None when it runs already."""
+        with self._lock:
+            pending = self._warming.get(served)
+            if pending is not None and not pending.done():
+                return pending
+            slot = self._slots.get(served.key)
+            current = slot.instance if slot is not None else None
+        if current is not None and current.served == served and current.alive(max_age=1.0):
+            return None
+        with self._lock:
+            if self._warmer is None:
+                self._warmer = ThreadPoolExecutor(max_workers=4, thread_name_prefix="serving-warm")
+            future = self._warmer.submit(self._warm, served)
+            self._warming = {k: f for k, f in self._warming.items() if not f.done()}
+            self._warming[served] = future
+        return future
+
+    def _warm(self, served: ServedVersion) -> None:
+        self.release(self.acquire(served))
+
+    def ready_within(self, served: ServedVersion, seconds: float) -> bool:
+        """Start ``served`` unless it runs and wait up to ``seconds`` for it: True when it runs (a request will
+        find it), False while it is still starting. Raises what the start raised (ServiceUnavailable)."""
+        future = self.prewarm(served)
+        if future is None:
+            return True
+        try:
+            future.result(timeout=seconds)
+        except FutureTimeout:
+            return False
+        return True
+
+    def keep_warm(self, keys: Iterable[str]) -> None:
+        """Keep the instances of ``keys`` running when idle (the warm pool's apps); others idle out as before."""
+        with self._lock:
+            self.pinned = frozenset(keys)
+
     def release(self, instance: Instance) -> None:
         with self._lock:
             instance.busy -= 1
@@ -303,8 +355,18 @@ class ServingRegistry:
         started = time.monotonic()
         session = AppSession(backend, self.runs_root, self.limits, run_id=f"serve-{uuid.uuid4().hex[:12]}")
         dept: ServiceServer | None = None
+        phases: dict[str, float] = {}
+        mark = started
+
+        def phase(name: str) -> None:
+            nonlocal mark
+            now = time.monotonic()
+            phases[name] = round(now - mark, 3)
+            mark = now
+
         try:
             info = session.extract(self.store, served.bundle_sha256, self.intake_limits)
+            phase("extract")
             # Every call must carry the delegation the gateway minted for this app (signed with the platform's keys).
             verifier = DelegationVerifier(served.jwks.decode(), served.issuer, app=f"app:{served.app_id}")
             service = DepartmentService(self._dataset(served.dataset), served.dept_scopes, delegation=verifier,
@@ -317,9 +379,13 @@ class ServingRegistry:
             dept.tick_seconds = DEPARTMENT_TICK_SECONDS if self.department_time_scale == 1 else 1.0
             dept.start_ticking()
             jwks = session.write_host_file("jwks.json", served.jwks)
-            ready = session.install(info.wheels) and session.start_app(info.manifest.entrypoint, {
+            phase("department")
+            ready = self._install(session, served, backend, info.wheels)
+            phase("install")
+            ready = ready and session.start_app(info.manifest.entrypoint, {
                 "GOVAPP_DEPT_SOCKET": f"{SOCKET_DIR}/dept.sock", "GOVAPP_JWKS": jwks,
                 "GOVAPP_ISSUER": served.issuer, "GOVAPP_AUDIENCE": served.audience, "GOVAPP_ACCESS_LOG": "0"})
+            phase("ready")
             if not ready:
                 detail = "; ".join(f"{k}: {v}" for k, v in session.verdicts.items())
                 output = session.sandbox.output().text[-1500:] if session.sandbox is not None else ""
@@ -330,9 +396,28 @@ class ServingRegistry:
             if dept is not None:
                 dept.stop()
             raise
-        log.info("serving: started %s version %s as %s on %s in %.1f s", served.key, served.version_id,
-                 session.run_id, backend.name, time.monotonic() - started)
-        return Instance(served, session, dept)
+        log.info("serving: started %s version %s as %s on %s in %.1f s (%s)", served.key, served.version_id,
+                 session.run_id, backend.name, time.monotonic() - started,
+                 ", ".join(f"{name} {seconds:.2f} s" for name, seconds in phases.items()))
+        return Instance(served, session, dept, phases)
+
+    def _install(self, session: AppSession, served: ServedVersion, backend: SandboxBackend,
+                 wheels: Iterable[str]) -> bool:
+        """The bundle's deps in the session's deps area: copied from the cache when this host installed them
+        before, else installed (bytecode compiled) and kept for the next start."""
+        wheels = list(wheels)
+        if not wheels or self.deps_cache is None:
+            return session.install(wheels, compile_bytecode=self.deps_cache is not None)
+        key = self.deps_cache.key(served.bundle_sha256, backend.image_hash())
+        if self.deps_cache.restore(key, session.deps_dir):
+            return True
+        if not session.install(wheels, compile_bytecode=True):
+            return False
+        try:
+            self.deps_cache.store(key, session.deps_dir)
+        except OSError as exc:
+            log.warning("serving: could not keep the deps of %s: %s", served.key, exc)
+        return True
 
     # -- idle stopping --------------------------------------------------------------------------
     def _ensure_reaper(self) -> None:
@@ -365,7 +450,8 @@ class ServingRegistry:
                 if instance is None:
                     continue
                 with self._lock:
-                    idle = instance.busy == 0 and now - instance.last_used >= self.idle_seconds
+                    idle = (instance.busy == 0 and now - instance.last_used >= self.idle_seconds
+                            and key not in self.pinned)
                     dead = instance.busy == 0 and not instance.alive()
                 if idle or dead:
                     slot.instance = None
@@ -397,8 +483,11 @@ class ServingRegistry:
             slots = list(self._slots.values())
             retiring, self._retiring = self._retiring, []
             starter, self._starter = self._starter, None
-        if starter is not None:
-            starter.shutdown(wait=False)
+            warmer, self._warmer = self._warmer, None
+            self._warming = {}
+        for pool in (warmer, starter):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
         for slot in slots:
             with slot.lock:
                 if slot.instance is not None:

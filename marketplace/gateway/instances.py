@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from pathlib import Path
 
 from flask import Flask
 
@@ -14,6 +15,7 @@ from marketplace.gateway import claims, services
 from marketplace.identity import keys
 from marketplace.vendors.models import App, AppVersion
 from sandbox.backends import get_backend
+from sandbox.deps_cache import DepsCache
 from sandbox.harness import default_runs_root
 from sandbox.serving import Listeners, ServedVersion, ServingRegistry
 
@@ -46,7 +48,21 @@ def _make_registry(app: Flask) -> ServingRegistry:
     return ServingRegistry(lambda: get_backend(config["SANDBOX_BACKEND"], config), FileBlobStore(config["BUNDLE_STORE"]),
                            default_runs_root(config), idle_seconds=float(config["SERVING_IDLE_SECONDS"]),
                            listeners=Listeners(on_call=on_call, on_decision=on_decision),
-                           department_time_scale=int(config["DEPARTMENT_TIME_SCALE"]))
+                           department_time_scale=int(config["DEPARTMENT_TIME_SCALE"]),
+                           deps_cache=_deps_cache(config))
+
+
+def _deps_cache(config) -> DepsCache | None:
+    """The kept deps (SERVING_DEPS_CACHE), or None when switched off or its folder cannot be written here (a
+    read-only instance folder): then every start installs, as it did before the cache."""
+    if config["SERVING_DEPS_CACHE"] == "off":
+        return None
+    try:
+        return DepsCache(Path(config["SERVING_DEPS_CACHE"]))
+    except OSError as exc:
+        log.warning("serving: installed deps are not kept between starts: %s is not writable here (%s); set "
+                    "GOVMARKET_SERVING_DEPS_CACHE to a writable folder", config["SERVING_DEPS_CACHE"], exc)
+        return None
 
 
 def dataset_of(config) -> tuple[str, int, int]:

@@ -33,6 +33,18 @@ COOKIE = "govgw_session"
 HOST_COOKIE = "__Host-" + COOKIE
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 PREFIX = "/_gateway/"
+STARTING_REFRESH_SECONDS = 0  # at once: the next request itself waits up to GATEWAY_STARTING_PAGE_SECONDS
+
+
+def navigation(request: Request) -> bool:
+    """Whether a browser is opening a page (rather than a script fetching data): only then may the answer be the
+    gateway's "starting" page instead of the app's."""
+    if request.method not in ("GET", "HEAD"):
+        return False
+    mode = request.headers.get("Sec-Fetch-Mode")
+    if mode is not None:
+        return mode == "navigate"
+    return request.accept_mimetypes.accept_html and "text/html" in request.headers.get("Accept", "")
 
 
 def split_host(host: str) -> tuple[str, str]:
@@ -70,6 +82,23 @@ def failure(exc: Exception, limits: ProxyLimits, slug: str) -> tuple[int, str]:
         return 502, "The app is not answering right now; please try again."
     log.warning("gateway: %s answered badly: %s", slug, exc)  # http.client.HTTPException: it broke the protocol
     return 502, "The app answered with something that is not HTTP."
+
+
+def starting_page(app: Flask, app_name: str, catalogue_url: str) -> Response:
+    """The page a browser sees while the app's instance starts (503, Retry-After: the app is not there yet). It
+    asks for the same address again at once, and that request waits up to GATEWAY_STARTING_PAGE_SECONDS for the
+    start: the app's page replaces it as soon as the app answers, with one request a second meanwhile. Made by the
+    web's gateway, or by the serving host for the apps it runs."""
+    nonce = secrets.token_urlsafe(8)
+    with app.app_context():
+        html = app.jinja_env.get_template("gateway/starting.html").render(
+            app_name=app_name, refresh_seconds=STARTING_REFRESH_SECONDS, nonce=nonce, catalogue_url=catalogue_url)
+    response = Response(html, status=503, content_type="text/html; charset=utf-8")
+    response.headers["Retry-After"] = "1"
+    response.headers["Content-Security-Policy"] = f"default-src 'none'; style-src 'nonce-{nonce}'; frame-ancestors 'none'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 class HostDispatch:
@@ -113,6 +142,9 @@ class AppOrigin:
         self.reserved = reserved_cookies(config)
         # Set: apps are served by the serving host at that address (docs/gateway.md, "Serving hosts").
         self.serving = RemoteServing.from_config(config) if config.get("SERVING_URL") else None
+        # A browser opening an app whose instance is not running waits this long for it, then sees the "starting"
+        # page, which reloads until the app answers (0: every request waits for the start).
+        self.starting_page_seconds = float(config["GATEWAY_STARTING_PAGE_SECONDS"])
 
     # -- addresses ---------------------------------------------------------------------------------
     def scheme(self, request: Request) -> str:
@@ -211,6 +243,9 @@ class AppOrigin:
         if self.serving is None:
             assert served is not None
             registry = instances.registry(self.app)
+            if (self.starting_page_seconds > 0 and navigation(request)
+                    and not registry.ready_within(served, self.starting_page_seconds)):
+                return self.starting(request, app_name)  # the start goes on; the page asks again until it is done
             instance = registry.acquire(served)
         try:
             if self.serving is not None:  # the serving host runs the app (SERVING_URL)
@@ -246,6 +281,9 @@ class AppOrigin:
         return services.subjects_named(*texts)
 
     # -- pages -------------------------------------------------------------------------------------
+    def starting(self, request: Request, app_name: str) -> Response:
+        return starting_page(self.app, app_name, self.platform_url(request, "/"))
+
     def page(self, request: Request, slug: str, status: int, detail: str, *, launch: bool = False) -> Response:
         """A friendly page of the gateway, in the platform's look, that leaks nothing of the platform's session."""
         nonce = secrets.token_urlsafe(8)

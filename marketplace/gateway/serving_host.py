@@ -18,12 +18,14 @@ import threading
 
 import sqlalchemy as sa
 from flask import Flask
+from werkzeug.wrappers import Request
 
 from core.errors import DomainError
 from marketplace.gateway import instances, placement, services
-from marketplace.gateway.origin import SLUG, failure, reserved_cookies
+from marketplace.gateway.origin import SLUG, failure, navigation, reserved_cookies, starting_page
 from marketplace.gateway.proxy import ProxyLimits, forward, request_headers
 from marketplace.gateway.remote import APP_HEADER, ERROR_HEADER, PREFIX, SECRET_HEADER, check_secret, without_hop_headers
+from marketplace.gateway.warm import WarmPool
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ class ServingHost:
         self.limits = ProxyLimits(config["GATEWAY_REQUEST_BYTES"], config["GATEWAY_RESPONSE_BYTES"],
                                   float(config["GATEWAY_TIMEOUT_SECONDS"]))
         self.reserved = reserved_cookies(config)
+        self.starting_page_seconds = float(config["GATEWAY_STARTING_PAGE_SECONDS"])  # as the web's (origin.py)
 
     def __call__(self, environ, start_response):
         given = environ.get(_SECRET_KEY)
@@ -63,6 +66,7 @@ class ServingHost:
         try:
             with self.app.app_context():
                 app, version = services.served_app_get(slug)
+                app_name = app.name
                 served = instances.served_version(self.app.config, app, version, origin=origin)
             # The hop's own headers stop here; the rest was filtered by the gateway and is filtered again.
             inner = {key: value for key, value in environ.items() if not key.startswith(_HOP_PREFIX)}
@@ -70,6 +74,11 @@ class ServingHost:
                                       proto=proto, identity_token=token,
                                       department_token=environ.get("HTTP_X_DEPARTMENT_TOKEN"))
             registry = instances.registry(self.app)
+            if (self.starting_page_seconds > 0 and navigation(Request(inner))
+                    and not registry.ready_within(served, self.starting_page_seconds)):
+                # Not marked as the serving host's error: the web passes the page on as the app's answer.
+                page = starting_page(self.app, app_name, str(self.app.config["ISSUER"]).rstrip("/") + "/")
+                return page(environ, start_response)
             instance = registry.acquire(served)
         except DomainError as exc:
             if exc.status >= 500:
@@ -199,8 +208,12 @@ def serve(app: Flask, bind: str, threads: int, advertise: str = "") -> None:
                              "(an https:// address and GOVMARKET_SERVING_TLS_CERT/_KEY/_CA): the web sends its "
                              "secret to whatever the registry lists")
 
+    pools: list[WarmPool] = []
+
     def post_worker_init(worker) -> None:
-        """In the worker process (threads do not survive gunicorn's fork): start announcing this host."""
+        """In the worker process (threads do not survive gunicorn's fork): start announcing this host, and start
+        the warm pool's apps ahead of their requests — those placed on this host when it knows the others."""
+        owns = None
         if advertise:
             from redis import Redis
 
@@ -208,12 +221,18 @@ def serve(app: Flask, bind: str, threads: int, advertise: str = "") -> None:
                                                               socket_connect_timeout=2))
             announcer.append(Announcer(wsgi, advertise, registry))
             announcer[0].start()
+            hosts = placement.Placement(registry)
+            owns = lambda slug: (placement.rendezvous(slug, hosts.hosts()) or [advertise])[0] == advertise  # noqa: E731
+        pools.append(WarmPool(app, owns=owns))
+        pools[0].start()
 
     def worker_exit(server, worker) -> None:
         """Leave the registry first, then stop this host's instances when the process ends (a stop or restart of
         the service), rather than leave them to the next start's sweep."""
         for each in announcer:
             each.stop()
+        for pool in pools:
+            pool.stop()
         existing = app.extensions.get(instances.EXTENSION)
         if existing is not None:
             existing.close()

@@ -234,7 +234,8 @@ def _links(actor) -> list[tuple[str, str]]:
         links += [(str(_l("Vendor applications")), url_for("accounts.vendor_applications"))]
     if role == Role.VENDOR_MEMBER:
         links += [(str(_l("Invite a colleague")), url_for("accounts.invitation_new")),
-                  (str(_l("Vendor SDK")), url_for("home.sdk_page"))]
+                  (str(_l("Vendor SDK")), url_for("home.sdk_page")),
+                  (str(_l("SDK reference")), url_for("home.sdk_reference"))]
         links += [(str(_l("Payment statements")), url_for("billing.vendor_statement_page", vendor_id=actor.vendor_id))]
     if role in (Role.AUDITOR, Role.FINANCE):
         links += [(str(_l("Finance")), url_for("billing.finance_home")),

@@ -46,6 +46,8 @@ class BundleError(Exception):
 
 @dataclass(frozen=True)
 class Manifest:
+    """An app's `govapp.toml`: its name, version, the order it answers, the WSGI entrypoint (`module:app`), the
+    runtime and the department scopes it declares. `load_manifest` reads and checks one."""
     name: str
     version: str
     order: str

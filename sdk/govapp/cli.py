@@ -30,11 +30,14 @@ from govapp.scaffold import ScaffoldError, create_app_folder
 
 
 def fail(message: str, code: int = 1) -> None:
+    """Print `message` in red on stderr and end the command with exit status `code`."""
     click.secho(f"govapp: {message}", fg="red", err=True)
     raise SystemExit(code)
 
 
 def platform_client(platform: str | None = None) -> PlatformClient:
+    """A `PlatformClient` with the token `govapp login` saved (or GOVAPP_PLATFORM and GOVAPP_TOKEN), for `platform`
+    if given; ends the command with a message when not logged in or the token has expired."""
     creds = load_credentials()
     if creds is None:
         fail("not logged in: run `govapp login --platform URL --client-id ID` first (or set GOVAPP_PLATFORM and GOVAPP_TOKEN)")
@@ -44,6 +47,7 @@ def platform_client(platform: str | None = None) -> PlatformClient:
 
 
 def read_document(path: Path) -> Any:
+    """The YAML or JSON document at `path`; ends the command with a message when it cannot be read or parsed."""
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:

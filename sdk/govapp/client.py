@@ -39,6 +39,8 @@ class PlatformError(Exception):
 
 
 class Token(TypedDict, total=False):
+    """An OAuth 2 token answer of the platform (client credentials): `access_token`, `token_type`, `expires_in`,
+    `expires_at` (added by the client: epoch seconds) and `scope`."""
     access_token: str
     token_type: str
     expires_in: int
@@ -75,6 +77,8 @@ class Version(TypedDict, total=False):
 
 @dataclass(frozen=True)
 class Page:
+    """One page of a list the API paginates: its `items` and the `X-Pagination` header's `pagination` (total,
+    total_pages, page, page_size, …)."""
     items: list[dict]
     pagination: dict  # from the X-Pagination header: total, total_pages, page, ...
 
@@ -91,6 +95,7 @@ class PlatformClient:
         self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
 
     def close(self) -> None:
+        """Close the HTTP connections (also done when leaving a `with PlatformClient(...)` block)."""
         self._http.close()
 
     def __enter__(self) -> PlatformClient:
@@ -206,12 +211,15 @@ class PlatformClient:
         return self._json("PATCH", f"/api/orders/{order_id}", json=fields)
 
     def publish_order(self, order_id: int) -> Order:
+        """POST /api/orders/{id}/publish: a draft order opens and accepts apps (department staff of its department)."""
         return self._json("POST", f"/api/orders/{order_id}/publish")
 
     def close_order(self, order_id: int) -> Order:
+        """POST /api/orders/{id}/close: the order takes no new apps; published apps keep serving."""
         return self._json("POST", f"/api/orders/{order_id}/close")
 
     def archive_order(self, order_id: int) -> Order:
+        """POST /api/orders/{id}/archive: a closed order leaves the lists."""
         return self._json("POST", f"/api/orders/{order_id}/archive")
 
     def add_suite(self, order_id: int, document: Mapping[str, Any]) -> dict:
@@ -223,9 +231,11 @@ class PlatformClient:
         return self._json("GET", f"/api/orders/{order_id}/questions")
 
     def ask_question(self, order_id: int, text: str) -> dict:
+        """POST /api/orders/{id}/questions: a vendor's public clarification question (the asker stays anonymous)."""
         return self._json("POST", f"/api/orders/{order_id}/questions", json={"text": text})
 
     def answer_question(self, question_id: int, answer: str) -> dict:
+        """PUT /api/orders/questions/{id}/answer: the department's public answer to a question."""
         return self._json("PUT", f"/api/orders/questions/{question_id}/answer", json={"answer": answer})
 
     def me(self) -> dict:
@@ -243,6 +253,7 @@ class PlatformClient:
         return self._page("/api/apps", {"page": page, "page_size": page_size})
 
     def get_app(self, app_id: int | str) -> App:
+        """GET /api/apps/{id}: one app (by id or slug) with its order and published version."""
         return self._json("GET", f"/api/apps/{app_id}")
 
     def list_versions(self, app_id: int | str) -> list[Version]:

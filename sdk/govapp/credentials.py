@@ -18,6 +18,8 @@ __all__ = ["Credentials", "credentials_path", "load_credentials", "save_credenti
 
 @dataclass(frozen=True)
 class Credentials:
+    """What `govapp login` saved: the platform's URL, the bearer token, when it expires (epoch seconds) and the client
+    id it was issued to."""
     platform: str
     token: str
     expires_at: int | None = None
@@ -29,6 +31,8 @@ class Credentials:
 
 
 def credentials_path() -> Path:
+    """Where the credentials are kept: `$GOVAPP_CONFIG`, else `$XDG_CONFIG_HOME/govapp/credentials.json` (default
+    `~/.config/govapp/credentials.json`)."""
     if os.environ.get("GOVAPP_CONFIG"):
         return Path(os.environ["GOVAPP_CONFIG"])
     base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")

@@ -51,6 +51,7 @@ class DepartmentError(Exception):
 
 @dataclass(frozen=True)
 class DepartmentResponse:
+    """A department answer: the HTTP `status` and the parsed JSON `data`."""
     status: int
     data: Any
 
@@ -104,6 +105,8 @@ class DepartmentClient:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, timeout: float = 10.0) -> DepartmentClient:
+        """The client for where the app runs: `GOVAPP_DEPT_SOCKET` (the sandbox, set by the platform) or
+        `GOVAPP_DEPT_URL` (local development). Raises DepartmentError 503 `not_configured` when neither is set."""
         env = os.environ if environ is None else environ
         if env.get("GOVAPP_DEPT_SOCKET"):
             return cls(socket_path=env["GOVAPP_DEPT_SOCKET"], timeout=timeout)
@@ -195,4 +198,6 @@ class DepartmentClient:
         return self._get(f"/applications/{quote(case_number, safe='')}")
 
     def health(self) -> dict:
+        """GET /health of the department service: `{"status": "ok", ...}`. Raises DepartmentError when it does not
+        answer 200 (status 503 `unreachable` when it cannot be reached)."""
         return self._get("/health", missing_ok=False)

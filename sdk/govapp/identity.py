@@ -56,6 +56,7 @@ class Identity:
         return self.claims.get("phone")
 
     def get(self, claim: str, default: Any = None) -> Any:
+        """The value of `claim` (e.g. `birth_date`), or `default` when the citizen did not consent to it."""
         return self.claims.get(claim, default)
 
 
@@ -75,6 +76,8 @@ class IdentityVerifier:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> IdentityVerifier:
+        """The verifier the platform configures: the keys in the file `GOVAPP_JWKS`, the issuer `GOVAPP_ISSUER` and
+        the app's origin `GOVAPP_AUDIENCE`. Raises IdentityError when GOVAPP_JWKS is not set."""
         env = os.environ if environ is None else environ
         path = env.get("GOVAPP_JWKS")
         if not path:

@@ -56,9 +56,11 @@ class TokenSigner:
         self.key = key or ECKey.generate_key("P-256", parameters={"kid": "govapp-test", "use": "sig", "alg": "ES256"})
 
     def jwks(self) -> dict:
+        """The public key as a JWKS document, for the app's `GOVAPP_JWKS`."""
         return {"keys": [self.key.as_dict(private=False)]}
 
     def sign(self, claims: Mapping) -> str:
+        """An identity JWT (ES256) carrying `claims`, issued now and valid for `lifetime_s` seconds."""
         now = int(time.time())
         payload = {"iss": self.issuer, "iat": now, "nbf": now, "exp": now + self.lifetime_s, **claims}
         return jwt.encode({"alg": "ES256", "kid": "govapp-test", "typ": "JWT"}, payload, self.key)

@@ -171,6 +171,7 @@ def make_server(app: WSGIApp, *, socket_path: str | None = None, host: str = "12
 
 
 def main(argv: list[str] | None = None) -> None:
+    """`python -m govapp.serve`: serve the WSGI app `--entrypoint` on `--socket` (the sandbox) or `--host`/`--port`."""
     parser = argparse.ArgumentParser(prog="python -m govapp.serve", description=__doc__.split("\n\n")[0])
     parser.add_argument("--entrypoint", default=os.environ.get("GOVAPP_ENTRYPOINT"),
                         help="module:app (default $GOVAPP_ENTRYPOINT)")

@@ -306,6 +306,8 @@ def test_a_citizen_finds_chooses_uses_follows_and_rates_an_app_on_a_phone(platfo
     # The app, on its own origin through the gateway: apply.
     app_origin = f"http://shiantong.apps.localhost:{platform['port']}"
     page.wait_for_url(f"{app_origin}/", timeout=90_000)
+    # While the app starts, the gateway shows its "starting" page at this address; it reloads into the app.
+    page.locator("#govmarket-starting").wait_for(state="detached", timeout=90_000)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "the app's page fits the phone"
     back = page.locator("#govmarket-bar a").first
     assert back.inner_text() == "← 返回政务应用市场" and back.get_attribute("href") == f"{base}/services/apps/shiantong"

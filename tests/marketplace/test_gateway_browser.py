@@ -83,6 +83,8 @@ def test_app_pages_cannot_read_the_platform_session(platform):
             page.locator("form[action='/apps/echo/launch'] button[type=submit]").click()
             app_origin = f"http://echo.apps.localhost:{platform['port']}"
             page.wait_for_url(f"{app_origin}/", timeout=60_000)
+            # While the app starts, the gateway shows its "starting" page at this address; it reloads into the app.
+            page.locator("#govmarket-starting").wait_for(state="detached", timeout=90_000)
 
             seen = page.evaluate("() => JSON.parse(document.body.innerText)")
             assert seen["headers"]["Authorization"].startswith("Bearer ")
@@ -124,6 +126,8 @@ def test_a_sibling_app_cannot_toss_cookies_into_another_app(platform):
             page.locator("form[action='/apps/echo/launch'] button[type=submit]").click()
             app_origin = f"http://echo.apps.localhost:{platform['port']}"
             page.wait_for_url(f"{app_origin}/", timeout=60_000)
+            # While the app starts, the gateway shows its "starting" page at this address; it reloads into the app.
+            page.locator("#govmarket-starting").wait_for(state="detached", timeout=90_000)
             page.evaluate("() => { document.cookie = 'pref=mine; path=/' }")  # the app's own cookie
 
             # A sibling origin (any other name under the apps domain) plants cookies for the whole domain.

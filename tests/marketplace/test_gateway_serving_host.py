@@ -262,3 +262,27 @@ def test_the_serve_command_runs_the_serving_host_under_gunicorn(fresh_database_u
         process.terminate()
         output = process.communicate(timeout=30)[0]
     assert "govmarket-serving" in output or "Listening at" in output, output[-2000:]
+
+
+def test_a_browser_sees_the_starting_page_while_the_serving_host_starts_the_app(app, client, gw, remote,
+                                                                                serving_host, monkeypatch):
+    import time
+
+    from marketplace.gateway import instances
+
+    enter(client)
+    registry = instances.registry(app)
+    registry.close()  # nothing runs (what earlier tests left streaming included): the next request starts the app
+    assert registry.instance("echo") is None
+    deadline = time.monotonic() + 120
+    monkeypatch.setattr(serving_host.host, "starting_page_seconds", 0.001)
+    navigate = {"Accept": "text/html", "Sec-Fetch-Mode": "navigate"}
+    page = on_app(client, "/", headers=navigate)
+    assert page.status_code == 503 and 'id="govmarket-starting"' in page.get_data(as_text=True)
+    assert page.headers["Retry-After"] == "1" and serving_host.reached == ["echo"]
+    while page.status_code == 503:
+        assert time.monotonic() < deadline, "the app never replaced the starting page"
+        time.sleep(0.2)
+        page = on_app(client, "/", headers=navigate)
+    assert page.status_code == 200 and page.json["path"] == "/"
+    page.close()

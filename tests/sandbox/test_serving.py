@@ -205,3 +205,67 @@ def test_an_instance_outlives_the_request_thread_that_started_it(registry, kabao
     with registry.lease(spec) as again:
         assert again is started["instance"] and again.alive()
         assert call(again, signer, "GET", "/health")[0] == 200
+
+
+def test_a_later_start_copies_the_kept_precompiled_deps_instead_of_installing_them(
+        backend, store, runs_root, kabao_sha, signer, tmp_path, monkeypatch):
+    from sandbox.deps_cache import DepsCache
+    from sandbox.harness import AppSession
+
+    installs = []
+    real_install = AppSession.install
+
+    def counted(self, wheels, **kw):
+        installs.append(kw)
+        return real_install(self, wheels, **kw)
+
+    monkeypatch.setattr(AppSession, "install", counted)
+    cache = DepsCache(tmp_path / "kept")
+    reg = ServingRegistry(lambda: backend, store, runs_root, idle_seconds=60, deps_cache=cache,
+                          limits=HarnessLimits(ready_seconds=20, install_seconds=90))
+    try:
+        spec = served(kabao_sha, signer)
+        with reg.lease(spec) as first:
+            assert call(first, signer, "GET", "/health")[0] == 200
+            compiled = sorted(p.relative_to(first.session.deps_dir) for p in first.session.deps_dir.rglob("*.pyc"))
+        assert installs == [{"compile_bytecode": True}], "the first start installs, with the bytecode compiled"
+        assert any(str(p).startswith("joserfc/") for p in compiled), "the SDK's dependency is precompiled"
+        assert cache.keys() == [DepsCache.key(kabao_sha, backend.image_hash())]
+        assert reg.stop_idle(now=time.monotonic() + 61) == ["kabao"]
+        with reg.lease(spec) as second:
+            assert installs == [{"compile_bytecode": True}], "a later start runs no pip"
+            assert sorted(p.relative_to(second.session.deps_dir)
+                          for p in second.session.deps_dir.rglob("*.pyc")) == compiled
+            assert call(second, signer, "GET", "/health")[0] == 200
+            assert second.phases.keys() == {"extract", "department", "install", "ready"}
+    finally:
+        reg.close()
+
+
+def test_an_instance_started_ahead_serves_the_first_request_and_a_kept_one_stays_when_idle(
+        registry, kabao_sha, signer):
+    spec = served(kabao_sha, signer)
+    future = registry.prewarm(spec)
+    assert future is not None and registry.prewarm(spec) in (future, None), "one start at a time per version"
+    assert registry.ready_within(spec, 120.0)
+    assert registry.prewarm(spec) is None, "nothing to start: it runs"
+    ahead = registry.instance("kabao")
+    with registry.lease(spec) as instance:
+        assert instance is ahead and call(instance, signer, "GET", "/health")[0] == 200
+    registry.keep_warm(["kabao"])
+    assert registry.stop_idle(now=time.monotonic() + 3600) == [], "the warm pool's apps stay when idle"
+    registry.keep_warm([])
+    assert registry.stop_idle(now=time.monotonic() + 3600) == ["kabao"]
+    # A start that takes longer than the wait goes on in the background.
+    assert registry.ready_within(spec, 0.0) is False
+    assert registry.ready_within(spec, 120.0) is True and registry.instance("kabao").alive()
+
+
+def test_a_start_ahead_that_fails_says_why(registry, store, signer):
+    from core.errors import ServiceUnavailable
+    from tests.sandbox.conftest import make_bundle
+
+    broken = store.put_stream(io.BytesIO(make_bundle("broken:app", {"broken.py": b"raise SystemExit(3)\n"})), 10**8)
+    with pytest.raises(ServiceUnavailable, match="could not be started"):
+        registry.ready_within(served(broken.sha256, signer), 60.0)
+    assert registry.running() == {}
