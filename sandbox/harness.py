@@ -663,6 +663,7 @@ def certify(backend: SandboxBackend, store: BlobStore, runs_root: Path, job: Cer
     report["cases"] = [r.to_dict(with_diff=True) for r in results]
     report["summary"] = {"total": run.total, "passed": run.passed_count, "ratio": round(run.ratio, 4),
                          "latency_p95_ms": round(run.latency_p95_ms, 1), "violations": run.violations,
+                         "outside_delegation": sum(run.outside_delegation.values()),
                          "reasons": run.reasons, "by_category": {k: list(v) for k, v in run.by_category().items()}}
     if run.violations:
         report["verdicts"].setdefault("scope_violation", f"{run.violations} department call(s) outside the granted scopes")
