@@ -177,12 +177,13 @@ def bundle() -> Path:
 
 
 def expanded_suite(total: int, contract: dict) -> dict:
-    """The food-licence suite grown to `total` cases (written + contract-generated) by cycling its written cases."""
+    """The food-licence suite grown to `total` cases (written + generated from the contract + the delegation case) by
+    cycling its written cases."""
     from govsuite import load_suite
 
     doc = yaml.safe_load(SUITE.read_text())
     written = doc["cases"]
-    generated = len(load_suite(doc).all_cases(contract)) - len(written)
+    generated = len(load_suite(doc).all_cases(contract, department_scopes=SCOPES)) - len(written)
     need = total - generated
     if need < len(written):
         raise SystemExit(f"--cases {total} is fewer than the suite's own {len(written) + generated} cases")

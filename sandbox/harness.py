@@ -5,8 +5,10 @@ start the simulated department service on ``dept.sock`` and the app on ``app.soc
 private socket directory, wait for ``GET /health`` with a deadline, send every case of the suite
 (written and generated from the contract) with a per-request deadline and a response byte cap through
 ``govsuite.run_cases`` — the public cases in one app instance, then the hidden ones in a fresh instance —
-and stop everything. Resource verdicts (docs/sandbox.md lists each with its limit) are kept apart from the
-functional results.
+and stop everything. Each case carries its citizen's department delegation; the generated hidden case
+``delegation:required-fields-only`` withholds the app's optional fields, and any call the department refuses
+outside a delegation gives the ``delegation`` verdict, worded without data of the case. Resource verdicts
+(docs/sandbox.md lists each with its limit) are kept apart from the functional results.
 
 Talking to the app: the socket directory is writable by the app, so ``app.sock`` may be a symlink to
 a host socket (the Docker socket, another app's socket). The host connects, then asks the kernel who
@@ -46,7 +48,7 @@ from sandbox.backends import CpuTimes, Limits, Mount, Sandbox, SandboxBackend, S
 from sandbox.runtime import DEPT_UID, PYTHON, SANDBOX_UID
 
 VERDICTS = ("start_failure", "timeout", "cpu", "memory", "pids", "output", "disk", "crash", "tampering", "department",
-            "scope_violation")
+            "scope_violation", "delegation")
 SOCKET_DIR = "/run/govapp"
 ISSUER = "https://sandbox.govmarket.invalid"
 # A timed-out request during which the app used at least CPU_BOUND_SHARE of its CPU quota, or whose threads were
@@ -554,8 +556,9 @@ class TokenSigner:
         return jwt.encode({"alg": "ES256", "kid": "sandbox", "typ": "JWT"}, payload, self.key, algorithms=["ES256"])
 
     def delegate(self, identity: Mapping | None, *, app: str, order: str, fields: Sequence[str], purpose: str) -> str | None:
-        """The case citizen's department access token with the app's declared fields, or None for a case without a
-        resident ID (the app then has no delegation and the department answers it 401)."""
+        """The case citizen's department access token with ``fields`` (the app's declared fields, or its required
+        ones for a ``consent: required`` case), or None for a case without a resident ID (the app then has no
+        delegation and the department answers it 401)."""
         from joserfc import jwt
 
         resident_id = (identity or {}).get("resident_id")
@@ -619,10 +622,11 @@ def certify(backend: SandboxBackend, store: BlobStore, runs_root: Path, job: Cer
             dept = DepartmentService(session, suite.dataset, job.scopes,
                                      delegation=(signer.jwks(), ISSUER, info.manifest.name))
             resolved = suite.resolve(dept.control("GET", "/scenarios"))
-            cases = resolved.all_cases(job.contract)
+            cases = resolved.all_cases(job.contract, department_scopes=job.scopes)
             jwks = session.write_host_file("jwks.json", signer.jwks())
-            delegate = partial(signer.delegate, app=info.manifest.name, order=str(info.manifest.order),
-                               fields=info.manifest.all_fields, purpose=f"acceptance test of {suite.name}")
+            delegate = partial(_case_delegation, signer, app=info.manifest.name, order=str(info.manifest.order),
+                               required=info.manifest.fields, declared=info.manifest.all_fields,
+                               purpose=f"acceptance test of {suite.name}")
             if on_progress:
                 on_progress(0, len(cases))
             installed = session.install(info.wheels)
@@ -660,19 +664,33 @@ def certify(backend: SandboxBackend, store: BlobStore, runs_root: Path, job: Cer
     report["cases"] = [r.to_dict(with_diff=True) for r in results]
     report["summary"] = {"total": run.total, "passed": run.passed_count, "ratio": round(run.ratio, 4),
                          "latency_p95_ms": round(run.latency_p95_ms, 1), "violations": run.violations,
+                         "outside_delegation": sum(run.outside_delegation.values()),
                          "reasons": run.reasons, "by_category": {k: list(v) for k, v in run.by_category().items()}}
     if run.violations:
         report["verdicts"].setdefault("scope_violation", f"{run.violations} department call(s) outside the granted scopes")
+    # Built only from the fixed words of govsuite.delegation_finding and counts, so the vendor may read it even when
+    # a hidden case found it (vendor_view passes it on: it was not flagged while the hidden instance ran).
+    outside = run.delegation_reason()
+    if outside:
+        report["verdicts"].setdefault("delegation", outside)
     report["certified"] = run.passed and not report["verdicts"]
     report["duration_s"] = round(time.monotonic() - started, 2)
     return report
+
+
+def _case_delegation(signer: TokenSigner, case: Case, *, app: str, order: str, required: Sequence[str],
+                     declared: Sequence[str], purpose: str) -> str | None:
+    """The department access token of ``case``'s citizen: with every declared field, or with the required ones only
+    when the case's citizen withheld the optional ones (``consent: required``)."""
+    fields = required if case.consent == "required" else declared
+    return signer.delegate(case.identity, app=app, order=order, fields=fields, purpose=purpose)
 
 
 class _HarnessTransport:
     """The case loop's view of one sandboxed app instance (govsuite.Transport)."""
 
     def __init__(self, session: AppSession, dept: DepartmentService, signer: TokenSigner, ready: bool, started: float,
-                 delegate: Callable[[Mapping | None], str | None] = lambda identity: None):
+                 delegate: Callable[[Case], str | None] = lambda case: None):
         self.delegate = delegate
         self.session = session
         self.dept = dept
@@ -703,7 +721,7 @@ class _HarnessTransport:
         if case.identity is None:
             return {}
         headers = {"Authorization": f"Bearer {self.signer.sign(case.identity)}"}
-        delegation = self.delegate(case.identity)  # the department answers the app only inside it
+        delegation = self.delegate(case)  # the department answers the app only inside it
         if delegation:
             headers[DELEGATION_HEADER] = delegation
         return headers

@@ -72,15 +72,19 @@ REPORT_DOCUMENT = {
         "certified": {"type": "boolean"}, "duration_s": _NUMBER,
         "summary": {"type": "object", "properties": {
             "total": _INTEGER, "passed": _INTEGER, "ratio": _NUMBER, "latency_p95_ms": _NUMBER,
-            "violations": _INTEGER}},
+            "violations": _INTEGER,
+            "outside_delegation": {"type": "integer", "description": "Department calls refused outside the case "
+                                                                    "citizen's delegation (any fails the run)"}}},
         "verdicts": {"type": "object", "additionalProperties": _STRING,
-                     "description": "Resource verdicts (timeout, memory, pids, output, start, scope_violation)"},
+                     "description": "Resource verdicts (timeout, memory, pids, output, start, scope_violation, "
+                                    "delegation)"},
         "cases": {"type": "array", "items": {"type": "object", "properties": {
             "case_id": _STRING, "category": _STRING, "visibility": {"type": "string", "enum": ["public", "hidden"]},
             "passed": {"type": "boolean"}, "status": {"type": "integer", "nullable": True}, "latency_ms": _NUMBER,
             "violations": _INTEGER, "verdict": {"type": "string", "nullable": True},
             "failures": {"type": "array", "items": {"type": "object", "properties": {
-                "kind": _STRING, "message": _STRING}}}}}},
+                "kind": _STRING, "message": _STRING,
+                "finding": {"type": "string", "description": "For kind delegation: the kind of read, without data"}}}}}}},
         "hidden": {"type": "object", "additionalProperties": {"type": "object", "properties": {
             "passed": _INTEGER, "total": _INTEGER}}},
     },

@@ -63,8 +63,13 @@ class Manifest:
     @property
     def fields(self) -> list[str]:
         """The citizen's department data the app reads: `fields` (required) then `optional_fields`."""
-        declared = [str(f) for f in (self.raw.get("fields") or [])]
+        declared = self.required_fields
         return declared + [str(f) for f in (self.raw.get("optional_fields") or []) if str(f) not in declared]
+
+    @property
+    def required_fields(self) -> list[str]:
+        """The department data the app cannot work without (`fields`); a citizen may withhold the optional ones."""
+        return [str(f) for f in (self.raw.get("fields") or [])]
 
 
 def load_manifest(app_dir: Path) -> Manifest:

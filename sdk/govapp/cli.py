@@ -118,7 +118,8 @@ def _print_result(result: CaseResult, verbose: bool) -> None:
               help="OpenAPI contract (default: contract.openapi.yaml in the app folder).")
 @click.option("--from-platform", is_flag=True, help="Fetch the order's current suite and contract from the platform.")
 @click.option("--case", "case_ids", multiple=True, help="Run only these case ids (repeatable).")
-@click.option("--public-only", is_flag=True, help="Skip hidden cases a local suite file may hold.")
+@click.option("--public-only", is_flag=True,
+              help="Skip hidden cases: those a local suite file may hold, and the generated delegation case.")
 @click.option("--no-generated", is_flag=True, help="Skip the cases generated from the contract.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="List passing cases too.")
@@ -154,7 +155,7 @@ def test(folder: Path, suite_file: Path | None, contract_file: Path | None, from
         scopes = list((contract.get("x-govapp") or {}).get("dept_scopes") or scopes)
 
     def choose(resolved):
-        cases = resolved.all_cases(None if no_generated else contract)
+        cases = resolved.all_cases(None if no_generated else contract, department_scopes=scopes)
         if public_only:
             cases = [c for c in cases if c.visibility == "public"]
         if case_ids:
@@ -170,6 +171,7 @@ def test(folder: Path, suite_file: Path | None, contract_file: Path | None, from
     try:
         local = run_suite_locally(folder.resolve(), manifest.entrypoint, suite, scopes=scopes, contract=contract,
                                   cases=choose, app_name=manifest.name, order=manifest.order, fields=manifest.fields,
+                                  required_fields=manifest.required_fields,
                                   on_result=None if as_json else (lambda r: _print_result(r, verbose)))
     except RunnerError as exc:
         fail(str(exc))

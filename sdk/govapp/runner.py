@@ -4,8 +4,9 @@ It does locally what the platform's sandbox harness does: start the simulated de
 (`python -m mockdata serve`, from the platform's `mockdata` package) on a unix socket with the order's
 dataset and scopes, start the app with `python -m govapp.serve` on another socket, sign each case's
 identity as a JWT with a throw-away key whose JWKS the app is given — and the case citizen's department access
-token (the delegation, with the fields govapp.toml declares) that the department service checks every call
-against —, run every case (resetting the
+token (the delegation, with the fields govapp.toml declares; the required ones only in a `consent: required` case
+such as the generated hidden delegation case) that the department service checks every call against —, run
+every case (resetting the
 department's records before each) and judge it with `govsuite.evaluate_case`.
 
 The cases run through `govsuite.run_cases`, the loop the platform's sandbox uses too: public cases first,
@@ -180,7 +181,7 @@ class _LocalTransport:
     """One app process on a unix socket, and the department service's control client."""
 
     def __init__(self, app: _Process, socket_path: str, control: httpx.Client, signer: TokenSigner, timeout: float,
-                 delegate: Callable[[Mapping | None], str | None] = lambda identity: None):
+                 delegate: Callable[[Case], str | None] = lambda case: None):
         self.delegate = delegate
         self.app = app
         self.control = control
@@ -197,7 +198,7 @@ class _LocalTransport:
         if case.identity is None:
             return {}
         headers = {"Authorization": f"Bearer {self.signer.sign(case.identity)}"}
-        delegation = self.delegate(case.identity)  # as the platform's harness: the department answers only inside it
+        delegation = self.delegate(case)  # as the platform's harness: the department answers only inside it
         if delegation:
             headers[DELEGATION_HEADER] = delegation
         return headers
@@ -237,9 +238,13 @@ def run_suite_locally(
     app_name: str = "app",
     order: str = "",
     fields: Sequence[str] = (),
+    required_fields: Sequence[str] | None = None,
 ) -> LocalRun:
     """Start the department service, run the suite's cases in the app (public ones first, hidden ones in a fresh
-    app process), return the judged run. Each case's citizen delegates ``fields`` (govapp.toml's) to ``app_name``."""
+    app process), return the judged run. Each case's citizen delegates ``fields`` (govapp.toml's, required and
+    optional) to ``app_name``; a ``consent: required`` case's citizen only ``required_fields`` (default: all of
+    ``fields``). Without ``cases``, the cases are the suite's written ones and those generated from ``contract`` and,
+    where there are ``scopes``, the hidden delegation case — as in certification."""
     signer = TokenSigner()
     with tempfile.TemporaryDirectory(prefix="govapp-test-") as tmp:
         workdir = Path(tmp)
@@ -248,8 +253,10 @@ def run_suite_locally(
             scenarios = control.get("/scenarios").raise_for_status().json()
             resolved = suite.resolve(scenarios)
 
-            def delegate(identity: Mapping | None) -> str | None:
-                return signer.delegate(identity, app=app_name, order=order, fields=fields,
+            def delegate(case: Case) -> str | None:
+                withheld = case.consent == "required" and required_fields is not None
+                return signer.delegate(case.identity, app=app_name, order=order,
+                                       fields=required_fields if withheld else fields,
                                        purpose=f"acceptance test of {suite.name}")
             jwks_path = workdir / "jwks.json"
             jwks_path.write_text(json.dumps(signer.jwks()), encoding="utf-8")
@@ -275,6 +282,6 @@ def run_suite_locally(
                     app.stop()
                     outputs[phase] = app.output
 
-            chosen = cases(resolved) if cases else resolved.all_cases(contract)
+            chosen = cases(resolved) if cases else resolved.all_cases(contract, department_scopes=scopes)
             results = run_cases(chosen, instance, contract, on_result=on_result)
             return LocalRun(SuiteRun(resolved, results), outputs.get("public", []), outputs.get("hidden", []))

@@ -10,7 +10,7 @@ jsonpath-ng. One module per topic:
 ``loading``         Suite, load_suite, validate_suite_data, suite_schema
 ``references``      ``{{ scenarios.X.y }}`` replaced from the dataset's scenarios
 ``contract``        which operation of the OpenAPI contract serves a request; response schemas
-``generation``      negative cases generated from the contract
+``generation``      negative cases generated from the contract; the hidden delegation case
 ``evaluation``      HttpResponse, CaseResult, evaluate_case and the assertion kinds
 ``summary``         SuiteRun: the results of a run and the pass rule
 ``loop``            the one case loop, behind a Transport the caller implements
@@ -33,10 +33,11 @@ from govsuite.evaluation import (
     HttpResponse,
     check_jsonpath,
     check_submission,
+    delegation_finding,
     evaluate_case,
     json_subset_mismatches,
 )
-from govsuite.generation import generate_contract_cases
+from govsuite.generation import DELEGATION_CASE_ID, generate_contract_cases, generate_delegation_case
 from govsuite.loading import Suite, load_suite, suite_schema, suite_sha256, validate_suite_data
 from govsuite.loop import Exchange, Transport, run_case, run_cases
 from govsuite.model import Case, Request
@@ -44,6 +45,7 @@ from govsuite.references import resolve_references
 from govsuite.summary import SuiteRun, p95
 
 __all__ = [
+    "DELEGATION_CASE_ID",
     "Case",
     "CaseResult",
     "Exchange",
@@ -57,9 +59,11 @@ __all__ = [
     "check_jsonpath",
     "check_response_schema",
     "check_submission",
+    "delegation_finding",
     "evaluate_case",
     "find_operation",
     "generate_contract_cases",
+    "generate_delegation_case",
     "json_subset_mismatches",
     "load_suite",
     "p95",

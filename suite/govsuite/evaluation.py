@@ -47,6 +47,9 @@ class HttpResponse:
 class Failure:
     kind: str  # status | json | jsonpath | schema | submission | violation | delegation | body | no_answer
     message: str
+    # For kind delegation: what the app reached for, in words that hold nothing of the case (no identifier, no path)
+    # — the one thing of a hidden case's failure a vendor is told (delegation_finding).
+    finding: str = ""
 
 
 @dataclass
@@ -88,7 +91,8 @@ class CaseResult:
             "verdict": self.verdict,
         }
         if with_diff:
-            data["failures"] = [{"kind": f.kind, "message": f.message} for f in self.failures]
+            data["failures"] = [{"kind": f.kind, "message": f.message, **({"finding": f.finding} if f.finding else {})}
+                                for f in self.failures]
             data["diff"] = self.diff()
         return data
 
@@ -97,6 +101,37 @@ class CaseResult:
 # act for: it asks, and answers the refusal.
 NAMED_REFUSALS = frozenset({"not_delegated", "not_represented"})
 _SUBJECT_PATH = re.compile(r"^/(?:persons|businesses)/([^/?]+)")
+
+
+_FIELD_READ = re.compile(r"^/persons/[^/?]+/(licences|businesses)/?$")
+# What each refusal (mockdata.delegation) says the app reached for. Only these fixed words and a field name from
+# _FIELD_READ ever reach a finding: nothing the app or the case chose.
+_FINDINGS = {
+    "delegation_missing": "a department call without the department access token of the request being served",
+    "delegation_invalid": "a department call with a token that is not the department access token it was given",
+    "delegation_expired": "a department call with an expired department access token (not the current request's)",
+    "delegation_superseded": "a department call with an old department access token (the citizen's consent changed)",
+    "delegation_other_app": "a department call with another app's department access token",
+    "not_represented": "the record of a business the citizen does not represent",
+}
+
+
+def delegation_finding(call: Mapping) -> str:
+    """What a department call refused outside the delegation reached for, without any data of the case: which
+    field the citizen did not consent to, or which kind of record (another person's, a business the citizen does not
+    represent), or which kind of token. Safe to show a vendor for a hidden case."""
+    refusal = str(call.get("refusal") or "")
+    path = str(call.get("path") or "").split("?", 1)[0]
+    if refusal == "field_not_consented":
+        field_read = _FIELD_READ.match(path)
+        if field_read:
+            return f"the field {field_read.group(1)}, which the citizen did not consent to"
+        return "a person record, though the citizen consented to none of their personal details"
+    if refusal == "not_delegated":
+        if str(call.get("method") or "").upper() == "POST" and path.startswith("/applications/"):
+            return "an application for another person than the citizen (or a person in their care)"
+        return "the record of another person than the citizen (or a person in their care)"
+    return _FINDINGS.get(refusal, "a department call refused outside the delegation")
 
 
 def _subjects_named(call: Mapping, named: str) -> bool:
@@ -163,7 +198,8 @@ def evaluate_case(case: Case, response: Any, department_calls: Sequence[Mapping]
         refusal = call.get("refusal")
         if refusal and not (refusal in NAMED_REFUSALS and _subjects_named(call, named)):
             failures.append(Failure("delegation", f"{call.get('method', '?')} {call.get('path', '?')} was refused "
-                                                  f"({refusal}): the app read outside the case citizen's delegation"))
+                                                  f"({refusal}): the app read outside the case citizen's delegation",
+                                    delegation_finding(call)))
 
     return CaseResult(
         case_id=case.id,

@@ -1,9 +1,11 @@
-"""Case generation: negative cases derived from the OpenAPI contract, the same for every vendor and run."""
+"""Case generation, the same for every vendor and run: negative cases derived from the OpenAPI contract, and the
+hidden case that checks an app reads nothing outside its citizen's delegation."""
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from govsuite.contract import _deref
@@ -66,6 +68,67 @@ def generate_contract_cases(contract: Mapping, *, identity: Mapping | None = Non
                     add(f"wrong-type-{name}", f"{method.upper()} {template} with {name} of the wrong type",
                         {"json": {**example, name: _WRONG_VALUE[kind]}})
     return [Case.from_dict(c, generated=True) for c in cases]
+
+
+DELEGATION_CASE_ID = "delegation:required-fields-only"
+DELEGATION_CATEGORY = "delegation"
+# A resident ID (GB 11643) anywhere in a request: 17 digits and a check character, not inside a longer token.
+_RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])")
+
+
+def generate_delegation_case(cases: Sequence[Case]) -> Case | None:
+    """The hidden case that checks the app reads nothing outside its citizen's delegation, or None when no written
+    case can carry it.
+
+    It repeats the request of a written case the citizen is served in (an identity with a resident ID, a 2xx
+    expected) whose request names no other person's resident ID — preferring a public case, then one that submits an
+    application, then the first — from a citizen who consented only to the app's *required* fields
+    (``consent: required``: the optional ones withheld, as on a consent screen left as it came). It expects the
+    same status (an optional field is one the app works without) and, like every case, fails on a department
+    refusal outside the delegation: a field withheld, another person's record, a business the citizen does not
+    represent. It is hidden, so it runs in the fresh instance after the public cases; its id and category are
+    fixed, and the reason a vendor is shown when it fails names only the kind of read (``delegation_finding``).
+    """
+    if any(case.id == DELEGATION_CASE_ID for case in cases):
+        return None
+    candidates = []
+    for index, case in enumerate(cases):
+        resident_id = str((case.identity or {}).get("resident_id") or "")
+        if not resident_id or not _only_success(case.expect.get("status")) or _names_someone_else(case, resident_id):
+            continue
+        submits = any(int(s.get("count", 1)) >= 1 for s in case.submissions)
+        candidates.append(((case.visibility != "public", not submits, index), case))
+    if not candidates:
+        return None
+    source = min(candidates, key=lambda pair: pair[0])[1]
+    return Case.from_dict({
+        "id": DELEGATION_CASE_ID,
+        "category": DELEGATION_CATEGORY,
+        "visibility": "hidden",
+        "consent": "required",
+        "description": "A request the citizen is served in, from a citizen who consented only to the app's required "
+                       "department fields: the app reads nothing outside that delegation (no withheld field, no other "
+                       "person's record, no business the citizen does not represent) and still serves them.",
+        "identity": dict(source.identity or {}),
+        "request": source.raw["request"],
+        "expect": {"status": source.expect["status"]},
+    }, generated=True)
+
+
+def _only_success(status: Any) -> bool:
+    if isinstance(status, bool):
+        return False
+    if isinstance(status, int):
+        return 200 <= status < 300
+    if isinstance(status, list):
+        return bool(status) and all(isinstance(s, int) and 200 <= s < 300 for s in status)
+    return status == "2xx"
+
+
+def _names_someone_else(case: Case, resident_id: str) -> bool:
+    request = case.raw.get("request") or {}
+    text = json.dumps([request.get(k) for k in ("path", "query", "json", "body")], ensure_ascii=False, default=str)
+    return any(found.upper() != resident_id.upper() for found in _RESIDENT_ID.findall(text))
 
 
 def _resolve_schema(contract: Mapping, schema: Any) -> dict:

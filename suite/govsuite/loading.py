@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -16,7 +16,7 @@ import jsonschema
 import yaml
 
 from govsuite.errors import SuiteError
-from govsuite.generation import generate_contract_cases
+from govsuite.generation import generate_contract_cases, generate_delegation_case
 from govsuite.model import Case
 from govsuite.references import resolve_references
 
@@ -74,8 +74,10 @@ class Suite:
         data["hidden_counts"] = dict(sorted(counts.items()))
         return Suite.from_dict(data)
 
-    def all_cases(self, contract: Mapping | None = None) -> list[Case]:
-        """Written cases plus, when a contract is given and generation is not disabled, generated ones."""
+    def all_cases(self, contract: Mapping | None = None, *, department_scopes: Collection[str] = ()) -> list[Case]:
+        """Written cases plus generated ones: from the contract when one is given (unless ``generate.enabled`` is
+        false), and — when the order grants ``department_scopes`` (unless ``generate.delegation`` is false) — the
+        hidden case that checks the app reads nothing outside its citizen's delegation."""
         cases = list(self.cases)
         if contract is not None and self.generate.get("enabled", True):
             cases += generate_contract_cases(
@@ -84,6 +86,10 @@ class Suite:
                 category=self.generate.get("category", "contract"),
                 visibility=self.generate.get("visibility", "public"),
             )
+        if department_scopes and self.generate.get("delegation", True):
+            delegation_case = generate_delegation_case(self.cases)
+            if delegation_case is not None:
+                cases.append(delegation_case)
         return cases
 
     def to_dict(self) -> dict:

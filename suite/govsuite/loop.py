@@ -9,7 +9,9 @@ for a phase and stops it afterwards). What must not differ lives here:
   never answers a public one, so nothing an app remembers of a hidden case (and echoes, or logs) can
   appear in what a vendor is shown: the public cases' responses and the public instance's output.
 - Every case starts from a clean department (the transport forgets earlier calls) and carries the
-  headers the transport gives it (the identity token; the case's delegation goes there too).
+  headers the transport gives it (the identity token; the case's delegation goes there too: the case
+  citizen's, with the app's declared fields, or its required ones only for a ``consent: required`` case
+  such as the generated delegation case).
 - The last response of a case is judged, with the department calls made during the case.
 - After ``max_consecutive_timeouts`` cases in a row timed out (or spun the CPU), the remaining cases fail
   without being sent: an app that hangs costs a few request deadlines, not one per case.
@@ -50,7 +52,8 @@ class Transport(Protocol):
 
     def open_case(self, case: Case) -> Mapping[str, str]:
         """Prepare the department for ``case`` (it forgets every earlier call) and return the headers each
-        request of the case carries: the identity token of ``case.identity``, and the case's delegation."""
+        request of the case carries: the identity token of ``case.identity``, and the case's delegation — the
+        fields the app declares, only its required ones when ``case.consent`` is "required"."""
 
     def send(self, request: Request, headers: Mapping[str, str]) -> Exchange:
         """Send one request with a deadline and a size cap; never raises for what the app does."""

@@ -66,6 +66,9 @@ class Case:
     description: str = ""
     generated: bool = False
     raw: dict = field(default_factory=dict, compare=False)
+    # Which of the app's declared department fields the case's citizen delegates: "all" (required and optional, as
+    # a citizen who ticked everything) or "required" (the optional ones withheld, as a citizen who left them unticked).
+    consent: str = "all"
 
     def requests(self) -> list[Request]:
         """The requests to send, in order; the last response is the one the expectations judge."""
@@ -94,6 +97,7 @@ class Case:
             description=data.get("description", ""),
             generated=generated,
             raw=copy.deepcopy(dict(data)),
+            consent=data.get("consent", "all"),
         )
 
 

@@ -20,7 +20,8 @@ def p95(latencies: Sequence[float]) -> float:
 
 @dataclass
 class SuiteRun:
-    """The results of one run of a suite and the pass rule: ratio ≥ threshold, p95 ≤ limit, no scope violation."""
+    """The results of one run of a suite and the pass rule: ratio ≥ threshold, p95 ≤ limit, no scope violation and
+    no department call outside the citizen's delegation."""
 
     suite: Suite
     results: list[CaseResult]
@@ -46,6 +47,28 @@ class SuiteRun:
         return sum(len(r.violations) for r in self.results)
 
     @property
+    def outside_delegation(self) -> dict[str, int]:
+        """What the app reached for outside its citizens' delegations, finding -> how many refused calls (hidden
+        cases included; a finding names only the kind of read, never data of a case: ``delegation_finding``)."""
+        found: dict[str, int] = {}
+        for result in self.results:
+            for failure in result.failures:
+                if failure.kind == "delegation":
+                    found[failure.finding] = found.get(failure.finding, 0) + 1
+        return found
+
+    def delegation_reason(self) -> str | None:
+        """One sentence saying what the app read outside the delegation (None when nothing), for everyone's eyes."""
+        found = self.outside_delegation
+        if not found:
+            return None
+        cases = [r for r in self.results if any(f.kind == "delegation" for f in r.failures)]
+        hidden = sum(r.visibility == "hidden" for r in cases)
+        where = f"{len(cases)} case(s)" + (f", {hidden} of them hidden" if hidden else "")
+        return (f"{sum(found.values())} department call(s) outside the citizen's delegation ({where}): "
+                + "; ".join(f"{finding} ({n}×)" for finding, n in sorted(found.items())))
+
+    @property
     def reasons(self) -> list[str]:
         """Why the run does not pass ([] when it passes)."""
         out = []
@@ -57,6 +80,9 @@ class SuiteRun:
             out.append(f"latency p95 {self.latency_p95_ms:.0f} ms is above the limit of {self.suite.latency_p95_ms:.0f} ms")
         if self.violations:
             out.append(f"{self.violations} department call(s) outside the granted scopes")
+        delegation = self.delegation_reason()
+        if delegation:
+            out.append(delegation)
         return out
 
     @property
@@ -88,6 +114,7 @@ class SuiteRun:
             "latency_p95_ms": round(self.latency_p95_ms, 3),
             "latency_limit_ms": self.suite.latency_p95_ms,
             "violations": self.violations,
+            "outside_delegation": sum(self.outside_delegation.values()),
             "reasons": self.reasons,
             "by_category": {k: {"passed": v[0], "total": v[1]} for k, v in self.by_category().items()},
             "cases": [r.to_dict(with_diff=(r.visibility == "public" or not public_diffs_only)) for r in self.results],

@@ -38,6 +38,8 @@ def test_the_good_apps_pass_every_case_quickly(sample):
     # Quick by the pass rule, not by a wall-clock figure of this machine (a loaded CI machine doubles it).
     assert run["latency_p95_ms"] <= run["latency_limit_ms"]
     assert {c["visibility"] for c in run["cases"]} == {"public", "hidden"}
+    # The generated hidden case: its citizen withheld the optional fields, and the app read nothing outside that.
+    assert [c["passed"] for c in run["cases"] if c["case_id"] == "delegation:required-fields-only"] == [True]
 
 
 @pytest.mark.slow

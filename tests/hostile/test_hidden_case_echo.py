@@ -49,3 +49,46 @@ def test_an_echoing_app_leaks_nothing_of_hidden_cases_to_its_vendor(backend, sto
     public_3 = next(c for c in vendor_view(report)["cases"] if c["case_id"] == "public-3")
     assert "public-query" in public_3["diff"] and "public-body" in public_3["diff"]
     assert "echo: GET /public-1" in vendor_view(report)["output"]["text"]
+
+
+def test_no_route_shows_a_vendor_what_the_hidden_instance_echoed(backend, store, runs_root, stored_bundle, world, app,
+                                                                 monkeypatch):
+    """The same real report read where a vendor reads reports — the API, the version page and `govapp status` — holds
+    the public echoes and nothing of a hidden case; the department reads the hidden cases on the same routes."""
+    import httpx
+    from click.testing import CliRunner
+    from govapp import cli
+    from govapp.client import PlatformClient
+
+    from core.extensions import db
+    from sandbox.models import CertificationRun
+    from tests.marketplace.webpages import login, text
+
+    marker = f"HIDDEN{uuid.uuid4().hex[:10]}"
+    sha = stored_bundle("echo:app", "echo")
+    job = harness.CertificationInput(run_id=f"echo{uuid.uuid4().hex[:6]}", bundle_sha256=sha, suite=suite(marker),
+                                     contract=None, scopes=["person.read"])
+    report = harness.certify(backend, store, runs_root, job, limits=harness.HarnessLimits(ready_seconds=15))
+    version_id = world.ids["version_a"]
+    run = db.session.query(CertificationRun).filter_by(app_version_id=version_id).one()
+    run.report, run.state = report, "failed"
+    db.session.commit()
+
+    api = world.call("vendor_a", "GET", f"/api/versions/{version_id}/report")
+    assert api.status_code == 200 and api.json["view"] == "vendor"
+    assert marker not in api.get_data(as_text=True) and "public-query" in api.get_data(as_text=True)
+    assert marker in world.call("staff_a", "GET", f"/api/versions/{version_id}/report").get_data(as_text=True)
+
+    pages = {}
+    for who in ("vendor_a", "staff_a"):
+        browser = app.test_client()
+        login(browser, who)
+        pages[who] = text(browser.get(f"/versions/{version_id}"))
+    assert marker not in pages["vendor_a"] and "echo: GET /public-1" in pages["vendor_a"]
+    assert marker in pages["staff_a"]
+
+    platform = PlatformClient("http://market.test", world.tokens["vendor_a"], transport=httpx.WSGITransport(app=app))
+    monkeypatch.setattr(cli, "platform_client", lambda *args: platform)
+    shown = CliRunner().invoke(cli.main, ["status", str(version_id), "--poll", "0.1"])
+    assert "NOT CERTIFIED" in shown.output and "public-query" in shown.output, shown.output
+    assert marker not in shown.output

@@ -131,10 +131,10 @@ def test_version_page_shows_the_report_each_side_may_see(demo, buggy_bundle, app
     vendor = app.test_client()
     submit(vendor, "/login", {"email": "dev@kuaima.example.cn", "password": DEMO_PASSWORD})
     shown = text(vendor.get(page))
-    assert "23 / 26" in shown
+    assert "24 / 27" in shown
     for hidden_case in ("licence-revoked", "small-premises-hot-food", "retry-submits-once"):
         assert hidden_case not in shown
-    assert vendor.get(f"{page}/progress.json").json == {"status": "failed", "cases_done": 26, "cases_total": 26,
+    assert vendor.get(f"{page}/progress.json").json == {"status": "failed", "cases_done": 27, "cases_total": 27,
                                                         "running": False}
     assert vendor.post(f"{page}/approve").status_code == 400  # no CSRF token: refused before any view
 

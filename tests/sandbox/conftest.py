@@ -58,9 +58,11 @@ def wheel(name: str, version: str, module_source: str) -> tuple[str, bytes]:
 
 
 def make_bundle(entrypoint: str, modules: dict[str, bytes], wheels: dict[str, bytes] | None = None,
-                scopes: tuple[str, ...] = ("person.read",), fields: tuple[str, ...] = ()) -> bytes:
+                scopes: tuple[str, ...] = ("person.read",), fields: tuple[str, ...] = (),
+                optional_fields: tuple[str, ...] = ()) -> bytes:
     manifest = (f'name = "hostile"\nversion = "1.0.0"\norder = "food-licence"\nentrypoint = "{entrypoint}"\n'
-                f'runtime = "python3.11"\nscopes = {list(scopes)!r}\nfields = {list(fields)!r}\n').replace("'", '"')
+                f'runtime = "python3.11"\nscopes = {list(scopes)!r}\nfields = {list(fields)!r}\n'
+                f'optional_fields = {list(optional_fields)!r}\n').replace("'", '"')
     entries = {"govapp.toml": manifest.encode(), "govapp/__init__.py": b"",
                "govapp/serve.py": (SDK / "serve.py").read_bytes(), **modules}
     for name, data in (wheels or {}).items():
@@ -82,10 +84,12 @@ def store(tmp_path):
 @pytest.fixture
 def stored_bundle(store):
     def put(entrypoint: str, *module_names: str, wheels: dict[str, bytes] | None = None, extra: dict | None = None,
-            scopes: tuple[str, ...] = ("person.read",), fields: tuple[str, ...] = ()) -> str:
+            scopes: tuple[str, ...] = ("person.read",), fields: tuple[str, ...] = (),
+            optional_fields: tuple[str, ...] = ()) -> str:
         modules = {f"{m}.py": (APPS / f"{m}.py").read_bytes() for m in module_names}
         modules.update(extra or {})
-        return store.put_stream(io.BytesIO(make_bundle(entrypoint, modules, wheels, scopes, fields)), 10**8).sha256
+        bundle = make_bundle(entrypoint, modules, wheels, scopes, fields, optional_fields)
+        return store.put_stream(io.BytesIO(bundle), 10**8).sha256
 
     return put
 

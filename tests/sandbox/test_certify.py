@@ -1,5 +1,6 @@
 """End to end: a sample vendor app, packaged with `govapp package`, certified through the job on each backend,
-scores as its quality says (food-yishi misses three hidden rules: 23/26, fails)."""
+scores as its quality says (food-yishi misses three hidden rules: 24/27, fails; it reads nothing outside its
+citizens' delegations, so the generated delegation case passes)."""
 
 from __future__ import annotations
 
@@ -43,10 +44,10 @@ def test_sample_app_certifies_as_its_quality_says(app, app_ctx, yishi_bundle, ba
     db.session.expire_all()
     run = db.session.get(CertificationRun, run.id)
     assert run.state == "failed", (run.state, run.error)
-    assert run.cases_done == run.cases_total == 26
+    assert run.cases_done == run.cases_total == 27
     report = run.report
-    assert report["summary"]["passed"] == 23
-    assert report["verdicts"] == {}
+    assert report["summary"]["passed"] == 24
+    assert report["verdicts"] == {} and report["summary"]["outside_delegation"] == 0
     assert report["image_hash"] and report["bundle_sha256"] == sha and report["suite"]["sha256"] == run.suite_sha256
     failed = {c["case_id"] for c in report["cases"] if not c["passed"]}
     assert failed == {"licence-revoked", "small-premises-hot-food", "retry-submits-once"}

@@ -183,3 +183,36 @@ def test_docs_vendors_md_documents_every_department_method():
     assert not missing, f"docs/vendors.md does not document {missing}"
     for code in ("scope_denied", "invalid_identifier", "invalid_request", "unreachable", "too_many_calls"):
         assert f"`{code}`" in doc, f"the error {code} is not documented"
+
+
+@pytest.mark.parametrize(("mode", "code"), [("polite", 0), ("optional", 1)])
+def test_test_withholds_the_optional_fields_in_the_generated_delegation_case(tmp_path, mode, code):
+    """As in certification: every written case's citizen delegates every field govapp.toml declares, the generated
+    hidden case's citizen only the required ones — so an app that reads its optional field without looking passes
+    the written cases and fails that one, with a reason that says which field."""
+    apps = ROOT / "tests" / "sandbox" / "apps"
+    (tmp_path / "overreach.py").write_text((apps / "overreach.py").read_text())
+    (tmp_path / "overreach_mode.py").write_text(f"MODE = {mode!r}\nTARGET = ''\n")
+    (tmp_path / "govapp.toml").write_text(
+        'name = "overreach"\nversion = "1.0.0"\norder = "food-licence"\nentrypoint = "overreach:app"\n'
+        'runtime = "python3.11"\nscopes = ["person.read", "business.read"]\nfields = ["name"]\n'
+        'optional_fields = ["businesses"]\n')
+    own = "{{ scenarios.food_ok.applicant.resident_id }}"
+    (tmp_path / "suite.yaml").write_text(json.dumps({
+        "suite": "overreach", "version": 1, "dataset": {"spec": "citizens-v1", "seed": 42, "size": 2000},
+        "pass": {"ratio": 0.5, "latency_p95_ms": 5000},
+        "cases": [{"id": "own-record", "category": "rules", "identity": {"sub": "c", "resident_id": own},
+                   "request": {"method": "GET", "path": "/read", "query": {"rid": own}}, "expect": {"status": 200}}]}))
+    result = govapp("test", ".", "--json", cwd=tmp_path)
+    assert result.returncode == code, result.stdout + result.stderr
+    run = json.loads(result.stdout)
+    cases = {c["case_id"]: c for c in run["cases"]}
+    assert list(cases) == ["own-record", "delegation:required-fields-only"]
+    assert cases["own-record"]["passed"]
+    generated = cases["delegation:required-fields-only"]
+    assert generated["visibility"] == "hidden" and generated["passed"] == (mode == "polite")
+    if mode == "optional":
+        assert [f["finding"] for f in generated["failures"]] == ["the field businesses, which the citizen did not "
+                                                                 "consent to"]
+        assert not run["passed"] and run["outside_delegation"] == 1
+        assert any("the field businesses" in reason for reason in run["reasons"])

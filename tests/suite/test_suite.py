@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from govsuite import (
+    DELEGATION_CASE_ID,
     Case,
     HttpResponse,
     SuiteError,
@@ -279,6 +280,87 @@ def test_run_report_hides_hidden_diffs():
     assert "diff" not in report["cases"][0] and report["cases"][0]["passed"] is False
     assert "diff" in run.to_dict(public_diffs_only=False)["cases"][0]
     yaml.safe_dump(report)  # plain data
+
+
+# --------------------------------------------------------------------------- the delegation case
+
+CITIZEN, OTHER_PERSON, BUSINESS = "110105199003074578", "152015197611060696", "91152015MAUDMH8J6B"
+
+
+def served_case(case_id, visibility="public", status=201, submits=True, **request):
+    return {"id": case_id, "category": "happy", "visibility": visibility,
+            "identity": {"sub": "s", "resident_id": CITIZEN},
+            "request": {"method": "POST", "path": "/applications", "json": {"credit_code": BUSINESS}, **request},
+            "expect": {"status": status, "json": {"status": "accepted"}},
+            "submissions": [{"path": "/applications/food-licence", "count": 1 if submits else 0}]}
+
+
+def test_the_delegation_case_repeats_a_public_request_from_a_citizen_who_withheld_the_optional_fields():
+    suite = load_suite(suite_doc(
+        served_case("hidden-apply", "hidden"),
+        served_case("refused", status=422),
+        served_case("for-someone-else", json={"credit_code": BUSINESS, "applicant_resident_id": OTHER_PERSON}),
+        served_case("lookup", status=200, submits=False),
+        served_case("apply", query={"lang": "zh"}),
+    ))
+    cases = suite.all_cases(department_scopes=["person.read"])
+    assert [c.id for c in cases] == ["hidden-apply", "refused", "for-someone-else", "lookup", "apply", DELEGATION_CASE_ID]
+    generated = cases[-1]
+    source = cases[4]  # public, served (2xx), submits, and names nobody but its citizen
+    assert (generated.visibility, generated.category, generated.consent) == ("hidden", "delegation", "required")
+    assert generated.generated and generated.request == source.request and generated.identity == source.identity
+    assert generated.expect == {"status": 201}, "the same status: an optional field is one the app works without"
+    assert all(c.consent == "all" for c in cases[:-1])
+
+    # Not without department scopes, not when the suite turns it off, not without a case a citizen is served in.
+    assert DELEGATION_CASE_ID not in {c.id for c in suite.all_cases()}
+    off = load_suite(suite_doc(served_case("apply"), generate={"delegation": False}))
+    assert [c.id for c in off.all_cases(department_scopes=["person.read"])] == ["apply"]
+    nobody = load_suite(suite_doc(served_case("refused", status=422), {**served_case("anonymous"), "identity": None}))
+    assert len(nobody.all_cases(department_scopes=["person.read"])) == 2
+    # Only a hidden case to take it from: the generated case repeats that one.
+    hidden_only = load_suite(suite_doc(served_case("hidden-apply", "hidden", status=[200, 201])))
+    assert hidden_only.all_cases(department_scopes=["person.read"])[-1].expect == {"status": [200, 201]}
+
+
+def test_a_case_may_withhold_the_optional_fields_itself():
+    assert case(consent="required").consent == "required" and case().consent == "all"
+    with pytest.raises(SuiteError, match="consent"):
+        case(consent="some")
+
+
+def refused(path, refusal, method="GET"):
+    return {"method": method, "path": path, "status": 403, "refusal": refusal, "scope": "person.read", "violation": False}
+
+
+def test_a_read_outside_the_delegation_fails_the_run_and_is_named_without_data_of_the_case():
+    asked = case(identity={"sub": "s", "resident_id": CITIZEN}, visibility="hidden",
+                 request={"method": "POST", "path": "/applications", "json": {"credit_code": BUSINESS}})
+    calls = [refused(f"/persons/{CITIZEN}/businesses", "field_not_consented"),
+             refused(f"/persons/{OTHER_PERSON}", "not_delegated"),
+             refused(f"/persons/{CITIZEN}/<img src=x>", "field_not_consented"),
+             refused("/applications/food-licence", "not_delegated", "POST"),
+             refused(f"/businesses/{BUSINESS}", "not_represented"),  # the request named it: how an app learns
+             refused(f"/persons/{CITIZEN}", "delegation_missing")]
+    result = evaluate_case(asked, response(), calls)
+    findings = [f.finding for f in result.failures if f.kind == "delegation"]
+    assert findings == ["the field businesses, which the citizen did not consent to",
+                        "the record of another person than the citizen (or a person in their care)",
+                        "a person record, though the citizen consented to none of their personal details",
+                        "an application for another person than the citizen (or a person in their care)",
+                        "a department call without the department access token of the request being served"]
+    assert OTHER_PERSON in result.diff(), "the department's view says which call it was"
+
+    suite = load_suite(suite_doc())
+    fine = [evaluate_case(case(), response(), []) for _ in range(9)]
+    run = SuiteRun(suite, [*fine, result])
+    assert run.ratio == 0.9 and not run.passed, "a read outside the delegation fails the run whatever the ratio"
+    reason = run.reasons[-1]
+    assert reason.startswith("5 department call(s) outside the citizen's delegation (1 case(s), 1 of them hidden)")
+    assert "the field businesses" in reason
+    for data in (CITIZEN, OTHER_PERSON, BUSINESS, "/", "<img", asked.id):
+        assert data not in reason
+    assert run.to_dict()["outside_delegation"] == 5
 
 
 # --------------------------------------------------------------------------------------------- the case loop
