@@ -155,22 +155,30 @@ class AppHistory:
     def __init__(self):
         self.times: list[datetime] = []
         self.rows: list[RatingFacts] = []
-        self.young: list[int] = [0]
+        self.young: dict[int, list[int]] = {stars: [0] for stars in range(1, 6)}  # young-account ratings by stars
         self.ones: list[int] = [0]
 
     def add(self, r: RatingFacts) -> None:
         self.times.append(r.at)
         self.rows.append(r)
-        self.young.append(self.young[-1] + r.young)
+        for stars, counts in self.young.items():
+            counts.append(counts[-1] + (r.young and r.stars == stars))
         self.ones.append(self.ones[-1] + (r.stars == 1))
 
     def since(self, moment: datetime) -> list[RatingFacts]:
         return self.rows[bisect.bisect_right(self.times, moment):]
 
-    def baseline(self, window: timedelta, now: datetime) -> AppBaseline:
-        lo = bisect.bisect_left(self.times, now - window - signals.BASELINE)
-        hi = bisect.bisect_left(self.times, now - window)
-        return AppBaseline(self.young[hi] - self.young[lo], self.ones[hi] - self.ones[lo])
+    def _count(self, counts: list[int], start: datetime, end: datetime) -> int:
+        return counts[bisect.bisect_left(self.times, end)] - counts[bisect.bisect_left(self.times, start)]
+
+    def burst_baseline(self, new: RatingFacts) -> AppBaseline:
+        counts = self.young[new.stars]
+        windows, span = signals.rhythm_windows(new.at, self.times[0])
+        return AppBaseline(sum(self._count(counts, start, end) for start, end in windows), span)
+
+    def bombing_baseline(self, now: datetime) -> AppBaseline:
+        end = now - signals.BOMBING_WINDOW
+        return AppBaseline(self._count(self.ones, end - signals.BASELINE, end), signals.BASELINE)
 
 
 def judge(rows: list[Rated], vendor_networks) -> dict[int, set[str]]:
@@ -186,10 +194,9 @@ def judge(rows: list[Rated], vendor_networks) -> dict[int, set[str]]:
         by_citizen[new.citizen_id].append(new)
         by_device[(new.app_id, new.device)].append(new)
         found = {
-            "burst": signals.burst(new, history.since(new.at - signals.BURST_WINDOW),
-                                   history.baseline(signals.BURST_WINDOW, new.at)),
+            "burst": signals.burst(new, history.since(new.at - signals.BURST_WINDOW), history.burst_baseline(new)),
             "bombing": signals.bombing(new, history.since(new.at - signals.BOMBING_WINDOW),
-                                       history.baseline(signals.BOMBING_WINDOW, new.at)),
+                                       history.bombing_baseline(new.at)),
             "device": signals.device(new, by_device[(new.app_id, new.device)]),
             "staff": signals.staff(new, vendor_networks),
         }

@@ -160,14 +160,26 @@ def _ratings(*conditions) -> list[Rating]:
     return list(db.session.scalars(sa.select(Rating).where(*conditions).order_by(Rating.id)))
 
 
-def _baseline(app_id: int, window: timedelta, now: datetime) -> signals.AppBaseline:
-    """The app's young-account and 1★ ratings over ``signals.BASELINE`` before the rule's window."""
-    young, ones = db.session.execute(sa.select(
-        sa.func.sum(sa.case((Rating.young_account.is_(True), 1), else_=0)),
-        sa.func.sum(sa.case((Rating.stars == 1, 1), else_=0)))
-        .where(Rating.app_id == app_id, Rating.created_at >= now - window - signals.BASELINE,
-               Rating.created_at < now - window)).one()
-    return signals.AppBaseline(int(young or 0), int(ones or 0))
+def _burst_baseline(rating: Rating, now: datetime) -> signals.AppBaseline:
+    """The app's young-account ratings with the new rating's stars at this time of day on the previous days
+    (``signals.rhythm_windows``, from the app's first rating on)."""
+    since = db.session.scalar(sa.select(sa.func.min(Rating.created_at)).where(Rating.app_id == rating.app_id))
+    windows, span = signals.rhythm_windows(now, since or now)
+    if not windows:
+        return signals.AppBaseline(0, span)
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(Rating).where(
+        Rating.app_id == rating.app_id, Rating.young_account.is_(True), Rating.stars == rating.stars,
+        sa.or_(*(sa.and_(Rating.created_at >= start, Rating.created_at < end) for start, end in windows))))
+    return signals.AppBaseline(int(count or 0), span)
+
+
+def _bombing_baseline(app_id: int, now: datetime) -> signals.AppBaseline:
+    """The app's 1★ ratings over ``signals.BASELINE`` before the bombing window."""
+    end = now - signals.BOMBING_WINDOW
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(Rating).where(
+        Rating.app_id == app_id, Rating.stars == 1, Rating.created_at >= end - signals.BASELINE,
+        Rating.created_at < end))
+    return signals.AppBaseline(int(count or 0), signals.BASELINE)
 
 
 def detect_signals(rating: Rating, now: datetime) -> set[str]:
@@ -178,9 +190,10 @@ def detect_signals(rating: Rating, now: datetime) -> set[str]:
     window = _ratings(Rating.app_id == rating.app_id, Rating.created_at > now - signals.BOMBING_WINDOW,
                       Rating.created_at <= now)
     window_facts = [_facts(r) for r in window]
-    found["burst"] = signals.burst(new, window_facts, _baseline(rating.app_id, signals.BURST_WINDOW, now))
+    if rating.young_account:
+        found["burst"] = signals.burst(new, window_facts, _burst_baseline(rating, now))
     if rating.stars == 1:
-        found["bombing"] = signals.bombing(new, window_facts, _baseline(rating.app_id, signals.BOMBING_WINDOW, now))
+        found["bombing"] = signals.bombing(new, window_facts, _bombing_baseline(rating.app_id, now))
     if rating.device_hash:
         found["device"] = signals.device(new, [_facts(r) for r in _ratings(
             Rating.app_id == rating.app_id, Rating.device_hash == rating.device_hash,

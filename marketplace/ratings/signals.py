@@ -8,10 +8,12 @@ display and pay until a moderator hides them.
 Rules, each relative to the rated app's own traffic where traffic matters:
 
 - **burst** — ratings of one app with the same stars from young accounts (created less than ``YOUNG_ACCOUNT``
-  before rating) within ``BURST_WINDOW``, more than the app's own rate of young-account ratings over the previous
-  ``BASELINE`` would explain at the busiest hour of the day (the mean rate × ``PEAK_FACTOR``; ``surprising``: at
-  least ``BURST_MIN`` and above the Poisson mean plus 5 standard deviations plus 3); those ratings are flagged. A
-  popular app gets more new citizens every hour, so it needs a bigger burst to fire.
+  before rating) within ``BURST_WINDOW``, more than the app's own young-account ratings with those stars at the
+  same hours of the previous ``BASELINE`` days explain (``rhythm_windows``: the window's hour and
+  ``RHYTHM_MARGIN`` either side, each day since the app's first rating; ``surprising``: at least ``BURST_MIN``
+  and above the Poisson mean plus 5 standard deviations plus ``BURST_MARGIN``); those ratings are flagged. A
+  popular app gets more new citizens every hour, and more at its own busy hours than at night, so it needs a
+  bigger burst to fire then; and an app most new citizens rate 4★ needs more 4★ than 5★ to fire.
 - **bombing** — 1★ ratings of one app within ``BOMBING_WINDOW``, surprising against the app's own 1★ rate over
   ``BASELINE``; those 1★ ratings are flagged.
 - **ring** — at least ``RING_MEMBERS`` accounts that each rated the same ``RING_APPS`` or more apps within
@@ -32,7 +34,11 @@ from datetime import datetime, timedelta
 YOUNG_ACCOUNT = timedelta(days=3)
 BASELINE = timedelta(days=14)
 BURST_WINDOW, BURST_MIN = timedelta(hours=1), 5
-PEAK_FACTOR = 3  # the busiest hour of a day carries about three times the day's mean hourly rate
+# The burst window slides over every moment of the day, so chance clusters reach further into a Poisson tail
+# than one fixed window would: a wider margin than bombing's keeps organic clusters quiet.
+BURST_MARGIN = 5
+RHYTHM_MARGIN = timedelta(hours=1)  # the burst baseline's hours of each day: the window's and one either side
+PEAK_FACTOR = 3  # until an app has a day of history: its busiest hour carries about three times its mean rate
 BOMBING_WINDOW, BOMBING_MIN = timedelta(hours=6), 6
 RING_WINDOW, RING_APPS, RING_MEMBERS = timedelta(days=1), 3, 4
 DEVICE_WINDOW, DEVICE_ACCOUNTS = timedelta(days=7), 3
@@ -60,31 +66,52 @@ class RatingFacts:
 
 @dataclass(frozen=True)
 class AppBaseline:
-    """An app's own traffic over ``BASELINE`` before the rules' windows: young-account ratings and 1★ ratings."""
+    """An app's own traffic the rule compares its window with: ``ratings`` over ``span``. For the burst rule its
+    young-account ratings with the new rating's stars in ``rhythm_windows``, over their span; for the bombing rule its 1★ ratings
+    over ``BASELINE`` before the rule's window."""
 
-    young_ratings: int = 0
-    one_star_ratings: int = 0
+    ratings: int = 0
     span: timedelta = BASELINE
 
 
-def surprising(count: int, expected: float, minimum: int) -> bool:
-    """Whether ``count`` events are beyond what a Poisson rate with mean ``expected`` explains."""
-    return count >= max(minimum, expected + 5 * math.sqrt(expected) + 3)
+def rhythm_windows(now: datetime, since: datetime) -> tuple[list[tuple[datetime, datetime]], timedelta]:
+    """The burst baseline's spans ``[start, end)`` and their length: on each of the ``BASELINE`` days before ``now``,
+    the hours of the burst window and ``RHYTHM_MARGIN`` either side — the app's own traffic at this time of day —
+    from ``since`` (its first rating) on. An app with less than one such day of history has no rhythm yet: its
+    whole history stands in, counted as if its busiest hour carried ``PEAK_FACTOR`` times its mean rate."""
+    day = timedelta(days=1)
+    windows = [(max(now - k * day - BURST_WINDOW - RHYTHM_MARGIN, since), now - k * day + RHYTHM_MARGIN)
+               for k in range(1, BASELINE // day + 1)]
+    windows = [(start, end) for start, end in windows if end > start]
+    span = sum((end - start for start, end in windows), timedelta(0))
+    if span >= BURST_WINDOW + 2 * RHYTHM_MARGIN:
+        return windows, span
+    end = now - BURST_WINDOW
+    return ([(since, end)], (end - since) / PEAK_FACTOR) if end > since else ([], timedelta(0))
+
+
+def surprising(count: int, expected: float, minimum: int, margin: int = 3) -> bool:
+    """Whether ``count`` events are beyond what a Poisson rate with mean ``expected`` explains: at least ``minimum``
+    and the mean plus 5 standard deviations plus ``margin``."""
+    return count >= max(minimum, expected + 5 * math.sqrt(expected) + margin)
 
 
 def burst(new: RatingFacts, app_window: Iterable[RatingFacts], baseline: AppBaseline) -> set[int]:
-    """``app_window``: the app's ratings in (new.at − BURST_WINDOW, new.at], the new one included."""
+    """``app_window``: the app's ratings in (new.at − BURST_WINDOW, new.at], the new one included; ``baseline``: its
+    young-account ratings with ``new.stars`` in the windows ``rhythm_windows`` gives, over the span it gives."""
     young = [r for r in app_window if r.young and r.stars == new.stars and new.at - r.at < BURST_WINDOW]
-    expected = PEAK_FACTOR * baseline.young_ratings * (BURST_WINDOW / baseline.span)
-    return {r.rating_id for r in young} if new.young and surprising(len(young), expected, BURST_MIN) else set()
+    expected = baseline.ratings * (BURST_WINDOW / baseline.span) if baseline.span else 0.0
+    fired = new.young and surprising(len(young), expected, BURST_MIN, BURST_MARGIN)
+    return {r.rating_id for r in young} if fired else set()
 
 
 def bombing(new: RatingFacts, app_window: Iterable[RatingFacts], baseline: AppBaseline) -> set[int]:
-    """``app_window``: the app's ratings in (new.at − BOMBING_WINDOW, new.at], the new one included."""
+    """``app_window``: the app's ratings in (new.at − BOMBING_WINDOW, new.at], the new one included; ``baseline``:
+    its 1★ ratings over ``BASELINE`` before that window."""
     if new.stars != 1:
         return set()
     ones = [r for r in app_window if r.stars == 1 and new.at - r.at < BOMBING_WINDOW]
-    expected = baseline.one_star_ratings * (BOMBING_WINDOW / baseline.span)
+    expected = baseline.ratings * (BOMBING_WINDOW / baseline.span)
     return {r.rating_id for r in ones} if surprising(len(ones), expected, BOMBING_MIN) else set()
 
 
