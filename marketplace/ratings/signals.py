@@ -15,19 +15,21 @@ Rules, each relative to the rated app's own traffic where traffic matters:
   popular app gets more new citizens every hour, and more at its own busy hours than at night, so it needs a
   bigger burst to fire then; and an app most new citizens rate 4★ needs more 4★ than 5★ to fire.
 - **bombing** — 1★ ratings of one app within ``BOMBING_WINDOW``, surprising against the app's own 1★ rate over
-  ``BASELINE``; those 1★ ratings are flagged.
+  ``BASELINE`` (or its life, if shorter: ``bombing_span``); those 1★ ratings are flagged.
 - **ring** — at least ``RING_MEMBERS`` accounts that each rated the same ``RING_APPS`` or more apps within
   ``RING_WINDOW`` of each other's ratings (the same people rating the same apps together).
 - **device** — ``DEVICE_ACCOUNTS`` or more accounts rating one app from the same device fingerprint (user agent
   and network prefix) within ``DEVICE_WINDOW``.
-- **staff** — a rating from a network the rated app's vendor's own staff use (its known office networks).
+- **staff** — a rating that lifts the rated app (``STAFF_MIN_STARS`` or more) from a network its vendor's members
+  log in from, or from a citizen account that logged in from a browser one of them uses
+  (``marketplace.accounts.staff_traces``, kept ``STAFF_TRACE_DAYS``).
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -40,8 +42,10 @@ BURST_MARGIN = 5
 RHYTHM_MARGIN = timedelta(hours=1)  # the burst baseline's hours of each day: the window's and one either side
 PEAK_FACTOR = 3  # until an app has a day of history: its busiest hour carries about three times its mean rate
 BOMBING_WINDOW, BOMBING_MIN = timedelta(hours=6), 6
+MIN_SPAN = timedelta(days=1)  # an app's history shorter than this is taken as this long
 RING_WINDOW, RING_APPS, RING_MEMBERS = timedelta(days=1), 3, 4
 DEVICE_WINDOW, DEVICE_ACCOUNTS = timedelta(days=7), 3
+STAFF_MIN_STARS = 4  # staff lift their own app; their lower ratings of it move nothing in their favour
 KINDS = ("burst", "bombing", "ring", "device", "staff")
 
 
@@ -57,7 +61,7 @@ class RatingFacts:
     at: datetime
     account_created_at: datetime
     device: str = ""  # fingerprint: user agent + network prefix
-    network: str = ""  # the network prefix alone
+    network: str = ""  # the network prefix alone (in production its keyed hash, as the staff traces keep it)
 
     @property
     def young(self) -> bool:
@@ -67,8 +71,8 @@ class RatingFacts:
 @dataclass(frozen=True)
 class AppBaseline:
     """An app's own traffic the rule compares its window with: ``ratings`` over ``span``. For the burst rule its
-    young-account ratings with the new rating's stars in ``rhythm_windows``, over their span; for the bombing rule its 1★ ratings
-    over ``BASELINE`` before the rule's window."""
+    young-account ratings with the new rating's stars in ``rhythm_windows``, over their span; for the bombing
+    rule its 1★ ratings in ``bombing_span``."""
 
     ratings: int = 0
     span: timedelta = BASELINE
@@ -90,6 +94,15 @@ def rhythm_windows(now: datetime, since: datetime) -> tuple[list[tuple[datetime,
     return ([(since, end)], (end - since) / PEAK_FACTOR) if end > since else ([], timedelta(0))
 
 
+def bombing_span(now: datetime, since: datetime) -> tuple[datetime, datetime, timedelta]:
+    """The bombing baseline: ``[start, end)`` — ``BASELINE`` before the rule's window, from ``since`` (the app's first
+    rating) on — and the span its count is spread over, at least ``MIN_SPAN``: a new app's 1★ rate is its own, not
+    its first days' count spread over a fortnight it did not exist."""
+    end = now - BOMBING_WINDOW
+    start = max(end - BASELINE, since)
+    return start, end, max(end - start, MIN_SPAN)
+
+
 def surprising(count: int, expected: float, minimum: int, margin: int = 3) -> bool:
     """Whether ``count`` events are beyond what a Poisson rate with mean ``expected`` explains: at least ``minimum``
     and the mean plus 5 standard deviations plus ``margin``."""
@@ -107,7 +120,7 @@ def burst(new: RatingFacts, app_window: Iterable[RatingFacts], baseline: AppBase
 
 def bombing(new: RatingFacts, app_window: Iterable[RatingFacts], baseline: AppBaseline) -> set[int]:
     """``app_window``: the app's ratings in (new.at − BOMBING_WINDOW, new.at], the new one included; ``baseline``:
-    its 1★ ratings over ``BASELINE`` before that window."""
+    its 1★ ratings in the span ``bombing_span`` gives."""
     if new.stars != 1:
         return set()
     ones = [r for r in app_window if r.stars == 1 and new.at - r.at < BOMBING_WINDOW]
@@ -139,6 +152,7 @@ def device(new: RatingFacts, same_device: Iterable[RatingFacts]) -> set[int]:
     return {r.rating_id for r in rows} if len({r.citizen_id for r in rows}) >= DEVICE_ACCOUNTS else set()
 
 
-def staff(new: RatingFacts, vendor_networks: Mapping[int, Collection[str]]) -> set[int]:
-    """``vendor_networks``: each vendor's known staff networks."""
-    return {new.rating_id} if new.network and new.network in vendor_networks.get(new.vendor_id, ()) else set()
+def staff(new: RatingFacts, networks: Collection[str], citizens: Collection[int]) -> set[int]:
+    """``networks``, ``citizens``: the rated app's vendor's staff networks and linked citizen accounts."""
+    linked = (new.network and new.network in networks) or new.citizen_id in citizens
+    return {new.rating_id} if linked and new.stars >= STAFF_MIN_STARS else set()
