@@ -212,7 +212,9 @@ def detect_signals(rating: Rating, now: datetime, *, network_hash: str = "") -> 
         if not ids:
             continue
         fired.add(kind)
-        detail = {"ratings": len(ids)}
+        detail: dict = {"ratings": len(ids)}
+        if kind == "staff":  # what the moderator checks: the citizen account's link, or only the network
+            detail["via"] = "account" if rating.citizen_id in traces.citizens else "network"
         for rid in sorted(ids):
             _signal(by_id[rid], kind, detail, now)
     return fired

@@ -55,6 +55,7 @@ def test_a_staff_members_own_citizen_account_rating_its_vendors_app_is_flagged(a
     linked = _citizen_login(client, linked_persona, HOME)
     own = _rate_on_the_web(client, market, linked, market.apps["a"], 5, HOME)
     assert _kinds(own) == {"staff"} and own.under_review and own.counts
+    assert own.signals[0].detail == {"ratings": 1, "via": "account"}
     # The same account rating another vendor's app is no concern of vendor A's staff signal.
     rival = _rate_on_the_web(client, market, linked, market.apps["b"], 5, HOME)
     assert "staff" not in _kinds(rival)
@@ -63,7 +64,7 @@ def test_a_staff_members_own_citizen_account_rating_its_vendors_app_is_flagged(a
     colleague = app.test_client()
     from_office = _citizen_login(colleague, neighbour_persona, OFFICE_NEIGHBOUR)
     rating = _rate_on_the_web(colleague, market, from_office, market.apps["a"], 4, OFFICE_NEIGHBOUR)
-    assert _kinds(rating) == {"staff"}
+    assert _kinds(rating) == {"staff"} and rating.signals[0].detail["via"] == "network"
 
     # A citizen with no link to vendor A's staff is not flagged.
     stranger_browser = app.test_client()
