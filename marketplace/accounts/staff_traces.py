@@ -33,6 +33,7 @@ from core.extensions import db, dialect_insert
 from core.roles import Role
 from core.time import utcnow
 from marketplace.accounts.models import StaffCitizen, StaffNetwork, User
+from marketplace.vendors.models import Vendor
 
 STAFF_TRACE_DAYS = 90
 
@@ -96,6 +97,17 @@ def staff_trace_record(user: User, *, network: str, browser_accounts: Iterable[s
     db.session.execute(sa.delete(StaffNetwork).where(StaffNetwork.last_seen_at < cutoff))
     db.session.execute(sa.delete(StaffCitizen).where(StaffCitizen.last_seen_at < cutoff))
     db.session.commit()
+
+
+def staff_links_of_citizen(citizen_id: int, now: datetime | None = None) -> list[tuple[str, datetime, datetime]]:
+    """The vendors whose staff a citizen account is linked to, within ``STAFF_TRACE_DAYS``: (vendor name, first
+    seen, last seen), for the citizen's own view of what the platform holds about them (My data)."""
+    cutoff = (now or utcnow()) - timedelta(days=STAFF_TRACE_DAYS)
+    rows = db.session.execute(sa.select(Vendor.name, StaffCitizen.first_seen_at, StaffCitizen.last_seen_at)
+                              .join(Vendor, Vendor.id == StaffCitizen.vendor_id)
+                              .where(StaffCitizen.citizen_id == citizen_id, StaffCitizen.last_seen_at >= cutoff)
+                              .order_by(StaffCitizen.last_seen_at.desc()))
+    return [(name, first, last) for name, first, last in rows]
 
 
 def staff_traces_of(vendor_id: int, now: datetime) -> StaffTraces:

@@ -56,6 +56,11 @@ def test_a_staff_members_own_citizen_account_rating_its_vendors_app_is_flagged(a
     own = _rate_on_the_web(client, market, linked, market.apps["a"], 5, HOME)
     assert _kinds(own) == {"staff"} and own.under_review and own.counts
     assert own.signals[0].detail == {"ratings": 1, "via": "account"}
+    # The citizen sees the link on My data, and in its download.
+    page = client.get("/identity/my-data").get_data(as_text=True)
+    assert 'id="staff-links"' in page and "Vendor A" in page
+    assert [link["vendor"] for link in client.get("/identity/my-data/data.json").get_json()["vendor_staff_links"]] == [
+        "Vendor A"]
     # The same account rating another vendor's app is no concern of vendor A's staff signal.
     rival = _rate_on_the_web(client, market, linked, market.apps["b"], 5, HOME)
     assert "staff" not in _kinds(rival)
@@ -69,6 +74,7 @@ def test_a_staff_members_own_citizen_account_rating_its_vendors_app_is_flagged(a
     # A citizen with no link to vendor A's staff is not flagged.
     stranger_browser = app.test_client()
     stranger = _citizen_login(stranger_browser, stranger_persona, ELSEWHERE)
+    assert 'id="staff-links"' not in stranger_browser.get("/identity/my-data").get_data(as_text=True)
     assert "staff" not in _kinds(_rate_on_the_web(stranger_browser, market, stranger, market.apps["a"], 5, ELSEWHERE))
 
     # Flagged ratings keep counting until a moderator hides them.
