@@ -203,8 +203,6 @@ def detect_signals(rating: Rating, now: datetime, *, network_hash: str = "") -> 
     if len(mine) >= signals.RING_APPS:
         found["ring"] = signals.ring(new, [_facts(r) for r in _ratings(
             Rating.app_id.in_(mine), Rating.created_at >= now - signals.RING_WINDOW, Rating.created_at <= now)])
-    traces = staff_traces.staff_traces_of(rating.vendor_id, now)
-    found["staff"] = signals.staff(replace(new, network=network_hash), traces.networks, traces.citizens)
     flagged = {rid for ids in found.values() for rid in ids}
     by_id = {r.id: r for r in _ratings(Rating.id.in_(flagged))} if flagged else {}
     fired = set()
@@ -212,18 +210,31 @@ def detect_signals(rating: Rating, now: datetime, *, network_hash: str = "") -> 
         if not ids:
             continue
         fired.add(kind)
-        detail: dict = {"ratings": len(ids)}
-        if kind == "staff":  # what the moderator checks: the citizen account's link, or only the network
-            detail["via"] = "account" if rating.citizen_id in traces.citizens else "network"
+        detail = {"ratings": len(ids)}
         for rid in sorted(ids):
             _signal(by_id[rid], kind, detail, now)
+    if _staff_check(rating, now, network_hash):
+        fired.add("staff")
     return fired
 
 
+def _staff_check(rating: Rating, now: datetime, network_hash: str) -> bool:
+    """The staff rule on a rating as it stands — given, edited or re-rated (a 3★ raised to 5★ later is judged
+    then): a signal when it lifts its vendor's app from a staff network or a linked citizen account."""
+    traces = staff_traces.staff_traces_of(rating.vendor_id, now)
+    if not signals.staff(replace(_facts(rating), network=network_hash), traces.networks, traces.citizens):
+        return False
+    # What the moderator checks: the citizen account's link, or only the network.
+    _signal(rating, "staff", {"ratings": 1, "via": "account" if rating.citizen_id in traces.citizens else "network"},
+            now)
+    return True
+
+
 def rating_update(actor, rating_id: int, *, stars: int, dimensions: dict[str, int] | None = None, comment: str = "",
-                  now: datetime | None = None) -> Rating:
-    """Change your rating within 7 days of giving it. Raises NotFound, Forbidden (not yours), Conflict (too late
-    or hidden by a moderator), ValidationError."""
+                  network_hash: str = "", now: datetime | None = None) -> Rating:
+    """Change your rating within 7 days of giving it; the staff rule judges it again (``network_hash`` as for
+    ``rating_create``). Raises NotFound, Forbidden (not yours), Conflict (too late or hidden by a moderator),
+    ValidationError."""
     rating = _get(rating_id)
     authz.rating_update(actor, rating)
     now = now or utcnow()
@@ -237,6 +248,7 @@ def rating_update(actor, rating_id: int, *, stars: int, dimensions: dict[str, in
         setattr(rating, name, value)
     rating.comment = _comment(comment)
     rating.updated_at = now
+    _staff_check(rating, now, network_hash)
     _audit(actor, "rating.update", rating, {"before": before, "after": scores})
     db.session.commit()
     return rating
@@ -460,10 +472,11 @@ def rating_follow_up_answer(actor, rating_id: int, outcome: str, *, now: datetim
     return follow_up
 
 
-def rating_rerate(actor, rating_id: int, *, stars: int, now: datetime | None = None) -> Rating:
+def rating_rerate(actor, rating_id: int, *, stars: int, network_hash: str = "", now: datetime | None = None) -> Rating:
     """After a 差评's follow-up was answered (or its deadline passed), the citizen re-rates the overall level once.
-    The level before is kept; billing counts the re-rating from when it was given. Raises NotFound, Forbidden (not
-    yours), Conflict (no follow-up, not answered and not overdue, re-rated already, hidden), ValidationError."""
+    The level before is kept; billing counts the re-rating from when it was given; the staff rule judges it again.
+    Raises NotFound, Forbidden (not yours), Conflict (no follow-up, not answered and not overdue, re-rated already,
+    hidden), ValidationError."""
     rating = _get(rating_id)
     authz.rating_rerate(actor, rating)
     now = now or utcnow()
@@ -478,6 +491,7 @@ def rating_rerate(actor, rating_id: int, *, stars: int, now: datetime | None = N
         raise Conflict("a moderator hid this rating; it can no longer be changed")
     _scores(stars, {})
     rating.first_stars, rating.stars, rating.rerated_at, rating.updated_at = rating.stars, stars, now, now
+    _staff_check(rating, now, network_hash)
     _audit(actor, "rating.rerate", rating, {"before": rating.first_stars, "after": stars})
     db.session.commit()
     return rating

@@ -85,7 +85,8 @@ def rating_form(case_number: str):
                                       network_hash=network_hash(request.remote_addr, current_app.config["SECRET_KEY"]))
             else:
                 ratings.rating_update(actor, existing.id, stars=form.stars.data, dimensions=scores,
-                                      comment=form.comment.data or "")
+                                      comment=form.comment.data or "",
+                                      network_hash=network_hash(request.remote_addr, current_app.config["SECRET_KEY"]))
         except (Conflict, ValidationError) as exc:
             show_service_errors(form, exc.errors or {}, exc.message)
             return render_template("ratings/rating_form.html", txn=txn, form=form, existing=existing), exc.status
@@ -106,7 +107,8 @@ def rating_rerate(case_number: str):
         flash(_("Choose how satisfied you are."), "error")
     else:
         try:
-            ratings.rating_rerate(actor, existing.id, stars=form.stars.data)
+            ratings.rating_rerate(actor, existing.id, stars=form.stars.data,
+                                  network_hash=network_hash(request.remote_addr, current_app.config["SECRET_KEY"]))
             flash(_("Thank you: your new rating counts from today."), "success")
         except (Conflict, ValidationError) as exc:
             flash(exc.message, "error")

@@ -81,10 +81,20 @@ def test_a_staff_members_own_citizen_account_rating_its_vendors_app_is_flagged(a
     assert rating_summaries([market.apps["a"].id])[market.apps["a"].id].count == 3
 
 
-def test_a_low_rating_from_the_staff_network_lifts_nothing_and_is_not_flagged(app, market, world, client):
+def test_a_low_rating_from_the_staff_network_is_not_flagged_until_it_is_raised(app, market, world, client):
+    from marketplace.ratings.models import Rating
+
     submit(client, "/login", {"email": "vendor_a@test.example.cn", "password": PASSWORD},
            environ_base={"REMOTE_ADDR": OFFICE})
     browser = app.test_client()
     (persona,) = _personas(1)
     citizen = _citizen_login(browser, persona, OFFICE_NEIGHBOUR)
-    assert "staff" not in _kinds(_rate_on_the_web(browser, market, citizen, market.apps["a"], 3, OFFICE_NEIGHBOUR))
+    rating = _rate_on_the_web(browser, market, citizen, market.apps["a"], 3, OFFICE_NEIGHBOUR)
+    assert "staff" not in _kinds(rating)  # lifts nothing
+    # Raised to 5★ the next minute, through the same form: now it lifts the app, and is judged again.
+    response = submit(browser, f"/my/cases/{rating.transaction.case_number}/rating", {"stars": 5},
+                      environ_base={"REMOTE_ADDR": OFFICE_NEIGHBOUR})
+    assert response.status_code == 302
+    db.session.expire_all()
+    rating = db.session.get(Rating, rating.id)
+    assert rating.stars == 5 and _kinds(rating) == {"staff"} and rating.counts
