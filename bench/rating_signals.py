@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from marketplace.accounts.staff_traces import STAFF_TRACE_DAYS
 from marketplace.ratings import signals
 from marketplace.ratings.signals import AppBaseline, RatingFacts
 
@@ -31,6 +32,8 @@ DAYS = 91
 # Share of a day's ratings in each hour (Beijing time shifted to UTC does not matter for the rules).
 HOURS = [0.2, 0.1, 0.1, 0.1, 0.2, 0.4, 0.8, 1.5, 2.6, 3.4, 3.6, 3.0, 2.0, 2.4, 3.2, 3.5, 3.1, 2.4, 1.8, 2.0, 2.2,
          1.6, 0.9, 0.4]
+STAFF_PER_VENDOR = (4, 12)
+WORKS_FROM_HOME = 0.5  # share of staff who log in to the vendor console from home as well as from the office
 RULE_FOR = {"burst": "burst", "bombing": "bombing", "ring": "ring", "device": "device", "staff": "staff"}
 
 
@@ -40,6 +43,12 @@ class App:
     vendor_id: int
     per_day: float
     quality: float  # mean stars of organic ratings
+
+
+@dataclass(frozen=True)
+class Staffer:
+    home: str  # the home network, from the same pool as every household's
+    works_from_home: bool  # logs in to the vendor console from home too
 
 
 @dataclass
@@ -59,6 +68,30 @@ class World:
             per_day = (140.0, 35.0, 3.0)[n % 3] if n < 9 else 6.0
             self.apps.append(App(n + 1, n % 6 + 1, per_day, self.rng.uniform(3.4, 4.6)))
         self.offices = {v: f"office-{v}" for v in range(1, 7)}
+        # Each vendor's staff and the console logins the platform records (marketplace.accounts.staff_traces), from
+        # a generator of their own so that the organic quarter and the other attacks stay those of the seed.
+        staff_rng = random.Random(f"{seed}-staff")
+        self.staff = {v: [Staffer(f"net-{staff_rng.randrange(20000)}", staff_rng.random() < WORKS_FROM_HOME)
+                          for _ in range(staff_rng.randint(*STAFF_PER_VENDOR))] for v in range(1, 7)}
+        self.staff_rng = staff_rng
+        self.logins: dict[int, dict[str, list[datetime]]] = {}
+        for vendor, staffers in self.staff.items():
+            # The office: every working day, since before the quarter. A home: on about one day a week, for those who
+            # work from home at all.
+            seen = {self.offices[vendor]: [START - timedelta(days=1)] + [
+                START + timedelta(days=d, hours=9) for d in range(DAYS) if d % 7 < 5]}
+            for staffer in staffers:
+                if staffer.works_from_home:
+                    seen.setdefault(staffer.home, []).extend(
+                        START + timedelta(days=d, hours=staff_rng.uniform(8, 22)) for d in range(DAYS)
+                        if staff_rng.random() < 1 / 7)
+            self.logins[vendor] = {net: sorted(times) for net, times in seen.items()}
+
+    def staff_networks(self, vendor: int, now: datetime) -> set[str]:
+        """The vendor's staff networks the platform has seen within its retention before ``now``."""
+        since = now - timedelta(days=STAFF_TRACE_DAYS)
+        return {net for net, times in self.logins.get(vendor, {}).items()
+                if (i := bisect.bisect_left(times, now)) and times[i - 1] >= since}
 
     def network(self) -> str:
         return f"net-{self.rng.randrange(20000)}"
@@ -111,11 +144,16 @@ class World:
                 t = at + timedelta(hours=self.rng.uniform(0, 72))
                 rows.append(Rated(self._facts(app, next(self.citizens), 5, t, t - timedelta(days=self.rng.uniform(1, 300)),
                                               ua, net), "device"))
-        for vendor in (1, 3, 5):  # a vendor's staff rate their own apps, mostly from the office
+        for vendor in (1, 3, 5):  # a vendor's staff rate their own apps, mostly from the office, else from home
             own = [a for a in self.apps if a.vendor_id == vendor]
             for _ in range(self.rng.randint(6, 15)):
                 t = self._moment()
-                net = self.offices[vendor] if self.rng.random() < 0.95 else self.network()
+                staffer = self.staff_rng.choice(self.staff[vendor])
+                if self.rng.random() < 0.95:
+                    net = self.offices[vendor]
+                else:
+                    self.network()  # drawn as before, so that the attacks after this one stay the seed's
+                    net = staffer.home
                 rows.append(Rated(self._facts(self.rng.choice(own), next(self.citizens), 5, t,
                                               t - timedelta(days=self.rng.uniform(5, 600)), self.rng.choice(self.uas),
                                               net), "staff"))
@@ -155,25 +193,33 @@ class AppHistory:
     def __init__(self):
         self.times: list[datetime] = []
         self.rows: list[RatingFacts] = []
-        self.young: list[int] = [0]
+        self.young: dict[int, list[int]] = {stars: [0] for stars in range(1, 6)}  # young-account ratings by stars
         self.ones: list[int] = [0]
 
     def add(self, r: RatingFacts) -> None:
         self.times.append(r.at)
         self.rows.append(r)
-        self.young.append(self.young[-1] + r.young)
+        for stars, counts in self.young.items():
+            counts.append(counts[-1] + (r.young and r.stars == stars))
         self.ones.append(self.ones[-1] + (r.stars == 1))
 
     def since(self, moment: datetime) -> list[RatingFacts]:
         return self.rows[bisect.bisect_right(self.times, moment):]
 
-    def baseline(self, window: timedelta, now: datetime) -> AppBaseline:
-        lo = bisect.bisect_left(self.times, now - window - signals.BASELINE)
-        hi = bisect.bisect_left(self.times, now - window)
-        return AppBaseline(self.young[hi] - self.young[lo], self.ones[hi] - self.ones[lo])
+    def _count(self, counts: list[int], start: datetime, end: datetime) -> int:
+        return counts[bisect.bisect_left(self.times, end)] - counts[bisect.bisect_left(self.times, start)]
+
+    def burst_baseline(self, new: RatingFacts) -> AppBaseline:
+        counts = self.young[new.stars]
+        windows, span = signals.rhythm_windows(new.at, self.times[0])
+        return AppBaseline(sum(self._count(counts, start, end) for start, end in windows), span)
+
+    def bombing_baseline(self, now: datetime) -> AppBaseline:
+        start, end, span = signals.bombing_span(now, self.times[0])
+        return AppBaseline(self._count(self.ones, start, end) if end > start else 0, span)
 
 
-def judge(rows: list[Rated], vendor_networks) -> dict[int, set[str]]:
+def judge(rows: list[Rated], staff_networks) -> dict[int, set[str]]:
     """Stream the ratings in time order through the rules; every rating id → the kinds that flagged it."""
     flagged: dict[int, set[str]] = defaultdict(set)
     apps: dict[int, AppHistory] = defaultdict(AppHistory)
@@ -186,12 +232,11 @@ def judge(rows: list[Rated], vendor_networks) -> dict[int, set[str]]:
         by_citizen[new.citizen_id].append(new)
         by_device[(new.app_id, new.device)].append(new)
         found = {
-            "burst": signals.burst(new, history.since(new.at - signals.BURST_WINDOW),
-                                   history.baseline(signals.BURST_WINDOW, new.at)),
+            "burst": signals.burst(new, history.since(new.at - signals.BURST_WINDOW), history.burst_baseline(new)),
             "bombing": signals.bombing(new, history.since(new.at - signals.BOMBING_WINDOW),
-                                       history.baseline(signals.BOMBING_WINDOW, new.at)),
+                                       history.bombing_baseline(new.at)),
             "device": signals.device(new, by_device[(new.app_id, new.device)]),
-            "staff": signals.staff(new, vendor_networks),
+            "staff": signals.staff(new, staff_networks(new.vendor_id, new.at), ()),
         }
         mine = {r.app_id for r in by_citizen[new.citizen_id] if new.at - r.at <= signals.RING_WINDOW}
         if len(mine) >= signals.RING_APPS:
@@ -208,7 +253,7 @@ def measure(seed: int) -> dict:
     organic, attacks = world.organic(), world.attacks()
     rows = organic + attacks
     started = time.perf_counter()
-    flagged = judge(rows, {v: {net} for v, net in world.offices.items()})
+    flagged = judge(rows, world.staff_networks)
     seconds = time.perf_counter() - started
     by_type: dict[str, list[Rated]] = defaultdict(list)
     for row in attacks:

@@ -103,6 +103,21 @@ def json_response(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body, ensure_ascii=False), status=status, content_type="application/json; charset=utf-8")
 
 
+def case_timing(item: Item, number: str) -> dict:
+    """When the department accepts (2–30 minutes after submission) and concludes (within the item's legal time
+    limit after acceptance), fixed from the case number so the same case always takes the same time (the demo's
+    case history takes its steps from here too)."""
+    digest = int(hashlib.sha256(number.encode()).hexdigest()[:12], 16)
+    accept = 120 + digest % (int(ACCEPT_WITHIN.total_seconds()) - 120)
+    review = 3600 + (digest >> 20) % (item.time_limit_days * 86400 - 7200)
+    return {"accept_seconds": accept, "review_start_seconds": 60, "review_seconds": review}
+
+
+def case_result(item: Item, number: str) -> str:
+    """The result a granted case gives (the licence or card number), fixed from the case number."""
+    return f"{item.result_prefix}{int(hashlib.sha256(('result/' + number).encode()).hexdigest()[:14], 16) % 10**14:014d}"
+
+
 class _Refusal(Exception):
     def __init__(self, status: int, body: dict) -> None:
         super().__init__(body.get("detail", ""))
@@ -494,8 +509,8 @@ class DepartmentService:
                 "application": application,
                 # The department's own handling, step by step on its clock (advance()); timing fixed now.
                 "stage": "submitted", "steps": [{"stage": "submitted", "at": _iso(self.clock())}],
-                "outcome": None, "result": None, "timing": self._paced(self._timing(item, number)),
-                "planned_result": None if reasons else self._result(item, number),
+                "outcome": None, "result": None, "timing": self._paced(case_timing(item, number)),
+                "planned_result": None if reasons else case_result(item, number),
             }
             case["heard"] = False  # until the listeners have the submission (the tick must not overtake it)
             self._cases[number] = case
@@ -503,21 +518,8 @@ class DepartmentService:
             snapshot = self._public(case)
         return (200 if reasons else 201), self._decision(case, duplicate=False), snapshot
 
-    @staticmethod
-    def _timing(item: Item, number: str) -> dict:
-        """When the department accepts (2–30 minutes after submission) and concludes (within the item's legal time
-        limit after acceptance), fixed from the case number so the same case always takes the same time."""
-        digest = int(hashlib.sha256(number.encode()).hexdigest()[:12], 16)
-        accept = 120 + digest % (int(ACCEPT_WITHIN.total_seconds()) - 120)
-        review = 3600 + (digest >> 20) % (item.time_limit_days * 86400 - 7200)
-        return {"accept_seconds": accept, "review_start_seconds": 60, "review_seconds": review}
-
     def _paced(self, timing: dict) -> dict:
         return timing if self.pace == 1 else {k: v / self.pace for k, v in timing.items()}
-
-    @staticmethod
-    def _result(item: Item, number: str) -> str:
-        return f"{item.result_prefix}{int(hashlib.sha256(('result/' + number).encode()).hexdigest()[:14], 16) % 10**14:014d}"
 
     @staticmethod
     def _decision(case: dict, *, duplicate: bool) -> dict:

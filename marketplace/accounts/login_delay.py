@@ -15,7 +15,6 @@ email address, so every process sees the same delay and no address is stored in 
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 
@@ -23,6 +22,7 @@ from flask import current_app, request
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from core.extensions import limiter
+from marketplace.accounts.staff_traces import account_digest
 
 FREE_FAILURES = 3
 MAX_DELAY_SECONDS = 60
@@ -31,22 +31,18 @@ KNOWN_DEVICE_DAYS = 180
 KNOWN_ACCOUNTS_KEPT = 5
 
 
-def _account(email: str) -> str:
-    return hashlib.sha256((email or "").strip().lower().encode()).hexdigest()[:32]
-
-
 def wait_seconds(email: str) -> int:
     """How long this request must wait before it may try ``email``'s password (0: now)."""
-    if _account(email) in known_accounts():
+    if account_digest(email) in known_accounts():
         return 0
-    key = "login-wait:" + _account(email)
+    key = "login-wait:" + account_digest(email)
     if not limiter.storage.get(key):
         return 0
     return max(1, math.ceil(limiter.storage.get_expiry(key) - time.time()))
 
 
 def record_failure(email: str) -> None:
-    account = _account(email)
+    account = account_digest(email)
     failures = limiter.storage.incr("login-failures:" + account, FAILURE_WINDOW_SECONDS)
     if failures > FREE_FAILURES:
         delay = min(2 ** (failures - FREE_FAILURES - 1), MAX_DELAY_SECONDS)
@@ -79,7 +75,7 @@ def known_accounts() -> list[str]:
 
 def remember_device(response, email: str) -> None:
     """Mark this browser as one that logged in to ``email`` (it will not wait after others' failures)."""
-    account = _account(email)
+    account = account_digest(email)
     accounts = [account] + [a for a in known_accounts() if a != account]
     response.set_cookie(_cookie_name(), _serializer().dumps(accounts[:KNOWN_ACCOUNTS_KEPT]),
                         max_age=KNOWN_DEVICE_DAYS * 86400, path="/", httponly=True, samesite="Lax",

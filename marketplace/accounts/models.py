@@ -148,3 +148,35 @@ class Invitation(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+
+class StaffNetwork(db.Model):
+    """A network a vendor's members logged in from, for the staff rating signal (``marketplace.ratings.signals``):
+    a keyed hash of its /24 or /48 prefix, never an address, and not which member. Forgotten ``STAFF_TRACE_DAYS``
+    after it was last seen (``marketplace.accounts.staff_traces``)."""
+
+    __tablename__ = "vendor_staff_networks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vendor_id: Mapped[int] = mapped_column(sa.ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False)
+    network_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+    __table_args__ = (sa.UniqueConstraint("vendor_id", "network_hash", name="uq_vendor_staff_networks_vendor_network"),)
+
+
+class StaffCitizen(db.Model):
+    """A citizen account that logged in from a browser one of a vendor's members had logged in with (the signed
+    known-device cookie names their accounts): the staff member's own citizen account, or one they use. For the
+    staff rating signal; forgotten ``STAFF_TRACE_DAYS`` after it was last seen."""
+
+    __tablename__ = "vendor_staff_citizens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vendor_id: Mapped[int] = mapped_column(sa.ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False)
+    citizen_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+    __table_args__ = (sa.UniqueConstraint("vendor_id", "citizen_id", name="uq_vendor_staff_citizens_vendor_citizen"),)

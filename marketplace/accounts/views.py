@@ -16,7 +16,7 @@ from core.extensions import limiter, login_manager
 from core.redirects import platform_next
 from core.roles import Role
 from core.storage import FileBlobStore
-from marketplace.accounts import login_delay, onboarding, services
+from marketplace.accounts import login_delay, onboarding, services, staff_traces
 from marketplace.accounts.forms import (
     AcceptInvitationForm,
     ClientForm,
@@ -52,11 +52,16 @@ def _load_user(session_id: str):
 
 def start_session(user) -> None:
     """Log ``user`` in on a new session (no fixation: nothing of the anonymous session is kept, and the CSRF token
-    is new), stamped with its login time for the idle and absolute lifetimes. Staff and citizen logins use it."""
+    is new), stamped with its login time for the idle and absolute lifetimes. Staff and citizen logins use it; each
+    leaves the traces the staff rating signal needs (``staff_traces``: a vendor member's network, a citizen account
+    used in a vendor member's browser)."""
     session.clear()
     g.pop("csrf_token", None)  # Flask-WTF caches the token of the old session here
     login_user(user)
     session["login_at"] = session["seen_at"] = int(time.time())
+    staff_traces.staff_trace_record(
+        user, network=staff_traces.network_hash(request.remote_addr, current_app.config["SECRET_KEY"]),
+        browser_accounts=login_delay.known_accounts())
 
 
 def _login_failed(response) -> bool:

@@ -39,6 +39,7 @@ from marketplace.transactions.models import Transaction
 from marketplace.vendors.models import App
 from mockdata import rules
 from mockdata.generator import iter_records
+from mockdata.service import ITEMS, NOT_ACCEPTED, case_result, case_timing
 from mockdata.specs import get_spec
 from mockdata.store import MemoryStore
 from mockdata.vocabulary import FOOD_CATEGORIES, HOT_FOOD
@@ -65,12 +66,32 @@ class PlannedCase:
     citizen: str  # resident ID
     app: SampleApp
     started_at: datetime
-    decided_at: datetime
-    outcome: str  # completed | rejected | failed
+    decided_at: datetime  # the department's last step (not accepted, or concluded); the app's failure
+    outcome: str  # completed | rejected | failed | in_progress (the department had not decided by the end)
     reasons: list[str]
     department_case_number: str
     rating: PlannedRating | None = None
     complaint: tuple | None = None  # one of data.COMPLAINTS
+    # The department's steps as it took them, on its own clock (mockdata.service.case_timing): (stage, when).
+    steps: list[tuple[str, datetime]] = field(default_factory=list)
+    result: str | None = None  # what a granted case gives: the licence or card number
+
+
+def department_steps(order: str, number: str, submitted: datetime, reason_codes: list[str],
+                     end: datetime) -> tuple[list[tuple[str, datetime]], str | None]:
+    """The steps the simulated department takes on a case submitted at ``submitted`` — 已提交, then 已受理 or 不予受理
+    within 30 minutes, 审查中, and the conclusion within the item's legal time limit — those before ``end``; and the
+    result it gives when it grants. The same timing as the department service serving the apps."""
+    item = ITEMS[order]
+    timing = case_timing(item, number)
+    accepted = submitted + timedelta(seconds=timing["accept_seconds"])
+    if any(code in NOT_ACCEPTED for code in reason_codes):
+        steps = [("submitted", submitted), ("not_accepted", accepted)]
+    else:
+        steps = [("submitted", submitted), ("accepted", accepted),
+                 ("under_review", accepted + timedelta(seconds=timing["review_start_seconds"])),
+                 ("concluded", accepted + timedelta(seconds=timing["review_seconds"]))]
+    return [(stage, at) for stage, at in steps if at < end], None if reason_codes else case_result(item, number)
 
 
 @dataclass
@@ -159,7 +180,8 @@ def _rating(app: SampleApp, at: datetime, rng: random.Random) -> PlannedRating:
 
 def plan_quarter(data: Dataset, span: QuarterSpan, until: datetime, apps: dict[str, App], *, citizens: int,
                  exclude: set[str], seed: str) -> Plan:
-    """The cases of ``citizens`` people of the dataset in [span.starts_at, min(span.ends_at, until))."""
+    """The cases of ``citizens`` people of the dataset started in [span.starts_at, min(span.ends_at, until)), with
+    the department's steps on each until ``until``."""
     store = data.store
     rng = random.Random(seed)  # noqa: S311  (a reproducible story, not a secret)
     end = min(span.ends_at, until)
@@ -218,17 +240,22 @@ def plan_quarter(data: Dataset, span: QuarterSpan, until: datetime, apps: dict[s
             continue
         body = _application(kind, person, business, guardian, rng)
         for attempt in (1, 2):
-            decided = started + timedelta(minutes=rng.uniform(*app.minutes), seconds=rng.randrange(60))
-            if decided >= end:
+            submitted = started + timedelta(minutes=rng.uniform(*app.minutes), seconds=rng.randrange(60))
+            if submitted >= end:
                 break
-            reasons = _decide(store, kind, body, decided.astimezone(CHINA).date())
+            reasons = _decide(store, kind, body, submitted.astimezone(CHINA).date())
             key = f"{citizen['resident_id']}/{person['resident_id']}/{order}/{attempt}/{seed}"
-            number = (f"{CASE_PREFIX[order]}-{decided.astimezone(CHINA):%Y%m%d}-"
+            number = (f"{CASE_PREFIX[order]}-{submitted.astimezone(CHINA):%Y%m%d}-"
                       f"{hashlib.sha256(key.encode()).hexdigest()[:8].upper()}" + ("-R1" if reasons else ""))
             failed = app.minutes[0] >= 5 and rng.random() < 0.02  # the slow apps sometimes time out
-            case = PlannedCase(citizen["resident_id"], app, started, decided,
-                               "failed" if failed else "rejected" if reasons else "completed",
-                               [r["code"] for r in reasons], number)
+            codes = [r["code"] for r in reasons]
+            # The department goes on after the quarter: a case submitted near its end concludes in the next one.
+            steps, result = ([], None) if failed else department_steps(order, number, submitted, codes, until)
+            decided = steps[-1][1] if steps else submitted
+            outcome = ("failed" if failed else "in_progress" if steps[-1][0] in ("submitted", "accepted", "under_review")
+                       else "rejected" if reasons else "completed")
+            case = PlannedCase(citizen["resident_id"], app, started, decided, outcome, codes, number,
+                               steps=steps, result=result)
             if case.outcome == "completed" and rng.random() < app.rated:
                 at = decided + timedelta(minutes=rng.randrange(2, 60 * 36))
                 if at < end:
@@ -296,10 +323,16 @@ def zhang_wei_case(apps: dict[str, App], span: QuarterSpan, until: datetime) -> 
     started = (span.starts_at.astimezone(CHINA) + timedelta(days=40)).replace(hour=9, minute=12, second=5)
     if started >= min(span.ends_at, until):
         return None
-    decided = started + timedelta(minutes=4, seconds=31)
-    case = PlannedCase(CITIZEN_RESIDENT_ID, app, started, decided, "completed", [],
-                       f"SB-{decided.astimezone(CHINA):%Y%m%d}-5A3C91E7")
-    case.rating = PlannedRating(decided + timedelta(minutes=9), 5,
+    submitted = started + timedelta(minutes=4, seconds=31)
+    number = f"SB-{submitted.astimezone(CHINA):%Y%m%d}-5A3C91E7"
+    end = min(span.ends_at, until)
+    steps, result = department_steps(app.order, number, submitted, [], until)
+    concluded = steps[-1][0] == "concluded"
+    case = PlannedCase(CITIZEN_RESIDENT_ID, app, started, steps[-1][1], "completed" if concluded else "in_progress",
+                       [], number, steps=steps, result=result)
+    if not concluded or case.decided_at + timedelta(minutes=9) >= end:
+        return case
+    case.rating = PlannedRating(case.decided_at + timedelta(minutes=9), 5,
                                 dict(zip(DIMENSIONS, (5, 5, 5, 4, 5), strict=True)),
                                 "在手机上十分钟就办好了，制卡进度短信也很及时。")
     return case
@@ -346,16 +379,17 @@ def write_plan(plan: Plan, apps: dict[str, App], progress: Callable[[int, int], 
             transaction_id = transactions.transaction_start(citizen, app_id, occurred_at=case.started_at).id
             written.cases += 1
         transaction = db.session.get(Transaction, transaction_id)
-        if transaction.status == "started":
-            if case.outcome == "failed":
-                transactions.transaction_record_failure(transaction_id, reason="the app did not answer within 30 s",
-                                                        occurred_at=case.decided_at)
-            else:
-                transactions.transaction_record_submission(
-                    transaction_id, department_case_number=case.department_case_number,
-                    decision="accepted" if case.outcome == "completed" else "rejected", reasons=case.reasons,
-                    occurred_at=case.decided_at, recorded_at=case.decided_at)
-                written.completed += case.outcome == "completed"
+        if case.outcome == "failed" and transaction.status == "started":
+            transactions.transaction_record_failure(transaction_id, reason="the app did not answer within 30 s",
+                                                    occurred_at=case.decided_at)
+        elif not transaction.is_final:
+            # Each step as the department took it; one recorded before an interruption is skipped (idempotent).
+            for stage, at in case.steps:
+                transactions.transaction_record_department_step(
+                    transaction_id, department_case_number=case.department_case_number, step=stage, occurred_at=at,
+                    outcome=("granted" if case.outcome == "completed" else "refused") if stage == "concluded" else None,
+                    reasons=case.reasons, result=case.result, recorded_at=at)
+            written.completed += case.outcome == "completed"
         if case.rating is not None and transaction_id not in rated:
             r = case.rating
             rating = ratings.rating_create(citizen, transaction_id, stars=r.stars, dimensions=r.dimensions,

@@ -20,6 +20,7 @@ from core.extensions import db, dialect_insert
 from core.ids import resident_id_problem
 from core.roles import Role
 from core.time import utcnow
+from marketplace.accounts import staff_traces
 from marketplace.accounts.models import User
 from marketplace.identity import authz, keys
 from marketplace.identity.models import (
@@ -507,6 +508,9 @@ class MyData:
     consents: list[Consent]
     access_log: Page
     deletion_requests: list[DeletionRequest] = field(default_factory=list)
+    # Vendors whose staff used a browser this account logged in from (staff_traces): (vendor, first, last seen).
+    staff_links: list[tuple[str, datetime, datetime]] = field(default_factory=list)
+    staff_link_days: int = staff_traces.STAFF_TRACE_DAYS
 
 
 def my_data_get(citizen, *, page: int = 1, page_size: int = 50) -> MyData:
@@ -515,7 +519,8 @@ def my_data_get(citizen, *, page: int = 1, page_size: int = 50) -> MyData:
     profile = db.session.get(CitizenProfile, citizen.id)
     return MyData(held=citizen_claims(citizen), source=profile.source if profile else None, consents=consents,
                   access_log=access_log_list(citizen, page=page, page_size=page_size),
-                  deletion_requests=deletion_request_list(citizen))
+                  deletion_requests=deletion_request_list(citizen),
+                  staff_links=staff_traces.staff_links_of_citizen(citizen.id))
 
 
 # --- The data-access log -----------------------------------------------------------------------------------
@@ -580,7 +585,8 @@ def access_log_list(actor, *, citizen_id: int | None = None, app_id: int | None 
 
 def my_data_export(citizen) -> dict[str, Any]:
     """Everything "my data" shows, unmasked, for the citizen to download: the details held, the consents and the
-    data-access log (newest EXPORT_ROWS entries), and the deletion requests. Citizens only."""
+    data-access log (newest EXPORT_ROWS entries), the deletion requests, and the vendors whose staff the account
+    is linked to (``staff_traces``). Citizens only."""
     authz.my_data_export(citizen)
     profile = db.session.get(CitizenProfile, citizen.id)
     log = db.session.scalars(sa.select(AccessLogEntry).where(AccessLogEntry.user_id == citizen.id)
@@ -596,6 +602,8 @@ def my_data_export(citizen) -> dict[str, Any]:
                                "due_at": r.due_at.isoformat(),
                                "completed_at": r.completed_at.isoformat() if r.completed_at else None,
                                "note": r.note} for r in deletion_request_list(citizen)],
+        "vendor_staff_links": [{"vendor": vendor, "first_seen_at": first.isoformat(), "last_seen_at": last.isoformat()}
+                               for vendor, first, last in staff_traces.staff_links_of_citizen(citizen.id)],
     }
 
 

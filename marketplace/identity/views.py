@@ -268,6 +268,8 @@ def my_data_download(what: str, fmt: str):
                 writer.writerow(["consent", consent["app"], f"{consent['state']}: {' '.join(consent['fields'])}"])
             for item in export["deletion_requests"]:
                 writer.writerow(["deletion_request", item["app"], f"{item['state']} (due {item['due_at']})"])
+            for item in export["vendor_staff_links"]:
+                writer.writerow(["vendor_staff_link", item["vendor"], f"{item['first_seen_at']} – {item['last_seen_at']}"])
         text = "\ufeff" + out.getvalue()  # a BOM, so spreadsheet programs read the Chinese text as UTF-8
         mimetype = "text/csv"
     return Response(text, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"',

@@ -9,14 +9,14 @@ legitimate or hides the rating (kept, with the reason, never deleted). Flags are
 (``FLAG_LIMIT`` in ``FLAG_WINDOW``).
 
 Manipulation signals, checked on every new rating by the rules of ``marketplace.ratings.signals`` (burst and
-review bombing relative to the app's own traffic, rings, same-device clusters; measured in bench/README.md).
+review bombing relative to the app's own traffic, rings, same-device clusters, the vendor's own staff from the
+traces its logins leave in ``marketplace.accounts.staff_traces``; measured in bench/README.md).
 """
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -29,6 +29,7 @@ from core.errors import Conflict, NotFound, TooManyRequests, ValidationError
 from core.extensions import db, dialect_insert
 from core.roles import Role
 from core.time import utcnow
+from marketplace.accounts import staff_traces
 from marketplace.accounts.models import User
 from marketplace.orders.models import Order
 from marketplace.pagination import Page, paginate
@@ -47,14 +48,7 @@ FLAG_WINDOW, FLAG_LIMIT = timedelta(days=1), 5  # flags one account may file per
 def device_fingerprint(user_agent: str | None, remote_addr: str | None) -> str:
     """sha256 of the user agent and the client's network (/24 for IPv4, /48 for IPv6): groups one device
     used by several accounts without storing the address."""
-    network = ""
-    try:
-        address = ipaddress.ip_address((remote_addr or "").strip())
-        prefix = 24 if address.version == 4 else 48
-        network = str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
-    except ValueError:
-        pass
-    return hashlib.sha256(f"{user_agent or ''}\n{network}".encode()).hexdigest()
+    return hashlib.sha256(f"{user_agent or ''}\n{staff_traces.network_prefix(remote_addr)}".encode()).hexdigest()
 
 
 LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}  # the overall level = stars
@@ -89,9 +83,12 @@ def _audit(actor, action: str, rating: Rating, payload: dict | None = None) -> N
 
 
 def rating_create(actor, transaction_id: int, *, stars: int, dimensions: dict[str, int] | None = None, comment: str = "",
-                  device_hash: str = "", now: datetime | None = None) -> Rating:
+                  device_hash: str = "", network_hash: str = "", now: datetime | None = None) -> Rating:
     """Rate the app that handled one of your cases the department decided (办结 — granted or refused — or 不予受理):
     the overall level (``stars`` 1–5: 非常不满意 … 非常满意), optionally the five dimensions and a comment.
+
+    ``device_hash`` (``device_fingerprint``) and ``network_hash`` (``staff_traces.network_hash``) describe the
+    client for the manipulation signals; only the first is kept.
 
     Citizens only, for their own case. Raises NotFound for an unknown case or someone else's, Conflict when
     the department has not decided the case or it is rated already, ValidationError for scores outside 1–5.
@@ -121,7 +118,7 @@ def rating_create(actor, transaction_id: int, *, stars: int, dimensions: dict[st
         raise Conflict(f"case {transaction.case_number} is rated already") from exc
     if rating.stars <= BAD:
         db.session.add(RatingFollowUp(rating_id=rating.id, opened_at=now, due_at=now + FOLLOW_UP_DEADLINE))
-    fired = detect_signals(rating, now)
+    fired = detect_signals(rating, now, network_hash=network_hash)
     _audit(actor, "rating.create", rating, {"transaction_id": transaction.id, "stars": stars,
                                             "signals": sorted(fired)})
     db.session.commit()
@@ -160,27 +157,43 @@ def _ratings(*conditions) -> list[Rating]:
     return list(db.session.scalars(sa.select(Rating).where(*conditions).order_by(Rating.id)))
 
 
-def _baseline(app_id: int, window: timedelta, now: datetime) -> signals.AppBaseline:
-    """The app's young-account and 1★ ratings over ``signals.BASELINE`` before the rule's window."""
-    young, ones = db.session.execute(sa.select(
-        sa.func.sum(sa.case((Rating.young_account.is_(True), 1), else_=0)),
-        sa.func.sum(sa.case((Rating.stars == 1, 1), else_=0)))
-        .where(Rating.app_id == app_id, Rating.created_at >= now - window - signals.BASELINE,
-               Rating.created_at < now - window)).one()
-    return signals.AppBaseline(int(young or 0), int(ones or 0))
+def _burst_baseline(rating: Rating, now: datetime) -> signals.AppBaseline:
+    """The app's young-account ratings with the new rating's stars at this time of day on the previous days
+    (``signals.rhythm_windows``, from the app's first rating on)."""
+    windows, span = signals.rhythm_windows(now, _first_rating_at(rating.app_id) or now)
+    if not windows:
+        return signals.AppBaseline(0, span)
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(Rating).where(
+        Rating.app_id == rating.app_id, Rating.young_account.is_(True), Rating.stars == rating.stars,
+        sa.or_(*(sa.and_(Rating.created_at >= start, Rating.created_at < end) for start, end in windows))))
+    return signals.AppBaseline(int(count or 0), span)
 
 
-def detect_signals(rating: Rating, now: datetime) -> set[str]:
+def _bombing_baseline(app_id: int, now: datetime) -> signals.AppBaseline:
+    """The app's 1★ ratings over ``signals.BASELINE`` (or its life, if shorter) before the bombing window."""
+    start, end, span = signals.bombing_span(now, _first_rating_at(app_id) or now)
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(Rating).where(
+        Rating.app_id == app_id, Rating.stars == 1, Rating.created_at >= start, Rating.created_at < end))
+    return signals.AppBaseline(int(count or 0), span)
+
+
+def _first_rating_at(app_id: int) -> datetime | None:
+    return db.session.scalar(sa.select(sa.func.min(Rating.created_at)).where(Rating.app_id == app_id))
+
+
+def detect_signals(rating: Rating, now: datetime, *, network_hash: str = "") -> set[str]:
     """Judge the new rating by the rules of ``marketplace.ratings.signals`` and put every rating a rule names under
-    review (they keep counting). Returns the kinds that fired."""
+    review (they keep counting). ``network_hash``: the rating client's network as the staff traces keep it
+    (``staff_traces.network_hash``; used now, not stored). Returns the kinds that fired."""
     new = _facts(rating)
     found: dict[str, set[int]] = {}
     window = _ratings(Rating.app_id == rating.app_id, Rating.created_at > now - signals.BOMBING_WINDOW,
                       Rating.created_at <= now)
     window_facts = [_facts(r) for r in window]
-    found["burst"] = signals.burst(new, window_facts, _baseline(rating.app_id, signals.BURST_WINDOW, now))
+    if rating.young_account:
+        found["burst"] = signals.burst(new, window_facts, _burst_baseline(rating, now))
     if rating.stars == 1:
-        found["bombing"] = signals.bombing(new, window_facts, _baseline(rating.app_id, signals.BOMBING_WINDOW, now))
+        found["bombing"] = signals.bombing(new, window_facts, _bombing_baseline(rating.app_id, now))
     if rating.device_hash:
         found["device"] = signals.device(new, [_facts(r) for r in _ratings(
             Rating.app_id == rating.app_id, Rating.device_hash == rating.device_hash,
@@ -190,7 +203,6 @@ def detect_signals(rating: Rating, now: datetime) -> set[str]:
     if len(mine) >= signals.RING_APPS:
         found["ring"] = signals.ring(new, [_facts(r) for r in _ratings(
             Rating.app_id.in_(mine), Rating.created_at >= now - signals.RING_WINDOW, Rating.created_at <= now)])
-    # The staff rule needs the networks the vendor's own staff use, which the platform does not record yet.
     flagged = {rid for ids in found.values() for rid in ids}
     by_id = {r.id: r for r in _ratings(Rating.id.in_(flagged))} if flagged else {}
     fired = set()
@@ -201,13 +213,28 @@ def detect_signals(rating: Rating, now: datetime) -> set[str]:
         detail = {"ratings": len(ids)}
         for rid in sorted(ids):
             _signal(by_id[rid], kind, detail, now)
+    if _staff_check(rating, now, network_hash):
+        fired.add("staff")
     return fired
 
 
+def _staff_check(rating: Rating, now: datetime, network_hash: str) -> bool:
+    """The staff rule on a rating as it stands — given, edited or re-rated (a 3★ raised to 5★ later is judged
+    then): a signal when it lifts its vendor's app from a staff network or a linked citizen account."""
+    traces = staff_traces.staff_traces_of(rating.vendor_id, now)
+    if not signals.staff(replace(_facts(rating), network=network_hash), traces.networks, traces.citizens):
+        return False
+    # What the moderator checks: the citizen account's link, or only the network.
+    _signal(rating, "staff", {"ratings": 1, "via": "account" if rating.citizen_id in traces.citizens else "network"},
+            now)
+    return True
+
+
 def rating_update(actor, rating_id: int, *, stars: int, dimensions: dict[str, int] | None = None, comment: str = "",
-                  now: datetime | None = None) -> Rating:
-    """Change your rating within 7 days of giving it. Raises NotFound, Forbidden (not yours), Conflict (too late
-    or hidden by a moderator), ValidationError."""
+                  network_hash: str = "", now: datetime | None = None) -> Rating:
+    """Change your rating within 7 days of giving it; the staff rule judges it again (``network_hash`` as for
+    ``rating_create``). Raises NotFound, Forbidden (not yours), Conflict (too late or hidden by a moderator),
+    ValidationError."""
     rating = _get(rating_id)
     authz.rating_update(actor, rating)
     now = now or utcnow()
@@ -221,6 +248,7 @@ def rating_update(actor, rating_id: int, *, stars: int, dimensions: dict[str, in
         setattr(rating, name, value)
     rating.comment = _comment(comment)
     rating.updated_at = now
+    _staff_check(rating, now, network_hash)
     _audit(actor, "rating.update", rating, {"before": before, "after": scores})
     db.session.commit()
     return rating
@@ -444,10 +472,11 @@ def rating_follow_up_answer(actor, rating_id: int, outcome: str, *, now: datetim
     return follow_up
 
 
-def rating_rerate(actor, rating_id: int, *, stars: int, now: datetime | None = None) -> Rating:
+def rating_rerate(actor, rating_id: int, *, stars: int, network_hash: str = "", now: datetime | None = None) -> Rating:
     """After a 差评's follow-up was answered (or its deadline passed), the citizen re-rates the overall level once.
-    The level before is kept; billing counts the re-rating from when it was given. Raises NotFound, Forbidden (not
-    yours), Conflict (no follow-up, not answered and not overdue, re-rated already, hidden), ValidationError."""
+    The level before is kept; billing counts the re-rating from when it was given; the staff rule judges it again.
+    Raises NotFound, Forbidden (not yours), Conflict (no follow-up, not answered and not overdue, re-rated already,
+    hidden), ValidationError."""
     rating = _get(rating_id)
     authz.rating_rerate(actor, rating)
     now = now or utcnow()
@@ -462,6 +491,7 @@ def rating_rerate(actor, rating_id: int, *, stars: int, now: datetime | None = N
         raise Conflict("a moderator hid this rating; it can no longer be changed")
     _scores(stars, {})
     rating.first_stars, rating.stars, rating.rerated_at, rating.updated_at = rating.stars, stars, now, now
+    _staff_check(rating, now, network_hash)
     _audit(actor, "rating.rerate", rating, {"before": rating.first_stars, "after": stars})
     db.session.commit()
     return rating

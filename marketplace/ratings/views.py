@@ -4,12 +4,13 @@ are shown on its page (``marketplace.citizen``)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from core.auth import require_role, web_actor
 from core.errors import Conflict, TooManyRequests, ValidationError
 from core.roles import Role
+from marketplace.accounts.staff_traces import network_hash
 from marketplace.forms import show_service_errors
 from marketplace.ratings import services as ratings
 from marketplace.ratings.forms import (
@@ -80,10 +81,12 @@ def rating_form(case_number: str):
             if existing is None:
                 ratings.rating_create(actor, txn.id, stars=form.stars.data, dimensions=scores,
                                       comment=form.comment.data or "",
-                                      device_hash=device_fingerprint(request.user_agent.string, request.remote_addr))
+                                      device_hash=device_fingerprint(request.user_agent.string, request.remote_addr),
+                                      network_hash=network_hash(request.remote_addr, current_app.config["SECRET_KEY"]))
             else:
                 ratings.rating_update(actor, existing.id, stars=form.stars.data, dimensions=scores,
-                                      comment=form.comment.data or "")
+                                      comment=form.comment.data or "",
+                                      network_hash=network_hash(request.remote_addr, current_app.config["SECRET_KEY"]))
         except (Conflict, ValidationError) as exc:
             show_service_errors(form, exc.errors or {}, exc.message)
             return render_template("ratings/rating_form.html", txn=txn, form=form, existing=existing), exc.status
@@ -104,7 +107,8 @@ def rating_rerate(case_number: str):
         flash(_("Choose how satisfied you are."), "error")
     else:
         try:
-            ratings.rating_rerate(actor, existing.id, stars=form.stars.data)
+            ratings.rating_rerate(actor, existing.id, stars=form.stars.data,
+                                  network_hash=network_hash(request.remote_addr, current_app.config["SECRET_KEY"]))
             flash(_("Thank you: your new rating counts from today."), "success")
         except (Conflict, ValidationError) as exc:
             flash(exc.message, "error")
