@@ -260,6 +260,8 @@ ROWS = [
     Row("POST", "/questions/<int:question_id>/hide", "403 anonymous=401 staff_a,admin=302", WEB, lambda i: {f"h{i['question']}-reason": "off topic"}),
     Row("GET", "/sdk", "200", WEB),
     Row("GET", "/sdk/<filename>", "200", WEB, path="/sdk/{sdk_wheel}"),
+    Row("GET", "/sdk/reference/", "200", WEB),  # the SDK's reference is public, like the SDK itself
+    Row("GET", "/sdk/reference/<path:filename>", "200", WEB, path="/sdk/reference/govapp.html"),
     Row("POST", "/services/items/<code>/synonyms", "403 anonymous=401 staff_a,admin=302", WEB, {"synonyms": "开店、餐馆"}),
     Row("GET", "/vendors/apply", "200", WEB),
     Row("POST", "/vendors/apply", "422", WEB),
