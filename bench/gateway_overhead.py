@@ -117,10 +117,8 @@ def profile_proxied(app, host: str, cookie: str, n: int) -> None:
 
     from werkzeug.test import Client
 
-    from marketplace.gateway.origin import COOKIE
-
     client = Client(app)
-    client.set_cookie(COOKIE, cookie, domain=host.split(":")[0])
+    client.set_cookie(gateway_cookie(host), cookie, domain=host.split(":")[0])
     for _ in range(20):
         assert client.get("/", base_url=f"http://{host}").status_code == 200
     profiler = cProfile.Profile()
@@ -136,6 +134,14 @@ def profile_proxied(app, host: str, cookie: str, n: int) -> None:
     stats.sort_stats("tottime").print_stats(25)
     stats.sort_stats("cumulative").print_stats(40)
     print(out.getvalue(), file=sys.stderr)
+
+
+def gateway_cookie(host: str) -> str:
+    """The gateway cookie's name on ``host``: "__Host-" where browsers take a Secure cookie (*.localhost, https)."""
+    from marketplace.gateway.origin import COOKIE, HOST_COOKIE, split_host
+
+    name, _port = split_host(host)
+    return HOST_COOKIE if name.endswith(".localhost") else COOKIE
 
 
 class Gunicorn:
@@ -205,7 +211,6 @@ def main() -> None:
     from werkzeug.serving import make_server
 
     from marketplace.gateway import instances
-    from marketplace.gateway.origin import COOKIE
 
     def echo(message: str = "", nl: bool = True):
         print(message, file=sys.stderr, end="\n" if nl else "", flush=True)
@@ -237,7 +242,7 @@ def main() -> None:
                     return time.perf_counter() - started
                 return once
 
-            proxied = via_server(app_host, "/", {"Cookie": f"{COOKIE}={cookie}"})
+            proxied = via_server(app_host, "/", {"Cookie": f"{gateway_cookie(app_host)}={cookie}"})
             trivial = via_server(f"127.0.0.1:{port}", "/healthz", {})
             proxied()  # starts the instance (sandbox start, wheel installation) outside the timing
             with app.app_context():
@@ -248,12 +253,15 @@ def main() -> None:
             with registry.lease(served) as instance:
                 def direct() -> float:
                     started = time.perf_counter()
-                    conn = instance.connection(30.0)
+                    conn = instance.connection(30.0)  # kept alive in the instance's pool, as the gateway's are
                     conn.request("GET", "/", headers={"Host": f"{SAMPLE}.{app.config['APPS_DOMAIN']}",
                                                       "Authorization": f"Bearer {jwt}"})
                     resp = conn.getresponse()
                     resp.read()
-                    conn.close()
+                    if resp.will_close:
+                        conn.close()
+                    else:
+                        instance.give_back(conn)
                     if resp.status != 200:
                         raise SystemExit(f"direct GET / answered {resp.status}")
                     return time.perf_counter() - started

@@ -266,6 +266,29 @@ def test_app_pages_carry_the_platform_bar_with_the_way_back(client, gw):
     assert "Back to the Gov App Market" in english
 
 
+def test_proxied_requests_reuse_one_connection_to_the_sandboxed_app_until_it_stops(app, client, gw):
+    from marketplace.gateway import instances
+
+    def served(response):
+        response.get_data()
+        response.close()  # as every WSGI server does once the body is sent: gives the connection back
+        return response
+
+    enter(client)
+    assert served(on_app(client, "/")).status_code == 200
+    instance = instances.registry(app).instance("echo")
+    opened = instance.pool.opened
+    answers = [served(on_app(client, "/x")), served(on_app(client, "/page")), served(on_app(client, "/big?blocks=3")),
+               served(on_app(client, "/x", method="POST", data=b"form"))]
+    assert [a.status_code for a in answers] == [200] * 4 and len(answers[2].data) == 3 * 65536
+    assert instance.pool.opened == opened, "JSON, a page with the bar, a streamed body and a POST: one connection"
+    assert instance.pool._idle, "the connection is kept for the next request"
+    kept = instance.pool._idle[-1][0]
+    instances.registry(app).close()
+    assert instance.stopped and not instance.pool._idle and kept.sock is None, "a stopped instance's connection ends"
+    assert served(on_app(client, "/x")).status_code == 200, "the next request starts the app again"
+
+
 def test_the_bar_is_inserted_after_body_even_when_the_tag_is_split_across_chunks():
     from marketplace.gateway.bar import WithBar, bar_html, injectable
 
