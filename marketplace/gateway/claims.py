@@ -79,6 +79,12 @@ def generations(names) -> list[str | None]:
     return list(cache.get_many(*[_gen_key(n) for n in names]))
 
 
+def known(gens) -> bool:
+    """Whether every generation is known. An unknown one (None: the cache could not be reached, core/cache.py) must
+    never validate an entry — a missing key reads as None too — so nothing is kept or trusted under it."""
+    return all(gen is not None for gen in gens)
+
+
 @dataclass(frozen=True)
 class ServedApp:
     """What the proxy needs of the app served at a slug and its live version, as of generations ``gens``."""
@@ -102,7 +108,7 @@ class ServedApp:
 def served_app_lookup(slug: str) -> ServedApp | None:
     """The kept ServedApp of ``slug`` while neither its app nor its order changed since; never reads the database."""
     entry = cache.get(f"gw:app:{slug}")
-    if not isinstance(entry, ServedApp) or tuple(generations(entry.names)) != entry.gens:
+    if not isinstance(entry, ServedApp) or not known(entry.gens) or tuple(generations(entry.names)) != entry.gens:
         return None
     return entry
 
@@ -110,7 +116,8 @@ def served_app_lookup(slug: str) -> ServedApp | None:
 def served_app_remember(app: App, version: AppVersion, gens: tuple[str, str]) -> ServedApp:
     entry = ServedApp(app.id, app.slug, app.name, app.vendor_id, app.order_id, version.id, version.bundle_sha256,
                       tuple(sorted(app.order.dept_scopes or ())), tuple(app.order.citizen_scopes or ()), gens)
-    cache.set(f"gw:app:{app.slug}", entry, timeout=ENTRY_SECONDS)
+    if known(gens):
+        cache.set(f"gw:app:{app.slug}", entry, timeout=ENTRY_SECONDS)
     return entry
 
 
@@ -149,7 +156,7 @@ def lookup(app, token_sha256: str, now: datetime) -> tuple[SessionClaims | None,
     """(the cached entry for the session and ``app`` (App or ServedApp), or None on a miss; whether it was a hit).
     Never reads the database. A hit may still be an expired session: the caller checks times."""
     entry = cache.get(_entry_key(token_sha256))
-    if not isinstance(entry, SessionClaims) or entry.app_id != app.id:
+    if not isinstance(entry, SessionClaims) or entry.app_id != app.id or not known((entry.gen, *entry.app_gens)):
         return None, False
     if entry.scopes != _scopes(app) or cache.get(_gen_key(entry.citizen_id)) != entry.gen:
         return None, False
@@ -179,7 +186,8 @@ def remember(app, session: GatewaySession, gen: str) -> SessionClaims:
                           session.transaction_id, _ts(session.expires_at), _ts(session.last_seen_at), _scopes(app),
                           identity.consented_claims(session.citizen, session.app_id), gen,
                           identity.delegation_basis(session.citizen, session.app_id), tuple(app_gens))
-    cache.set(_entry_key(session.token_sha256), entry, timeout=ENTRY_SECONDS)
+    if known((gen, *app_gens)):
+        cache.set(_entry_key(session.token_sha256), entry, timeout=ENTRY_SECONDS)
     return entry
 
 
@@ -190,7 +198,8 @@ def touched(entry: SessionClaims, now: datetime) -> SessionClaims:
                        .values(last_seen_at=now).execution_options(synchronize_session=False))
     db.session.commit()
     entry = SessionClaims(**{**entry.__dict__, "last_seen_at": now.timestamp()})
-    cache.set(_entry_key(entry.token_sha256), entry, timeout=ENTRY_SECONDS)
+    if known((entry.gen, *entry.app_gens)):
+        cache.set(_entry_key(entry.token_sha256), entry, timeout=ENTRY_SECONDS)
     return entry
 
 
@@ -198,10 +207,11 @@ def jwks() -> dict[str, Any]:
     """The published keys as ``keys.jwks()`` gives them, from the cache while no key was added or changed."""
     gen = generation(KEYS)
     kept = cache.get("gw:jwks")
-    if isinstance(kept, tuple) and kept[0] == gen:
+    if gen is not None and isinstance(kept, tuple) and kept[0] == gen:
         return kept[1]
     value = keys.jwks()
-    cache.set("gw:jwks", (gen, value), timeout=JWKS_SECONDS)
+    if gen is not None:
+        cache.set("gw:jwks", (gen, value), timeout=JWKS_SECONDS)
     return value
 
 
