@@ -300,10 +300,10 @@ def main() -> None:
         try:
             kept = threading.local()
 
-            def via_server(host: str, path: str, headers: dict):
+            def via_server(host: str, path: str, headers: dict, *, new: bool = False):
                 def once() -> float:
                     started = time.perf_counter()
-                    if args.client_keep_alive:  # each client thread keeps its connection, as a browser or nginx
+                    if args.client_keep_alive and not new:  # each client thread keeps its connection, as a browser or nginx
                         conn = getattr(kept, host, None)
                         if conn is None:
                             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -313,7 +313,7 @@ def main() -> None:
                     conn.request("GET", path, headers={"Host": host, **headers})
                     resp = conn.getresponse()
                     resp.read()
-                    if not args.client_keep_alive:
+                    if new or not args.client_keep_alive:
                         conn.close()
                     if resp.status != 200:
                         raise SystemExit(f"GET {path} on {host} answered {resp.status}")
@@ -349,6 +349,12 @@ def main() -> None:
                 for once in targets.values():  # warm up every path
                     for _ in range(20):
                         once()
+                if args.server != "werkzeug":
+                    # Every gunicorn worker starts its own instance of the app on its first proxied request (seconds):
+                    # new connections from many clients reach every worker before anything is timed.
+                    cold = via_server(app_host, "/", {"Cookie": f"{gateway_cookie(app_host)}={cookie}"}, new=True)
+                    with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+                        list(pool.map(lambda _i: cold(), range(20 * args.workers * max(1, args.threads))))
                 if args.profile:
                     profile_proxied(app, app_host, cookie, args.profile)
                 if args.profile_server and args.server != "werkzeug":

@@ -205,8 +205,9 @@ def touched(entry: SessionClaims, now: datetime) -> SessionClaims:
 
 def jwks() -> dict[str, Any]:
     """The published keys as ``keys.jwks()`` gives them, from the cache while no key was added or changed."""
-    gen = generation(KEYS)
-    kept = cache.get("gw:jwks")
+    gen, kept = cache.get_many(_gen_key(KEYS), "gw:jwks")  # one round trip on every proxied request
+    if gen is None:
+        gen = generation(KEYS)
     if gen is not None and isinstance(kept, tuple) and kept[0] == gen:
         return kept[1]
     value = keys.jwks()

@@ -60,6 +60,7 @@ def wait_until(check, seconds: float = 10.0) -> None:
 def test_with_redis_stopped_the_gateway_and_catalogue_answer_and_nothing_stale_comes_back(app, client, gw,  # noqa: F811
                                                                                           private_cache):
     from redis import Redis
+    from redis.exceptions import BusyLoadingError
 
     from marketplace.gateway import services as gateway
     from marketplace.identity import services as identity
@@ -92,6 +93,13 @@ def test_with_redis_stopped_the_gateway_and_catalogue_answer_and_nothing_stale_c
     identity.consent_revoke(citizen_of(gw), gw["app_id"])
     assert consented() == {} and "name" not in claims_seen(client)
     private_cache.start()
+
+    def loaded() -> bool:
+        try:
+            return bool(kept.ping())
+        except BusyLoadingError:  # still reading its append-only file (the cache takes that as down too)
+            return False
+    wait_until(loaded)
     assert kept.keys("govmarket-faults:gw:session:*"), "Redis is back with what it kept before the outage"
 
     def back_without_stale_claims() -> bool:
