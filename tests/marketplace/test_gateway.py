@@ -533,15 +533,34 @@ def test_a_steady_proxied_request_reads_little_and_writes_nothing(app, client, g
         if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE")):
             statements.append(statement)
 
+    from core.extensions import cache
+
+    backend = cache  # what the gateway calls (Flask-Caching's Cache): each call is one round trip to Redis
+    calls: list[str] = []
+
+    def counted(name):
+        method = getattr(backend, name)
+
+        def call(*args, **kwargs):
+            calls.append(name)
+            return method(*args, **kwargs)
+        return call
+
     sa.event.listen(db.engine, "before_cursor_execute", record)
     delegations = []
     try:
+        for name in ("get", "get_many", "set", "set_many", "add", "has", "delete"):
+            setattr(backend, name, counted(name))
         for _ in range(3):
             response = on_app(client, "/")
             assert response.status_code == 200
             delegations.append(response.json["headers"]["X-Department-Token"])
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", record)
+        for name in ("get", "get_many", "set", "set_many", "add", "has", "delete"):
+            backend.__dict__.pop(name, None)
+    # Two cache round trips per request (the entries, then their generations: claims.reading_ahead), not six.
+    assert calls == ["get_many", "get_many"] * 3, calls
     writes = [s for s in statements if not s.lstrip().upper().startswith("SELECT")]
     assert writes == [], f"a steady request wrote: {writes}"
     # No read at all: the app with its live version, the session, the citizen, the consent, the profile, the
