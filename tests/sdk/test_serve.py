@@ -10,7 +10,6 @@ import threading
 import time
 
 import pytest
-
 from govapp.serve import make_server, with_health
 
 

@@ -12,8 +12,8 @@ import threading
 import time
 
 import pytest
-
 from govapp.serve import make_server
+
 from marketplace.gateway.proxy import ProxyLimits, forward
 from sandbox.serving import ConnectionPool
 
