@@ -13,13 +13,15 @@ gateway, Flask app) is then served by werkzeug's threaded server on 127.0.0.1, a
   identity JWT, mints the
   citizen's department access token (the delegation, issue #12), leases the instance and forwards the request
   over the instance's unix socket;
-- **direct**: the same ``GET /`` sent straight to the same running instance's socket (one new connection per
-  request, as the gateway opens), bypassing the gateway and the HTTP server;
+- **direct**: the same ``GET /`` sent straight to the same running instance's socket over the instance's kept
+  connections (as the gateway reaches it), bypassing the gateway and the HTTP server;
 - **trivial**: ``GET /healthz`` on the platform through the same HTTP server (the baseline).
 
-Each target gets ``--requests`` sequential requests (new connection each) and then a concurrent run of the same
-number spread over ``--concurrency`` threads. Prints JSON: p50/p95 ms per target and run, throughput of the
-concurrent run, and the ratios proxied/direct and proxied/trivial (of the p50s; lower is better).
+Each target gets ``--requests`` sequential requests (a new connection to the server each, unless
+``--client-keep-alive``) and then a concurrent run of the same number spread over ``--concurrency`` threads.
+``--profile-server SECONDS`` (gunicorn) samples the workers with py-spy under that load. Prints JSON: p50/p95 ms
+per target and run, throughput of the concurrent run, and the ratios proxied/direct and proxied/trivial (of the
+p50s; lower is better).
 """
 
 from __future__ import annotations
@@ -55,15 +57,20 @@ def summary(times: list[float], wall: float | None = None) -> dict:
     return result
 
 
-def build_platform(instance_path: Path, database_url: str | None):
+def build_platform(instance_path: Path, database_url: str | None, cache: str = ""):
     import flask_migrate
 
     from marketplace.app import create_app
 
     url = database_url or f"sqlite:///{instance_path / 'govmarket.db'}"
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-secret", "INSTANCE_PATH": str(instance_path),
-                      "QUEUE_MODE": "sync", "RATELIMIT_ENABLED": False, "RATELIMIT_STORAGE_URI": "memory://",
-                      "PASSWORD_HASH_PROFILE": "CHEAPEST"})
+    settings = {"DATABASE_URL": url, "SECRET_KEY": "bench-secret", "INSTANCE_PATH": str(instance_path),
+                "QUEUE_MODE": "sync", "RATELIMIT_ENABLED": False, "RATELIMIT_STORAGE_URI": "memory://",
+                "PASSWORD_HASH_PROFILE": "CHEAPEST"}
+    if cache:
+        # The bench's own writes (seeding, publishing) renew the generations in the cache the workers share, as in
+        # production: entries an earlier run left there for the same ids are not used.
+        settings.update(CACHE_TYPE=cache, REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    app = create_app(settings)
     with app.app_context():
         flask_migrate.upgrade(revision="heads")
     return app
@@ -117,10 +124,8 @@ def profile_proxied(app, host: str, cookie: str, n: int) -> None:
 
     from werkzeug.test import Client
 
-    from marketplace.gateway.origin import COOKIE
-
     client = Client(app)
-    client.set_cookie(COOKIE, cookie, domain=host.split(":")[0])
+    client.set_cookie(gateway_cookie(host), cookie, domain=host.split(":")[0])
     for _ in range(20):
         assert client.get("/", base_url=f"http://{host}").status_code == 200
     profiler = cProfile.Profile()
@@ -136,6 +141,71 @@ def profile_proxied(app, host: str, cookie: str, n: int) -> None:
     stats.sort_stats("tottime").print_stats(25)
     stats.sort_stats("cumulative").print_stats(40)
     print(out.getvalue(), file=sys.stderr)
+
+
+def gateway_cookie(host: str) -> str:
+    """The gateway cookie's name on ``host``: "__Host-" where browsers take a Secure cookie (*.localhost, https)."""
+    from marketplace.gateway.origin import COOKIE, HOST_COOKIE, split_host
+
+    name, _port = split_host(host)
+    return HOST_COOKIE if name.endswith(".localhost") else COOKIE
+
+
+def profile_server(server, once, seconds: float, concurrency: int) -> str:
+    """Where the gunicorn workers' request threads spend their time under ``concurrency`` clients sending proxied
+    requests for ``seconds``: py-spy (on PATH) samples every thread of every worker, idle ones included (a thread
+    waiting for the app or the database is where a request's time goes); the samples inside gunicorn's
+    ``handle_request`` are summed by function, own time and inclusive."""
+    import re
+    import shutil
+    import subprocess
+    from collections import Counter
+
+    pyspy = shutil.which("py-spy")
+    if not pyspy:
+        raise SystemExit("--profile-server needs py-spy on PATH (pip install py-spy)")
+    out = Path(tempfile.mkdtemp(prefix="bench-pyspy-")) / "stacks.txt"
+    recorder = subprocess.Popen([pyspy, "record", "--pid", str(server.process.pid), "--subprocesses", "--idle",
+                                 "--nonblocking", "--rate", "200", "--duration", str(int(seconds)), "--format", "raw",
+                                 "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # py-spy attaches
+    deadline = time.monotonic() + seconds
+    count = [0]
+
+    def client() -> None:
+        while time.monotonic() < deadline:
+            once()
+            count[0] += 1
+
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    recorder.wait(seconds + 60)
+    own: Counter = Counter()
+    inclusive: Counter = Counter()
+    total = 0
+    frame_name = re.compile(r"^(.*?) \((.*?)(?::\d+)?\)$")
+    for line in out.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if "handle_request (gunicorn/workers/gthread.py" not in stack or not n.isdigit():
+            continue
+        frames = []
+        for frame in stack.split(";"):
+            match = frame_name.match(frame)
+            frames.append(f"{match.group(1)} ({match.group(2)})" if match else frame)
+        total += int(n)
+        own[frames[-1]] += int(n)
+        for name in set(frames):
+            inclusive[name] += int(n)
+    lines = [f"server profile: {count[0]} proxied requests from {concurrency} clients in {seconds:.0f} s "
+             f"({count[0] / seconds:.0f}/s); {total} samples of worker threads inside handle_request"]
+    lines.append("own time (share of those samples):")
+    lines += [f"  {n / total:6.1%}  {name}" for name, n in own.most_common(25)]
+    lines.append("inclusive:")
+    lines += [f"  {n / total:6.1%}  {name}" for name, n in inclusive.most_common(60)]
+    return "\n".join(lines)
 
 
 class Gunicorn:
@@ -191,6 +261,11 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="also run N proxied requests in-process (werkzeug's test client, no server) under "
                              "cProfile and print the top functions by own and cumulative time to stderr")
+    parser.add_argument("--client-keep-alive", action="store_true",
+                        help="each client thread keeps its connection to the server (default: a new one per request)")
+    parser.add_argument("--profile-server", type=float, default=0, metavar="SECONDS",
+                        help="with gunicorn: also send proxied requests from --concurrency clients for SECONDS while "
+                             "py-spy samples the workers, and print where their request threads spend the time")
     parser.add_argument("--without-delegation", action="store_true",
                         help="mint no department access token (to measure what the delegation costs the gateway; "
                              "the app's department calls would then be refused)")
@@ -205,13 +280,12 @@ def main() -> None:
     from werkzeug.serving import make_server
 
     from marketplace.gateway import instances
-    from marketplace.gateway.origin import COOKIE
 
     def echo(message: str = "", nl: bool = True):
         print(message, file=sys.stderr, end="\n" if nl else "", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
-        app = build_platform(Path(tmp), args.database_url)
+        app = build_platform(Path(tmp), args.database_url, args.cache)
         app_id, certify_s = publish_sample(app, echo)
         cookie, jwt = citizen_session(app, app_id)
         if args.server == "werkzeug":
@@ -224,20 +298,29 @@ def main() -> None:
         app_host = f"{SAMPLE}.{app.config['APPS_DOMAIN'].split(':')[0]}:{port}"
         registry = instances.registry(app)
         try:
-            def via_server(host: str, path: str, headers: dict):
+            kept = threading.local()
+
+            def via_server(host: str, path: str, headers: dict, *, new: bool = False):
                 def once() -> float:
                     started = time.perf_counter()
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                    if args.client_keep_alive and not new:  # each client thread keeps its connection, as a browser or nginx
+                        conn = getattr(kept, host, None)
+                        if conn is None:
+                            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                            setattr(kept, host, conn)
+                    else:
+                        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                     conn.request("GET", path, headers={"Host": host, **headers})
                     resp = conn.getresponse()
                     resp.read()
-                    conn.close()
+                    if new or not args.client_keep_alive:
+                        conn.close()
                     if resp.status != 200:
                         raise SystemExit(f"GET {path} on {host} answered {resp.status}")
                     return time.perf_counter() - started
                 return once
 
-            proxied = via_server(app_host, "/", {"Cookie": f"{COOKIE}={cookie}"})
+            proxied = via_server(app_host, "/", {"Cookie": f"{gateway_cookie(app_host)}={cookie}"})
             trivial = via_server(f"127.0.0.1:{port}", "/healthz", {})
             proxied()  # starts the instance (sandbox start, wheel installation) outside the timing
             with app.app_context():
@@ -248,12 +331,16 @@ def main() -> None:
             with registry.lease(served) as instance:
                 def direct() -> float:
                     started = time.perf_counter()
-                    conn = instance.connection(30.0)
+                    conn = instance.connection(30.0)  # kept alive in the instance's pool, as the gateway's are
                     conn.request("GET", "/", headers={"Host": f"{SAMPLE}.{app.config['APPS_DOMAIN']}",
                                                       "Authorization": f"Bearer {jwt}"})
                     resp = conn.getresponse()
                     resp.read()
-                    conn.close()
+                    give_back = getattr(instance, "give_back", None)  # (code before the pool: none)
+                    if resp.will_close or give_back is None:
+                        conn.close()
+                    else:
+                        give_back(conn)
                     if resp.status != 200:
                         raise SystemExit(f"direct GET / answered {resp.status}")
                     return time.perf_counter() - started
@@ -262,8 +349,16 @@ def main() -> None:
                 for once in targets.values():  # warm up every path
                     for _ in range(20):
                         once()
+                if args.server != "werkzeug":
+                    # Every gunicorn worker starts its own instance of the app on its first proxied request (seconds):
+                    # new connections from many clients reach every worker before anything is timed.
+                    cold = via_server(app_host, "/", {"Cookie": f"{gateway_cookie(app_host)}={cookie}"}, new=True)
+                    with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+                        list(pool.map(lambda _i: cold(), range(20 * args.workers * max(1, args.threads))))
                 if args.profile:
                     profile_proxied(app, app_host, cookie, args.profile)
+                if args.profile_server and args.server != "werkzeug":
+                    print(profile_server(server, proxied, args.profile_server, args.concurrency), file=sys.stderr)
                 result: dict = {"load_average_at_start": load_average, "sample_app": SAMPLE,
                                 "server": args.server if args.server == "werkzeug" else
                                 f"gunicorn {args.server}, {args.workers} workers"
@@ -273,9 +368,12 @@ def main() -> None:
                                 "database": app.config["DATABASE_URL"].split(":", 1)[0],
                                 "certification_s": round(certify_s, 1), "requests": args.requests,
                                 "delegation": not args.without_delegation,
+                                "client_keep_alive": args.client_keep_alive,
                                 "concurrency": args.concurrency, "sequential": {}, "concurrent": {}}
                 for name, once in targets.items():
                     result["sequential"][name] = summary([once() for _ in range(args.requests)])
+                pool = getattr(instance, "pool", None)
+                result["direct_connections_opened"] = pool.opened if pool is not None else None
                 for name, once in targets.items():
                     started = time.perf_counter()
                     with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
@@ -289,9 +387,10 @@ def main() -> None:
         figures["ratio_proxied_to_direct"] = round(figures["proxied"]["p50_ms"] / figures["direct"]["p50_ms"], 2)
         figures["ratio_proxied_to_trivial"] = round(figures["proxied"]["p50_ms"] / figures["trivial"]["p50_ms"], 2)
     result["load_average_at_end"] = os.getloadavg()
-    result["how"] = ("p50/p95 of wall time per request, a new TCP/unix connection each; proxied = GET / on the app "
-                     "origin through werkzeug's threaded server and the gateway, direct = GET / on the same "
-                     "instance's unix socket, trivial = GET /healthz through the same server; ratios of p50s")
+    result["how"] = ("p50/p95 of wall time per request; proxied = GET / on the app origin through the server and the "
+                     "gateway, trivial = GET /healthz through the same server (a new TCP connection per request "
+                     "unless client_keep_alive), direct = GET / on the same instance's unix socket over the "
+                     "instance's kept connections (as the gateway reaches it); ratios of p50s")
     print(json.dumps(result, indent=2))
 
 

@@ -21,7 +21,7 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "QUEUE_MODE": ("inline", str, "'inline' runs jobs in-process (embedded default); 'rq' enqueues on Redis for workers."),
     "REDIS_OUTAGE_SECONDS": (60, int, "How long a worker retries Redis through an outage or restart (running jobs go on, their results are recorded once Redis is back) before it starts a fresh worker in the same process."),
     "WORKER_MAINTENANCE_SECONDS": (60, int, "How often (and at start) a worker fails jobs left started by dead workers; a sandbox worker also sweeps orphaned sandboxes and re-enqueues queued certification runs Redis lost."),
-    "CACHE_TYPE": ("", str, "Flask-Caching backend shared by the web processes (the gateway's session claims, the anonymous catalogue pages): empty chooses RedisCache at REDIS_URL in production and SimpleCache (this process) otherwise; any Flask-Caching type name works."),
+    "CACHE_TYPE": ("", str, "Flask-Caching backend shared by the web processes (the gateway's session claims, the anonymous catalogue pages): empty chooses RedisCache at REDIS_URL in production and SimpleCache (this process) otherwise; any Flask-Caching type name works (RedisCache is used behind a circuit breaker: Redis down means misses, not errors)."),
     "RATELIMIT_STORAGE_URI": ("memory://", str, "Flask-Limiter storage; use the Redis URL when running several web processes."),
     "LOGIN_RATE_LIMIT": ("10 per minute", str, "Failed-login limit per client address (per account, failures slow the next attempt down instead: 1, 2, 4 … up to 60 s, never a lock)."),
     "SESSION_IDLE_SECONDS": (30 * 60, int, "A web session unused for this long is over: the next request is anonymous and must log in again."),

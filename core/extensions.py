@@ -32,6 +32,8 @@ def init_cache(app) -> None:
     settings = {"CACHE_TYPE": kind, "CACHE_DEFAULT_TIMEOUT": 300, "CACHE_KEY_PREFIX": "govmarket:",
                 "CACHE_THRESHOLD": 50_000}
     if kind == "RedisCache":
+        # The same RedisCache, with a miss instead of an error while Redis cannot be reached (core/cache.py).
+        settings["CACHE_TYPE"] = "core.cache.ResilientRedisCache"
         settings["CACHE_REDIS_URL"] = app.config["REDIS_URL"]
     cache.init_app(app, config=settings)
 

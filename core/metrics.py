@@ -18,3 +18,6 @@ SETTLEMENT_RUNS = Counter("govmarket_settlement_runs_total", "Settlement runs", 
 SETTLEMENT_SECONDS = Histogram("govmarket_settlement_run_seconds", "Settlement run duration", ["mode"],
                                buckets=(0.1, 0.5, 1, 5, 10, 30, 60, 300))
 USAGE_EVENTS = Counter("govmarket_usage_events_total", "Usage events received", ["result"])
+CACHE_OUTAGES = Counter("govmarket_cache_outages_total", "Times the shared cache (Redis) became unreachable")
+CACHE_BYPASSED = Counter("govmarket_cache_bypassed_total",
+                         "Shared-cache operations answered as a miss because Redis could not be reached")

@@ -5,15 +5,17 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, Flask, current_app, jsonify
 
-from core.extensions import db
+from core import cache as shared_cache
+from core.extensions import cache, db
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
 def healthz():
-    """The process is alive and serving."""
-    return jsonify(status="ok")
+    """The process is alive and serving; ``cache`` says whether it is using the shared cache (Redis) or, while that
+    cannot be reached, serving from the database (slower, still correct: core/cache.py)."""
+    return jsonify(status="ok", cache=shared_cache.state(cache))
 
 
 @bp.get("/readyz")

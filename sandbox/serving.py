@@ -28,6 +28,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -133,6 +134,64 @@ def _json_or_none(data: bytes) -> Any:
         return None
 
 
+class ConnectionPool:
+    """Kept-alive connections to one instance's app socket, for the threads of this process: the most recently
+    returned first, at most ``size`` idle ones, none idle longer than ``idle_seconds`` (below the 15 s after which
+    ``govapp.serve`` closes an idle connection, so a kept connection is not one the app is closing). Each was checked
+    to lead into the instance's sandbox when it was opened (``_SandboxConnection.connect``)."""
+
+    def __init__(self, open_new: Callable[[float], http.client.HTTPConnection], *, size: int = 32,
+                 idle_seconds: float = 5.0):
+        self._open_new = open_new
+        self.size = size
+        self.idle_seconds = idle_seconds
+        self._idle: deque[tuple[http.client.HTTPConnection, float]] = deque()
+        self._lock = threading.Lock()
+        self._closed = False
+        self.opened = 0  # connections opened over the pool's life (tests, the benchmark)
+
+    def get(self, timeout: float, *, fresh: bool = False) -> http.client.HTTPConnection:
+        """A connection to the app with ``timeout`` on every read; ``conn.reused`` tells whether it served before."""
+        stale = []
+        conn = None
+        with self._lock:
+            now = time.monotonic()
+            while self._idle and not fresh:
+                candidate, since = self._idle.pop()
+                if now - since < self.idle_seconds and candidate.sock is not None:
+                    conn = candidate
+                    break
+                stale.append(candidate)
+        for old in stale:
+            old.close()
+        if conn is not None:
+            conn.timeout = timeout
+            conn.sock.settimeout(timeout)
+            conn.reused = True  # type: ignore[attr-defined]
+            return conn
+        conn = self._open_new(timeout)
+        conn.reused = False  # type: ignore[attr-defined]
+        with self._lock:
+            self.opened += 1
+        return conn
+
+    def put(self, conn: http.client.HTTPConnection) -> None:
+        """Keep ``conn`` (its last answer read to the end) for the next request, or close it when the pool is full or
+        closed."""
+        with self._lock:
+            if not self._closed and conn.sock is not None and len(self._idle) < self.size:
+                self._idle.append((conn, time.monotonic()))
+                return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = list(self._idle), deque()
+        for conn, _since in idle:
+            conn.close()
+
+
 class Instance:
     """One running app: its sandbox session and its department service. Counts its in-flight requests."""
 
@@ -150,6 +209,7 @@ class Instance:
         self.stopped = False
         self._alive = True
         self._checked_at = self.started_at
+        self.pool = ConnectionPool(self._open)
 
     @property
     def id(self) -> str:
@@ -165,10 +225,21 @@ class Instance:
         self._checked_at = now
         return not self.stopped and self._alive
 
-    def connection(self, timeout: float) -> http.client.HTTPConnection:
-        """An HTTP connection to the app's socket that hangs up unless the peer is this instance's sandbox."""
+    def _open(self, timeout: float) -> http.client.HTTPConnection:
         assert self.session.sandbox is not None
         return _SandboxConnection(str(self.session.sock_dir / "app.sock"), self.session.sandbox, timeout)
+
+    def connection(self, timeout: float, *, fresh: bool = False) -> http.client.HTTPConnection:
+        """An HTTP connection to the app's socket that hangs up unless the peer is this instance's sandbox: a kept
+        one from the pool (``conn.reused``) unless ``fresh``. Hand it back with ``give_back`` once its answer was
+        read to the end; close it otherwise."""
+        return self.pool.get(timeout, fresh=fresh)
+
+    def give_back(self, conn: http.client.HTTPConnection) -> None:
+        if self.stopped:
+            conn.close()
+        else:
+            self.pool.put(conn)
 
     def output(self) -> str:
         return self.session.sandbox.output().text if self.session.sandbox is not None else ""
@@ -177,6 +248,7 @@ class Instance:
         if self.stopped:
             return
         self.stopped = True
+        self.pool.close()
         try:
             self.session.close()
         finally:

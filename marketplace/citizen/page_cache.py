@@ -88,7 +88,11 @@ class Part:
     rendered_at: datetime
 
     @property
-    def tag(self) -> str:
+    def tag(self) -> str | None:
+        """What identifies this version of the part; None while a generation is unknown (the shared cache cannot
+        be reached, core/cache.py): such a part is rendered for this request only and carries no validator."""
+        if any(gen is None for gen in self.gens):
+            return None
         return hashlib.sha256("\n".join((*self.names, *self.gens)).encode()).hexdigest()[:24]
 
 
@@ -96,13 +100,14 @@ def kept(key: str, names_of: Callable[[], tuple[str, ...]], render: Callable[[],
     """The kept part under ``key`` (which includes the language) while its generations hold; otherwise
     ``names_of()`` (the generations the part depends on), then ``render()`` → (title, body), kept."""
     entry = cache.get(key)
-    if isinstance(entry, Part) and _generations(entry.names) == entry.gens:
+    if isinstance(entry, Part) and entry.tag is not None and _generations(entry.names) == entry.gens:
         return entry
     names = ("all", *names_of())
     gens = _generations(names)
     title, body = render()
     entry = Part(names, gens, title, body, datetime.now(UTC).replace(microsecond=0))
-    cache.set(key, entry, timeout=ENTRY_SECONDS)
+    if entry.tag is not None:
+        cache.set(key, entry, timeout=ENTRY_SECONDS)
     return entry
 
 
@@ -117,6 +122,12 @@ def respond(part: Part, layout: Callable[[str, Markup], str], *, shared: str | N
     cache key under which the composed page is kept too (for visitors who all see the same layout: anonymous
     ones), so that such a request renders nothing at all."""
     token = generate_csrf() if CSRF_PLACEHOLDER in part.body or shared else ""
+    if part.tag is None:  # rendered without the shared cache: no ETag that could answer a later 304 wrongly
+        response = Response(layout(part.title, Markup(part.body)).replace(CSRF_PLACEHOLDER, str(escape(token))),  # noqa: S704
+                            mimetype="text/html")
+        response.headers["Cache-Control"] = "private, no-cache"
+        response.vary.update(("Cookie", "Accept-Language"))
+        return response
     # The signed token changes every second; what identifies it is the session's raw token. A copy is current for
     # half an hour at most, so a revalidated page never holds a token past its time limit (an hour by default).
     secret = session.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), "") if token else ""

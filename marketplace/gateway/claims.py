@@ -28,6 +28,9 @@ request; a steady request makes no database query at all, only cache reads.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -79,6 +82,62 @@ def generations(names) -> list[str | None]:
     return list(cache.get_many(*[_gen_key(n) for n in names]))
 
 
+# What one proxied request read ahead from the cache (``reading_ahead``): each value is used once, then the cache is
+# asked again, so a lookup repeated after a miss sees what the miss wrote.
+_ahead: ContextVar[dict | None] = ContextVar("govmarket_gateway_read_ahead", default=None)
+_NOT_READ = object()
+
+
+@contextmanager
+def reading_ahead(slug: str, token_sha256: str | None) -> Iterator[None]:
+    """Within the block, ``served_app_lookup(slug)``, ``lookup(…, token_sha256)`` and ``jwks()`` take what a warm
+    proxied request needs from two cache round trips made here — the entries, then their generations — instead
+    of six one after another. Taking an entry and its generation in one batch validates it exactly as reading them
+    in turn does (both are read before the request acts on them)."""
+    keys = [f"gw:app:{slug}", _gen_key(KEYS), "gw:jwks"] + ([_entry_key(token_sha256)] if token_sha256 else [])
+    values = dict(zip(keys, cache.get_many(*keys), strict=True))
+    names: list[str | int] = []
+    app_entry, session_entry = values[keys[0]], values.get(_entry_key(token_sha256)) if token_sha256 else None
+    if isinstance(app_entry, ServedApp):
+        names += app_entry.names
+    if isinstance(session_entry, SessionClaims):
+        names.append(session_entry.citizen_id)
+    if names:
+        values.update(zip([_gen_key(n) for n in names], generations(names), strict=True))
+    reset = _ahead.set(values)
+    try:
+        yield
+    finally:
+        _ahead.reset(reset)
+
+
+def _read(key: str) -> Any:
+    """The value read ahead for ``key`` (once), else _NOT_READ."""
+    ahead = _ahead.get()
+    if ahead is None:
+        return _NOT_READ
+    return ahead.pop(key, _NOT_READ)
+
+
+def _get(key: str) -> Any:
+    value = _read(key)
+    return cache.get(key) if value is _NOT_READ else value
+
+
+def _generations_of(names) -> list[str | None]:
+    keys = [_gen_key(n) for n in names]
+    values = [_read(k) for k in keys]
+    if any(v is _NOT_READ for v in values):
+        return generations(names)
+    return values
+
+
+def known(gens) -> bool:
+    """Whether every generation is known. An unknown one (None: the cache could not be reached, core/cache.py) must
+    never validate an entry — a missing key reads as None too — so nothing is kept or trusted under it."""
+    return all(gen is not None for gen in gens)
+
+
 @dataclass(frozen=True)
 class ServedApp:
     """What the proxy needs of the app served at a slug and its live version, as of generations ``gens``."""
@@ -101,8 +160,8 @@ class ServedApp:
 
 def served_app_lookup(slug: str) -> ServedApp | None:
     """The kept ServedApp of ``slug`` while neither its app nor its order changed since; never reads the database."""
-    entry = cache.get(f"gw:app:{slug}")
-    if not isinstance(entry, ServedApp) or tuple(generations(entry.names)) != entry.gens:
+    entry = _get(f"gw:app:{slug}")
+    if not isinstance(entry, ServedApp) or not known(entry.gens) or tuple(_generations_of(entry.names)) != entry.gens:
         return None
     return entry
 
@@ -110,7 +169,8 @@ def served_app_lookup(slug: str) -> ServedApp | None:
 def served_app_remember(app: App, version: AppVersion, gens: tuple[str, str]) -> ServedApp:
     entry = ServedApp(app.id, app.slug, app.name, app.vendor_id, app.order_id, version.id, version.bundle_sha256,
                       tuple(sorted(app.order.dept_scopes or ())), tuple(app.order.citizen_scopes or ()), gens)
-    cache.set(f"gw:app:{app.slug}", entry, timeout=ENTRY_SECONDS)
+    if known(gens):
+        cache.set(f"gw:app:{app.slug}", entry, timeout=ENTRY_SECONDS)
     return entry
 
 
@@ -148,10 +208,10 @@ def _ts(value: datetime) -> float:
 def lookup(app, token_sha256: str, now: datetime) -> tuple[SessionClaims | None, bool]:
     """(the cached entry for the session and ``app`` (App or ServedApp), or None on a miss; whether it was a hit).
     Never reads the database. A hit may still be an expired session: the caller checks times."""
-    entry = cache.get(_entry_key(token_sha256))
-    if not isinstance(entry, SessionClaims) or entry.app_id != app.id:
+    entry = _get(_entry_key(token_sha256))
+    if not isinstance(entry, SessionClaims) or entry.app_id != app.id or not known((entry.gen, *entry.app_gens)):
         return None, False
-    if entry.scopes != _scopes(app) or cache.get(_gen_key(entry.citizen_id)) != entry.gen:
+    if entry.scopes != _scopes(app) or _get(_gen_key(entry.citizen_id)) != entry.gen:
         return None, False
     if entry.app_gens != _app_gens(app):
         return None, False
@@ -179,7 +239,8 @@ def remember(app, session: GatewaySession, gen: str) -> SessionClaims:
                           session.transaction_id, _ts(session.expires_at), _ts(session.last_seen_at), _scopes(app),
                           identity.consented_claims(session.citizen, session.app_id), gen,
                           identity.delegation_basis(session.citizen, session.app_id), tuple(app_gens))
-    cache.set(_entry_key(session.token_sha256), entry, timeout=ENTRY_SECONDS)
+    if known((gen, *app_gens)):
+        cache.set(_entry_key(session.token_sha256), entry, timeout=ENTRY_SECONDS)
     return entry
 
 
@@ -190,18 +251,23 @@ def touched(entry: SessionClaims, now: datetime) -> SessionClaims:
                        .values(last_seen_at=now).execution_options(synchronize_session=False))
     db.session.commit()
     entry = SessionClaims(**{**entry.__dict__, "last_seen_at": now.timestamp()})
-    cache.set(_entry_key(entry.token_sha256), entry, timeout=ENTRY_SECONDS)
+    if known((entry.gen, *entry.app_gens)):
+        cache.set(_entry_key(entry.token_sha256), entry, timeout=ENTRY_SECONDS)
     return entry
 
 
 def jwks() -> dict[str, Any]:
     """The published keys as ``keys.jwks()`` gives them, from the cache while no key was added or changed."""
-    gen = generation(KEYS)
-    kept = cache.get("gw:jwks")
-    if isinstance(kept, tuple) and kept[0] == gen:
+    gen, kept = _read(_gen_key(KEYS)), _read("gw:jwks")
+    if gen is _NOT_READ or kept is _NOT_READ:
+        gen, kept = cache.get_many(_gen_key(KEYS), "gw:jwks")  # one round trip
+    if gen is None:
+        gen = generation(KEYS)
+    if gen is not None and isinstance(kept, tuple) and kept[0] == gen:
         return kept[1]
     value = keys.jwks()
-    cache.set("gw:jwks", (gen, value), timeout=JWKS_SECONDS)
+    if gen is not None:
+        cache.set("gw:jwks", (gen, value), timeout=JWKS_SECONDS)
     return value
 
 

@@ -227,10 +227,11 @@ class AppOrigin:
         except Exception as exc:
             status, detail = failure(exc, self.limits, slug)
             return self.page(request, slug, status, detail)
-        with self.context():
+        cookie = request.cookies.get(self.cookie(request)[0])
+        with self.context(), services.reading_ahead(slug, cookie):
             app = services.served_app_cached(slug)
             app_name = app.name  # for the platform bar (kept in the ServedApp: no read)
-            session = services.gateway_session_claims(app, request.cookies.get(self.cookie(request)[0]),
+            session = services.gateway_session_claims(app, cookie,
                                                       idle_seconds=int(self.app.config["GATEWAY_SESSION_IDLE_SECONDS"]))
             if session is None:
                 return self.page(request, slug, 401, "Open this app from the platform to sign in to it.", launch=True)

@@ -36,14 +36,20 @@ SECURITY_HEADERS = (
 DEFAULT_HEADERS = (("Referrer-Policy", "strict-origin-when-cross-origin"),)
 CHUNK = 64 * 1024
 SPOOL_IN_MEMORY = 1024 * 1024
+# Sent again on a new connection when a kept-alive one turns out closed before any answer came: a request that
+# changes nothing twice is harmless, and govapp.serve never starts one on a connection it is closing.
+RESENDABLE = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 class Target(Protocol):
-    """Where ``forward`` sends a request: a served instance (sandbox.serving.Instance), or the serving host."""
+    """Where ``forward`` sends a request: a served instance (sandbox.serving.Instance), or the serving host.
+
+    ``connection`` may hand out a kept-alive connection (marked ``reused``), ``fresh=True`` never does; a target
+    that keeps connections takes back one whose answer was read to the end through ``give_back``."""
 
     served: Any
 
-    def connection(self, timeout: float) -> http.client.HTTPConnection: ...
+    def connection(self, timeout: float, *, fresh: bool = False) -> http.client.HTTPConnection: ...
 
 
 class BodyTooLarge(Exception):
@@ -182,12 +188,21 @@ def forward(instance: Target, environ: dict, headers: dict[str, str], limits: Pr
     body = None
     try:
         body, size = spool_body(environ, limits.request_bytes)
-        conn = instance.connection(limits.timeout_seconds)
         method = environ.get("REQUEST_METHOD", "GET")
         if body is not None or method in ("POST", "PUT", "PATCH"):
             headers = {**headers, "Content-Length": str(size)}
-        conn.request(method, target_of(environ), body=body, headers=headers)
-        resp = conn.getresponse()
+        conn = instance.connection(limits.timeout_seconds)
+        try:
+            resp = _exchange(conn, method, target_of(environ), body, headers)
+        except ConnectionError:
+            # A kept connection the app closed meanwhile (idle too long, or its server needed the thread).
+            if not getattr(conn, "reused", False) or method not in RESENDABLE:
+                raise
+            conn.close()
+            if body is not None:
+                body.seek(0)
+            conn = instance.connection(limits.timeout_seconds, fresh=True)
+            resp = _exchange(conn, method, target_of(environ), body, headers)
         declared = resp.getheader("Content-Length")
         if declared and declared.isdigit() and int(declared) > limits.response_bytes:
             raise ResponseTooLarge(f"the app answered {declared} bytes, over the cap of {limits.response_bytes}")
@@ -200,16 +215,24 @@ def forward(instance: Target, environ: dict, headers: dict[str, str], limits: Pr
         on_close()
         raise
 
-    return Upstream(resp.status, resp.reason, filtered, _Body(instance.served.key, resp, conn, body, limits, on_close))
+    return Upstream(resp.status, resp.reason, filtered, _Body(instance, resp, conn, body, limits, on_close))
+
+
+def _exchange(conn: http.client.HTTPConnection, method: str, target: str, body, headers: dict[str, str]):
+    conn.request(method, target, body=body, headers=headers)
+    return conn.getresponse()
 
 
 class _Body:
     """The app's response body as a WSGI iterable; ``close`` (called by every WSGI server, also when the body
-    was never iterated) releases the connection and the lease once."""
+    was never iterated) releases the connection — kept for the next request when the answer was read to its end —
+    and the lease, once."""
 
-    def __init__(self, key: str, resp: http.client.HTTPResponse, conn: http.client.HTTPConnection, spool,
+    def __init__(self, target: Target, resp: http.client.HTTPResponse, conn: http.client.HTTPConnection, spool,
                  limits: ProxyLimits, on_close: Callable[[], None]):
-        self.key, self.resp, self.conn, self.spool, self.limits = key, resp, conn, spool, limits
+        self.target, self.key = target, target.served.key
+        self.resp, self.conn, self.spool, self.limits = resp, conn, spool, limits
+        self.complete = False
         self._on_close: Callable[[], None] | None = on_close
 
     def __iter__(self) -> Iterator[bytes]:
@@ -220,6 +243,7 @@ class _Body:
             except TimeoutError as exc:
                 raise TimeoutError(f"the app {self.key} stopped sending for {self.limits.timeout_seconds} s") from exc
             if not chunk:
+                self.complete = True
                 return
             sent += len(chunk)
             if sent > self.limits.response_bytes:
@@ -232,7 +256,15 @@ class _Body:
         if on_close is None:
             return
         try:
-            self.conn.close()
+            give_back = getattr(self.target, "give_back", None)
+            if give_back is not None and self.complete and not self.resp.will_close:
+                # read1 does not mark a Content-Length answer finished at its last byte; read() (b"") does, and
+                # http.client sends the next request only after a finished answer.
+                self.resp.read()
+            if give_back is not None and self.complete and not self.resp.will_close and self.resp.isclosed():
+                give_back(self.conn)
+            else:
+                self.conn.close()
             if self.spool is not None:
                 self.spool.close()
         finally:

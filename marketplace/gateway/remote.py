@@ -98,10 +98,10 @@ class _Target:
         self.served = _Key(slug)
         self.host: str | None = None
 
-    def connection(self, timeout: float) -> http.client.HTTPConnection:
-        # Connected here, host by host: a host that refuses (stopped, restarting) has received nothing, so the
-        # request goes to the next one at once. Once connected, a failure is the request's (no resend: the host
-        # may have acted on it).
+    def connection(self, timeout: float, *, fresh: bool = False) -> http.client.HTTPConnection:
+        # Always a new connection (``fresh`` or not; none is kept). Connected here, host by host: a host that
+        # refuses (stopped, restarting) has received nothing, so the request goes to the next one at once. Once
+        # connected, a failure is the request's (no resend: the host may have acted on it).
         tried = []
         for url in self.serving.placement.order(self.served.key):
             conn = self.serving.connect(url)

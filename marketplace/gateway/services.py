@@ -85,6 +85,12 @@ def served_app_get(slug: str, *, fresh: bool = False) -> tuple[App, AppVersion]:
     return row[0], row[1]
 
 
+def reading_ahead(slug: str, token: str | None):
+    """``with reading_ahead(slug, token):`` the proxy's look-ups of the app, the session and the keys take their
+    cached entries from two round trips (``claims.reading_ahead``)."""
+    return claims.reading_ahead(slug.lower(), _sha256(token) if token else None)
+
+
 def served_app_cached(slug: str) -> claims.ServedApp:
     """``served_app_get`` for the proxy's hot path: from the shared cache while neither the app, its versions nor
     its order changed (see ``marketplace.gateway.claims``), so a suspension still takes effect on the very next

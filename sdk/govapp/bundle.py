@@ -135,7 +135,13 @@ def collect_sources(app_dir: Path) -> list[Path]:
 
 
 def sdk_source() -> str:
-    """Where pip can build the installed govapp-sdk from: its local source folder or the wheel it came from."""
+    """Where pip can build the running govapp-sdk from: the source folder this module was imported from (a
+    checkout on PYTHONPATH must put its own SDK in the bundle, not the one installed beside it), else the installed
+    distribution's local source folder or the wheel it came from."""
+    running = Path(__file__).resolve().parents[1]
+    project = running / "pyproject.toml"
+    if project.is_file() and re.search(r'^name\s*=\s*"govapp-sdk"', project.read_text(), re.MULTILINE):
+        return str(running)
     dist = metadata.distribution("govapp-sdk")
     direct = dist.read_text("direct_url.json")
     if direct:

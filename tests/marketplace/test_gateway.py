@@ -271,6 +271,29 @@ def test_app_pages_carry_the_platform_bar_with_the_way_back(client, gw):
     assert "Back to the Gov App Market" in english
 
 
+def test_proxied_requests_reuse_one_connection_to_the_sandboxed_app_until_it_stops(app, client, gw):
+    from marketplace.gateway import instances
+
+    def served(response):
+        response.get_data()
+        response.close()  # as every WSGI server does once the body is sent: gives the connection back
+        return response
+
+    enter(client)
+    assert served(on_app(client, "/")).status_code == 200
+    instance = instances.registry(app).instance("echo")
+    opened = instance.pool.opened
+    answers = [served(on_app(client, "/x")), served(on_app(client, "/page")), served(on_app(client, "/big?blocks=3")),
+               served(on_app(client, "/x", method="POST", data=b"form"))]
+    assert [a.status_code for a in answers] == [200] * 4 and len(answers[2].data) == 3 * 65536
+    assert instance.pool.opened == opened, "JSON, a page with the bar, a streamed body and a POST: one connection"
+    assert instance.pool._idle, "the connection is kept for the next request"
+    kept = instance.pool._idle[-1][0]
+    instances.registry(app).close()
+    assert instance.stopped and not instance.pool._idle and kept.sock is None, "a stopped instance's connection ends"
+    assert served(on_app(client, "/x")).status_code == 200, "the next request starts the app again"
+
+
 def test_the_bar_is_inserted_after_body_even_when_the_tag_is_split_across_chunks():
     from marketplace.gateway.bar import WithBar, bar_html, injectable
 
@@ -525,15 +548,34 @@ def test_a_steady_proxied_request_reads_little_and_writes_nothing(app, client, g
         if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE")):
             statements.append(statement)
 
+    from core.extensions import cache
+
+    backend = cache  # what the gateway calls (Flask-Caching's Cache): each call is one round trip to Redis
+    calls: list[str] = []
+
+    def counted(name):
+        method = getattr(backend, name)
+
+        def call(*args, **kwargs):
+            calls.append(name)
+            return method(*args, **kwargs)
+        return call
+
     sa.event.listen(db.engine, "before_cursor_execute", record)
     delegations = []
     try:
+        for name in ("get", "get_many", "set", "set_many", "add", "has", "delete"):
+            setattr(backend, name, counted(name))
         for _ in range(3):
             response = on_app(client, "/")
             assert response.status_code == 200
             delegations.append(response.json["headers"]["X-Department-Token"])
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", record)
+        for name in ("get", "get_many", "set", "set_many", "add", "has", "delete"):
+            backend.__dict__.pop(name, None)
+    # Two cache round trips per request (the entries, then their generations: claims.reading_ahead), not six.
+    assert calls == ["get_many", "get_many"] * 3, calls
     writes = [s for s in statements if not s.lstrip().upper().startswith("SELECT")]
     assert writes == [], f"a steady request wrote: {writes}"
     # No read at all: the app with its live version, the session, the citizen, the consent, the profile, the
