@@ -81,6 +81,10 @@ def make_app(database_url: str, tmp_path: Path, **overrides):
         "TESTING": True,
         "RATELIMIT_STORAGE_URI": "memory://",
         "PASSWORD_HASH_PROFILE": "CHEAPEST",
+        # No warm pool unless a test asks for one: its thread outlives the test and its app (an app made with
+        # TESTING=False would start one with its first request), and would read through whatever session the
+        # next tests bind.
+        "SERVING_WARM_APPS": 0,
         **overrides,
     }
     application = create_app(config)
