@@ -65,7 +65,7 @@ def test_the_pool_chooses_the_most_used_published_apps_this_process_serves(app, 
         "the origin the gateway names for a request: the instance is the one a request asks for"
     assert [s.key for s in WarmPool(app, _registry(app), limit=1).wanted()] == ["echo2"]
     assert WarmPool(app, _registry(app), limit=0).wanted() == []
-    assert [s.key for s in WarmPool(app, _registry(app), owns=lambda slug: slug == "echo").wanted()] == ["echo"]
+    assert [s.key for s in WarmPool(app, _registry(app), limit=8, owns=lambda slug: slug == "echo").wanted()] == ["echo"]
 
 
 def test_a_suspended_version_is_not_started_ahead(app, gw):
@@ -73,9 +73,10 @@ def test_a_suspended_version_is_not_started_ahead(app, gw):
     from marketplace.gateway.warm import WarmPool
     from marketplace.vendors.models import AppVersion
 
+    assert [s.key for s in WarmPool(app, _registry(app), limit=8).wanted()] == ["echo"]
     db.session.get(AppVersion, gw["version_id"]).suspended_at = utcnow()
     db.session.commit()
-    assert WarmPool(app, _registry(app)).wanted() == []
+    assert WarmPool(app, _registry(app), limit=8).wanted() == []
 
 
 def test_the_first_request_finds_the_instance_started_ahead_and_it_stays_when_idle(app, client, gw):
@@ -83,7 +84,7 @@ def test_the_first_request_finds_the_instance_started_ahead_and_it_stays_when_id
 
     _stopped(app)
     registry = _registry(app)
-    pool = WarmPool(app, registry)
+    pool = WarmPool(app, registry, limit=8)  # tests run with SERVING_WARM_APPS=0 (tests/conftest.py)
     assert pool.warm_once() == ["echo"]
     ahead = registry.instance("echo")
     assert ahead is not None and ahead.alive()
