@@ -109,15 +109,16 @@ def test_verify_reports_the_head_and_counts(app_ctx):
 def test_trial_balance_and_statement(app_ctx):
     append(100, quarter_code="2026Q3")
     append(30, quarter_code="2026Q4")
-    rows = [(r.code, r.kind, r.currency, r.debits, r.credits, r.balance) for r in ledger.trial_balance()]
-    assert rows == [("award_pool", "award_pool", "CNY", 130, 0, 130), ("treasury", "treasury", "CNY", 0, 130, -130)]
+    pool, treasury = ledger.account(ledger.AWARD_POOL, "CNY"), ledger.account(ledger.TREASURY, "CNY")
+    rows = [(r.account_id, r.code, r.kind, r.name, r.currency, r.debits, r.credits, r.balance)
+            for r in ledger.trial_balance()]
+    assert rows == [(pool.id, "award_pool", "award_pool", "award_pool", "CNY", 130, 0, 130),
+                    (treasury.id, "treasury", "treasury", "treasury", "CNY", 0, 130, -130)]
     q3 = {r.code: (r.debits, r.credits, r.balance) for r in ledger.trial_balance("2026Q3")}
     assert q3 == {"award_pool": (100, 0, 100), "treasury": (0, 100, -100)}
-    treasury = ledger.account(ledger.TREASURY, "CNY")
     lines = ledger.account_statement(treasury.id)
     assert [(x.entry_seq, x.quarter_code, x.amount, x.balance, x.memo) for x in lines] == [
         (1, "2026Q3", -100, -100, "pool"), (2, "2026Q4", -30, -130, "pool")]
-    pool = ledger.account(ledger.AWARD_POOL, "CNY")
     assert [(x.amount, x.balance, x.memo, x.app_id) for x in ledger.account_statement(pool.id, "2026Q4")] == [
         (30, 30, "in", 3)]
 
