@@ -228,3 +228,12 @@ def test_corrupted_bundles_never_crash_or_escape(tmp_path_factory, noise, offset
         assert not dest.exists()
     leftovers = {p.name for p in base.iterdir()}
     assert leftovers <= {"blobs", "out"}
+
+
+def test_declared_fields_outside_the_granted_scopes_are_named():
+    manifest = parse_manifest(MANIFEST + b'fields = ["name", "licences"]\noptional_fields = ["businesses", "name"]\n')
+    assert manifest.all_fields == ("name", "licences", "businesses")
+    assert manifest.field_problems(["person.read", "licence.read", "business.read"]) == {}
+    assert manifest.field_problems(iter(["person.read"])) == {
+        "licences": "licences is read through licence.read, which is not granted",
+        "businesses": "businesses is read through business.read, which is not granted"}

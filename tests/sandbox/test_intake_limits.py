@@ -99,6 +99,7 @@ def test_read_bundle_checks_the_size_it_is_given():
     with pytest.raises(TooLarge) as raised:
         read(data, max_bundle_bytes=len(data) - 1)
     assert raised.value.message == f"bundle rejected: it is {len(data)} bytes, over the limit of {len(data) - 1}"
+    assert raised.value.context == {"limit": len(data) - 1}  # each refusal by size carries the limit it broke
 
 
 # --- counts, names, depth, sizes ------------------------------------------------------------------------
@@ -156,6 +157,7 @@ def test_member_size_limit(size, ok):
             read(data, max_member_bytes=1000)
         assert raised.value.message == ("bundle rejected: entry 'blob.bin' declares 1001 bytes, over the per-file limit "
                                         "of 1000")
+        assert raised.value.context == {"limit": 1000}
 
 
 @pytest.mark.parametrize(("size", "ok"), [(64 * 1024 - 1, True), (64 * 1024, True), (64 * 1024 + 1, False)])
@@ -180,6 +182,7 @@ def test_uncompressed_limit_under_at_and_over():
         read(data, max_uncompressed_bytes=total - 1)
     assert raised.value.message == (f"bundle rejected: it unpacks to more than {total - 1} bytes; ship only the source "
                                     "and the wheels the app needs")
+    assert raised.value.context == {"limit": total - 1}
 
 
 # --- the compression ratio ------------------------------------------------------------------------------
@@ -204,6 +207,7 @@ def test_ratio_limit_under_at_and_over():
                 read(data, max_ratio=1, ratio_grace_bytes=0)
             assert raised.value.message == (f"bundle rejected: it inflates more than 1:1 ({size} bytes from {size - 1}); "
                                             "that is a decompression bomb, not an app")
+            assert raised.value.context == {"limit": 1}
 
 
 def test_ratio_grace_under_at_and_over():
@@ -230,8 +234,9 @@ def test_an_honest_bundle_over_the_ratio_grace_is_accepted(store, tmp_path):
 def test_data_after_the_gzip_stream_is_refused_but_zero_padding_is_not():
     data = build(good())
     assert read(data + b"\0" * 700).files == 2
-    with pytest.raises(ValidationError, match="has data after the end of the gzip stream"):
-        read(data + b"\0\0junk")
+    for junk in (b"\0\0junk", b"X", b"XX\0"):  # only NUL bytes are padding
+        with pytest.raises(ValidationError, match="has data after the end of the gzip stream"):
+            read(data + junk)
 
 
 # --- entry types ----------------------------------------------------------------------------------------
