@@ -198,8 +198,7 @@ def verify(progress=None) -> VerifyReport:
         recomputed = entry_digest(
             seq=row["seq"], quarter_code=row["quarter_code"], kind=row["kind"], memo=row["memo"],
             settlement_run_id=row["settlement_run_id"], reverses_entry_id=row["reverses_entry_id"],
-            reason=row["reason"], posting_count=row["posting_count"], created_at=row["created_at"] if
-            row["created_at"].tzinfo else row["created_at"].replace(tzinfo=UTC),
+            reason=row["reason"], posting_count=row["posting_count"], created_at=row["created_at"],  # aware: UTCDateTime
             created_by=row["created_by"], prev_hash=row["prev_hash"], postings=rows,
         )
         if recomputed != row["hash"]:
@@ -250,11 +249,12 @@ class BalanceRow:
 def trial_balance(quarter_code: str | None = None) -> list[BalanceRow]:
     """Debit and credit totals per account (of one quarter's entries, or all); they sum to zero."""
     p, a, e = Posting.__table__, Account.__table__, JournalEntry.__table__
-    debit = sa.func.coalesce(sa.func.sum(sa.case((p.c.amount > 0, p.c.amount), else_=0)), 0)
-    credit = sa.func.coalesce(sa.func.sum(sa.case((p.c.amount < 0, -p.c.amount), else_=0)), 0)
+    # Never NULL: the inner join gives every account row at least one posting, and each contributes 0 or more.
+    debit = sa.func.sum(sa.case((p.c.amount > 0, p.c.amount), else_=0))
+    credit = sa.func.sum(sa.case((p.c.amount < 0, -p.c.amount), else_=0))
     query = (sa.select(a.c.id, a.c.code, a.c.kind, a.c.name, a.c.currency, debit, credit)
              .join(p, p.c.account_id == a.c.id).join(e, e.c.id == p.c.entry_id)
-             .group_by(a.c.id, a.c.code, a.c.kind, a.c.name, a.c.currency).order_by(a.c.code))
+             .group_by(a.c.id).order_by(a.c.code))  # the primary key: the account's other columns follow from it
     if quarter_code:
         query = query.where(e.c.quarter_code == quarter_code)
     return [BalanceRow(r[0], r[1], r[2], r[3], r[4], int(r[5]), int(r[6])) for r in db.session.execute(query)]

@@ -72,7 +72,11 @@ class ResidentIdMaker:
             region = self._regions[region_code] = _weighted_sum(region_code, RESIDENT_ID_WEIGHTS[:6])
         birth = self._births.get(birth_yyyymmdd)
         if birth is None:
+            if len(birth_yyyymmdd) != 8 or not birth_yyyymmdd.isdigit():
+                raise ValueError(f"a birth date is 8 digits (YYYYMMDD), got {birth_yyyymmdd!r}")
             birth = self._births[birth_yyyymmdd] = _weighted_sum(birth_yyyymmdd, RESIDENT_ID_WEIGHTS[6:14])
+        if not 0 <= sequence <= 999:  # a list index would take -1 and give a malformed ID
+            raise ValueError(f"the sequence is 0-999, got {sequence}")
         total = region + birth + self._sequences[sequence]
         return f"{region_code}{birth_yyyymmdd}{sequence:03d}{RESIDENT_ID_CHECK[total % 11]}"
 

@@ -263,9 +263,11 @@ def read_bundle(stream: BinaryIO, sha256: str, size: int, limits: IntakeLimits, 
                 seen.add(parts)
                 data = archive.extractfile(member) if member.isfile() else None
                 if parts == (MANIFEST_NAME,):
+                    if data is None:
+                        raise _reject(f"{MANIFEST_NAME} is a directory; it must be a file")
                     if member.size > limits.max_manifest_bytes:
                         raise _reject(f"{MANIFEST_NAME} is {member.size} bytes; at most {limits.max_manifest_bytes}")
-                    manifest_bytes = data.read() if data else b""
+                    manifest_bytes = data.read()
                     data = io.BytesIO(manifest_bytes)
                 if len(parts) == 2 and parts[0] == "wheels" and member.isfile():
                     if not _WHEEL.match(parts[1]):
@@ -306,9 +308,8 @@ def parse_manifest(raw: bytes) -> BundleManifest:
         for error in errors:
             if error.validator != "required":
                 fields[".".join(str(p) for p in error.path) or "manifest"] = error.message[:300]
-        summary = "; ".join(f"{k}: {v}" for k, v in fields.items())
-        if missing:
-            summary = f"missing {', '.join(missing)}" + (f"; {summary}" if len(fields) > len(missing) else "")
+        summary = "; ".join([f"missing {', '.join(missing)}"] * bool(missing)
+                            + [f"{k}: {v}" for k, v in fields.items() if k not in missing])
         raise ValidationError(f"bundle rejected: {MANIFEST_NAME} is invalid — {summary}", errors=fields)
     return BundleManifest(name=data["name"], version=data["version"], order=str(data["order"]),
                           entrypoint=data["entrypoint"], runtime=data["runtime"], scopes=tuple(data["scopes"]),

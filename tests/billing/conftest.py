@@ -13,9 +13,12 @@ from datetime import UTC, datetime
 from fractions import Fraction
 
 import pytest
+import sqlalchemy as sa
 
 from billing.source import EXTENSION_KEY, AppFacts, MultiplierPoint, OrderTerms, QuarterSpan, RatingStats
+from core.extensions import db
 from core.money import Money
+from tests.conftest import TEST_DATABASE
 
 DEFAULT_TABLE = (MultiplierPoint(Fraction(1), 5000), MultiplierPoint(Fraction(3), 8000),
                  MultiplierPoint(Fraction(4), 10000), MultiplierPoint(Fraction(5), 12000))
@@ -32,6 +35,8 @@ class FixtureSettlementSource:
     app_facts: dict[int, AppFacts] = field(default_factory=dict)
     ratings: dict[tuple[str, int], RatingStats] = field(default_factory=dict)
     excluded: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)  # (hidden, under review)
+    # (quarter, app ids, as_of) of every rating_stats call: which moment the settlement counted ratings at
+    rating_queries: list[tuple[str, tuple[int, ...], datetime]] = field(default_factory=list)
 
     def add_order(self, order_id: int, *, department_id: int = 1, fee: int = 200, budget: int = 10_000_000,
                   table=DEFAULT_TABLE, award_eligible: bool = True, title: str = "") -> OrderTerms:
@@ -60,7 +65,8 @@ class FixtureSettlementSource:
     def apps_of_orders(self, order_ids: Collection[int]):
         return [a for _, a in sorted(self.app_facts.items()) if a.order_id in set(order_ids)]
 
-    def rating_stats(self, span: QuarterSpan, app_ids: Collection[int], as_of=None):
+    def rating_stats(self, span: QuarterSpan, app_ids: Collection[int], as_of: datetime):
+        self.rating_queries.append((span.code, tuple(app_ids), as_of))
         return {a: self.ratings[(span.code, a)] for a in app_ids if (span.code, a) in self.ratings}
 
     # optional (billing.dataset.RatingExclusions)
@@ -111,3 +117,17 @@ def record(rows: list[dict], now: datetime = AFTER_Q3):
     for start in range(0, len(rows), services.MAX_BATCH):
         results += services.usage_record_batch(ADMIN, rows[start:start + services.MAX_BATCH], now=now)
     return results
+
+
+def disable_guards():
+    """What an attacker with database access would do first: switch off the append-only triggers."""
+    if TEST_DATABASE == "postgres":
+        # Inside a test's transaction the deferred completeness checks of its entries are still pending, and
+        # PostgreSQL alters no table with pending trigger events: run them now.
+        db.session.execute(sa.text("SET CONSTRAINTS ALL IMMEDIATE"))
+        for table in ("billing_journal_entries", "billing_postings", "billing_ledger_head"):
+            db.session.execute(sa.text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+    else:
+        names = db.session.scalars(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'billing_%'"))
+        for name in list(names):
+            db.session.execute(sa.text(f"DROP TRIGGER {name}"))

@@ -173,6 +173,14 @@ def test_award_score_known_answer():
     assert len(AWARD_SCORE_9_2_400.as_tuple().digits) == 50
 
 
+def test_award_score_near_a_midpoint_follows_the_ten_guard_digits():
+    # A rating chosen so that r × ln(101) lies within a few units of the 60th digit of a 50-digit midpoint: there
+    # the guard digits decide the last digit. The published rule (10 guard digits, half to even at each step)
+    # gives …790; the correctly rounded value (and 11 guard digits) would give …791. A verifier must follow the rule.
+    rating = Fraction(Decimal("4.00000000000000000000000000000000000000000000000001755106387"))
+    assert formula.award_score(rating, 100) == Decimal("18.460482067365037803536793067651956627563530348790")
+
+
 def test_canonical_json_is_sorted_compact_utf8():
     document = {"b": [1, None, True], "a": {"d": "食", "c": "2"}}
     expected = '{"a":{"c":"2","d":"食"},"b":[1,null,true]}'.encode()

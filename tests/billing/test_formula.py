@@ -117,3 +117,18 @@ def test_award_ties_break_by_transactions_then_certification_then_app_id():
     e = candidate(9, completed=500, certified=late)
     ranked = [w.candidate.app_id for w in formula.rank_awards([c, d, e], "CNY")]
     assert ranked == [13, 9, 12]
+
+
+def test_an_order_whose_demand_equals_its_budget_is_not_capped():
+    terms = OrderTerms(1, 1, Money(200), Money(1000), DEFAULT_TABLE)
+    usage = [formula.AppUsage(1, 101, 5)]  # unrated at the prior 4: ×1, 5 × 200 = 1000 fen, exactly the budget
+    exact = formula.settle_order(terms, usage, {}, [])
+    assert (exact.demand, exact.total, exact.capped) == (1000, 1000, False)
+    over = formula.settle_order(terms, [formula.AppUsage(1, 101, 6)], {}, [])
+    assert (over.demand, over.total, over.capped) == (1200, 1000, True)
+
+
+def test_prizes_are_paid_in_the_currency_asked_for():
+    winners = formula.rank_awards([candidate(1), candidate(2, completed=600)], "EUR")
+    assert [(w.rank, w.candidate.app_id, w.prize) for w in winners] == [
+        (1, 2, Money(10_000_000, "EUR")), (2, 1, Money(5_000_000, "EUR"))]

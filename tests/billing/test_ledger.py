@@ -12,7 +12,7 @@ from billing import services
 from billing.models import Account, JournalEntry, LedgerHead, Posting, SettlementRun, UsageEvent
 from billing.source import EXTENSION_KEY
 from core.extensions import db
-from tests.billing.conftest import AFTER_Q3, FINANCE, Q3, FixtureSettlementSource, usage_rows
+from tests.billing.conftest import AFTER_Q3, FINANCE, Q3, FixtureSettlementSource, disable_guards, usage_rows
 from tests.conftest import TEST_DATABASE, make_app, upgrade
 
 SYSTEM_NOW = AFTER_Q3
@@ -101,17 +101,6 @@ def test_the_database_refuses_an_unbalanced_or_incomplete_entry(committed):
             db.session.commit()
         db.session.rollback()
     assert services.ledger_verify(FINANCE).ok
-
-
-def disable_guards():
-    """What an attacker with database access would do first: switch off the append-only triggers."""
-    if TEST_DATABASE == "postgres":
-        for table in ("billing_journal_entries", "billing_postings", "billing_ledger_head"):
-            db.session.execute(sa.text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
-    else:
-        names = db.session.scalars(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'billing_%'"))
-        for name in list(names):
-            db.session.execute(sa.text(f"DROP TRIGGER {name}"))
 
 
 def test_verify_names_an_altered_posting(committed):

@@ -7,11 +7,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 
 from billing import ledger
 from billing.models import GENESIS_HASH, JournalEntry, LedgerHead
 from core.errors import ValidationError
 from core.extensions import db
+from tests.billing.conftest import disable_guards
 
 NOW = datetime(2026, 10, 5, 12, 0, tzinfo=UTC)
 
@@ -107,14 +109,52 @@ def test_verify_reports_the_head_and_counts(app_ctx):
 def test_trial_balance_and_statement(app_ctx):
     append(100, quarter_code="2026Q3")
     append(30, quarter_code="2026Q4")
-    rows = [(r.code, r.kind, r.currency, r.debits, r.credits, r.balance) for r in ledger.trial_balance()]
-    assert rows == [("award_pool", "award_pool", "CNY", 130, 0, 130), ("treasury", "treasury", "CNY", 0, 130, -130)]
+    pool, treasury = ledger.account(ledger.AWARD_POOL, "CNY"), ledger.account(ledger.TREASURY, "CNY")
+    rows = [(r.account_id, r.code, r.kind, r.name, r.currency, r.debits, r.credits, r.balance)
+            for r in ledger.trial_balance()]
+    assert rows == [(pool.id, "award_pool", "award_pool", "award_pool", "CNY", 130, 0, 130),
+                    (treasury.id, "treasury", "treasury", "treasury", "CNY", 0, 130, -130)]
     q3 = {r.code: (r.debits, r.credits, r.balance) for r in ledger.trial_balance("2026Q3")}
     assert q3 == {"award_pool": (100, 0, 100), "treasury": (0, 100, -100)}
-    treasury = ledger.account(ledger.TREASURY, "CNY")
     lines = ledger.account_statement(treasury.id)
     assert [(x.entry_seq, x.quarter_code, x.amount, x.balance, x.memo) for x in lines] == [
         (1, "2026Q3", -100, -100, "pool"), (2, "2026Q4", -30, -130, "pool")]
-    pool = ledger.account(ledger.AWARD_POOL, "CNY")
     assert [(x.amount, x.balance, x.memo, x.app_id) for x in ledger.account_statement(pool.id, "2026Q4")] == [
         (30, 30, "in", 3)]
+
+
+def test_verify_names_the_damage_in_the_words_of_its_report(app_ctx):
+    # The problems are what an auditor reads (and the API returns): the entry, both hashes' first 12 digits.
+    first, second = append(100), append(50)
+    disable_guards()
+    db.session.execute(sa.text("UPDATE billing_journal_entries SET memo = 'edited', prev_hash = :h WHERE id = :e"),
+                       {"h": "ab" * 32, "e": second.id})
+    recomputed = ledger.entry_digest(
+        seq=2, quarter_code="2026Q3", kind="award_funding", memo="edited", settlement_run_id=None,
+        reverses_entry_id=None, reason=None, posting_count=2, created_at=NOW, created_by="finance#7",
+        prev_hash="ab" * 32, postings=[(1, "award_pool", 50, "CNY", 3, "in"), (2, "treasury", -50, "CNY", None, "")])
+    name = f"entry #2 (id {second.id}, award_funding, 2026Q3)"
+    assert ledger.verify().problems == [
+        f"{name} does not link to the entry before it (prev_hash abababababab…, expected {first.hash[:12]}…): a row "
+        "was inserted, removed or rewritten before it",
+        f"{name} was altered: its stored hash {second.hash[:12]}… does not match its content ({recomputed[:12]}…); "
+        "check the entry and its 2 postings",
+    ]
+
+
+def test_a_statement_lists_an_entrys_lines_in_line_order(app_ctx):
+    # Two lines of one entry on the same account: the running balance follows the line numbers, not the order the
+    # rows happen to be stored in (here swapped after the fact, so storage order and line order disagree).
+    pool, treasury = ledger.account(ledger.AWARD_POOL, "CNY"), ledger.account(ledger.TREASURY, "CNY")
+    entry = ledger.entry_append(quarter_code="2026Q3", kind="award_funding", memo="pool", created_by="finance#7",
+                                now=NOW, postings=[ledger.PostingSpec(pool, 100, memo="first"),
+                                                   ledger.PostingSpec(pool, 50, memo="second"),
+                                                   ledger.PostingSpec(treasury, -150)])
+    assert [(x.amount, x.balance, x.memo) for x in ledger.account_statement(pool.id)] == [
+        (100, 100, "first"), (50, 150, "second")]
+    disable_guards()
+    for old, new in ((2, 9), (1, 2), (9, 1)):  # stored order stays: first, second (SQLite rowids, PostgreSQL heap)
+        db.session.execute(sa.text("UPDATE billing_postings SET line_no = :new WHERE entry_id = :e AND line_no = :old"),
+                           {"new": new, "old": old, "e": entry.id})
+    assert [(x.amount, x.balance, x.memo) for x in ledger.account_statement(pool.id)] == [
+        (50, 50, "second"), (100, 150, "first")]

@@ -4,7 +4,7 @@ order's own mean, and apps rated exactly at the prior. docs/finance.md states ea
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
 import pytest
@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from billing import formula, services, settlement
+from billing.calendar import GRACE_PERIOD, quarter_span
 from billing.source import MultiplierPoint, RatingStats
 from tests.billing.conftest import AFTER_Q3, DEFAULT_TABLE, FINANCE, Q3, record, usage_rows
 
@@ -247,3 +248,30 @@ def test_usage_of_an_app_no_longer_listed_under_its_order_keeps_its_facts(app_ct
     assert paid(preview) == {11: 100, 12: 200}
     assert [c[0::6] for c in preview.awards_snapshot["candidates"]] == [[11, "2026-01-01T00:00:00+00:00"],
                                                                          [12, "2026-02-03T00:00:00+00:00"]]
+
+
+def test_ratings_count_as_of_the_moment_they_froze_for_each_order(app_ctx, source):
+    # Ratings count as they stood when the order's set froze: its posting, or the end of the grace period, or the
+    # moment of a preview while neither has come. A posting of the same order in another quarter freezes nothing here.
+    span = quarter_span(Q3)
+    grace_ends = span.ends_at + GRACE_PERIOD
+    source.add_order(1)
+    source.add_order(2)
+    source.add_app(11, 1, 101)
+    source.add_app(21, 2, 201)
+    source.add_app(91, 2, 901)
+    record(usage_rows(1, 11, 101, 1) + usage_rows(2, 91, 901, 1))
+    source.add_app(91, 9, 901)  # its usage stays in order 2; it is now listed under an order without terms
+    services.settlement_post(FINANCE, "2026Q2", order_ids=[1], now=datetime(2026, 7, 2, tzinfo=UTC))
+
+    def asked(now):
+        source.rating_queries.clear()
+        settlement.gather(span, now=now)
+        return {app: (code, moment) for code, apps, moment in source.rating_queries for app in apps}
+
+    assert asked(AFTER_Q3) == {11: (Q3, AFTER_Q3), 21: (Q3, AFTER_Q3), 91: (Q3, AFTER_Q3)}
+    late = grace_ends + timedelta(days=3)
+    assert asked(late) == {11: (Q3, grace_ends), 21: (Q3, grace_ends), 91: (Q3, grace_ends)}
+    services.settlement_post(FINANCE, Q3, order_ids=[1], now=AFTER_Q3)
+    assert asked(late) == {11: (Q3, AFTER_Q3), 21: (Q3, grace_ends), 91: (Q3, grace_ends)}
+    assert settlement.ratings_frozen_at(span, [1, 2], late) == {1: AFTER_Q3, 2: grace_ends}

@@ -188,6 +188,21 @@ def test_the_resident_id_maker_refuses_a_bad_region_and_reuses_its_parts():
     assert maker.make("440524", "18800101", 1) == "440524188001010014"  # from the cached parts
 
 
+@pytest.mark.parametrize(("birth", "sequence", "message"), [
+    ("2000011", 1, "a birth date is 8 digits (YYYYMMDD), got '2000011'"),
+    ("2000-1-1", 1, "a birth date is 8 digits (YYYYMMDD), got '2000-1-1'"),
+    ("20000101", -1, "the sequence is 0-999, got -1"),
+    ("20000101", 1000, "the sequence is 0-999, got 1000"),
+])
+def test_the_resident_id_maker_refuses_what_the_plain_builder_refuses(birth, sequence, message):
+    maker = ResidentIdMaker()
+    with pytest.raises(ValueError) as raised:
+        maker.make("110105", birth, sequence)
+    assert str(raised.value) == message
+    assert maker.make("110105", "20000101", 0)[14:17] == "000"
+    assert maker.make("110105", "20000101", 999)[14:17] == "999"
+
+
 @relaxed
 @given(regions, births, sequences)
 def test_the_resident_id_maker_agrees_with_the_plain_builder(region, birth, sequence):

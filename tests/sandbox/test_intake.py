@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from core.errors import TooLarge, ValidationError
 from core.storage import FileBlobStore
-from sandbox.intake import IntakeLimits, inspect_stored, intake_upload
+from sandbox.intake import IntakeLimits, inspect_stored, intake_upload, parse_manifest
 
 MANIFEST = b"""name = "food-licence-express"
 version = "1.0.0"
@@ -181,6 +181,21 @@ def test_a_manifest_missing_several_fields_names_them_all(store):
     assert "missing order, entrypoint, runtime, scopes" in err.value.message
 
 
+@pytest.mark.parametrize(("manifest", "summary"), [
+    (MANIFEST.replace(b'"food-licence-express"', b'"Bad Name"'),
+     "name: 'Bad Name' does not match '^[a-z0-9][a-z0-9-]{0,62}$'"),
+    (b'name = "x"\nversion = "1.0.0"\n', "missing order, entrypoint, runtime, scopes"),
+    (b'name = "Bad Name"\nversion = "1.0.0"\norder = 1\nentrypoint = "app:application"\nruntime = "python2"\n',
+     "missing scopes; name: 'Bad Name' does not match '^[a-z0-9][a-z0-9-]{0,62}$'; "
+     "runtime: 'python2' is not one of ['python3.11']"),
+])
+def test_an_invalid_manifest_is_summed_up_in_one_message(manifest, summary):
+    # The message is the problem's detail the vendor reads: what is missing first, then each wrong field once.
+    with pytest.raises(ValidationError) as err:
+        parse_manifest(manifest)
+    assert err.value.message == f"bundle rejected: govapp.toml is invalid — {summary}"
+
+
 def test_missing_manifest_and_missing_entrypoint_module(store):
     with pytest.raises(ValidationError, match=r"govapp\.toml is missing"):
         upload(store, build([("app.py", b"")]))
@@ -213,3 +228,12 @@ def test_corrupted_bundles_never_crash_or_escape(tmp_path_factory, noise, offset
         assert not dest.exists()
     leftovers = {p.name for p in base.iterdir()}
     assert leftovers <= {"blobs", "out"}
+
+
+def test_declared_fields_outside_the_granted_scopes_are_named():
+    manifest = parse_manifest(MANIFEST + b'fields = ["name", "licences"]\noptional_fields = ["businesses", "name"]\n')
+    assert manifest.all_fields == ("name", "licences", "businesses")
+    assert manifest.field_problems(["person.read", "licence.read", "business.read"]) == {}
+    assert manifest.field_problems(iter(["person.read"])) == {
+        "licences": "licences is read through licence.read, which is not granted",
+        "businesses": "businesses is read through business.read, which is not granted"}

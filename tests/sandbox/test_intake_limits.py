@@ -99,6 +99,7 @@ def test_read_bundle_checks_the_size_it_is_given():
     with pytest.raises(TooLarge) as raised:
         read(data, max_bundle_bytes=len(data) - 1)
     assert raised.value.message == f"bundle rejected: it is {len(data)} bytes, over the limit of {len(data) - 1}"
+    assert raised.value.context == {"limit": len(data) - 1}  # each refusal by size carries the limit it broke
 
 
 # --- counts, names, depth, sizes ------------------------------------------------------------------------
@@ -156,6 +157,7 @@ def test_member_size_limit(size, ok):
             read(data, max_member_bytes=1000)
         assert raised.value.message == ("bundle rejected: entry 'blob.bin' declares 1001 bytes, over the per-file limit "
                                         "of 1000")
+        assert raised.value.context == {"limit": 1000}
 
 
 @pytest.mark.parametrize(("size", "ok"), [(64 * 1024 - 1, True), (64 * 1024, True), (64 * 1024 + 1, False)])
@@ -180,6 +182,7 @@ def test_uncompressed_limit_under_at_and_over():
         read(data, max_uncompressed_bytes=total - 1)
     assert raised.value.message == (f"bundle rejected: it unpacks to more than {total - 1} bytes; ship only the source "
                                     "and the wheels the app needs")
+    assert raised.value.context == {"limit": total - 1}
 
 
 # --- the compression ratio ------------------------------------------------------------------------------
@@ -204,6 +207,7 @@ def test_ratio_limit_under_at_and_over():
                 read(data, max_ratio=1, ratio_grace_bytes=0)
             assert raised.value.message == (f"bundle rejected: it inflates more than 1:1 ({size} bytes from {size - 1}); "
                                             "that is a decompression bomb, not an app")
+            assert raised.value.context == {"limit": 1}
 
 
 def test_ratio_grace_under_at_and_over():
@@ -230,8 +234,9 @@ def test_an_honest_bundle_over_the_ratio_grace_is_accepted(store, tmp_path):
 def test_data_after_the_gzip_stream_is_refused_but_zero_padding_is_not():
     data = build(good())
     assert read(data + b"\0" * 700).files == 2
-    with pytest.raises(ValidationError, match="has data after the end of the gzip stream"):
-        read(data + b"\0\0junk")
+    for junk in (b"\0\0junk", b"X", b"XX\0"):  # only NUL bytes are padding
+        with pytest.raises(ValidationError, match="has data after the end of the gzip stream"):
+            read(data + junk)
 
 
 # --- entry types ----------------------------------------------------------------------------------------
@@ -380,18 +385,17 @@ def test_an_existing_destination_is_refused_and_left_alone(tmp_path):
 
 
 def test_directories_and_files_are_created_with_fixed_modes(tmp_path):
+    # Under umask 0 the modes are exactly what intake asks for, not the OS defaults (0o777 / 0o666) a usual umask
+    # of 022 would mask to the same 0o755 / 0o644, nor the mode the archive claims.
     data = build(good(("pkg", lambda i: (setattr(i, "type", tarfile.DIRTYPE), setattr(i, "mode", 0o777))),
-                      ("pkg/a.py", b"a")))
-    read(data, tmp_path / "out")
-    assert oct((tmp_path / "out").stat().st_mode & 0o777) == oct(0o755 & ~_umask())
-    assert oct((tmp_path / "out" / "pkg").stat().st_mode & 0o777) == oct(0o755 & ~_umask())
-    assert oct((tmp_path / "out" / "pkg" / "a.py").stat().st_mode & 0o777) == oct(0o644 & ~_umask())
-
-
-def _umask() -> int:
+                      ("pkg/a.py", b"a"), ("lib/b.py", b"b")))
     mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    try:
+        read(data, tmp_path / "out")
+    finally:
+        os.umask(mask)
+    for path, mode in (("", 0o755), ("pkg", 0o755), ("lib", 0o755), ("pkg/a.py", 0o644), ("lib/b.py", 0o644)):
+        assert oct((tmp_path / "out" / path).stat().st_mode & 0o777) == oct(mode), path
 
 
 def test_a_rejected_bundle_leaves_no_destination(tmp_path):
@@ -457,3 +461,43 @@ def test_a_bomb_padded_with_incompressible_data_is_still_stopped():
     assert len(stream) / len(data) < 100
     with pytest.raises(TooLarge, match="decompression bomb"):
         read(data)
+
+
+def test_a_directory_named_like_the_manifest_is_refused():
+    with pytest.raises(ValidationError) as raised:
+        read(build([("govapp.toml", lambda i: setattr(i, "type", tarfile.DIRTYPE)), ("app.py", b"")]))
+    assert raised.value.message == "bundle rejected: govapp.toml is a directory; it must be a file"
+
+
+def test_a_file_swapped_in_for_the_new_root_is_refused_before_anything_is_read(tmp_path, monkeypatch):
+    dest = tmp_path / "out"
+    real_mkdir = os.mkdir
+
+    def mkdir_then_swap(path, *args, **kwargs):
+        real_mkdir(path, *args, **kwargs)
+        if Path(path) == dest:  # the attacker wins the race with a file (a FIFO would block a plain open)
+            os.rmdir(dest)
+            dest.write_bytes(b"mine")
+
+    monkeypatch.setattr(os, "mkdir", mkdir_then_swap)
+    with pytest.raises(NotADirectoryError):
+        read(build(good()), dest)
+    assert dest.read_bytes() == b"mine"
+
+
+def test_a_misnamed_wheel_is_named_in_the_refusal_up_to_200_characters():
+    name = "wheels/" + "w" * 230
+    with pytest.raises(ValidationError) as raised:
+        read(build(good((name, b"PK"))))
+    assert raised.value.message == f"bundle rejected: entry {name[:200]!r} in wheels/ is not a wheel file name"
+
+
+def test_a_rejected_upload_whose_blob_is_already_gone_is_still_rejected(store, monkeypatch):
+    # Two identical invalid uploads at once: the other one removed the shared blob first. The refusal stands.
+    def remove_then_refuse(store, sha256, limits, dest=None):
+        store.path(sha256).unlink()
+        raise ValidationError("bundle rejected: test")
+
+    monkeypatch.setattr(intake, "inspect_stored", remove_then_refuse)
+    with pytest.raises(ValidationError, match=r"^bundle rejected: test$"):
+        upload(store, build(good()))
