@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from numbers import Integral
+from operator import attrgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -147,6 +148,7 @@ class InvalidRecord:
 
 
 _FIELDS = ("idempotency_key", "order_id", "app_id", "vendor_id", "transaction_ref", "occurred_at")
+result_status = attrgetter("status")  # of a UsageResult, for counting many in C: Counter(map(result_status, …))
 
 
 def _is_id(value) -> bool:
@@ -184,9 +186,11 @@ def _plainly_valid(record, latest: datetime) -> bool:
     nearly every record), checked without building any message; False means: ask ``_usage_problem``."""
     if type(record) is not dict:
         return False
-    get = record.get
-    key, ref, occurred = get("idempotency_key"), get("transaction_ref"), get("occurred_at")
-    order_id, app_id, vendor_id = get("order_id"), get("app_id"), get("vendor_id")
+    try:
+        key, ref, occurred = record["idempotency_key"], record["transaction_ref"], record["occurred_at"]
+        order_id, app_id, vendor_id = record["order_id"], record["app_id"], record["vendor_id"]
+    except KeyError:
+        return False
     return (type(key) is str and 0 < len(key) <= 128 and not key.isspace()
             and type(ref) is str and 0 < len(ref) <= 128 and not ref.isspace()
             and type(order_id) is int and order_id > 0 and type(app_id) is int and app_id > 0
@@ -360,7 +364,7 @@ def usage_record_batch(actor, records: Sequence[Mapping], *, now: datetime | Non
             else:
                 results[i] = UsageResult(i, key, "rejected",
                                          "this idempotency key was already used for a different transaction")
-    counts = Counter(result.status for result in results)
+    counts = Counter(map(result_status, results))
     audit.record(actor, "billing.usage_recorded", "usage_batch", rows[0][0][:64] if rows else "-",
                  {"records": len(records), **counts})
     db.session.commit()
