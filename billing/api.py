@@ -8,11 +8,15 @@ then checks the role (only finance previews and posts; auditors read). The trans
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import datetime
 
-from flask import Response, jsonify, url_for
+import orjson
+from flask import Response, url_for
 from flask_smorest import Blueprint
 from marshmallow import ValidationError as SchemaError
+from webargs.core import missing, parse_json
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from billing import reports, services
 from billing.schemas import (
@@ -42,7 +46,28 @@ from billing.schemas import (
 from core.auth import require_api
 from core.conventions import created, location_of, page_headers
 
-blp = Blueprint("billing_api", __name__, url_prefix="/api", description="Usage metering, ledger, settlement, reports")
+
+class _JSONBodies(FlaskParser):
+    """webargs' Flask parser reading JSON bodies with orjson: a 5,000-record usage batch (0.8 MB) parses in a
+    third of the json module's time. A body orjson refuses is parsed as before, so it is answered as before (the
+    json module also takes NaN and lone surrogates); an integer literal beyond 64 bits becomes a float, which the
+    strict integer fields refuse as they refuse any float."""
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return missing
+        body = req.get_data(cache=True)
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return parse_json(body)
+
+
+class _Blueprint(Blueprint):
+    ARGUMENTS_PARSER = _JSONBodies()
+
+
+blp = _Blueprint("billing_api", __name__, url_prefix="/api", description="Usage metering, ledger, settlement, reports")
 
 
 def secured(*scopes: str):
@@ -59,6 +84,7 @@ def _reason(messages) -> str:
 
 
 _RECORD_FIELDS = frozenset(UsageRecordIn().fields)
+_ID_MIN, _ID_MAX = ROW_ID.min, ROW_ID.max
 _ISO_AWARE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
 
 
@@ -66,12 +92,13 @@ def _plain_record(raw) -> dict | None:
     """What ``UsageRecordIn().load(raw)`` gives for a plainly well-formed record — the exact fields, ids that are
     positive ints, keys of 1–128 characters, an extended ISO 8601 time with an offset — without marshmallow's
     per-field machinery (most of a batch's time); None for anything else, which the schema then loads or words
-    the refusal of, as before."""
+    the refusal of, as before. The record is the request's own parsed JSON: it is completed in place (its time
+    parsed), not copied."""
     if type(raw) is not dict or raw.keys() != _RECORD_FIELDS:
         return None
     for name in ("order_id", "app_id", "vendor_id"):
         value = raw[name]
-        if type(value) is not int or not ROW_ID.min <= value <= ROW_ID.max:
+        if type(value) is not int or not _ID_MIN <= value <= _ID_MAX:
             return None
     for name in ("idempotency_key", "transaction_ref"):
         value = raw[name]
@@ -81,9 +108,10 @@ def _plain_record(raw) -> dict | None:
     if type(occurred) is not str or not _ISO_AWARE.match(occurred):
         return None
     try:
-        return {**raw, "occurred_at": datetime.fromisoformat(occurred)}
+        raw["occurred_at"] = datetime.fromisoformat(occurred)
     except ValueError:  # e.g. 30 February
         return None
+    return raw
 
 
 @blp.post("/usage/batch")
@@ -94,23 +122,24 @@ def _plain_record(raw) -> dict | None:
 def usage_batch(actor, args):
     """Report completed transactions; each record is answered: accepted, duplicate (counted once) or rejected."""
     records = []
-    schema = UsageRecordIn()  # one instance for the batch: building a schema costs more than loading a record
+    schema = None
     for raw in args["records"]:
-        plain = _plain_record(raw)
-        if plain is not None:
-            records.append(plain)
-            continue
-        try:
-            records.append(schema.load(raw))
-        except SchemaError as exc:
-            key = raw.get("idempotency_key")
-            records.append(services.InvalidRecord(key if isinstance(key, str) else None, _reason(exc.messages)))
+        record = _plain_record(raw)
+        if record is None:
+            schema = schema or UsageRecordIn()
+            try:
+                record = schema.load(raw)
+            except SchemaError as exc:
+                key = raw.get("idempotency_key")
+                record = services.InvalidRecord(key if isinstance(key, str) else None, _reason(exc.messages))
+        records.append(record)
     results = services.usage_record_batch(actor, records)
-    counts = {status: sum(1 for r in results if r.status == status) for status in ("accepted", "duplicate", "rejected")}
-    # What UsageBatchOut dumps, built directly: dumping 5,000 results through marshmallow was a sixth of a batch.
-    return jsonify({**counts, "results": [
-        {"index": r.index, "idempotency_key": r.idempotency_key, "status": r.status, "reason": r.reason,
-         "settle_quarter": r.settle_quarter, "late": r.late} for r in results]})
+    counts = Counter(map(services.result_status, results))
+    # What UsageBatchOut dumps, built and encoded directly: through marshmallow and the json module that was a
+    # fifth of a 5,000-record batch.
+    body = {"accepted": counts["accepted"], "duplicate": counts["duplicate"], "rejected": counts["rejected"],
+            "results": [result._asdict() for result in results]}
+    return Response(orjson.dumps(body), mimetype="application/json")
 
 
 @blp.get("/billing/quarters")

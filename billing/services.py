@@ -7,11 +7,13 @@ transaction and commits once. Nothing here imports flask.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from numbers import Integral
+from operator import attrgetter
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -126,8 +128,9 @@ def quarter_close(actor, code: str, *, now: datetime | None = None) -> QuarterVi
 
 # --- metering ------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class UsageResult:
+class UsageResult(NamedTuple):
+    """How one record of a batch was answered (a named tuple: a batch answers thousands of them)."""
+
     index: int
     idempotency_key: str | None
     status: str  # accepted | duplicate | rejected
@@ -145,6 +148,7 @@ class InvalidRecord:
 
 
 _FIELDS = ("idempotency_key", "order_id", "app_id", "vendor_id", "transaction_ref", "occurred_at")
+result_status = attrgetter("status")  # of a UsageResult, for counting many in C: Counter(map(result_status, …))
 
 
 def _is_id(value) -> bool:
@@ -154,6 +158,8 @@ def _is_id(value) -> bool:
 
 
 def _usage_problem(record: Mapping, now: datetime) -> str | None:
+    """Why a record cannot be recorded, in words, or None. ``usage_record_batch`` checks plainly well-formed
+    records inline; this answers for everything else."""
     if type(record) is not dict and not isinstance(record, Mapping):
         return f"a usage record is an object with {', '.join(_FIELDS)}"
     missing = [f for f in _FIELDS if record.get(f) in (None, "")]
@@ -168,27 +174,33 @@ def _usage_problem(record: Mapping, now: datetime) -> str | None:
         if type(value) is not str or not value.strip() or len(value) > 128:
             return f"{name} must be a non-empty string of at most 128 characters"
     occurred = record["occurred_at"]
-    if not isinstance(occurred, datetime) or occurred.tzinfo is None:
+    if not isinstance(occurred, datetime) or occurred.utcoffset() is None:
         return "occurred_at must be a timezone-aware date-time, e.g. 2026-08-01T10:00:00+08:00"
     if occurred > now + CLOCK_SKEW:
         return f"occurred_at {occurred.isoformat()} is in the future (received {now.isoformat()})"
     return None
 
 
+def _plainly_valid(record, latest: datetime) -> bool:
+    """True for a dict with exactly the types ``_usage_problem`` accepts and nothing it refuses (the case of
+    nearly every record), checked without building any message; False means: ask ``_usage_problem``."""
+    if type(record) is not dict:
+        return False
+    try:
+        key, ref, occurred = record["idempotency_key"], record["transaction_ref"], record["occurred_at"]
+        order_id, app_id, vendor_id = record["order_id"], record["app_id"], record["vendor_id"]
+    except KeyError:
+        return False
+    return (type(key) is str and 0 < len(key) <= 128 and not key.isspace()
+            and type(ref) is str and 0 < len(ref) <= 128 and not ref.isspace()
+            and type(order_id) is int and order_id > 0 and type(app_id) is int and app_id > 0
+            and type(vendor_id) is int and vendor_id > 0
+            and type(occurred) is datetime and occurred.utcoffset() is not None and occurred <= latest)
+
+
 _USAGE_COLUMNS = ("idempotency_key", "order_id", "app_id", "vendor_id", "transaction_ref", "occurred_at",
                   "received_at", "quarter_code", "settle_quarter_code", "is_late")
-_INSERT_USAGE_ARRAYS = """
-INSERT INTO billing_usage_events (idempotency_key, order_id, app_id, vendor_id, transaction_ref, occurred_at,
-                                  received_at, quarter_code, settle_quarter_code, is_late)
-SELECT * FROM unnest(CAST(:idempotency_key AS text[]), CAST(:order_id AS integer[]), CAST(:app_id AS integer[]),
-                     CAST(:vendor_id AS integer[]), CAST(:transaction_ref AS text[]),
-                     CAST(:occurred_at AS timestamptz[]), CAST(:received_at AS timestamptz[]),
-                     CAST(:quarter_code AS text[]), CAST(:settle_quarter_code AS text[]), CAST(:is_late AS boolean[]))
-ON CONFLICT (idempotency_key) DO NOTHING
-RETURNING idempotency_key
-"""
-
-
+_COPY_USAGE = f"COPY billing_usage_events ({', '.join(_USAGE_COLUMNS)}) FROM STDIN"
 _STAGING = "billing_usage_staging"
 _CREATE_STAGING = f"""
 CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (idempotency_key text, order_id integer, app_id integer, vendor_id integer,
@@ -200,39 +212,57 @@ INSERT INTO billing_usage_events (idempotency_key, order_id, app_id, vendor_id, 
 SELECT idempotency_key, order_id, app_id, vendor_id, transaction_ref, occurred_at, received_at, quarter_code,
        settle_quarter_code, is_late FROM billing_usage_staging
 ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key"""
+_UNIQUE_VIOLATION = "23505"
 
 
-def _insert_usage(rows: list[dict]) -> set[str]:
-    """Insert the rows, skipping keys already present; return the keys inserted."""
-    table = UsageEvent.__table__
-    if db.session.get_bind().dialect.name == "postgresql":
-        # COPY (binary-free text protocol, rows adapted in psycopg's C code) into a per-connection staging table,
-        # then one INSERT … SELECT … ON CONFLICT DO NOTHING: the floor of getting rows in (COPY) plus the
-        # duplicate check, in the session's transaction. The staging rows go at commit.
-        connection = db.session.connection()
-        connection.exec_driver_sql(_CREATE_STAGING)
-        cursor = connection.connection.driver_connection.cursor()
+def _insert_usage(rows: list[tuple]) -> set[str] | None:
+    """Insert the rows (tuples in ``_USAGE_COLUMNS`` order), skipping keys already recorded; return None when every
+    row went in, else the keys inserted."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        table = UsageEvent.__table__
+        stmt = insert_ignoring_duplicates(table, ["idempotency_key"]).returning(table.c.idempotency_key)
+        inserted = {row[0] for row in db.session.execute(stmt, [dict(zip(_USAGE_COLUMNS, r, strict=True)) for r in rows])}
+        return None if len(inserted) == len(rows) else inserted
+    # PostgreSQL: COPY straight into the table, in a savepoint — what a raw COPY costs, plus the closed-quarter
+    # check once per statement (billing_perf_0003). A key recorded before (a retried batch) makes the COPY fail on
+    # the unique index; then, from the savepoint, the rows are COPY'd into a per-connection staging table and
+    # moved by one INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING, which says which keys were new. Either way
+    # it is the session's transaction: nothing is half-written.
+    connection = db.session.connection()
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute("SAVEPOINT billing_usage_copy")
         try:
-            cursor.execute("DELETE FROM billing_usage_staging")  # empty unless an earlier batch ran in this transaction
-            with cursor.copy(f"COPY {_STAGING} ({', '.join(_USAGE_COLUMNS)}) FROM STDIN") as copy:
-                for r in rows:
-                    copy.write_row(tuple(r[c] for c in _USAGE_COLUMNS))
-            cursor.execute(_INSERT_FROM_STAGING)
-            inserted = {row[0] for row in cursor.fetchall()}
-        except connection.dialect.dbapi.Error as exc:
-            # The driver's own cursor: wrap its errors as SQLAlchemy wraps its own, so callers' retries see one kind
-            # of database error, and drop a connection the server closed (the pool must not hand it out again).
-            lost = connection.dialect.is_disconnect(exc, connection.connection, cursor)
-            if lost:
-                connection.invalidate(exc)
-            raise sa.exc.DBAPIError.instance("COPY billing_usage_staging; INSERT … FROM staging", None, exc,
-                                             connection.dialect.dbapi.Error, connection_invalidated=lost,
-                                             dialect=connection.dialect) from exc
-        finally:
-            cursor.close()
+            with cursor.copy(_COPY_USAGE) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except connection.dialect.dbapi.IntegrityError as exc:
+            if getattr(exc, "sqlstate", None) != _UNIQUE_VIOLATION:
+                raise
+            cursor.execute("ROLLBACK TO SAVEPOINT billing_usage_copy")
+        else:
+            cursor.execute("RELEASE SAVEPOINT billing_usage_copy")
+            return None
+        cursor.execute(_CREATE_STAGING)
+        cursor.execute("DELETE FROM billing_usage_staging")  # empty unless an earlier batch ran in this transaction
+        with cursor.copy(f"COPY {_STAGING} ({', '.join(_USAGE_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(_INSERT_FROM_STAGING)
+        inserted = {row[0] for row in cursor.fetchall()}
+        cursor.execute("RELEASE SAVEPOINT billing_usage_copy")
         return inserted
-    stmt = insert_ignoring_duplicates(table, ["idempotency_key"]).returning(table.c.idempotency_key)
-    return {row[0] for row in db.session.execute(stmt, rows)}
+    except connection.dialect.dbapi.Error as exc:
+        # The driver's own cursor: wrap its errors as SQLAlchemy wraps its own, so callers' retries see one kind
+        # of database error, and drop a connection the server closed (the pool must not hand it out again).
+        lost = connection.dialect.is_disconnect(exc, connection.connection, cursor)
+        if lost:
+            connection.invalidate(exc)
+        raise sa.exc.DBAPIError.instance("COPY billing_usage_events (or via staging, ON CONFLICT DO NOTHING)", None,
+                                         exc, connection.dialect.dbapi.Error, connection_invalidated=lost,
+                                         dialect=connection.dialect) from exc
+    finally:
+        cursor.close()
 
 
 def usage_record_batch(actor, records: Sequence[Mapping], *, now: datetime | None = None) -> list[UsageResult]:
@@ -250,26 +280,40 @@ def usage_record_batch(actor, records: Sequence[Mapping], *, now: datetime | Non
     if len(records) > MAX_BATCH:
         raise ValidationError(f"a batch holds at most {MAX_BATCH} records, got {len(records)}; split it")
     now = (now or utcnow()).astimezone(UTC)
-    results: dict[int, UsageResult] = {}
-    valid: list[tuple[int, Mapping]] = []
+    latest = now + CLOCK_SKEW
+    # One pass per stage over the batch, no ORM object per record (a batch is up to 5,000 of them).
+    results: list[UsageResult | None] = [None] * len(records)
+    valid: list[tuple[int, Mapping, str]] = []  # (index, record, code of the quarter it happened in)
     first_by_key: dict[str, int] = {}
+    span_start = span_end = now  # the quarter of the record before (an empty span to begin): most share one
+    code = ""
     for i, record in enumerate(records):
-        if isinstance(record, InvalidRecord):
+        if _plainly_valid(record, latest):
+            key, occurred = record["idempotency_key"], record["occurred_at"]
+        elif isinstance(record, InvalidRecord):
             results[i] = UsageResult(i, record.idempotency_key, "rejected", record.reason)
             continue
-        problem = _usage_problem(record, now)
-        key = record.get("idempotency_key") if isinstance(record, Mapping) else None
-        if problem:
-            results[i] = UsageResult(i, key if isinstance(key, str) else None, "rejected", problem)
-        elif key in first_by_key:
-            results[i] = UsageResult(i, key, "duplicate", f"repeats record {first_by_key[key]} of this batch")
         else:
-            first_by_key[key] = i
-            valid.append((i, record))
+            problem = _usage_problem(record, now)
+            key = record.get("idempotency_key") if isinstance(record, Mapping) else None
+            if problem:
+                results[i] = UsageResult(i, key if isinstance(key, str) else None, "rejected", problem)
+                continue
+            occurred = record["occurred_at"]
+        if key in first_by_key:
+            results[i] = UsageResult(i, key, "duplicate", f"repeats record {first_by_key[key]} of this batch")
+            continue
+        first_by_key[key] = i
+        if not span_start <= occurred < span_end:
+            code = quarter_code_of(occurred)
+            span = quarter_span(code)
+            span_start, span_end = span.starts_at, span.ends_at
+        valid.append((i, record, code))
 
-    facts = settlement_source().apps(sorted({r["app_id"] for _, r in valid})) if valid else {}
-    checked: list[tuple[int, Mapping]] = []
-    for i, r in valid:
+    facts = settlement_source().apps(sorted({r["app_id"] for _, r, _ in valid})) if valid else {}
+    checked: list[tuple[int, Mapping, str]] = []
+    for entry in valid:
+        i, r, _ = entry
         app = facts.get(r["app_id"])
         if app is None:
             results[i] = UsageResult(i, r["idempotency_key"], "rejected", f"app {r['app_id']} does not exist")
@@ -278,12 +322,12 @@ def usage_record_batch(actor, records: Sequence[Mapping], *, now: datetime | Non
                                      f"app {app.app_id} belongs to order {app.order_id} and vendor {app.vendor_id}, "
                                      f"not order {r['order_id']} / vendor {r['vendor_id']}")
         else:
-            checked.append((i, r))
+            checked.append(entry)
 
     # Lock the quarters the events fall in against a concurrent posting, so each event's quarter is decided
     # against a settled/unsettled state that cannot change until this batch commits.
     received_code = quarter_code_of(now)
-    occurred_codes = {quarter_code_of(r["occurred_at"]) for _, r in checked}
+    occurred_codes = {code for _, _, code in checked}
     quarters = {code: _quarter(code, lock="share") for code in sorted(occurred_codes | {received_code})}
     posted = {(run.quarter_code, run.order_id) for run in db.session.execute(
         sa.select(SettlementRun.quarter_code, SettlementRun.order_id)
@@ -291,46 +335,40 @@ def usage_record_batch(actor, records: Sequence[Mapping], *, now: datetime | Non
     if quarters[received_code].closed_at:
         raise Conflict(f"quarter {received_code} is closed; usage cannot be recorded into it")
 
-    rows = []
-    row_index: dict[str, tuple[int, str, bool]] = {}
-    for i, r in checked:
-        code = quarter_code_of(r["occurred_at"])
-        q = quarters[code]
-        late = bool(q.settled_at or q.closed_at or now > q.grace_ends_at or (code, r["order_id"]) in posted)
-        settle_code = received_code if late else code
-        rows.append({"idempotency_key": r["idempotency_key"], "order_id": r["order_id"], "app_id": r["app_id"],
-                     "vendor_id": r["vendor_id"], "transaction_ref": r["transaction_ref"],
-                     "occurred_at": r["occurred_at"], "received_at": now, "quarter_code": code,
-                     "settle_quarter_code": settle_code, "is_late": late})
-        row_index[r["idempotency_key"]] = (i, settle_code, late)
+    settled_as: dict[tuple[str, int], tuple[str, bool]] = {}  # (quarter, order) → (quarter that pays, late)
+    rows: list[tuple] = []
+    for i, r, code in checked:
+        key, order_id = r["idempotency_key"], r["order_id"]
+        paid = settled_as.get((code, order_id))
+        if paid is None:
+            q = quarters[code]
+            late = bool(q.settled_at or q.closed_at or now > q.grace_ends_at or (code, order_id) in posted)
+            paid = settled_as[(code, order_id)] = (received_code if late else code, late)
+        rows.append((key, order_id, r["app_id"], r["vendor_id"], r["transaction_ref"], r["occurred_at"], now, code,
+                     *paid))
+        results[i] = UsageResult(i, key, "accepted", None, *paid)  # unless the key was recorded before (below)
 
-    inserted = _insert_usage(rows) if rows else set()
-    duplicates = [r for r in rows if r["idempotency_key"] not in inserted]
-    existing = {}
-    if duplicates:
-        existing = {e.idempotency_key: e for e in db.session.scalars(
-            sa.select(UsageEvent).where(UsageEvent.idempotency_key.in_([r["idempotency_key"] for r in duplicates])))}
-    for r in rows:
-        i, settle_code, late = row_index[r["idempotency_key"]]
-        if r["idempotency_key"] in inserted:
-            results[i] = UsageResult(i, r["idempotency_key"], "accepted", None, settle_code, late)
-            continue
-        old = existing.get(r["idempotency_key"])
-        same = old is not None and (old.order_id, old.app_id, old.vendor_id, old.transaction_ref) == (
-            r["order_id"], r["app_id"], r["vendor_id"], r["transaction_ref"]) and old.occurred_at == r["occurred_at"]
-        if same:
-            results[i] = UsageResult(i, r["idempotency_key"], "duplicate", "already recorded; counted once",
-                                     old.settle_quarter_code, old.is_late)
-        else:
-            results[i] = UsageResult(i, r["idempotency_key"], "rejected",
-                                     "this idempotency key was already used for a different transaction")
-    counts = defaultdict(int)
-    for result in results.values():
-        counts[result.status] += 1
-    audit.record(actor, "billing.usage_recorded", "usage_batch", rows[0]["idempotency_key"][:64] if rows else "-",
+    inserted = _insert_usage(rows) if rows else None
+    if inserted is not None:
+        again = [row for row in rows if row[0] not in inserted]
+        existing = {e.idempotency_key: e for e in db.session.execute(
+            sa.select(UsageEvent.idempotency_key, UsageEvent.order_id, UsageEvent.app_id, UsageEvent.vendor_id,
+                      UsageEvent.transaction_ref, UsageEvent.occurred_at, UsageEvent.settle_quarter_code,
+                      UsageEvent.is_late).where(UsageEvent.idempotency_key.in_([row[0] for row in again])))}
+        for key, order_id, app_id, vendor_id, ref, occurred, *_ in again:
+            i, old = first_by_key[key], existing.get(key)
+            if old is not None and (old.order_id, old.app_id, old.vendor_id, old.transaction_ref, old.occurred_at) == (
+                    order_id, app_id, vendor_id, ref, occurred):
+                results[i] = UsageResult(i, key, "duplicate", "already recorded; counted once",
+                                         old.settle_quarter_code, old.is_late)
+            else:
+                results[i] = UsageResult(i, key, "rejected",
+                                         "this idempotency key was already used for a different transaction")
+    counts = Counter(map(result_status, results))
+    audit.record(actor, "billing.usage_recorded", "usage_batch", rows[0][0][:64] if rows else "-",
                  {"records": len(records), **counts})
     db.session.commit()
-    return [results[i] for i in range(len(records))]
+    return results
 
 
 def usage_record(actor, *, idempotency_key: str, order_id: int, app_id: int, vendor_id: int, transaction_ref: str,

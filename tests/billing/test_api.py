@@ -69,6 +69,30 @@ def test_usage_batch_answers_each_record_and_refuses_floats(client, people):
     assert vendor_try.status_code == 403
 
 
+def test_usage_batch_refusals_name_the_problem(client, people):
+    admin = {**people["tokens"]["admin"], "Content-Type": "application/json"}
+    good = ('{"idempotency_key": "%s", "order_id": %s, "app_id": 11, "vendor_id": %d, "transaction_ref": "T",'
+            ' "occurred_at": "2026-11-20T10:00:00+08:00"}')
+
+    def post(body: str):
+        return client.post("/api/usage/batch", data=body.encode(), headers=admin)
+
+    broken = post('{"records": [' + good % ("j1", 1, people["vendor"]))
+    assert broken.status_code == 400 and "json" in broken.json["detail"].lower()
+    assert post('{"records": []}').status_code == 422
+    not_an_object = post('{"records": [' + good % ("j2", 1, people["vendor"]) + ', 5]}')
+    assert not_an_object.status_code == 422 and "records" in not_an_object.json["detail"]
+    # Answered per record, as floats are: NaN (which the json module reads) and an integer beyond 64 bits.
+    for key, order_id in (("j3", "NaN"), ("j4", "123456789012345678901234567890")):
+        answer = post('{"records": [' + good % (key, order_id, people["vendor"]) + "]}")
+        assert answer.status_code == 200, answer.json
+        assert answer.json["rejected"] == 1 and "order_id" in answer.json["results"][0]["reason"]
+    accepted = post('{"records": [' + good % ("j5", 1, people["vendor"]) + "]}").json
+    assert accepted == {"accepted": 1, "duplicate": 0, "rejected": 0, "results": [
+        {"index": 0, "idempotency_key": "j5", "status": "accepted", "reason": None, "settle_quarter": "2026Q4",
+         "late": False}]}
+
+
 def test_finance_previews_and_posts_auditors_only_read(client, people):
     record(usage_rows(1, 11, people["vendor"], 30))
     t = people["tokens"]

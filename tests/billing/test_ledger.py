@@ -205,6 +205,37 @@ def test_closed_quarter_is_frozen_by_the_database(committed):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(UsageEvent).where(UsageEvent.flag_reason.is_not(None))) == 0
 
 
+def test_overlapping_concurrent_batches_count_each_event_once(committed):
+    # Two connections report overlapping batches at once. PostgreSQL: the second COPY waits on the first's
+    # uncommitted keys, fails on them once it commits, and its batch goes in through the staging table instead.
+    barrier = threading.Barrier(2)
+    results, errors = {}, []
+    batches = {"a": usage_rows(1, 11, 101, 3000, prefix="c"), "b": usage_rows(1, 11, 101, 4500, prefix="c")[1500:]}
+
+    def report(name):
+        with committed.app_context():
+            try:
+                barrier.wait()
+                results[name] = services.usage_record_batch(None, batches[name], now=SYSTEM_NOW)
+            except Exception as exc:  # surfaced by the assertion below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=report, args=(name,)) for name in batches]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    accepted = [r.idempotency_key for name in batches for r in results[name] if r.status == "accepted"]
+    duplicates = [r.idempotency_key for name in batches for r in results[name] if r.status == "duplicate"]
+    assert sorted(accepted) == sorted(row["idempotency_key"] for row in usage_rows(1, 11, 101, 4500, prefix="c"))
+    assert len(duplicates) == 1500
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(UsageEvent)
+                             .where(UsageEvent.idempotency_key.like("c%"))) == 4500
+
+
 def test_two_concurrent_posts_yield_one(committed):
     # Two threads, two real connections. PostgreSQL: row lock on the quarter; SQLite: BEGIN IMMEDIATE.
     barrier = threading.Barrier(2)

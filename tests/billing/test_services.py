@@ -42,6 +42,33 @@ def test_batch_answers_per_record_and_counts_a_duplicate_once(app_ctx, market):
     assert count_events() == 3
 
 
+def test_a_partly_retried_batch_counts_only_its_new_records(app_ctx, market):
+    # PostgreSQL: the batch's COPY fails on the first key recorded before (after 1,200 new rows have gone in) and
+    # is rolled back to its savepoint; the rows then go in through the staging table, per key.
+    old = record(usage_rows(1, 11, 101, 3), now=AFTER_Q3)
+    assert {(r.status, r.settle_quarter, r.late) for r in old} == {("accepted", Q3, False)}
+    after_grace = datetime(2026, 10, 20, tzinfo=UTC)
+    new = usage_rows(1, 12, 102, 1200, prefix="new")
+    retried = usage_rows(1, 11, 101, 3)
+    retried[2] = {**retried[2], "transaction_ref": "someone-else"}
+    results = record(new + retried, now=after_grace)
+    assert [r.status for r in results] == ["accepted"] * 1200 + ["duplicate", "duplicate", "rejected"]
+    assert {(r.settle_quarter, r.late) for r in results[:1200]} == {("2026Q4", True)}
+    assert (results[1200].settle_quarter, results[1200].late) == (Q3, False)  # as it was recorded
+    assert "different transaction" in results[1202].reason
+    assert [r.index for r in results] == list(range(1203))
+    assert count_events() == 1203
+    assert db.session.scalar(sa.select(UsageEvent.transaction_ref).where(UsageEvent.idempotency_key == "1-11-2")) \
+        == "T11-2"
+
+
+def test_a_batch_of_only_recorded_keys_writes_nothing_new(app_ctx, market):
+    record(usage_rows(1, 11, 101, 5))
+    again = record(list(reversed(usage_rows(1, 11, 101, 5))))
+    assert [(r.status, r.settle_quarter) for r in again] == [("duplicate", Q3)] * 5
+    assert count_events() == 5
+
+
 def test_a_reused_key_for_another_transaction_is_rejected_not_merged(app_ctx, market):
     record(usage_rows(1, 11, 101, 1))
     other = {**usage_rows(1, 11, 101, 1)[0], "transaction_ref": "someone-else"}
