@@ -174,3 +174,77 @@ def test_a_refusal_about_whom_the_citizens_request_named_is_marked_so_and_still_
     status, body = get(client, f"/persons/{other}", token(key, citizen, ("name",), jti="jti-2", named=named))
     assert (status, body.get("named_by_citizen")) == (403, None), "a digest of another token names nobody"
     assert [c.get("named") for c in service.calls] == [True, False, False]
+
+
+# --- the verifier's own checks, claim by claim (pinned by the mutation run of mockdata/delegation.py) ---------------
+
+
+def _signed(key, claims: dict, alg: str = "ES256") -> str:
+    return jwt.encode({"alg": alg, "kid": key.kid, "typ": TOKEN_TYPE}, claims, key, algorithms=[alg])
+
+
+def _claims(citizen: str = "110105199003074578", **override) -> dict:
+    now = int(time.time())
+    base = {"iss": ISSUER, "iat": now, "exp": now + 60, "jti": "j-1",
+            **delegation_claims(citizen=citizen, app=APP, order="3", fields=("name",), purpose="食品经营许可")}
+    return {k: v for k, v in {**base, **override}.items() if v is not None}
+
+
+def _verifier(key, leeway: int = 0) -> DelegationVerifier:
+    return DelegationVerifier(KeySet([key]).as_dict(private=False), ISSUER, app=APP, leeway=leeway)
+
+
+def test_the_verifier_carries_every_claim_and_nothing_it_was_not_given(key):
+    given = _verifier(key).verify("Bearer " + _signed(key, _claims(consent_at=7)))
+    assert (given.order, given.purpose, given.jti, given.fields, given.consent_at) == \
+        ("3", "食品经营许可", "j-1", frozenset({"name"}), 7)
+    bare = _verifier(key).verify("Bearer " + _signed(key, _claims(order=None, purpose=None, jti=None, fields="name")))
+    assert (bare.order, bare.purpose, bare.jti, bare.fields) == ("", "", "", frozenset()), \
+        "a fields claim that is not a list grants nothing"
+
+
+@pytest.mark.parametrize("missing", ["exp", "sub", "aud"])
+def test_a_token_without_an_essential_claim_is_refused(key, missing):
+    from mockdata.delegation import DelegationRefused
+
+    with pytest.raises(DelegationRefused) as refused:
+        _verifier(key).verify("Bearer " + _signed(key, _claims(**{missing: None})))
+    assert (refused.value.status, refused.value.code) == (401, "delegation_invalid")
+
+
+def test_the_leeway_forgives_a_few_seconds_of_clock_skew_and_no_more(key):
+    from mockdata.delegation import DelegationRefused
+
+    just_expired = "Bearer " + _signed(key, _claims(exp=int(time.time()) - 2))
+    assert _verifier(key, leeway=5).verify(just_expired).citizen
+    with pytest.raises(DelegationRefused) as refused:
+        _verifier(key, leeway=0).verify(just_expired)
+    assert refused.value.code == "delegation_expired" and "expired" in refused.value.detail
+    assert "the one that came with the current request" in refused.value.detail
+
+
+def test_every_algorithm_the_platform_may_sign_with_is_accepted():
+    from joserfc.jwk import OKPKey, RSAKey
+
+    for key, alg in ((OKPKey.generate_key("Ed25519", parameters={"kid": "ed"}), "EdDSA"),
+                     (RSAKey.generate_key(2048, parameters={"kid": "ps"}), "PS256")):
+        assert _verifier(key).verify("Bearer " + _signed(key, _claims(), alg)).citizen == "110105199003074578"
+
+
+def test_refusals_tell_the_vendor_what_to_do(key):
+    from mockdata.delegation import Delegation, DelegationRefused
+
+    verifier = _verifier(key)
+    verifier.verify("Bearer " + _signed(key, _claims(consent_at=9)))
+    with pytest.raises(DelegationRefused) as refused:
+        verifier.verify("Bearer " + _signed(key, _claims(consent_at=8)))
+    assert "changed their consent since this token was issued" in refused.value.detail
+    identity_token = jwt.encode({"alg": "ES256", "kid": key.kid, "typ": "JWT"}, _claims(), key, algorithms=["ES256"])
+    with pytest.raises(DelegationRefused) as refused:
+        verifier.verify("Bearer " + identity_token)
+    assert refused.value.detail == ("this is not a department access token (an identity token cannot be used for "
+                                    "department calls)")
+    delegation = Delegation(citizen="c", app=APP, order="3", fields=frozenset(), purpose="p", jti="j", consent_at=0)
+    with pytest.raises(DelegationRefused) as refused:
+        delegation.require_field("shoe_size")
+    assert "did not consent to shoe_size (shoe_size)" in refused.value.detail
