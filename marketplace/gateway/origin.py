@@ -269,16 +269,12 @@ class AppOrigin:
     def named(self, request: Request) -> list[str]:
         """Whom the request names (resident IDs, credit codes in its path, query and a form-sized body), for the
         department token: a refusal about them is the citizen's question, not the app reading on its own. The body
-        is read into a spool here (within the request limit) and handed on from it."""
+        is spooled here (within the request limit) and forwarded from that same spool (``spool_body``)."""
         environ = request.environ
         spooled, size = spool_body(environ, self.limits.request_bytes)
         texts = [environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", "")]
-        if spooled is not None:
-            environ["wsgi.input"], environ["CONTENT_LENGTH"] = spooled, str(size)
-            environ.pop("HTTP_TRANSFER_ENCODING", None)
-            if size <= services.NAMED_BODY_BYTES:
-                texts.append(unquote_plus(spooled.read().decode("utf-8", "replace")))
-                spooled.seek(0)
+        if spooled is not None and size <= services.NAMED_BODY_BYTES:
+            texts.append(unquote_plus(spooled.read().decode("utf-8", "replace")))
         return services.subjects_named(*texts)
 
     # -- pages -------------------------------------------------------------------------------------

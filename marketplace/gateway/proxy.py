@@ -136,14 +136,24 @@ def response_headers(raw: list[tuple[str, str]], *, reserved_cookies: frozenset[
     return headers
 
 
+SPOOLED = "govmarket.spooled_body"  # the environ key under which spool_body keeps what it read
+
+
 def spool_body(environ: dict, limit: int):
-    """The request body in a temporary file (memory up to 1 MiB), or None; BodyTooLarge beyond ``limit``."""
+    """The request body in a temporary file (memory up to 1 MiB), or None; BodyTooLarge beyond ``limit``. Read once
+    per request: a second call (the gateway looks into the body before forwarding it) gets the same spool, rewound."""
+    if SPOOLED in environ:
+        spool, size = environ[SPOOLED]
+        if spool is not None:
+            spool.seek(0)
+        return spool, size
     length_text = environ.get("CONTENT_LENGTH") or ""
     length = int(length_text) if length_text.isdigit() else None
     if length is not None and length > limit:
         raise BodyTooLarge(length)
     chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
     if not length and not chunked:
+        environ[SPOOLED] = (None, 0)
         return None, 0
     stream = environ["wsgi.input"]
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
@@ -160,6 +170,7 @@ def spool_body(environ: dict, limit: int):
             raise BodyTooLarge(size)
         spool.write(chunk)
     spool.seek(0)
+    environ[SPOOLED] = (spool, size)
     return spool, size
 
 

@@ -112,3 +112,19 @@ def test_a_stopped_instances_connections_are_closed(served):
     assert kept.sock is None, "the pool closed what it kept"
     call(target)
     assert target.pool.opened == 2 and not target.pool._idle, "nothing is kept after the stop"
+
+
+def test_the_body_is_read_once_per_request_and_handed_on_rewound():
+    """The gateway looks into a request's body (whom it names) before forwarding it: both get the one spool."""
+    import io
+
+    from marketplace.gateway.proxy import spool_body
+
+    stream = io.BytesIO(b"resident_id=410320199607073214")
+    environ = {"CONTENT_LENGTH": str(len(stream.getvalue())), "wsgi.input": stream}
+    first, size = spool_body(environ, 1024)
+    assert first.read() == stream.getvalue() and size == len(stream.getvalue())
+    again, same = spool_body(environ, 1024)
+    assert again is first and same == size and again.read() == stream.getvalue(), "the same spool, rewound"
+    assert stream.read() == b"", "the client's stream was read once"
+    assert spool_body({"wsgi.input": io.BytesIO()}, 1024) == (None, 0)
