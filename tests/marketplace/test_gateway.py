@@ -136,9 +136,15 @@ def citizen_of(gw):
 
 def declare_fields(gw, required, optional=()):
     """Make the echo version certified with a manifest declaring these department fields (what intake and the
-    certification record for a real bundle), so the consent page asks for them."""
+    certification record for a real bundle), so the consent page asks for them. The echo bundle stays the same
+    while its manifest here changes, so the process's answer kept per bundle hash is dropped (a real bundle declares
+    one set of fields: ``identity.department_fields_declared``); else an earlier test's set, kept for a version id
+    the rolled-back database hands out again, would answer."""
     from core.extensions import db
+    from marketplace.identity import services as identity
     from sandbox.models import CertificationRun
+
+    identity._declared_for_app.pop(gw["app_id"], None)
 
     db.session.add(CertificationRun(app_version_id=gw["version_id"], bundle_sha256="0" * 64, suite_version="1",
                                     suite_sha256="0" * 64, suite={}, job_id=f"declared-{gw['version_id']}",
